@@ -1,0 +1,34 @@
+"""regiocrm: one CRM core, adapted per market by country packs.
+
+Plugin authors need only what is exported here: the ``hookimpl`` marker and the types the
+hooks take and return. Everything else is an implementation detail of the core.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from regiocrm.calendars import BusinessCalendar, Service
+from regiocrm.formats import Address, PersonName
+from regiocrm.hookspecs import hookimpl
+from regiocrm.identities import InvalidIdentity, NormalizedIdentity
+from regiocrm.packs import MarketProfile, Pack, PackSpec
+from regiocrm.settings import SettingsSection
+
+try:
+    __version__ = version("regiocrm")
+except PackageNotFoundError:  # pragma: no cover - only when run from an uninstalled tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Address",
+    "BusinessCalendar",
+    "InvalidIdentity",
+    "MarketProfile",
+    "NormalizedIdentity",
+    "Pack",
+    "PackSpec",
+    "PersonName",
+    "Service",
+    "SettingsSection",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from regiocrm.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,165 @@
+"""Organizations, users and their API tokens.
+
+Tokens are random, shown once and stored only as a SHA-256 digest: a leaked database does
+not leak a usable token, and a token's high entropy makes a slow hash unnecessary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from regiocrm.models import (
+    ApiToken,
+    AuditEvent,
+    LicenceTier,
+    Organization,
+    OrganizationKind,
+    User,
+    UserRole,
+)
+from regiocrm.models.base import utcnow
+
+TOKEN_PREFIX = "rcm_"  # noqa: S105 - a marker that lets secret scanners spot leaked tokens
+# Recording every use would turn each authenticated read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+DEFAULT_TIER = {
+    OrganizationKind.OEM: LicenceTier.FULL,
+    OrganizationKind.WHOLESALER: LicenceTier.FULL,
+    OrganizationKind.CALL_CENTRE: LicenceTier.FULL,
+    OrganizationKind.DEALER: LicenceTier.COMMUNITY,
+    OrganizationKind.PARTNER: LicenceTier.COMMUNITY,
+}
+
+
+class AccountError(Exception):
+    """An account operation that cannot be done as asked; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: User
+    organization: Organization
+    token: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def organization_named(session: Session, name: str) -> Organization | None:
+    return session.scalar(select(Organization).where(Organization.name == name))
+
+
+def create_organization(
+    session: Session,
+    *,
+    name: str,
+    kind: OrganizationKind,
+    market: str,
+    parent: str | None = None,
+    licence_tier: LicenceTier | None = None,
+    actor: User | None = None,
+) -> Organization:
+    """Add an organization; the licence tier defaults to what its kind usually holds."""
+    if organization_named(session, name) is not None:
+        raise AccountError(f"organization {name!r} already exists")
+    parent_org = None
+    if parent is not None:
+        parent_org = organization_named(session, parent)
+        if parent_org is None:
+            raise AccountError(f"unknown parent organization {parent!r}")
+    org = Organization(
+        name=name,
+        kind=kind,
+        market=market,
+        parent_id=parent_org.id if parent_org else None,
+        licence_tier=licence_tier or DEFAULT_TIER[kind],
+    )
+    session.add(org)
+    session.flush()
+    _audit(
+        session, actor, "organization.created", "organization", org, {"name": name, "kind": kind}
+    )
+    return org
+
+
+def create_user(
+    session: Session,
+    *,
+    name: str,
+    role: UserRole,
+    organization: Organization,
+    actor: User | None = None,
+) -> NewUser:
+    """Add a user to an organization and issue its first API token."""
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise AccountError(f"user {name!r} already exists")
+    user = User(name=name, role=role, organization_id=organization.id, market=organization.market)
+    session.add(user)
+    session.flush()
+    _audit(session, actor, "user.created", "user", user, {"name": name, "role": role})
+    return NewUser(user, organization, issue_token(session, user, actor=actor))
+
+
+def issue_token(
+    session: Session, user: User, *, label: str = "cli", actor: User | None = None
+) -> str:
+    """A new bearer token for ``user``; only its digest is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    api_token = ApiToken(
+        user_id=user.id, token_hash=hash_token(token), label=label, market=user.market
+    )
+    session.add(api_token)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "token.issued",
+        "user",
+        user,
+        {"token_id": str(api_token.id), "label": label},
+    )
+    return token
+
+
+def authenticate(session: Session, token: str) -> User | None:
+    """The active user a bearer token belongs to, or ``None``."""
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.active)
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    now = utcnow()
+    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
+        api_token.last_used_at = now
+    return user
+
+
+def _audit(
+    session: Session,
+    actor: User | None,
+    action: str,
+    subject_type: str,
+    subject: Organization | User,
+    detail: dict[str, object],
+) -> None:
+    session.add(
+        AuditEvent(
+            market=subject.market,
+            actor_id=actor.id if actor else None,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject.id,
+            detail={key: str(value) for key, value in detail.items()},
+        )
+    )

@@ -1,0 +1,33 @@
+"""``regiocrm config``: show and check the deployment's settings."""
+
+from __future__ import annotations
+
+import typer
+
+from regiocrm.cli.context import cli_context, print_json
+from regiocrm.hookspecs import hookimpl
+from regiocrm.settings import config_file
+
+app = typer.Typer(help="Show and check the deployment's settings.", no_args_is_help=True)
+
+
+@app.command()
+def show(ctx: typer.Context) -> None:
+    """Print the settings in force as JSON, secrets and database passwords masked."""
+    print_json(cli_context(ctx).settings.masked())
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Validate the settings; exit 2 naming each wrong key, its source and the reason."""
+    context = cli_context(ctx)
+    settings = context.settings
+    context.stores.check_writable()
+    source = config_file()
+    where = str(source.absolute()) if source.exists() else "defaults and environment"
+    typer.echo(f"settings OK ({where}); zones: {', '.join(settings.zone_urls())}")
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="config")

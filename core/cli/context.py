@@ -1,0 +1,96 @@
+"""What every command shares: the hooks, and settings and stores loaded on first need."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from regiocrm.hooks import Hooks
+from regiocrm.migrate import Migrator
+from regiocrm.settings import RegiocrmSettings, SettingsError, load_settings
+from regiocrm.stores import ZoneStores
+
+
+class CliError(typer.TyperException):
+    """A problem the user can fix: printed as one ``Error:`` line per problem, exit code 2."""
+
+    exit_code = 2
+
+
+@dataclass
+class CliContext:
+    hooks: Hooks
+    _settings: RegiocrmSettings | None = field(default=None, repr=False)
+    _stores: ZoneStores | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> RegiocrmSettings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.hooks)
+            except SettingsError as exc:
+                raise CliError(str(exc)) from None
+        return self._settings
+
+    @property
+    def stores(self) -> ZoneStores:
+        if self._stores is None:
+            self._stores = ZoneStores(self.settings)
+        return self._stores
+
+    def migrator(self) -> Migrator:
+        return Migrator(self.stores, self.hooks)
+
+    def require_migrated(self, zone: str) -> None:
+        state = self.migrator().state(zone)
+        if not state.reachable:
+            raise CliError(f"zone {zone!r} is unreachable: {state.error}")
+        if not state.migrated:
+            raise CliError(f"zone {zone!r} is not migrated to head: run `regiocrm db upgrade`")
+
+    def close(self) -> None:
+        if self._stores is not None:
+            self._stores.dispose()
+
+
+def cli_context(ctx: typer.Context) -> CliContext:
+    obj = ctx.find_object(CliContext)
+    if obj is None:  # pragma: no cover - the root callback always sets it
+        raise RuntimeError("regiocrm commands run under the regiocrm root command")
+    return obj
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for tools.")]
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def progress() -> Progress:
+    """A progress display on standard error, shown only to a person at a terminal."""
+    console = Console(stderr=True)
+    return Progress(console=console, transient=True, disable=not console.is_terminal)
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    Console().print(table)
+
+
+def print_rows(title: str, rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    """A listing: every field as JSON for tools, or the chosen columns as a table for people."""
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(title, columns, [[row[column] for column in columns] for row in rows])

@@ -1,0 +1,86 @@
+"""``regiocrm db``: migrate every zone's schema and see where each stands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from regiocrm.cli.context import (
+    CliError,
+    JsonOption,
+    cli_context,
+    print_json,
+    print_table,
+    progress,
+)
+from regiocrm.hookspecs import hookimpl
+from regiocrm.stores import ZoneError
+
+app = typer.Typer(help="Migrate the zones' schemas and show their state.", no_args_is_help=True)
+
+ZoneOption = Annotated[
+    list[str] | None,
+    typer.Option("--zone", "-z", help="Act on this zone only (repeatable); default: every zone."),
+]
+
+
+@app.command()
+def upgrade(ctx: typer.Context, zone: ZoneOption = None) -> None:
+    """Upgrade every configured zone (or those named) to the migration heads."""
+    context = cli_context(ctx)
+    migrator = context.migrator()
+    names = zone or context.stores.names
+    try:
+        with progress() as bar:
+            task = bar.add_task("upgrading zones", total=len(names))
+
+            def advance(name: str) -> None:
+                bar.update(task, description=f"upgrading zone {name}", advance=1)
+
+            migrator.upgrade(names, on_zone=advance)
+    except ZoneError as exc:
+        raise CliError(str(exc)) from None
+    for name in names:
+        state = migrator.state(name)
+        typer.echo(f"zone {name}: at {', '.join(state.revisions) or 'base'}")
+
+
+@app.command()
+def current(
+    ctx: typer.Context,
+    zone: ZoneOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show each zone's revision against the heads; exit 1 if any is behind or unreachable."""
+    context = cli_context(ctx)
+    migrator = context.migrator()
+    try:
+        states = [migrator.state(name) for name in (zone or context.stores.names)]
+    except ZoneError as exc:
+        raise CliError(str(exc)) from None
+    if as_json:
+        print_json([state.as_dict() for state in states])
+    else:
+        print_table(
+            "zones",
+            ["zone", "url", "revision", "heads", "migrated", "note"],
+            [
+                [
+                    s.zone,
+                    s.url,
+                    ", ".join(s.revisions) or "base",
+                    ", ".join(s.heads),
+                    "yes" if s.migrated else "no",
+                    s.error,
+                ]
+                for s in states
+            ],
+        )
+    if not all(state.migrated for state in states):
+        raise typer.Exit(1)
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="db")

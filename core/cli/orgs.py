@@ -1,0 +1,82 @@
+"""``regiocrm orgs``: the OEM, wholesalers, dealers, call centres and partners."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from regiocrm.accounts import AccountError, create_organization
+from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
+from regiocrm.hookspecs import hookimpl
+from regiocrm.models import LicenceTier, Organization, OrganizationKind
+
+app = typer.Typer(help="Add and list organizations.", no_args_is_help=True)
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The organization's unique name.")],
+    kind: Annotated[OrganizationKind, typer.Option(help="What the organization is.")],
+    market: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 market, e.g. CN.")],
+    parent: Annotated[str | None, typer.Option(help="Name of the parent organization.")] = None,
+    tier: Annotated[
+        LicenceTier | None,
+        typer.Option(
+            help="Licence tier; default full for oem/wholesaler/call_centre, else community."
+        ),
+    ] = None,
+) -> None:
+    """Add an organization."""
+    context = cli_context(ctx)
+    market = _market(market)
+    context.require_migrated(context.stores.home)
+    try:
+        with context.stores.session() as session:
+            org = create_organization(
+                session, name=name, kind=kind, market=market, parent=parent, licence_tier=tier
+            )
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(f"created {org.kind} {org.name} ({org.market}, {org.licence_tier} licence)")
+
+
+@app.command("list")
+def list_orgs(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+) -> None:
+    """List organizations."""
+    context = cli_context(ctx)
+    context.require_migrated(context.stores.home)
+    with context.stores.session() as session:
+        orgs = session.scalars(select(Organization).order_by(Organization.name)).all()
+        names = {org.id: org.name for org in orgs}
+        rows = [
+            {
+                "id": str(org.id),
+                "name": org.name,
+                "kind": org.kind.value,
+                "market": org.market,
+                "licence_tier": org.licence_tier.value,
+                "parent": names.get(org.parent_id) if org.parent_id else None,
+                "active": org.active,
+            }
+            for org in orgs
+        ]
+    columns = ["name", "kind", "market", "licence_tier", "parent", "active"]
+    print_rows("organizations", rows, columns, as_json)
+
+
+def _market(value: str) -> str:
+    market = value.upper()
+    if len(market) != 2 or not market.isalpha():
+        raise CliError(f"--market: {value!r} is not an ISO 3166-1 alpha-2 code such as CN or JP")
+    return market
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="orgs")

@@ -1,0 +1,109 @@
+"""``regiocrm packs``: the country packs, resolved, and how each differs from another."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_rows
+from regiocrm.hookspecs import hookimpl
+from regiocrm.packs import Pack, PackError, PackRegistry, diff
+
+app = typer.Typer(help="List, show and compare country packs.", no_args_is_help=True)
+
+
+def _registry(ctx: typer.Context) -> PackRegistry:
+    try:
+        return cli_context(ctx).hooks.packs()
+    except PackError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _pack(registry: PackRegistry, code: str) -> Pack:
+    try:
+        return registry.get(code)
+    except PackError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if (isinstance(value, str) and value.strip() != value) or value == "":
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
+
+
+@app.command("list")
+def list_packs(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every pack, resolved, with what it extends and the markets it serves."""
+    rows = [pack.as_dict() for pack in _registry(ctx)]
+    columns = [
+        "code",
+        "extends",
+        "name",
+        "markets",
+        "locales",
+        "currency",
+        "channels",
+        "map_providers",
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    print_rows("packs", [{c: _cell(row[c]) for c in columns} for row in rows], columns, False)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The pack's code, e.g. jp.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One pack with every value resolved through the packs it extends."""
+    data = _pack(_registry(ctx), code).as_dict()
+    if as_json:
+        print_json(data)
+        return
+    rows = [{"field": name, "value": _cell(value)} for name, value in data.items()]
+    print_rows(f"pack {code}", rows, ["field", "value"], False)
+
+
+@app.command("diff")
+def diff_packs(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="The pack to look at.")],
+    against: Annotated[
+        str | None, typer.Option(help="Compare with this pack instead of the one it extends.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What a pack changes against the pack it extends (or against any other pack)."""
+    registry = _registry(ctx)
+    pack = _pack(registry, code)
+    other_code = against or pack.extends
+    if other_code is None:
+        raise CliError(f"pack {code!r} extends no pack: compare it with --against CODE")
+    changes = diff(pack, _pack(registry, other_code))
+    if as_json:
+        print_json(
+            {
+                "pack": code,
+                "against": other_code,
+                "changes": [
+                    {"field": c.field, "value": c.this, "against": c.other} for c in changes
+                ],
+            }
+        )
+        return
+    rows = [{"field": c.field, code: _cell(c.this), other_code: _cell(c.other)} for c in changes]
+    print_rows(f"{code} against {other_code}", rows, ["field", code, other_code], False)
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="packs")

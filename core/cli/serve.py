@@ -1,0 +1,40 @@
+"""``regiocrm serve``: the HTTP service (webhooks, JSON API, health)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from regiocrm.cli.context import cli_context
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.app import create_app
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on; default [http] host.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on; default [http] port.")
+    ] = None,
+) -> None:
+    """Serve the HTTP API, webhooks and /healthz with uvicorn."""
+    context = cli_context(ctx)
+    settings = context.settings
+    behind = [state.zone for state in context.migrator().states() if not state.migrated]
+    if behind:
+        typer.echo(
+            f"warning: zones not migrated to head: {', '.join(behind)}; run `regiocrm db upgrade`"
+            " (/healthz answers 503 until then)",
+            err=True,
+        )
+    app = create_app(settings, context.hooks)
+    uvicorn.run(app, host=host or settings.http.host, port=port or settings.http.port)
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.command()(serve)

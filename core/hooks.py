@@ -1,0 +1,117 @@
+"""A typed facade over the plugin manager's hooks.
+
+Core code calls ``hooks.format_name(name=..., market=...)`` rather than
+``pm.hook.format_name(...)``, so every call site is type-checked, every hook call lives in
+one place, and a behaviour hook that no plugin answers fails with a clear message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import pluggy
+
+from regiocrm.calendars import BusinessCalendar, Service
+from regiocrm.formats import Address, PersonName
+from regiocrm.identities import NormalizedIdentity
+from regiocrm.packs import PackRegistry, resolve_packs
+from regiocrm.plugin_manager import get_plugin_manager
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+
+    from regiocrm.settings import SettingsSection
+
+
+T = TypeVar("T")
+
+
+class NoAnswer(LookupError):
+    """No plugin answered a behaviour hook (its built-in fallback was disabled)."""
+
+
+class Hooks:
+    """Typed, keyword-only access to every hook of one plugin manager."""
+
+    def __init__(self, pm: pluggy.PluginManager | None = None) -> None:
+        self.pm = pm if pm is not None else get_plugin_manager()
+        self._packs: tuple[frozenset[int], PackRegistry] | None = None
+
+    # contributions
+
+    def settings_sections(self) -> list[SettingsSection]:
+        return [s for sections in self.pm.hook.register_settings() for s in sections]
+
+    def add_commands(self, *, cli: typer.Typer) -> None:
+        self.pm.hook.register_commands(cli=cli)
+
+    def routers(self) -> list[APIRouter]:
+        # pluggy calls the most recently registered plugin first; routes are included in
+        # registration order so that built-ins come before installed plugins.
+        return [r for routers in reversed(self.pm.hook.register_routes()) for r in routers]
+
+    def migration_locations(self) -> list[Path]:
+        paths = [Path(p) for paths in self.pm.hook.register_migrations() for p in paths]
+        return list(dict.fromkeys(paths))
+
+    def packs(self) -> PackRegistry:
+        """Every registered pack, resolved; recomputed only when the plugins change.
+
+        :raises regiocrm.packs.PackError: when a pack cannot be loaded.
+        """
+        plugins = frozenset(id(plugin) for plugin in self.pm.get_plugins())
+        if self._packs is None or self._packs[0] != plugins:
+            specs = [spec for specs in reversed(self.pm.hook.register_packs()) for spec in specs]
+            self._packs = (plugins, PackRegistry(resolve_packs(specs)))
+        return self._packs[1]
+
+    # behaviour
+
+    def format_name(self, *, name: PersonName, market: str) -> str:
+        pack = self.packs().for_market(market)
+        written: str | None = self.pm.hook.format_name(name=name, market=market, pack=pack)
+        return self._answer("format_name", written)
+
+    def format_address(self, *, address: Address, market: str) -> str:
+        pack = self.packs().for_market(market)
+        written: str | None = self.pm.hook.format_address(address=address, market=market, pack=pack)
+        return self._answer("format_address", written)
+
+    def normalize_identity(self, *, kind: str, value: str, market: str) -> NormalizedIdentity:
+        """The canonical form of an identity; kinds no plugin knows are only trimmed.
+
+        :raises regiocrm.identities.InvalidIdentity: with the reason the value is refused.
+        """
+        answer: NormalizedIdentity | None = self.pm.hook.normalize_identity(
+            kind=kind, value=value, market=market
+        )
+        return answer if answer is not None else NormalizedIdentity(kind, value.strip())
+
+    def business_calendar(
+        self, *, market: str, service: Service = Service.OFFICE
+    ) -> BusinessCalendar:
+        pack = self.packs().for_market(market)
+        calendar: BusinessCalendar | None = self.pm.hook.business_calendar(
+            market=market, pack=pack, service=service
+        )
+        return self._answer("business_calendar", calendar)
+
+    def due_at(
+        self,
+        *,
+        market: str,
+        start: datetime,
+        duration: timedelta,
+        service: Service = Service.OFFICE,
+    ) -> datetime:
+        """When ``duration`` of the market's business time has passed after ``start`` (UTC)."""
+        return self.business_calendar(market=market, service=service).due(start, duration)
+
+    @staticmethod
+    def _answer(hook: str, answer: T | None) -> T:
+        if answer is None:
+            raise NoAnswer(f"no plugin answered {hook}: is the asia template pack disabled?")
+        return answer

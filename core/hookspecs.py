@@ -1,0 +1,198 @@
+"""The hook specifications: every way a plugin can extend regiocrm.
+
+This module is the reference. Each specification's docstring says when the hook is called,
+what it receives and what it must return; ``docs/reference/hooks.md`` renders it and a test
+checks that every hook appears there.
+
+Hooks come in three families:
+
+* **contributions** (``register_*``) add things to the deployment and are collected from
+  every plugin;
+* **behaviour** hooks answer a question, the first answer wins (``firstresult``);
+* **events** notify plugins that something happened and return nothing.
+
+Built-in capabilities (the core's own CLI commands, HTTP routes and migrations) are
+registered through these same hooks, exactly as a third-party plugin would register them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import typer
+    from fastapi import APIRouter
+
+    from regiocrm.calendars import BusinessCalendar, Service
+    from regiocrm.formats import Address, PersonName
+    from regiocrm.identities import NormalizedIdentity
+    from regiocrm.packs import Pack, PackSpec
+    from regiocrm.settings import SettingsSection
+
+PROJECT_NAME = "regiocrm"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marker for a function implementing a regiocrm hook.
+
+Use it on module-level functions named after a hook in :mod:`regiocrm.hookspecs`::
+
+    from regiocrm import hookimpl
+
+    @hookimpl
+    def register_commands(cli):
+        ...
+"""
+
+
+# ---------------------------------------------------------------------------
+# Contributions
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def register_settings() -> Iterable[SettingsSection]:
+    """Contribute settings sections for this plugin.
+
+    Each section becomes a top-level table of ``regiocrm.toml`` (``[name]``) and an
+    environment prefix (``REGIOCRM_NAME__FIELD``). A section whose model has a field
+    without a default is required: a deployment that leaves it out fails at start-up
+    with the missing key named. Use ``pydantic.SecretStr`` for every secret.
+
+    :returns: the plugin's sections, each a :class:`regiocrm.SettingsSection`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_commands(cli: typer.Typer) -> None:
+    """Add commands or command groups to the ``regiocrm`` command line.
+
+    Called once when the CLI starts, before arguments are parsed. Add a command with
+    ``@cli.command()`` or a group with ``cli.add_typer(group, name=...)``.
+
+    :param cli: the root ``regiocrm`` Typer application.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_routes() -> Iterable[APIRouter]:
+    """Contribute HTTP routes to the ``regiocrm serve`` application.
+
+    Routers under ``/api`` should depend on :func:`regiocrm.http.auth.current_user` so
+    that every call carries a bearer token.
+
+    :returns: FastAPI routers, included in the order plugins return them.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_migrations() -> Iterable[Path]:
+    """Contribute alembic version locations.
+
+    Every zone is upgraded to the heads of all locations together. A plugin's first
+    revision is a new base with its own branch label (``--head=base
+    --branch-label=<distribution>``) and ``depends_on`` the core revision it needs.
+
+    :returns: absolute paths of folders holding alembic revision files, usually found
+        with ``importlib.resources.files(__package__) / "migrations"``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_packs() -> Iterable[PackSpec]:
+    """Contribute country packs and regional templates.
+
+    Build each with :meth:`regiocrm.packs.PackSpec.declare`, inside the hook, so that a
+    wrong value is reported when packs load, naming the pack, the field and the value. A
+    pack sets only what differs from the pack it ``extends``.
+
+    :returns: the plugin's pack declarations.
+
+    .. versionadded:: 0.1
+    """
+
+
+# ---------------------------------------------------------------------------
+# Behaviour (the first answer wins)
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def format_name(name: PersonName, market: str, pack: Pack) -> str | None:
+    """Write a person's name as the market writes it.
+
+    Stops at the first non-None result. The template writes the parts in the pack's
+    ``name_order`` joined by its ``name_separator``, followed by the reading in
+    parentheses when the pack keeps one.
+
+    :param name: the name in parts, with optional phonetic readings.
+    :param market: the ISO 3166-1 alpha-2 market.
+    :param pack: the resolved pack serving that market.
+    :returns: the written name, or ``None`` to leave it to another plugin.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def format_address(address: Address, market: str, pack: Pack) -> str | None:
+    """Write a postal address as the market writes it, one line per ``\\n``.
+
+    Stops at the first non-None result. The template fills the pack's ``address_format``
+    and drops empty fields.
+
+    :param address: the address in parts.
+    :param market: the ISO 3166-1 alpha-2 market.
+    :param pack: the resolved pack serving that market.
+    :returns: the written address, or ``None`` to leave it to another plugin.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def normalize_identity(kind: str, value: str, market: str) -> NormalizedIdentity | None:
+    """Bring an identity to its one canonical form, so the same person matches.
+
+    Stops at the first non-None result. The template handles ``phone`` (E.164, the
+    market as the default region) and ``email``; a channel plugin handles its own kinds.
+    Raise :class:`regiocrm.identities.InvalidIdentity` with the reason for a value that
+    cannot be an identity of this kind.
+
+    :param kind: the identity kind, e.g. ``phone``, ``email``, ``line_user_id``.
+    :param value: the value as given.
+    :param market: the ISO 3166-1 alpha-2 market it was given in.
+    :returns: the normalised identity, or ``None`` for a kind this plugin does not know.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def business_calendar(market: str, pack: Pack, service: Service) -> BusinessCalendar | None:
+    """The calendar a service-level clock runs on in a market.
+
+    Stops at the first non-None result. The template uses the pack's business hours and
+    the market's public holidays (``holidays`` library), or runs around the clock for a
+    call centre when the pack says ``call_centre_24x7``.
+
+    :param market: the ISO 3166-1 alpha-2 market.
+    :param pack: the resolved pack serving that market.
+    :param service: ``office`` (business hours) or ``call_centre``.
+    :returns: the calendar, or ``None`` to leave it to another plugin.
+
+    .. versionadded:: 0.1
+    """

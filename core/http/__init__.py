@@ -1,0 +1,1 @@
+"""The HTTP service: a FastAPI application assembled from the plugins' routers."""

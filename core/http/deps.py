@@ -1,0 +1,46 @@
+"""Dependencies route handlers share: the services, a database session, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from regiocrm.accounts import authenticate
+from regiocrm.http.app import Services
+from regiocrm.models import User
+
+bearer = HTTPBearer(auto_error=False, description="an API token from `regiocrm users add`")
+
+
+def services(request: Request) -> Services:
+    result: Services = request.app.state.services
+    return result
+
+
+def home_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]:
+    """A session on the home zone, committed when the request succeeds."""
+    with svc.stores.session() as session:
+        yield session
+
+
+def current_user(
+    session: Annotated[Session, Depends(home_session)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The user whose bearer token the request carries; 401 otherwise."""
+    user = authenticate(session, credentials.credentials) if credentials else None
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="a valid bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+HomeSession = Annotated[Session, Depends(home_session)]

@@ -1,0 +1,42 @@
+"""``/healthz``: is every zone reachable and migrated to head?"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response, status
+
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.app import Services
+from regiocrm.http.deps import services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(svc: Annotated[Services, Depends(services)], response: Response) -> dict[str, Any]:
+    """200 when every zone is reachable and at the migration heads, 503 otherwise.
+
+    Database URLs and driver errors are left out: this endpoint needs no token.
+    """
+    states = svc.migrator.states()
+    healthy = all(state.migrated for state in states)
+    if not healthy:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {
+        "status": "ok" if healthy else "unavailable",
+        "zones": {
+            state.zone: {
+                "reachable": state.reachable,
+                "migrated": state.migrated,
+                "revisions": list(state.revisions),
+                "heads": list(state.heads),
+            }
+            for state in states
+        },
+    }
+
+
+@hookimpl
+def register_routes() -> list[APIRouter]:
+    return [router]

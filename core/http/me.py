@@ -1,0 +1,35 @@
+"""``/api/me``: who the bearer token belongs to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.deps import CurrentUser, HomeSession
+from regiocrm.models import Organization
+
+router = APIRouter(prefix="/api", tags=["account"])
+
+
+@router.get("/me")
+def me(user: CurrentUser, session: HomeSession) -> dict[str, Any]:
+    """The calling user and their organization."""
+    organization = session.get_one(Organization, user.organization_id)
+    return {
+        "id": str(user.id),
+        "name": user.name,
+        "role": user.role.value,
+        "organization": {
+            "id": str(organization.id),
+            "name": organization.name,
+            "kind": organization.kind.value,
+            "market": organization.market,
+        },
+    }
+
+
+@hookimpl
+def register_routes() -> list[APIRouter]:
+    return [router]

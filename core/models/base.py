@@ -1,0 +1,137 @@
+"""The one declarative base every table derives from.
+
+It fixes what all tables share: constraint names (so migrations are stable across SQLite
+and PostgreSQL), the column types Python annotations map to, a time-ordered UUID primary
+key made by the application, the row's market, ``created``/``updated`` stamps, and the
+data class residency rules speak of.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Date, DateTime, Dialect, Enum, MetaData, String, Uuid, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from regiocrm.ids import new_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s__%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s__%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s__%(constraint_name)s",
+    "fk": "fk_%(table_name)s__%(column_0_N_name)s__%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class DataClass(enum.StrEnum):
+    """What residency rules speak of: every table belongs to exactly one."""
+
+    IDENTITY = "identity"
+    CRM = "crm"
+    FINANCIAL = "financial"
+    TELEMATICS = "telematics"
+    AUDIT = "audit"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    SQLite keeps no offset, so values are normalised to UTC on the way in and marked UTC
+    on the way out; PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give a timezone-aware value")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _table_name(class_name: str) -> str:
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+    if re.search(r"[^aeiou]y$", snake):
+        return snake[:-1] + "ies"
+    return snake + "s"
+
+
+class AppendOnlyError(Exception):
+    """An append-only row (consent, timeline entry, audit event) was changed or deleted."""
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        uuid.UUID: Uuid(),
+        datetime: UTCDateTime(),
+        date: Date(),
+        str: String(200),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+        enum.Enum: Enum(
+            enum.Enum,
+            native_enum=False,
+            length=32,
+            values_callable=lambda members: [member.value for member in members],
+        ),
+    }
+
+
+class Model(Base):
+    """A regiocrm table: subclasses set ``__data_class__`` and may set ``__append_only__``."""
+
+    __abstract__ = True
+    __data_class__: ClassVar[DataClass]
+    __append_only__: ClassVar[bool] = False
+
+    @declared_attr.directive
+    @classmethod
+    def __tablename__(cls) -> str:
+        return _table_name(cls.__name__)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, sort_order=-2)
+    market: Mapped[str] = mapped_column(
+        String(2),
+        index=True,
+        sort_order=-1,
+        doc="ISO 3166-1 alpha-2 market whose residency rules place this row",
+    )
+    created: Mapped[datetime] = mapped_column(default=utcnow, sort_order=1000)
+    updated: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, sort_order=1001)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Checked before mapping, so a refused class leaves no table behind in the metadata.
+        if not cls.__dict__.get("__abstract__") and not isinstance(
+            cls.__dict__.get("__data_class__"), DataClass
+        ):
+            raise TypeError(f"{cls.__name__} must declare its __data_class__")
+        super().__init_subclass__(**kwargs)
+
+
+def _refuse_change(mapper: Mapper[Any], connection: Any, target: Model) -> None:
+    if type(target).__append_only__:
+        raise AppendOnlyError(
+            f"{type(target).__name__} {target.id} is append-only: add a new entry instead"
+        )
+
+
+event.listen(Model, "before_update", _refuse_change, propagate=True)
+event.listen(Model, "before_delete", _refuse_change, propagate=True)

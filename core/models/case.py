@@ -1,0 +1,46 @@
+"""Cases: complaints and service requests with their service-level clocks."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from regiocrm.models.base import DataClass, Model
+
+
+class CaseStatus(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    WAITING_CUSTOMER = "waiting_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Case(Model):
+    __data_class__ = DataClass.CRM
+    __table_args__ = (Index(None, "status", "due_at"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    status: Mapped[CaseStatus] = mapped_column(default=CaseStatus.NEW)
+    priority: Mapped[Priority] = mapped_column(default=Priority.NORMAL)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    opened_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]

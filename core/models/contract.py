@@ -1,0 +1,46 @@
+"""Contracts: sales, leases, financing and service plans (financial data)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from regiocrm.models.base import DataClass, Model
+
+
+class ContractKind(enum.StrEnum):
+    SALES = "sales"
+    LEASE = "lease"
+    FINANCING = "financing"
+    SERVICE = "service"
+
+
+class ContractStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+
+
+class Contract(Model):
+    """A contract. Customer and vehicle are other data classes, so both are plain ids."""
+
+    __data_class__ = DataClass.FINANCIAL
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    vehicle_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        doc="the dealer or financier: crm data"
+    )
+    kind: Mapped[ContractKind]
+    status: Mapped[ContractStatus] = mapped_column(default=ContractStatus.DRAFT)
+    reference: Mapped[str | None] = mapped_column(String(64))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date | None] = mapped_column(index=True)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))

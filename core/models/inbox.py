@@ -1,0 +1,33 @@
+"""The inbox: every inbound provider message, stored once, so retries never duplicate."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from regiocrm.models.base import DataClass, Model, utcnow
+
+
+class InboxStatus(enum.StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class InboxMessage(Model):
+    __data_class__ = DataClass.CRM
+    __table_args__ = (UniqueConstraint("channel_account", "external_id"),)
+
+    channel: Mapped[str] = mapped_column(String(40))
+    channel_account: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200), doc="the provider's message id")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[str] = mapped_column(Text, doc="the verified body as received")
+    status: Mapped[InboxStatus] = mapped_column(default=InboxStatus.RECEIVED, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[uuid.UUID | None]
+    interaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("interactions.id"))

@@ -1,0 +1,41 @@
+"""Interactions: the append-only customer timeline across channels, desks and the car."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from regiocrm.models.base import DataClass, Model
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
+
+
+class Interaction(Model):
+    """One entry on a customer's timeline: a WeChat message, a dealer visit, a call."""
+
+    __data_class__ = DataClass.CRM
+    __append_only__ = True
+    __table_args__ = (Index(None, "customer_id", "occurred_at"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(doc="identity data: resolved by id")
+    channel: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[Direction]
+    touchpoint: Mapped[str] = mapped_column(
+        String(40), doc="where it happened: a channel account, a dealer, the call centre, the car"
+    )
+    text: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(String(500))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime]
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -1,0 +1,38 @@
+"""Leads: a prospective sale, routed to a dealer and followed up to conversion."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from regiocrm.models.base import DataClass, Model
+
+
+class LeadStatus(enum.StrEnum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    QUALIFIED = "qualified"
+    WON = "won"
+    LOST = "lost"
+
+
+class Lead(Model):
+    __data_class__ = DataClass.CRM
+    __table_args__ = (Index(None, "dealer_id", "status"),)
+
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    status: Mapped[LeadStatus] = mapped_column(default=LeadStatus.NEW)
+    source: Mapped[str | None] = mapped_column(String(60), doc="a channel, a campaign, a web form")
+    vehicle_model: Mapped[str | None] = mapped_column(String(60))
+    address: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(doc="WGS-84")
+    longitude: Mapped[float | None] = mapped_column(doc="WGS-84")
+    dealer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
+    follow_up_due_at: Mapped[datetime | None]
+    ownership_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("ownerships.id"), doc="the sale the lead became"
+    )

@@ -1,0 +1,38 @@
+"""Organizations: the OEM, its wholesalers (importers), dealers, call centres and partners."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from regiocrm.models.base import DataClass, Model
+
+
+class OrganizationKind(enum.StrEnum):
+    OEM = "oem"
+    WHOLESALER = "wholesaler"
+    DEALER = "dealer"
+    CALL_CENTRE = "call_centre"
+    PARTNER = "partner"
+
+
+class LicenceTier(enum.StrEnum):
+    """Wholesalers hold full licences; dealerships community licences with less storage."""
+
+    FULL = "full"
+    COMMUNITY = "community"
+
+
+class Organization(Model):
+    __data_class__ = DataClass.CRM
+
+    name: Mapped[str] = mapped_column(unique=True)
+    kind: Mapped[OrganizationKind]
+    licence_tier: Mapped[LicenceTier]
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    parent: Mapped[Organization | None] = relationship(remote_side="Organization.id", lazy="raise")

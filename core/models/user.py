@@ -1,0 +1,48 @@
+"""Users of a deployment (agents, dealer staff, competence centres) and their API tokens."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from regiocrm.models.base import DataClass, Model
+from regiocrm.models.organization import Organization
+
+
+class UserRole(enum.StrEnum):
+    ADMIN = "admin"
+    COMPETENCE_CENTRE = "competence_centre"
+    AGENT = "agent"
+    WHOLESALER_STAFF = "wholesaler_staff"
+    DEALER_STAFF = "dealer_staff"
+    CAMPAIGN_MANAGER = "campaign_manager"
+    PARTNER = "partner"
+
+
+class User(Model):
+    __data_class__ = DataClass.CRM
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[UserRole]
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    organization: Mapped[Organization] = relationship(lazy="raise")
+
+
+class ApiToken(Model):
+    """A bearer token, kept only as its SHA-256 digest: the token itself is shown once."""
+
+    __data_class__ = DataClass.CRM
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="cli")
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="raise")

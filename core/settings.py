@@ -1,0 +1,340 @@
+"""Deployment settings: one root model, a section per plugin, an explicit source order.
+
+Values come from, highest priority first: arguments given in code, ``REGIOCRM_*``
+environment variables (``__`` separates nested keys, e.g. ``REGIOCRM_HTTP__PORT``), a ``.env``
+file in the working folder, then ``regiocrm.toml`` in the working folder or the file named by
+``REGIOCRM_CONFIG``. A wrong value is reported as a :class:`SettingsError` naming each key,
+the source it came from and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+if TYPE_CHECKING:
+    from regiocrm.hooks import Hooks
+
+ENV_PREFIX = "REGIOCRM_"
+CONFIG_ENV = "REGIOCRM_CONFIG"
+DEFAULT_CONFIG_FILE = "regiocrm.toml"
+DOTENV_FILE = ".env"
+# Environment variables with our prefix that steer the process rather than hold a setting.
+PROCESS_ENV = frozenset({CONFIG_ENV, "REGIOCRM_DISABLED_PLUGINS", "REGIOCRM_TRACE_HOOKS"})
+PROCESS_ENV_PREFIXES = ("REGIOCRM_TEST_",)
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+ZONE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class Section(BaseModel):
+    """Base for settings sections: an unknown key is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class SettingsSection:
+    """A plugin's settings section, as returned by the ``register_settings`` hook.
+
+    :param name: the TOML table and environment prefix of the section (``[name]``,
+        ``REGIOCRM_NAME__...``), lower-case.
+    :param model: a pydantic model for the section; subclass :class:`Section` so unknown
+        keys are rejected.
+    """
+
+    name: str
+    model: type[BaseModel]
+
+
+def _zone_name(value: str) -> str:
+    if not ZONE_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a zone name: use lower-case letters, digits and '_',"
+            " starting with a letter"
+        )
+    return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"{value!r} is not a database URL (e.g. sqlite:///var/main.db)") from None
+    backend = url.get_backend_name()
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend not in SUPPORTED_DATABASES:
+        raise ValueError(
+            f"unsupported database {backend!r}: use one of {', '.join(SUPPORTED_DATABASES)}"
+        )
+    if backend == "postgresql":
+        driver = url.drivername.partition("+")[2] or "psycopg"
+        if driver != "psycopg":
+            raise ValueError(f"unsupported PostgreSQL driver {driver!r}: use psycopg")
+        # Named explicitly: SQLAlchemy's default driver differs between releases.
+        url = url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and not url.database:
+        raise ValueError("a SQLite zone needs a file path (in-memory databases lose every write)")
+    return url.render_as_string(hide_password=False)
+
+
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+
+
+class HttpSettings(Section):
+    """``[http]``: where ``regiocrm serve`` listens and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="requests with a larger body are refused (413)"
+    )
+
+
+class DeploymentSettings(Section):
+    """``[deployment]``: who runs this installation."""
+
+    organization: str = Field(
+        default="Headquarters",
+        min_length=1,
+        description="the OEM organization users belong to when no other is named",
+    )
+    market: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+
+
+class RegiocrmSettings(BaseSettings):
+    """The root settings of a deployment. Plugin sections are added by :func:`settings_model`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=DOTENV_FILE,
+        # A project's .env often holds other tools' variables: only ours are read from it.
+        dotenv_filtering="match_prefix",
+        extra="forbid",
+    )
+
+    data_dir: Path = Field(default=Path("var"), description="folder of the embedded SQLite zones")
+    zones: dict[ZoneName, DatabaseUrl] = Field(
+        default_factory=dict,
+        description="zone name -> SQLAlchemy URL; empty: one SQLite file under data_dir",
+    )
+    home_zone: ZoneName = Field(
+        default="main", description="the zone holding organizations, users and their tokens"
+    )
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
+        )
+
+    @field_validator("home_zone")
+    @classmethod
+    def _home_zone_is_configured(cls, value: str, info: ValidationInfo) -> str:
+        zones = info.data.get("zones")
+        if zones and value not in zones:
+            raise ValueError(f"{value!r} is not a configured zone (zones: {', '.join(zones)})")
+        return value
+
+    def zone_urls(self) -> dict[str, URL]:
+        """Every configured zone and its URL; the embedded default when none is configured."""
+        if self.zones:
+            return {name: make_url(url) for name, url in self.zones.items()}
+        path = (self.data_dir / f"{self.home_zone}.db").absolute()
+        return {self.home_zone: make_url(f"sqlite:///{path}")}
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as JSON-ready data with every secret and database password masked."""
+        data = self.model_dump(mode="json")
+        data["zones"] = {
+            name: url.render_as_string(hide_password=True) for name, url in self.zone_urls().items()
+        }
+        return data
+
+
+@dataclass(frozen=True)
+class SettingsProblem:
+    key: str
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.reason} ({self.source})"
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used, with one problem per wrong key."""
+
+    def __init__(self, problems: Iterable[SettingsProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+def config_file() -> Path:
+    """The TOML file settings are read from: ``$REGIOCRM_CONFIG`` or ``./regiocrm.toml``."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+
+
+def _config_file_label() -> str:
+    named_by = f", named by {CONFIG_ENV}" if os.environ.get(CONFIG_ENV) else ""
+    return f"{config_file().absolute()}{named_by}"
+
+
+def settings_model(sections: Iterable[SettingsSection] = ()) -> type[RegiocrmSettings]:
+    """The root settings model extended with the plugins' sections."""
+    fields: dict[str, Any] = {}
+    for section in sections:
+        if section.name in RegiocrmSettings.model_fields or section.name in fields:
+            raise SettingsError(
+                [
+                    SettingsProblem(
+                        section.name,
+                        f"plugin section {section.model.__name__}",
+                        "this section name is already taken",
+                    )
+                ]
+            )
+        required = any(f.is_required() for f in section.model.model_fields.values())
+        default = ... if required else Field(default_factory=section.model)
+        fields[section.name] = (section.model, default)
+    if not fields:
+        return RegiocrmSettings
+    return create_model("RegiocrmSettings", __base__=RegiocrmSettings, **fields)
+
+
+def load_settings(hooks: Hooks | None = None, **values: Any) -> RegiocrmSettings:
+    """Read the settings from every source, with the sections the plugins contribute.
+
+    :param hooks: where plugin sections come from; ``None`` reads only the core settings.
+    :param values: values given in code; they win over every other source.
+    :raises SettingsError: naming each wrong key, its source and the reason.
+    """
+    model = settings_model(hooks.settings_sections() if hooks is not None else ())
+    _check_config_file()
+    _check_environment(model)
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc, model, values)) from None
+
+
+def _check_config_file() -> None:
+    path = config_file()
+    if not path.exists():
+        if os.environ.get(CONFIG_ENV):
+            raise SettingsError(
+                [SettingsProblem(CONFIG_ENV, "environment", f"{path} does not exist")]
+            )
+        return
+    try:
+        with path.open("rb") as fh:
+            tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            [SettingsProblem("config file", _config_file_label(), f"not valid TOML: {exc}")]
+        ) from None
+    except OSError as exc:
+        raise SettingsError(
+            [SettingsProblem("config file", _config_file_label(), f"cannot read: {exc.strerror}")]
+        ) from None
+
+
+def _check_environment(model: type[RegiocrmSettings]) -> None:
+    problems = []
+    for name in sorted(os.environ):
+        if (
+            not name.startswith(ENV_PREFIX)
+            or name in PROCESS_ENV
+            or name.startswith(PROCESS_ENV_PREFIXES)
+        ):
+            continue
+        field = name[len(ENV_PREFIX) :].split("__", 1)[0].lower()
+        if field not in model.model_fields:
+            problems.append(SettingsProblem(name, "environment variable", "unknown setting"))
+    if problems:
+        raise SettingsError(problems)
+
+
+def _explain(
+    exc: ValidationError, model: type[RegiocrmSettings], values: Mapping[str, Any]
+) -> list[SettingsProblem]:
+    sources: list[tuple[str, Mapping[str, Any]]] = [
+        ("given in code", InitSettingsSource(model, init_kwargs=dict(values))()),
+        ("environment variable", EnvSettingsSource(model)()),
+        (f"{Path(DOTENV_FILE).absolute()}", DotEnvSettingsSource(model, env_file=DOTENV_FILE)()),
+        (_config_file_label(), TomlConfigSettingsSource(model, toml_file=config_file())()),
+    ]
+    problems = []
+    for error in exc.errors():
+        path = [str(part) for part in error["loc"]]
+        key = ".".join(path)
+        reason = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            reason = "unknown setting"
+        if error["type"] == "missing":
+            env_name = ENV_PREFIX + "__".join(path).upper()
+            problems.append(
+                SettingsProblem(
+                    key, f"not set: add it to {_config_file_label()} or set {env_name}", "required"
+                )
+            )
+            continue
+        lookup = [part for part in path if part != "[key]"]
+        problems.append(SettingsProblem(key, _source_of(lookup, sources), reason))
+    return problems
+
+
+def _source_of(path: list[str], sources: list[tuple[str, Mapping[str, Any]]]) -> str:
+    for label, data in sources:
+        node: Any = data
+        for part in path:
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
+        else:
+            if label == "environment variable":
+                return f"environment variable {ENV_PREFIX}{'__'.join(path).upper()}"
+            return label
+    return "default"

@@ -1,0 +1,1 @@
+"""Country packs shipped with regiocrm: the regional template and the markets that extend it."""

@@ -1,0 +1,98 @@
+"""``asia``: the regional template, the China rollout generalised.
+
+Every market pack extends it and overrides only what differs. Its hook implementations are
+the data-driven fallbacks (``trylast``) for every market: a pack that needs more than data
+implements the hook itself and wins.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from zoneinfo import ZoneInfo
+
+import holidays
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from regiocrm import hookimpl
+from regiocrm.calendars import BusinessCalendar, Service
+from regiocrm.formats import Address, PersonName, address_from_pack, name_from_pack
+from regiocrm.identities import InvalidIdentity, NormalizedIdentity
+from regiocrm.models import DataClass, LicenceTier
+from regiocrm.packs import BusinessHours, NameOrder, Pack, PackSpec, PhoneticRule, ResidencyRule
+
+# Providers that ignore dots and "+tags" in the local part: one mailbox, many spellings.
+CANONICAL_MAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+@hookimpl
+def register_packs() -> list[PackSpec]:
+    everywhere = ResidencyRule(zones=("main",))
+    return [
+        PackSpec.declare(
+            code="asia",
+            name="Asia regional template",
+            locales=("en",),
+            timezones=(),
+            name_order=NameOrder.FAMILY_FIRST,
+            name_separator="",
+            phonetic_name=PhoneticRule.NONE,
+            address_format="{postal_code}\n{region}{city}{district}{street}\n{building}\n{recipient}",
+            business_hours=BusinessHours(days=(0, 1, 2, 3, 4), opens=time(9), closes=time(18)),
+            call_centre_24x7=True,
+            channels=("sms", "email"),
+            map_providers=("gazetteer",),
+            residency={data_class: everywhere for data_class in DataClass},
+            storage_quotas_mib={LicenceTier.FULL: 102_400, LicenceTier.COMMUNITY: 10_240},
+        )
+    ]
+
+
+@hookimpl(trylast=True)
+def format_name(name: PersonName, market: str, pack: Pack) -> str:
+    return name_from_pack(name, pack)
+
+
+@hookimpl(trylast=True)
+def format_address(address: Address, market: str, pack: Pack) -> str:
+    return address_from_pack(address, pack)
+
+
+@hookimpl(trylast=True)
+def normalize_identity(kind: str, value: str, market: str) -> NormalizedIdentity | None:
+    if kind == "phone":
+        return NormalizedIdentity(kind, _e164(value, market))
+    if kind == "email":
+        return NormalizedIdentity(kind, _email(value))
+    return None
+
+
+@hookimpl(trylast=True)
+def business_calendar(market: str, pack: Pack, service: Service) -> BusinessCalendar:
+    profile = pack.market(market)
+    if service is Service.CALL_CENTRE and pack.call_centre_24x7:
+        return BusinessCalendar(ZoneInfo(profile.timezone), None, None)
+    public_holidays = holidays.country_holidays(market, subdiv=profile.holiday_subdivision)
+    return BusinessCalendar(ZoneInfo(profile.timezone), pack.business_hours, public_holidays)
+
+
+def _e164(value: str, market: str) -> str:
+    try:
+        number = phonenumbers.parse(value, market)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidIdentity(f"{value!r} is not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentity(f"{value!r} is not a valid phone number in {market}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _email(value: str) -> str:
+    try:
+        address = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidIdentity(f"{value!r} is not an e-mail address: {exc}") from None
+    local, domain = address.local_part.lower(), address.ascii_domain.lower()
+    if domain in CANONICAL_MAIL_DOMAINS:
+        local = local.split("+", 1)[0].replace(".", "")
+        domain = CANONICAL_MAIL_DOMAINS[domain]
+    return f"{local}@{domain}"

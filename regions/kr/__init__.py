@@ -1,0 +1,30 @@
+"""``kr``: Korea. KakaoTalk, Naver then Kakao maps, names written without a space."""
+
+from __future__ import annotations
+
+from regiocrm import hookimpl
+from regiocrm.models import DataClass
+from regiocrm.packs import MarketProfile, PackSpec, ResidencyRule
+
+
+@hookimpl
+def register_packs() -> list[PackSpec]:
+    return [
+        PackSpec.declare(
+            code="kr",
+            extends="asia",
+            name="Korea",
+            markets={"KR": MarketProfile(locale="ko_KR")},
+            locales=("ko_KR", "en"),
+            currency="KRW",
+            timezones=("Asia/Seoul",),
+            address_format=(
+                "{postal_code}\n{region} {city} {district} {street}\n{building}\n{recipient}"
+            ),
+            channels=("kakao", "sms", "email"),
+            map_providers=("naver", "kakaomap", "gazetteer"),
+            residency=dict.fromkeys(
+                DataClass, ResidencyRule(zones=("kr",), export_requires=("consent",))
+            ),
+        )
+    ]

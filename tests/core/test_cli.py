@@ -1,0 +1,289 @@
+"""The command line as a user meets it: exit codes, messages, JSON for tools."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+import typer
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from regiocrm import SettingsSection
+from regiocrm.hookspecs import hookimpl
+from regiocrm.models import ApiToken, AuditEvent, Organization, User
+from regiocrm.settings import RegiocrmSettings, Section
+from regiocrm.stores import ZoneStores
+
+
+def query(deployment_dir: Path, statement):
+    stores = ZoneStores(RegiocrmSettings())
+    try:
+        with stores.session() as session:
+            return session.execute(statement).all()
+    finally:
+        stores.dispose()
+
+
+def test_version(regiocrm_cli) -> None:
+    result = regiocrm_cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"regiocrm {version('regiocrm')}\n"
+
+
+def test_help_lists_every_builtin_group(regiocrm_cli) -> None:
+    result = regiocrm_cli("--help")
+    assert result.exit_code == 0
+    groups = ("config", "db", "orgs", "plugins", "serve", "users")
+    positions = [result.stdout.index(f"│ {group} ") for group in groups]
+    assert positions == sorted(positions), "commands are listed alphabetically"
+
+
+def test_unknown_command_is_a_usage_error(regiocrm_cli) -> None:
+    result = regiocrm_cli("frobnicate")
+    assert result.exit_code == 2
+    assert "No such command 'frobnicate'" in result.stderr
+
+
+def test_db_upgrade_then_current(regiocrm_cli, deployment_dir: Path) -> None:
+    before = regiocrm_cli("db", "current", "--json")
+    assert before.exit_code == 1
+    assert json.loads(before.stdout)[0]["migrated"] is False
+
+    upgraded = regiocrm_cli("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert (deployment_dir / "var" / "main.db").is_file()
+
+    after = regiocrm_cli("db", "current", "--json")
+    assert after.exit_code == 0
+    [zone] = json.loads(after.stdout)
+    assert zone["zone"] == "main"
+    assert zone["migrated"] is True
+    assert zone["revisions"] == zone["heads"]
+    assert upgraded.stdout == f"zone main: at {zone['heads'][0]}\n"
+
+
+def test_db_upgrade_acts_on_every_zone(regiocrm_cli, deployment_dir: Path) -> None:
+    (deployment_dir / "regiocrm.toml").write_text(
+        'home_zone = "cn"\n[zones]\ncn = "sqlite:///zones/cn.db"\njp = "sqlite:///zones/jp.db"\n'
+    )
+    assert regiocrm_cli("db", "upgrade").exit_code == 0
+    states = json.loads(regiocrm_cli("db", "current", "--json").stdout)
+    assert [(s["zone"], s["migrated"]) for s in states] == [("cn", True), ("jp", True)]
+
+
+def test_db_upgrade_of_an_unknown_zone(regiocrm_cli, deployment_dir: Path) -> None:
+    result = regiocrm_cli("db", "upgrade", "--zone", "kr")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: unknown zone 'kr' (configured zones: main)\n"
+    assert not (deployment_dir / "var").exists()
+
+
+def test_unreachable_zone_is_one_clear_error(regiocrm_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGIOCRM_ZONES__MAIN", "postgresql://nobody@127.0.0.1:1/none")
+    result = regiocrm_cli("db", "upgrade")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: zone 'main': connection failed:")
+    assert result.stderr.count("\n") == 1
+    added = regiocrm_cli("users", "add", "mei", "--role", "agent")
+    assert added.exit_code == 2
+    assert added.stderr.startswith("Error: zone 'main' is unreachable: connection failed:")
+
+
+def test_unwritable_zone_stops_upgrade_before_any_zone_is_created(
+    regiocrm_cli, deployment_dir: Path
+) -> None:
+    (deployment_dir / "blocker").write_text("a file where a folder should be")
+    (deployment_dir / "regiocrm.toml").write_text(
+        'home_zone = "cn"\n[zones]\ncn = "sqlite:///ok/cn.db"\njp = "sqlite:///blocker/jp.db"\n'
+    )
+    result = regiocrm_cli("db", "upgrade")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: zone 'jp': cannot use ")
+    assert "blocker is not a folder" in result.stderr
+    assert not (deployment_dir / "ok").exists()
+
+
+def test_config_check_passes_on_defaults(regiocrm_cli) -> None:
+    result = regiocrm_cli("config", "check")
+    assert result.exit_code == 0
+    assert result.stdout == "settings OK (defaults and environment); zones: main\n"
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[zones]\nmain = "nonsense"\n', "Error: zones.main: 'nonsense' is not a database URL"),
+        ("unknown_key = 1\n", "Error: unknown_key: unknown setting"),
+        ("[http\n", "Error: config file: not valid TOML"),
+        (
+            'home_zone = "kr"\n[zones]\ncn = "sqlite:///cn.db"\n',
+            "Error: home_zone: 'kr' is not a configured zone",
+        ),
+    ],
+    ids=["malformed-url", "unknown-key", "unreadable-toml", "unknown-zone"],
+)
+def test_config_check_reports_bad_settings_in_one_line(
+    regiocrm_cli, deployment_dir: Path, toml: str, expected: str
+) -> None:
+    (deployment_dir / "regiocrm.toml").write_text(toml)
+    result = regiocrm_cli("config", "check")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(expected)
+    assert result.stderr.count("\n") == 1
+    assert str(deployment_dir / "regiocrm.toml") in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_show_masks_passwords(regiocrm_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGIOCRM_ZONES__MAIN", "postgresql://crm:hunter2@db.internal/crm")
+    result = regiocrm_cli("config", "show")
+    assert result.exit_code == 0
+    shown = json.loads(result.stdout)
+    assert shown["zones"]["main"] == "postgresql+psycopg://crm:***@db.internal/crm"
+    assert "hunter2" not in result.stdout
+
+
+def test_users_add_prints_a_token_stored_only_hashed(regiocrm_cli, deployment_dir: Path) -> None:
+    regiocrm_cli("db", "upgrade")
+    result = regiocrm_cli("users", "add", "mei", "--role", "agent")
+    assert result.exit_code == 0, result.stderr
+    token = result.last_line
+    assert token.startswith("rcm_")
+    assert len(token) > 40
+
+    [(user, org)] = query(deployment_dir, select(User, Organization).join(Organization))
+    assert (user.name, user.role.value, org.name, org.kind.value) == (
+        "mei",
+        "agent",
+        "Headquarters",
+        "oem",
+    )
+    [(api_token,)] = query(deployment_dir, select(ApiToken))
+    assert api_token.token_hash != token
+    assert token.encode() not in (deployment_dir / "var" / "main.db").read_bytes()
+    wal = deployment_dir / "var" / "main.db-wal"
+    assert not wal.exists() or token.encode() not in wal.read_bytes()
+    actions = {row.action for (row,) in query(deployment_dir, select(AuditEvent))}
+    assert {"organization.created", "user.created", "token.issued"} <= actions
+
+
+def test_users_add_into_a_named_organization(regiocrm_cli, deployment_dir: Path) -> None:
+    regiocrm_cli("db", "upgrade")
+    added = regiocrm_cli("orgs", "add", "Shanghai Motors", "--kind", "dealer", "--market", "cn")
+    assert added.exit_code == 0, added.stderr
+    assert (
+        regiocrm_cli(
+            "users", "add", "li", "--role", "dealer_staff", "--org", "Shanghai Motors"
+        ).exit_code
+        == 0
+    )
+    users = json.loads(regiocrm_cli("users", "list", "--json").stdout)
+    assert [(u["name"], u["organization"], u["tokens"]) for u in users] == [
+        ("li", "Shanghai Motors", 1)
+    ]
+    [org] = json.loads(regiocrm_cli("orgs", "list", "--json").stdout)
+    assert (org["market"], org["licence_tier"]) == ("CN", "community")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["users", "add", "x", "--role", "agent", "--org", "Nowhere"],
+            "Error: unknown organization 'Nowhere'",
+        ),
+        (["users", "add", "x", "--role", "emperor"], "Invalid value for '--role'"),
+        (
+            ["orgs", "add", "X", "--kind", "dealer", "--market", "China"],
+            "is not an ISO 3166-1 alpha-2 code",
+        ),
+    ],
+    ids=["unknown-org", "unknown-role", "bad-market"],
+)
+def test_bad_account_input_stores_nothing(
+    regiocrm_cli, deployment_dir: Path, args: list[str], message: str
+) -> None:
+    regiocrm_cli("db", "upgrade")
+    result = regiocrm_cli(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert query(deployment_dir, select(User)) == []
+    assert query(deployment_dir, select(Organization)) == []
+    assert query(deployment_dir, select(AuditEvent)) == []
+
+
+def test_duplicate_user_is_refused(regiocrm_cli, deployment_dir: Path) -> None:
+    regiocrm_cli("db", "upgrade")
+    regiocrm_cli("users", "add", "mei", "--role", "agent")
+    result = regiocrm_cli("users", "add", "mei", "--role", "admin")
+    assert (result.exit_code, result.stderr) == (2, "Error: user 'mei' already exists\n")
+    assert len(query(deployment_dir, select(ApiToken))) == 1
+
+
+def test_users_add_before_migration_says_what_to_run(regiocrm_cli, deployment_dir: Path) -> None:
+    result = regiocrm_cli("users", "add", "mei", "--role", "agent")
+    assert result.exit_code == 2
+    assert (
+        result.stderr == "Error: zone 'main' is not migrated to head: run `regiocrm db upgrade`\n"
+    )
+
+
+# --8<-- [start:hook_register_commands]
+def test_hook_register_commands(regiocrm_cli, register_plugin) -> None:
+    class Greeter:
+        @hookimpl
+        def register_commands(self, cli: typer.Typer) -> None:
+            @cli.command()
+            def greet(name: str) -> None:
+                """Say hello."""
+                typer.echo(f"你好, {name}")
+
+    register_plugin(Greeter())
+    result = regiocrm_cli("greet", "Wang")
+    assert (result.exit_code, result.stdout) == (0, "你好, Wang\n")
+    assert "greet" in regiocrm_cli("--help").stdout
+
+
+# --8<-- [end:hook_register_commands]
+
+
+def test_plugins_list_json(regiocrm_cli) -> None:
+    result = regiocrm_cli("plugins", "list", "--json")
+    assert result.exit_code == 0
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    assert plugins["regiocrm.migrate"]["hooks"] == ["register_migrations"]
+    assert plugins["regiocrm.migrate"]["essential"] is True
+    assert plugins["regiocrm.cli.users"]["builtin"] is True
+    assert plugins["regiocrm.http.health"]["hooks"] == ["register_routes"]
+
+
+class VaultSettings(Section):
+    token: SecretStr
+
+
+class Vault:
+    @hookimpl
+    def register_settings(self) -> list[SettingsSection]:
+        return [SettingsSection("vault", VaultSettings)]
+
+
+def test_missing_required_secret_exits_2_naming_where_to_set_it(
+    regiocrm_cli, register_plugin, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_plugin(Vault())
+    (deployment_dir / "regiocrm.toml").write_text("[vault]\n")
+    result = regiocrm_cli("config", "check")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: vault.token: required (not set: add it to {deployment_dir / 'regiocrm.toml'}"
+        " or set REGIOCRM_VAULT__TOKEN)\n"
+    )
+
+    monkeypatch.setenv("REGIOCRM_VAULT__TOKEN", "s.3cr3t")
+    assert regiocrm_cli("config", "check").exit_code == 0
+    shown = regiocrm_cli("config", "show")
+    assert json.loads(shown.stdout)["vault"]["token"] == "**********"
+    assert "s.3cr3t" not in shown.stdout

@@ -1,0 +1,121 @@
+"""Names, addresses and calendars through the hooks: the template's data-driven answers,
+a plugin's override, and the calendar's edge cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from regiocrm import hookimpl
+from regiocrm.calendars import BusinessCalendar, Service
+from regiocrm.formats import Address, PersonName
+from regiocrm.hooks import Hooks, NoAnswer
+from regiocrm.models import DataClass
+from regiocrm.packs import BusinessHours, Pack, PackError, PackSpec
+from regiocrm.plugin_manager import get_plugin_manager
+
+
+def test_hook_format_name(register_plugin, regiocrm_hooks: Hooks) -> None:
+    class Formal:
+        @hookimpl
+        def format_name(self, name: PersonName, market: str, pack: Pack) -> str | None:
+            return f"{name.family}様" if market == "JP" else None
+
+    register_plugin(Formal())
+    assert regiocrm_hooks.format_name(name=PersonName("山田", "太郎"), market="JP") == "山田様"
+    assert regiocrm_hooks.format_name(name=PersonName("김", "민준"), market="KR") == "김민준"
+
+
+def test_hook_format_address(register_plugin, regiocrm_hooks: Hooks) -> None:
+    class OneLine:
+        @hookimpl
+        def format_address(self, address: Address, market: str, pack: Pack) -> str | None:
+            assert pack.code == "au"
+            return ", ".join(filter(None, [address.street, address.city]))
+
+    register_plugin(OneLine())
+    address = Address(street="1 Martin Place", city="Sydney")
+    assert regiocrm_hooks.format_address(address=address, market="AU") == "1 Martin Place, Sydney"
+
+
+def test_hook_business_calendar(register_plugin, regiocrm_hooks: Hooks) -> None:
+    class SaturdayDealers:
+        @hookimpl
+        def business_calendar(
+            self, market: str, pack: Pack, service: Service
+        ) -> BusinessCalendar | None:
+            if market != "KR" or service is not Service.OFFICE:
+                return None
+            hours = BusinessHours(days=(0, 1, 2, 3, 4, 5), opens=time(10), closes=time(19))
+            return BusinessCalendar(ZoneInfo("Asia/Seoul"), hours, None)
+
+    register_plugin(SaturdayDealers())
+    start = datetime(2026, 10, 9, 18, 0, tzinfo=ZoneInfo("Asia/Seoul"))  # a Friday
+    due = regiocrm_hooks.due_at(market="KR", start=start, duration=timedelta(hours=2))
+    assert due == datetime(2026, 10, 10, 11, 0, tzinfo=ZoneInfo("Asia/Seoul"))
+
+
+def test_a_market_no_pack_serves(regiocrm_hooks: Hooks) -> None:
+    with pytest.raises(
+        PackError, match=r"no pack serves market 'TH' \(served: AU, CN, HK, JP, KR, TW\)"
+    ):
+        regiocrm_hooks.format_name(name=PersonName("x", "y"), market="TH")
+
+
+class Solo:
+    """A root pack of its own, for a deployment that runs without the asia template."""
+
+    @hookimpl
+    def register_packs(self) -> list[PackSpec]:
+        return [
+            PackSpec.declare(
+                code="solo",
+                name="Singapore",
+                markets={"SG": {"locale": "en_SG"}},
+                locales=("en_SG",),
+                currency="SGD",
+                timezones=("Asia/Singapore",),
+                name_order="given_first",
+                name_separator=" ",
+                phonetic_name="none",
+                address_format="{street}\n{postal_code}",
+                business_hours={},
+                call_centre_24x7=False,
+                channels=("sms",),
+                map_providers=("gazetteer",),
+                residency={c: {"zones": ("main",)} for c in DataClass},
+                storage_quotas_mib={"full": 1, "community": 1},
+            )
+        ]
+
+
+def test_without_the_template_nobody_answers() -> None:
+    builtin_packs = [f"regiocrm.regions.{code}" for code in ("asia", "cn", "jp", "kr", "au")]
+    hooks = Hooks(get_plugin_manager(entry_points=False, blocked=builtin_packs))
+    hooks.pm.register(Solo())
+    assert [pack.code for pack in hooks.packs()] == ["solo"]
+    with pytest.raises(NoAnswer, match="no plugin answered format_address"):
+        hooks.format_address(address=Address(street="1 Raffles Place"), market="SG")
+
+
+def test_calendar_refuses_naive_and_negative_input() -> None:
+    calendar = BusinessCalendar(ZoneInfo("Asia/Tokyo"), BusinessHours(), None)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        calendar.due(datetime(2026, 1, 5, 9), timedelta(hours=1))
+    with pytest.raises(ValueError, match="negative"):
+        calendar.due(datetime(2026, 1, 5, 9, tzinfo=UTC), timedelta(hours=-1))
+
+
+def test_calendar_starting_outside_hours_begins_at_opening() -> None:
+    calendar = BusinessCalendar(ZoneInfo("Asia/Tokyo"), BusinessHours(), None)
+    start = datetime(2026, 1, 5, 6, 30, tzinfo=ZoneInfo("Asia/Tokyo"))  # Monday before opening
+    assert calendar.due(start, timedelta(minutes=30)) == datetime(2026, 1, 5, 0, 30, tzinfo=UTC)
+    assert calendar.is_business_day(date(2026, 1, 5))
+    assert not calendar.is_business_day(date(2026, 1, 4))
+
+
+def test_business_hours_must_close_after_opening() -> None:
+    with pytest.raises(ValueError, match="close after they open"):
+        BusinessHours(opens=time(18), closes=time(9))

@@ -1,0 +1,49 @@
+"""The kr pack: Korea."""
+
+from __future__ import annotations
+
+import pytest
+
+from regiocrm.formats import Address, PersonName
+from regiocrm.hooks import Hooks
+from regiocrm.i18n import format_money
+from regiocrm.identities import InvalidIdentity
+
+from .conftest import utc
+
+
+def test_names_family_first_without_space(regiocrm_hooks: Hooks) -> None:
+    assert regiocrm_hooks.format_name(name=PersonName("김", "민준"), market="KR") == "김민준"
+
+
+def test_road_name_address_from_province_down(regiocrm_hooks: Hooks) -> None:
+    address = Address(
+        postal_code="04524",
+        region="서울특별시",
+        district="중구",
+        street="세종대로 110",
+        building="서울시청",
+        recipient="김민준",
+    )
+    assert regiocrm_hooks.format_address(address=address, market="KR") == (
+        "04524\n서울특별시 중구 세종대로 110\n서울시청\n김민준"
+    )
+
+
+def test_a_mobile_number_becomes_e164(regiocrm_hooks: Hooks) -> None:
+    normalized = regiocrm_hooks.normalize_identity(kind="phone", value="010-1234-5678", market="KR")
+    assert normalized.value == "+821012345678"
+
+
+def test_an_invalid_number_is_refused_with_a_reason(regiocrm_hooks: Hooks) -> None:
+    with pytest.raises(InvalidIdentity, match=r"'010-12' is not a valid phone number in KR"):
+        regiocrm_hooks.normalize_identity(kind="phone", value="010-12", market="KR")
+
+
+def test_money_has_no_decimals() -> None:
+    assert format_money(1234, "KRW", "ko_KR") == "₩1,234"
+
+
+def test_due_time_skips_hangul_day(due) -> None:
+    # Thu 8 Oct 17:00 KST: one hour; Fri 9 Oct is Hangul Day; Mon 12 Oct 9:00-10:00.
+    assert due("KR", "2026-10-08 17:00", 9, hours=2) == utc("2026-10-12 01:00")
