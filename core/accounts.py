@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regiocrm.i18n import _
 from regiocrm.models import (
     ApiToken,
     AuditEvent,
@@ -69,12 +70,12 @@ def create_organization(
 ) -> Organization:
     """Add an organization; the licence tier defaults to what its kind usually holds."""
     if organization_named(session, name) is not None:
-        raise AccountError(f"organization {name!r} already exists")
+        raise AccountError(_("organization {name!r} already exists").format(name=name))
     parent_org = None
     if parent is not None:
         parent_org = organization_named(session, parent)
         if parent_org is None:
-            raise AccountError(f"unknown parent organization {parent!r}")
+            raise AccountError(_("unknown parent organization {name!r}").format(name=parent))
     org = Organization(
         name=name,
         kind=kind,
@@ -100,7 +101,7 @@ def create_user(
 ) -> NewUser:
     """Add a user to an organization and issue its first API token."""
     if session.scalar(select(User.id).where(User.name == name)) is not None:
-        raise AccountError(f"user {name!r} already exists")
+        raise AccountError(_("user {name!r} already exists").format(name=name))
     user = User(name=name, role=role, organization_id=organization.id, market=organization.market)
     session.add(user)
     session.flush()

@@ -8,6 +8,7 @@ one place, and a behaviour hook that no plugin answers fails with a clear messag
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -15,11 +16,14 @@ import pluggy
 
 from regiocrm.calendars import BusinessCalendar, Service
 from regiocrm.formats import Address, PersonName
+from regiocrm.i18n import core_catalogs
 from regiocrm.identities import NormalizedIdentity
 from regiocrm.packs import PackRegistry, resolve_packs
 from regiocrm.plugin_manager import get_plugin_manager
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     import typer
     from fastapi import APIRouter
 
@@ -56,6 +60,20 @@ class Hooks:
     def migration_locations(self) -> list[Path]:
         paths = [Path(p) for paths in self.pm.hook.register_migrations() for p in paths]
         return list(dict.fromkeys(paths))
+
+    def catalog_folders(self) -> dict[str, Traversable]:
+        """The ``locale/`` folders that plugin packages ship, by plugin name, in registration
+        order, so that a pack installed later rewords what the core and earlier plugins say."""
+        core = core_catalogs()
+        folders: dict[str, Traversable] = {}
+        for name, plugin in self.pm.list_name_plugin():
+            package = getattr(plugin, "__package__", None)
+            if not package:
+                continue
+            folder = files(package) / "locale"
+            if folder != core and folder not in folders.values() and folder.is_dir():
+                folders[name] = folder
+        return folders
 
     def packs(self) -> PackRegistry:
         """Every registered pack, resolved; recomputed only when the plugins change.

@@ -21,6 +21,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import is_currency
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from regiocrm.i18n import _
 from regiocrm.models import DataClass, LicenceTier
 
 PACK_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -279,7 +280,11 @@ class Pack:
         try:
             return self.markets[code]
         except KeyError:
-            raise PackError(f"pack {self.code!r} does not serve market {code!r}") from None
+            raise PackError(
+                _("pack {pack!r} does not serve market {market!r}").format(
+                    pack=self.code, market=code
+                )
+            ) from None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with ``markets`` as a list of codes and their details apart."""
@@ -451,15 +456,21 @@ class PackRegistry:
         try:
             return self.packs[code]
         except KeyError:
-            known = ", ".join(sorted(self.packs)) or "none"
-            raise PackError(f"unknown pack {code!r} (known packs: {known})") from None
+            known = ", ".join(sorted(self.packs)) or _("none")
+            raise PackError(
+                _("unknown pack {code!r} (known packs: {known})").format(code=code, known=known)
+            ) from None
 
     def for_market(self, market: str) -> Pack:
         try:
             return self._by_market[market]
         except KeyError:
-            known = ", ".join(sorted(self._by_market)) or "none"
-            raise PackError(f"no pack serves market {market!r} (served: {known})") from None
+            known = ", ".join(sorted(self._by_market)) or _("none")
+            raise PackError(
+                _("no pack serves market {market!r} (served: {known})").format(
+                    market=market, known=known
+                )
+            ) from None
 
     def market(self, market: str) -> Market:
         return self.for_market(market).market(market)

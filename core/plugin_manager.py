@@ -34,6 +34,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.cli.packs",
     "regiocrm.cli.users",
     "regiocrm.cli.serve",
+    "regiocrm.cli.translations",
     "regiocrm.http.health",
     "regiocrm.http.me",
     "regiocrm.regions.asia",

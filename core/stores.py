@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+from regiocrm.i18n import _
 from regiocrm.settings import RegiocrmSettings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -71,8 +72,12 @@ class ZoneStores:
         try:
             return self.urls[zone]
         except KeyError:
-            known = ", ".join(self.urls) or "none"
-            raise ZoneError(f"unknown zone {zone!r} (configured zones: {known})") from None
+            known = ", ".join(self.urls) or _("none")
+            raise ZoneError(
+                _("unknown zone {zone!r} (configured zones: {known})").format(
+                    zone=zone, known=known
+                )
+            ) from None
 
     def check_writable(self, zones: Iterable[str] | None = None) -> None:
         """Refuse, before anything is created, a SQLite zone whose file cannot be written.
@@ -84,7 +89,11 @@ class ZoneStores:
             if path is not None:
                 problem = _sqlite_file_problem(path)
                 if problem:
-                    raise ZoneError(f"zone {zone!r}: cannot use {path}: {problem}")
+                    raise ZoneError(
+                        _("zone {zone!r}: cannot use {path}: {problem}").format(
+                            zone=zone, path=path, problem=problem
+                        )
+                    )
 
     def engine(self, zone: str) -> Engine:
         if zone not in self._engines:

@@ -6,6 +6,7 @@ import typer
 
 from regiocrm.cli.context import cli_context, print_json
 from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
 from regiocrm.settings import config_file
 
 app = typer.Typer(help="Show and check the deployment's settings.", no_args_is_help=True)
@@ -24,8 +25,9 @@ def check(ctx: typer.Context) -> None:
     settings = context.settings
     context.stores.check_writable()
     source = config_file()
-    where = str(source.absolute()) if source.exists() else "defaults and environment"
-    typer.echo(f"settings OK ({where}); zones: {', '.join(settings.zone_urls())}")
+    where = str(source.absolute()) if source.exists() else _("defaults and environment")
+    zones = ", ".join(settings.zone_urls())
+    typer.echo(_("settings OK ({where}); zones: {zones}").format(where=where, zones=zones))
 
 
 @hookimpl

@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from regiocrm.hooks import Hooks
+from regiocrm.i18n import _
 from regiocrm.migrate import Migrator
 from regiocrm.settings import RegiocrmSettings, SettingsError, load_settings
 from regiocrm.stores import ZoneStores
@@ -50,9 +51,15 @@ class CliContext:
     def require_migrated(self, zone: str) -> None:
         state = self.migrator().state(zone)
         if not state.reachable:
-            raise CliError(f"zone {zone!r} is unreachable: {state.error}")
+            raise CliError(
+                _("zone {zone!r} is unreachable: {error}").format(zone=zone, error=state.error)
+            )
         if not state.migrated:
-            raise CliError(f"zone {zone!r} is not migrated to head: run `regiocrm db upgrade`")
+            raise CliError(
+                _("zone {zone!r} is not migrated to head: run `regiocrm db upgrade`").format(
+                    zone=zone
+                )
+            )
 
     def close(self) -> None:
         if self._stores is not None:

@@ -15,6 +15,7 @@ from regiocrm.cli.context import (
     progress,
 )
 from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
 from regiocrm.stores import ZoneError
 
 app = typer.Typer(help="Migrate the zones' schemas and show their state.", no_args_is_help=True)
@@ -33,17 +34,20 @@ def upgrade(ctx: typer.Context, zone: ZoneOption = None) -> None:
     names = zone or context.stores.names
     try:
         with progress() as bar:
-            task = bar.add_task("upgrading zones", total=len(names))
+            task = bar.add_task(_("upgrading zones"), total=len(names))
 
             def advance(name: str) -> None:
-                bar.update(task, description=f"upgrading zone {name}", advance=1)
+                bar.update(
+                    task, description=_("upgrading zone {zone}").format(zone=name), advance=1
+                )
 
             migrator.upgrade(names, on_zone=advance)
     except ZoneError as exc:
         raise CliError(str(exc)) from None
     for name in names:
         state = migrator.state(name)
-        typer.echo(f"zone {name}: at {', '.join(state.revisions) or 'base'}")
+        revisions = ", ".join(state.revisions) or "base"
+        typer.echo(_("zone {zone}: at {revisions}").format(zone=name, revisions=revisions))
 
 
 @app.command()
@@ -63,7 +67,7 @@ def current(
         print_json([state.as_dict() for state in states])
     else:
         print_table(
-            "zones",
+            _("zones"),
             ["zone", "url", "revision", "heads", "migrated", "note"],
             [
                 [
@@ -71,7 +75,7 @@ def current(
                     s.url,
                     ", ".join(s.revisions) or "base",
                     ", ".join(s.heads),
-                    "yes" if s.migrated else "no",
+                    _("yes") if s.migrated else _("no"),
                     s.error,
                 ]
                 for s in states

@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 from regiocrm import __version__
 from regiocrm.cli.context import CliContext, CliError
 from regiocrm.hooks import Hooks
+from regiocrm.i18n import _, process_locale, use_locale
 from regiocrm.plugin_manager import PluginError, get_plugin_manager
 
 HELP = """regiocrm: one CRM core for every market, adapted by country packs.
@@ -68,9 +69,16 @@ def main(argv: Sequence[str] | None = None, *, hooks: Hooks | None = None) -> in
         try:
             hooks = Hooks(get_plugin_manager())
         except PluginError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            with use_locale(process_locale()):
+                typer.echo(_("Error: {message}").format(message=exc), err=True)
             return 2
-    command = typer.main.get_command(build_cli(hooks))
+    folders = hooks.catalog_folders().values()
+    with use_locale(process_locale(folders), folders):
+        return _run(build_cli(hooks), argv)
+
+
+def _run(cli: typer.Typer, argv: Sequence[str] | None) -> int:
+    command = typer.main.get_command(cli)
     try:
         result = command.main(
             args=list(sys.argv[1:] if argv is None else argv),
@@ -78,14 +86,14 @@ def main(argv: Sequence[str] | None = None, *, hooks: Hooks | None = None) -> in
             standalone_mode=False,
         )
     except CliError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
+        typer.echo(_("Error: {message}").format(message=exc.message), err=True)
         return exc.exit_code
     except typer.TyperException as exc:
         # Typer's own usage errors know how to show the usage line with the error.
         exc.show()  # type: ignore[attr-defined]
         return exc.exit_code
     except typer.Abort:
-        typer.echo("Aborted.", err=True)
+        typer.echo(_("Aborted."), err=True)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from regiocrm.accounts import AccountError, create_organization
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
 from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
 from regiocrm.models import LicenceTier, Organization, OrganizationKind
 
 app = typer.Typer(help="Add and list organizations.", no_args_is_help=True)
@@ -40,7 +41,11 @@ def add(
             )
     except AccountError as exc:
         raise CliError(str(exc)) from None
-    typer.echo(f"created {org.kind} {org.name} ({org.market}, {org.licence_tier} licence)")
+    typer.echo(
+        _("created {kind} {name} ({market}, {tier} licence)").format(
+            kind=org.kind.value, name=org.name, market=org.market, tier=org.licence_tier.value
+        )
+    )
 
 
 @app.command("list")
@@ -67,13 +72,17 @@ def list_orgs(
             for org in orgs
         ]
     columns = ["name", "kind", "market", "licence_tier", "parent", "active"]
-    print_rows("organizations", rows, columns, as_json)
+    print_rows(_("organizations"), rows, columns, as_json)
 
 
 def _market(value: str) -> str:
     market = value.upper()
     if len(market) != 2 or not market.isalpha():
-        raise CliError(f"--market: {value!r} is not an ISO 3166-1 alpha-2 code such as CN or JP")
+        raise CliError(
+            _("--market: {value!r} is not an ISO 3166-1 alpha-2 code such as CN or JP").format(
+                value=value
+            )
+        )
     return market
 
 

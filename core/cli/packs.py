@@ -9,6 +9,7 @@ import typer
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_rows
 from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
 from regiocrm.packs import Pack, PackError, PackRegistry, diff
 
 app = typer.Typer(help="List, show and compare country packs.", no_args_is_help=True)
@@ -55,7 +56,7 @@ def list_packs(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
-    print_rows("packs", [{c: _cell(row[c]) for c in columns} for row in rows], columns, False)
+    print_rows(_("packs"), [{c: _cell(row[c]) for c in columns} for row in rows], columns, False)
 
 
 @app.command()
@@ -70,7 +71,7 @@ def show(
         print_json(data)
         return
     rows = [{"field": name, "value": _cell(value)} for name, value in data.items()]
-    print_rows(f"pack {code}", rows, ["field", "value"], False)
+    print_rows(_("pack {code}").format(code=code), rows, ["field", "value"], False)
 
 
 @app.command("diff")
@@ -87,7 +88,9 @@ def diff_packs(
     pack = _pack(registry, code)
     other_code = against or pack.extends
     if other_code is None:
-        raise CliError(f"pack {code!r} extends no pack: compare it with --against CODE")
+        raise CliError(
+            _("pack {code!r} extends no pack: compare it with --against CODE").format(code=code)
+        )
     changes = diff(pack, _pack(registry, other_code))
     if as_json:
         print_json(
@@ -101,7 +104,8 @@ def diff_packs(
         )
         return
     rows = [{"field": c.field, code: _cell(c.this), other_code: _cell(c.other)} for c in changes]
-    print_rows(f"{code} against {other_code}", rows, ["field", code, other_code], False)
+    title = _("{code} against {other}").format(code=code, other=other_code)
+    print_rows(title, rows, ["field", code, other_code], False)
 
 
 @hookimpl

@@ -6,6 +6,7 @@ import typer
 
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table
 from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
 from regiocrm.plugin_manager import describe_plugins
 
 app = typer.Typer(help="List the registered plugins.", no_args_is_help=True)
@@ -22,10 +23,10 @@ def list_plugins(
         print_json([info.as_dict() for info in infos])
         return
     print_table(
-        "plugins",
+        _("plugins"),
         ["name", "distribution", "version", "hooks"],
         [
-            [info.name, info.distribution or "(built-in)", info.version, ", ".join(info.hooks)]
+            [info.name, info.distribution or _("(built-in)"), info.version, ", ".join(info.hooks)]
             for info in infos
         ],
     )

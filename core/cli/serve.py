@@ -10,6 +10,7 @@ import uvicorn
 from regiocrm.cli.context import cli_context
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import create_app
+from regiocrm.i18n import _
 
 
 def serve(
@@ -27,8 +28,10 @@ def serve(
     behind = [state.zone for state in context.migrator().states() if not state.migrated]
     if behind:
         typer.echo(
-            f"warning: zones not migrated to head: {', '.join(behind)}; run `regiocrm db upgrade`"
-            " (/healthz answers 503 until then)",
+            _(
+                "warning: zones not migrated to head: {zones}; run `regiocrm db upgrade`"
+                " (/healthz answers 503 until then)"
+            ).format(zones=", ".join(behind)),
             err=True,
         )
     app = create_app(settings, context.hooks)

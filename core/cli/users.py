@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from regiocrm.accounts import AccountError, create_organization, create_user, organization_named
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
 from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
 from regiocrm.models import ApiToken, Organization, OrganizationKind, User, UserRole
 
 app = typer.Typer(help="Add and list users and their API tokens.", no_args_is_help=True)
@@ -34,8 +35,10 @@ def add(
             organization = organization_named(session, org or deployment.organization)
             if organization is None and org is not None:
                 raise AccountError(
-                    f"unknown organization {org!r}: add it with"
-                    f" `regiocrm orgs add {org!r} --kind dealer --market {deployment.market}`"
+                    _(
+                        "unknown organization {org!r}: add it with"
+                        " `regiocrm orgs add {org!r} --kind dealer --market {market}`"
+                    ).format(org=org, market=deployment.market)
                 )
             if organization is None:
                 organization = create_organization(
@@ -47,8 +50,12 @@ def add(
             created = create_user(session, name=name, role=role, organization=organization)
     except AccountError as exc:
         raise CliError(str(exc)) from None
-    typer.echo(f"created user {name} ({role.value}) in {created.organization.name}")
-    typer.echo("API token, shown only now; send it as 'Authorization: Bearer <token>':")
+    typer.echo(
+        _("created user {name} ({role}) in {organization}").format(
+            name=name, role=role.value, organization=created.organization.name
+        )
+    )
+    typer.echo(_("API token, shown only now; send it as 'Authorization: Bearer <token>':"))
     typer.echo(created.token)
 
 
@@ -82,7 +89,7 @@ def list_users(
             }
             for user, org_name, tokens in result
         ]
-    print_rows("users", rows, ["name", "role", "organization", "active", "tokens"], as_json)
+    print_rows(_("users"), rows, ["name", "role", "organization", "active", "tokens"], as_json)
 
 
 @hookimpl

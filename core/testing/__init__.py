@@ -33,6 +33,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 
 from regiocrm.hooks import Hooks
+from regiocrm.i18n import LOCALE_VARIABLES
 from regiocrm.plugin_manager import get_plugin_manager
 
 POSTGRES_URL_ENV = "REGIOCRM_TEST_POSTGRES_URL"
@@ -70,10 +71,13 @@ def register_plugin(plugin_manager: pluggy.PluginManager) -> Iterator[Callable[[
 
 @pytest.fixture
 def deployment_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working folder for a deployment, with no REGIOCRM_* settings inherited."""
+    """An empty working folder for a deployment, with no REGIOCRM_* settings inherited and
+    messages in English (set ``LANG`` in a test to see another language)."""
     for name in list(os.environ):
         if name.startswith("REGIOCRM_") and not name.startswith("REGIOCRM_TEST_"):
             monkeypatch.delenv(name)
+    for name in LOCALE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

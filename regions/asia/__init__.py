@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from regiocrm import hookimpl
 from regiocrm.calendars import BusinessCalendar, Service
 from regiocrm.formats import Address, PersonName, address_from_pack, name_from_pack
+from regiocrm.i18n import _
 from regiocrm.identities import InvalidIdentity, NormalizedIdentity
 from regiocrm.models import DataClass, LicenceTier
 from regiocrm.packs import BusinessHours, NameOrder, Pack, PackSpec, PhoneticRule, ResidencyRule
@@ -80,9 +81,15 @@ def _e164(value: str, market: str) -> str:
     try:
         number = phonenumbers.parse(value, market)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidIdentity(f"{value!r} is not a phone number: {exc}") from None
+        raise InvalidIdentity(
+            _("{value!r} is not a phone number: {reason}").format(value=value, reason=exc)
+        ) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidIdentity(f"{value!r} is not a valid phone number in {market}")
+        raise InvalidIdentity(
+            _("{value!r} is not a valid phone number in {market}").format(
+                value=value, market=market
+            )
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -90,7 +97,9 @@ def _email(value: str) -> str:
     try:
         address = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidIdentity(f"{value!r} is not an e-mail address: {exc}") from None
+        raise InvalidIdentity(
+            _("{value!r} is not an e-mail address: {reason}").format(value=value, reason=exc)
+        ) from None
     local, domain = address.local_part.lower(), address.ascii_domain.lower()
     if domain in CANONICAL_MAIL_DOMAINS:
         local = local.split("+", 1)[0].replace(".", "")

@@ -31,5 +31,11 @@ def due(regiocrm_hooks: Hooks):
     return compute
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+@pytest.fixture
+def utc():
+    """``utc("2026-10-08 02:00")`` → that moment as an aware UTC datetime."""
+
+    def parse(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    return parse

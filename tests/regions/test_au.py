@@ -6,8 +6,6 @@ from regiocrm.formats import Address, PersonName
 from regiocrm.hooks import Hooks
 from regiocrm.i18n import format_money
 
-from .conftest import utc
-
 
 def test_names_given_name_first(regiocrm_hooks: Hooks) -> None:
     assert (
@@ -51,6 +49,6 @@ def test_money() -> None:
     assert format_money(1234.5, "AUD", "en_AU") == "$1,234.50"
 
 
-def test_due_time_skips_australia_day(due) -> None:
+def test_due_time_skips_australia_day(due, utc) -> None:
     # Fri 23 Jan 17:00 AEDT (UTC+11): one hour; weekend; Mon 26 Jan is Australia Day.
     assert due("AU", "2026-01-23 17:00", 11, hours=2) == utc("2026-01-26 23:00")

@@ -10,8 +10,6 @@ from regiocrm.hooks import Hooks
 from regiocrm.i18n import format_money
 from regiocrm.identities import InvalidIdentity
 
-from .conftest import utc
-
 
 def test_names_family_first_without_space_with_pinyin(regiocrm_hooks: Hooks) -> None:
     name = PersonName(family="王", given="芳", family_phonetic="Wang", given_phonetic="Fang")
@@ -60,22 +58,22 @@ def test_money() -> None:
     assert format_money(1234.5, "HKD", "zh_Hant_HK") == "HK$1,234.50"
 
 
-def test_due_time_skips_the_national_day_golden_week(due) -> None:
+def test_due_time_skips_the_national_day_golden_week(due, utc) -> None:
     # Wed 30 Sep 17:00: one hour left that day, 1-7 Oct off, so the second hour is 8 Oct 9-10.
     assert due("CN", "2026-09-30 17:00", 8, hours=2) == utc("2026-10-08 02:00")
 
 
-def test_due_time_counts_a_make_up_working_saturday(due) -> None:
+def test_due_time_counts_a_make_up_working_saturday(due, utc) -> None:
     # Saturday 14 Feb 2026 is a working day, traded for a day off around Spring Festival.
     assert due("CN", "2026-02-13 17:00", 8, hours=2) == utc("2026-02-14 02:00")
 
 
-def test_hong_kong_keeps_its_own_holidays(due) -> None:
+def test_hong_kong_keeps_its_own_holidays(due, utc) -> None:
     # 1 July, HKSAR Establishment Day, is a holiday in Hong Kong only.
     assert due("HK", "2026-06-30 17:00", 8, hours=2) == utc("2026-07-02 02:00")
 
 
-def test_call_centre_runs_through_holidays(due) -> None:
+def test_call_centre_runs_through_holidays(due, utc) -> None:
     assert due("CN", "2026-10-01 09:00", 8, hours=2, service=Service.CALL_CENTRE) == utc(
         "2026-10-01 03:00"
     )

@@ -9,8 +9,6 @@ from regiocrm.hooks import Hooks
 from regiocrm.i18n import format_money
 from regiocrm.identities import InvalidIdentity
 
-from .conftest import utc
-
 
 def test_names_family_first_with_furigana(regiocrm_hooks: Hooks) -> None:
     name = PersonName(
@@ -58,6 +56,6 @@ def test_money_has_no_decimals() -> None:
     assert format_money(1234, "JPY", "ja_JP") == "￥1,234"
 
 
-def test_due_time_skips_golden_week(due) -> None:
+def test_due_time_skips_golden_week(due, utc) -> None:
     # Fri 1 May 17:00 JST: one hour, then the weekend and 4-6 May off; Thu 7 May 9:00-11:00.
     assert due("JP", "2026-05-01 17:00", 9, hours=3) == utc("2026-05-07 02:00")

@@ -9,8 +9,6 @@ from regiocrm.hooks import Hooks
 from regiocrm.i18n import format_money
 from regiocrm.identities import InvalidIdentity
 
-from .conftest import utc
-
 
 def test_names_family_first_without_space(regiocrm_hooks: Hooks) -> None:
     assert regiocrm_hooks.format_name(name=PersonName("김", "민준"), market="KR") == "김민준"
@@ -44,6 +42,6 @@ def test_money_has_no_decimals() -> None:
     assert format_money(1234, "KRW", "ko_KR") == "₩1,234"
 
 
-def test_due_time_skips_hangul_day(due) -> None:
+def test_due_time_skips_hangul_day(due, utc) -> None:
     # Thu 8 Oct 17:00 KST: one hour; Fri 9 Oct is Hangul Day; Mon 12 Oct 9:00-10:00.
     assert due("KR", "2026-10-08 17:00", 9, hours=2) == utc("2026-10-12 01:00")
