@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from regiocrm.i18n import CATALOG_LOCALES
 from regiocrm.testing import deployment_environment, run_regiocrm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +79,10 @@ def test_wheel_holds_every_folder_of_the_layout(wheel: Path) -> None:
     ):
         assert expected in names
     assert not any(name.startswith(("tests/", "core/", "docs/")) for name in names)
+    for catalog in CATALOG_LOCALES:
+        for suffix in ("po", "mo"):
+            assert f"regiocrm/locale/{catalog}/LC_MESSAGES/regiocrm.{suffix}" in names
+    assert "regiocrm/locale/regiocrm.pot" in names
 
 
 def test_wheel_declares_the_console_script_and_pytest_plugin(wheel: Path) -> None:
@@ -106,3 +111,5 @@ def test_unpacked_wheel_migrates_without_the_source_tree(wheel: Path, tmp_path: 
     upgraded = run_regiocrm("db", "upgrade", cwd=work, python_path=[site])
     assert upgraded.returncode == 0, upgraded.stderr
     assert run_regiocrm("db", "current", cwd=work, python_path=[site]).returncode == 0
+    japanese = run_regiocrm("packs", "show", "XX", cwd=work, python_path=[site], LANG="ja_JP")
+    assert japanese.stderr.startswith("エラー: パック 'XX' が見つかりません")

@@ -83,7 +83,8 @@ def deployment_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def deployment_environment(*, python_path: Sequence[Path] = (), **variables: str) -> dict[str, str]:
-    """This process's environment without its ``REGIOCRM_*`` settings, for a child process.
+    """This process's environment without its ``REGIOCRM_*`` settings or language, for a
+    child process (whose messages are then in English unless ``LANG`` is given).
 
     :param python_path: folders put first on the child's ``PYTHONPATH``.
     :param variables: variables to set in the child, e.g. ``REGIOCRM_DISABLED_PLUGINS``.
@@ -91,7 +92,8 @@ def deployment_environment(*, python_path: Sequence[Path] = (), **variables: str
     environ = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("REGIOCRM_") or name.startswith("REGIOCRM_TEST_")
+        if (not name.startswith("REGIOCRM_") or name.startswith("REGIOCRM_TEST_"))
+        and name not in LOCALE_VARIABLES
     }
     if python_path:
         inherited = [environ["PYTHONPATH"]] if environ.get("PYTHONPATH") else []
