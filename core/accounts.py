@@ -14,10 +14,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regiocrm import audit
 from regiocrm.i18n import _
 from regiocrm.models import (
     ApiToken,
-    AuditEvent,
     LicenceTier,
     Organization,
     OrganizationKind,
@@ -154,13 +154,11 @@ def _audit(
     subject: Organization | User,
     detail: dict[str, object],
 ) -> None:
-    session.add(
-        AuditEvent(
-            market=subject.market,
-            actor_id=actor.id if actor else None,
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject.id,
-            detail={key: str(value) for key, value in detail.items()},
-        )
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        action=action,
+        subject_type=subject_type,
+        subject=subject,
+        detail=detail,
     )

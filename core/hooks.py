@@ -7,6 +7,7 @@ one place, and a behaviour hook that no plugin answers fails with a clear messag
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pluggy
 
 from regiocrm.calendars import BusinessCalendar, Service
+from regiocrm.channels import Channel, ChannelAccount, ChannelRegistry, InboundMessage
 from regiocrm.formats import Address, PersonName
 from regiocrm.i18n import core_catalogs
 from regiocrm.identities import NormalizedIdentity
@@ -27,10 +29,14 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
-    from regiocrm.settings import SettingsSection
+    from regiocrm.settings import RegiocrmSettings, SettingsSection
 
 
 T = TypeVar("T")
+
+
+class ChannelConflict(Exception):
+    """Two plugins register a channel under the same name."""
 
 
 class NoAnswer(LookupError):
@@ -74,6 +80,28 @@ class Hooks:
             if folder != core and folder not in folders.values() and folder.is_dir():
                 folders[name] = folder
         return folders
+
+    def channels(self) -> dict[str, Channel]:
+        """Every registered channel by name.
+
+        :raises ChannelConflict: when two plugins register channels of the same name.
+        """
+        channels: dict[str, Channel] = {}
+        for contributed in reversed(self.pm.hook.register_channels()):
+            for channel in contributed:
+                if channel.name in channels:
+                    raise ChannelConflict(f"two plugins register a channel named {channel.name!r}")
+                channels[channel.name] = channel
+        return channels
+
+    def channel_registry(self, settings: RegiocrmSettings) -> ChannelRegistry:
+        """The deployment's channels and its configured accounts on them."""
+        channels = self.channels()
+        accounts = {
+            name: ChannelAccount(name, credentials.channel, credentials.market, credentials)
+            for name, credentials in settings.channel_accounts.items()
+        }
+        return ChannelRegistry(channels, accounts)
 
     def packs(self) -> PackRegistry:
         """Every registered pack, resolved; recomputed only when the plugins change.
@@ -127,6 +155,41 @@ class Hooks:
     ) -> datetime:
         """When ``duration`` of the market's business time has passed after ``start`` (UTC)."""
         return self.business_calendar(market=market, service=service).due(start, duration)
+
+    def auto_reply(
+        self, *, message: InboundMessage, account: ChannelAccount, locale: str
+    ) -> str | None:
+        reply: str | None = self.pm.hook.auto_reply(message=message, account=account, locale=locale)
+        return reply
+
+    # events
+
+    def message_received(
+        self,
+        *,
+        message: InboundMessage,
+        account: ChannelAccount,
+        customer_id: uuid.UUID,
+        interaction_id: uuid.UUID,
+    ) -> None:
+        self.pm.hook.message_received(
+            message=message,
+            account=account,
+            customer_id=customer_id,
+            interaction_id=interaction_id,
+        )
+
+    def customer_merged(
+        self,
+        *,
+        survivor_id: uuid.UUID,
+        merged_id: uuid.UUID,
+        reason: str,
+        actor_id: uuid.UUID | None,
+    ) -> None:
+        self.pm.hook.customer_merged(
+            survivor_id=survivor_id, merged_id=merged_id, reason=reason, actor_id=actor_id
+        )
 
     @staticmethod
     def _answer(hook: str, answer: T | None) -> T:

@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import uuid
     from pathlib import Path
 
     import typer
     from fastapi import APIRouter
 
     from regiocrm.calendars import BusinessCalendar, Service
+    from regiocrm.channels import Channel, ChannelAccount, InboundMessage
     from regiocrm.formats import Address, PersonName
     from regiocrm.identities import NormalizedIdentity
     from regiocrm.packs import Pack, PackSpec
@@ -125,6 +127,21 @@ def register_packs() -> Iterable[PackSpec]:
     """
 
 
+@hookspec
+def register_channels() -> Iterable[Channel]:
+    """Contribute messaging channels (WeChat, LINE, KakaoTalk, WhatsApp, SMS…).
+
+    Each channel gets a webhook at ``/webhooks/{channel.name}/{account}`` for every
+    ``[channel_accounts.<account>]`` of the deployment whose ``channel`` names it, and its
+    ``account_settings`` model validates those accounts at start-up. Two plugins may not
+    register channels of the same name.
+
+    :returns: the plugin's channels, each an instance of :class:`regiocrm.channels.Channel`.
+
+    .. versionadded:: 0.1
+    """
+
+
 # ---------------------------------------------------------------------------
 # Behaviour (the first answer wins)
 # ---------------------------------------------------------------------------
@@ -182,6 +199,25 @@ def normalize_identity(kind: str, value: str, market: str) -> NormalizedIdentity
 
 
 @hookspec(firstresult=True)
+def auto_reply(message: InboundMessage, account: ChannelAccount, locale: str) -> str | None:
+    """The passive reply to an inbound message or event, if any.
+
+    Stops at the first non-None result. Called while the provider waits for the webhook's
+    answer, before the message is resolved to a customer, so it must be quick and must not
+    touch the network; the text goes out in the HTTP answer where the channel takes it
+    there, otherwise through the channel's send API. The template welcomes a new follower
+    in the locale given and leaves ordinary messages unanswered.
+
+    :param message: the message or event as the channel parsed it.
+    :param account: the channel account it arrived on.
+    :param locale: the Babel locale negotiated for the reply (the account market's default).
+    :returns: the reply text, or ``None`` for no reply from this plugin.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
 def business_calendar(market: str, pack: Pack, service: Service) -> BusinessCalendar | None:
     """The calendar a service-level clock runs on in a market.
 
@@ -193,6 +229,50 @@ def business_calendar(market: str, pack: Pack, service: Service) -> BusinessCale
     :param pack: the resolved pack serving that market.
     :param service: ``office`` (business hours) or ``call_centre``.
     :returns: the calendar, or ``None`` to leave it to another plugin.
+
+    .. versionadded:: 0.1
+    """
+
+
+# ---------------------------------------------------------------------------
+# Events (notifications; return nothing)
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def message_received(
+    message: InboundMessage,
+    account: ChannelAccount,
+    customer_id: uuid.UUID,
+    interaction_id: uuid.UUID,
+) -> None:
+    """A customer's message was stored on their timeline.
+
+    Called once per message, never for a provider's redelivery, after the webhook has been
+    answered: heavy work here (opening a case, scoring a lead) does not delay the provider.
+
+    :param message: the message as the channel parsed it.
+    :param account: the channel account it arrived on.
+    :param customer_id: the customer it was resolved to (the survivor, after any merge).
+    :param interaction_id: its entry on the customer's timeline.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def customer_merged(
+    survivor_id: uuid.UUID, merged_id: uuid.UUID, reason: str, actor_id: uuid.UUID | None
+) -> None:
+    """Two customer records proved to be one person and were merged.
+
+    The survivor keeps every identity; consents and timeline entries of the merged record
+    are read through the survivor from now on, and the merged record points to it.
+
+    :param survivor_id: the customer that remains.
+    :param merged_id: the customer that now points to the survivor.
+    :param reason: why, e.g. ``identity phone:+8613800138000 belongs to both``.
+    :param actor_id: the user who asked for it, or ``None`` when the pipeline found it.
 
     .. versionadded:: 0.1
     """

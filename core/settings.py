@@ -9,11 +9,13 @@ the source it came from and the reason.
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,6 +42,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 if TYPE_CHECKING:
+    from regiocrm.channels import Channel
     from regiocrm.hooks import Hooks
 
 ENV_PREFIX = "REGIOCRM_"
@@ -153,6 +156,11 @@ class RegiocrmSettings(BaseSettings):
     )
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    channel_accounts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="account name -> its channel, market and credentials; each channel's"
+        " plugin validates its own accounts",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -222,9 +230,26 @@ def _config_file_label() -> str:
     return f"{config_file().absolute()}{named_by}"
 
 
-def settings_model(sections: Iterable[SettingsSection] = ()) -> type[RegiocrmSettings]:
-    """The root settings model extended with the plugins' sections."""
+ACCOUNT_NAME = r"^[a-z][a-z0-9_-]{0,63}$"
+
+
+def settings_model(
+    sections: Iterable[SettingsSection] = (), channels: Iterable[Channel] = ()
+) -> type[RegiocrmSettings]:
+    """The root settings model extended with the plugins' sections, and with the channel
+    accounts validated by their channels' own models (told apart by their ``channel``)."""
     fields: dict[str, Any] = {}
+    account_models = tuple(channel.account_settings for channel in channels)
+    if account_models:
+        account: Any = (
+            account_models[0]
+            if len(account_models) == 1
+            else Annotated[reduce(operator.or_, account_models), Field(discriminator="channel")]
+        )
+        fields["channel_accounts"] = (
+            dict[Annotated[str, Field(pattern=ACCOUNT_NAME)], account],
+            Field(default_factory=dict),
+        )
     for section in sections:
         if section.name in RegiocrmSettings.model_fields or section.name in fields:
             raise SettingsError(
@@ -251,13 +276,49 @@ def load_settings(hooks: Hooks | None = None, **values: Any) -> RegiocrmSettings
     :param values: values given in code; they win over every other source.
     :raises SettingsError: naming each wrong key, its source and the reason.
     """
-    model = settings_model(hooks.settings_sections() if hooks is not None else ())
+    channels = list(hooks.channels().values()) if hooks is not None else []
+    model = (
+        settings_model(hooks.settings_sections(), channels)
+        if hooks is not None
+        else RegiocrmSettings
+    )
     _check_config_file()
     _check_environment(model)
     try:
-        return model(**values)
+        settings = model(**values)
     except ValidationError as exc:
         raise SettingsError(_explain(exc, model, values)) from None
+    if settings.channel_accounts:
+        _check_channel_accounts(settings, model, values, hooks if channels else None)
+    return settings
+
+
+def _check_channel_accounts(
+    settings: RegiocrmSettings,
+    model: type[RegiocrmSettings],
+    values: Mapping[str, Any],
+    hooks: Hooks | None,
+) -> None:
+    """Every account's market must be served by a pack; with no channel plugin at all, no
+    account can be served."""
+    from regiocrm.packs import PackError
+
+    sources = _sources(model, values)
+    problems = []
+    for name, account in settings.channel_accounts.items():
+        if hooks is None:
+            path = ["channel_accounts", name, "channel"]
+            reason = "no channel plugin is installed or enabled"
+        else:
+            path = ["channel_accounts", name, "market"]
+            try:
+                hooks.packs().for_market(account.market)
+                continue
+            except PackError as exc:
+                reason = str(exc)
+        problems.append(SettingsProblem(".".join(path), _source_of(path, sources), reason))
+    if problems:
+        raise SettingsError(problems)
 
 
 def _check_config_file() -> None:
@@ -300,12 +361,7 @@ def _check_environment(model: type[RegiocrmSettings]) -> None:
 def _explain(
     exc: ValidationError, model: type[RegiocrmSettings], values: Mapping[str, Any]
 ) -> list[SettingsProblem]:
-    sources: list[tuple[str, Mapping[str, Any]]] = [
-        ("given in code", InitSettingsSource(model, init_kwargs=dict(values))()),
-        ("environment variable", EnvSettingsSource(model)()),
-        (f"{Path(DOTENV_FILE).absolute()}", DotEnvSettingsSource(model, env_file=DOTENV_FILE)()),
-        (_config_file_label(), TomlConfigSettingsSource(model, toml_file=config_file())()),
-    ]
+    sources = _sources(model, values)
     problems = []
     for error in exc.errors():
         path = [str(part) for part in error["loc"]]
@@ -324,6 +380,18 @@ def _explain(
         lookup = [part for part in path if part != "[key]"]
         problems.append(SettingsProblem(key, _source_of(lookup, sources), reason))
     return problems
+
+
+def _sources(
+    model: type[RegiocrmSettings], values: Mapping[str, Any]
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """Each settings source's raw values, highest priority first, to tell where a key came from."""
+    return [
+        ("given in code", InitSettingsSource(model, init_kwargs=dict(values))()),
+        ("environment variable", EnvSettingsSource(model)()),
+        (f"{Path(DOTENV_FILE).absolute()}", DotEnvSettingsSource(model, env_file=DOTENV_FILE)()),
+        (_config_file_label(), TomlConfigSettingsSource(model, toml_file=config_file())()),
+    ]
 
 
 def _source_of(path: list[str], sources: list[tuple[str, Mapping[str, Any]]]) -> str:

@@ -5,15 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
+import httpx
 from fastapi import FastAPI
 
 from regiocrm import __version__
+from regiocrm.channels import ChannelRegistry
 from regiocrm.hooks import Hooks
 from regiocrm.http.limits import BodySizeLimit
+from regiocrm.inbox import InboxWorker
 from regiocrm.migrate import Migrator
+from regiocrm.replies import record_auto_reply
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
+
+# Outbound provider calls: long enough for a slow provider, short enough that a retry with
+# backoff still answers an agent within a minute.
+PROVIDER_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @dataclass
@@ -24,15 +33,39 @@ class Services:
     hooks: Hooks
     stores: ZoneStores
     migrator: Migrator
+    channels: ChannelRegistry
+    inbox: InboxWorker
+    http_client: httpx.Client
 
 
-def create_app(settings: RegiocrmSettings, hooks: Hooks) -> FastAPI:
-    """A FastAPI app with every plugin's routers and the deployment's body-size limit."""
+def create_app(
+    settings: RegiocrmSettings, hooks: Hooks, *, http_client: httpx.Client | None = None
+) -> FastAPI:
+    """A FastAPI app with every plugin's routers and the deployment's body-size limit.
+
+    :param http_client: the client for providers' APIs; tests pass one with a mocked
+        transport. The inbox worker runs while the app's lifespan does.
+    """
     stores = ZoneStores(settings)
+    migrator = Migrator(stores, hooks)
+    channels = hooks.channel_registry(settings)
+    client = http_client or httpx.Client(timeout=PROVIDER_TIMEOUT)
+    inbox = InboxWorker(
+        stores,
+        hooks,
+        channels,
+        after_process=partial(
+            record_auto_reply, hooks=hooks, registry=channels, stores=stores, client=client
+        ),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        inbox.start(resume=migrator.state(stores.home).migrated)
         yield
+        inbox.stop()
+        if http_client is None:
+            client.close()
         stores.dispose()
 
     app = FastAPI(
@@ -41,7 +74,7 @@ def create_app(settings: RegiocrmSettings, hooks: Hooks) -> FastAPI:
         description="One CRM core for every market: webhooks, the JSON API and health.",
         lifespan=lifespan,
     )
-    app.state.services = Services(settings, hooks, stores, Migrator(stores, hooks))
+    app.state.services = Services(settings, hooks, stores, migrator, channels, inbox, client)
     for router in hooks.routers():
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http.max_body_bytes)

@@ -43,4 +43,5 @@ def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+Svc = Annotated[Services, Depends(services)]
 HomeSession = Annotated[Session, Depends(home_session)]

@@ -26,7 +26,9 @@ class InboxMessage(Model):
     channel_account: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(200), doc="the provider's message id")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    payload: Mapped[str] = mapped_column(Text, doc="the verified body as received")
+    payload: Mapped[str] = mapped_column(
+        Text, doc="the message as its channel parsed it from the verified body, as JSON"
+    )
     status: Mapped[InboxStatus] = mapped_column(default=InboxStatus.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     customer_id: Mapped[uuid.UUID | None]

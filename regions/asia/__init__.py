@@ -16,8 +16,9 @@ from email_validator import EmailNotValidError, validate_email
 
 from regiocrm import hookimpl
 from regiocrm.calendars import BusinessCalendar, Service
+from regiocrm.channels import ChannelAccount, InboundMessage
 from regiocrm.formats import Address, PersonName, address_from_pack, name_from_pack
-from regiocrm.i18n import _
+from regiocrm.i18n import _, use_locale
 from regiocrm.identities import InvalidIdentity, NormalizedIdentity
 from regiocrm.models import DataClass, LicenceTier
 from regiocrm.packs import BusinessHours, NameOrder, Pack, PackSpec, PhoneticRule, ResidencyRule
@@ -65,6 +66,15 @@ def normalize_identity(kind: str, value: str, market: str) -> NormalizedIdentity
         return NormalizedIdentity(kind, _e164(value, market))
     if kind == "email":
         return NormalizedIdentity(kind, _email(value))
+    return None
+
+
+@hookimpl(trylast=True)
+def auto_reply(message: InboundMessage, account: ChannelAccount, locale: str) -> str | None:
+    """Welcome a new follower; ordinary messages wait for an agent rather than a robot."""
+    if message.kind == "event" and message.event == "follow":
+        with use_locale(locale):
+            return _("Thank you for following us. Write to us here any time: an agent will answer.")
     return None
 
 

@@ -1,0 +1,275 @@
+"""Channels: what a messaging network's plugin implements, and the types it speaks in.
+
+A channel plugin registers one :class:`Channel` through the ``register_channels`` hook. The
+core owns everything around it: routing ``/webhooks/{channel}/{account}`` to the account's
+channel, the body-size limit, the inbox that makes a provider's retry harmless, identity
+resolution, the timeline, event hooks and retries of outbound sends. A channel only knows
+its provider's protocol:
+
+1. :meth:`Channel.handshake` answers the provider's URL check (a GET), if it has one;
+2. :meth:`Channel.verify` checks the signature on the **raw** body before anything is parsed;
+3. :meth:`Channel.parse` turns the verified body into :class:`InboundMessage` values;
+4. :meth:`Channel.respond` writes the HTTP answer once the messages are safely stored,
+   with passive replies where the provider takes them in the response;
+5. :meth:`Channel.send` sends a message through the provider's API with ``httpx``.
+
+Every method gets the :class:`ChannelAccount` it acts for, whose ``credentials`` are the
+channel's own validated settings model (secrets as ``SecretStr``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel
+
+from regiocrm.settings import Section
+
+
+class ChannelError(Exception):
+    """A webhook request the channel refuses; ``status`` is the HTTP answer."""
+
+    status: ClassVar[int] = 400
+
+
+class MissingSignature(ChannelError):
+    """The request carries no signature at all."""
+
+    status = 401
+
+
+class BadSignature(ChannelError):
+    """The signature does not match the body and the account's secret."""
+
+    status = 403
+
+
+class StaleRequest(BadSignature):
+    """The signed timestamp is too old (or too far ahead) to be a live request."""
+
+
+class MalformedPayload(ChannelError):
+    """The body is signed correctly but is not the channel's JSON or XML, or is hostile XML."""
+
+    status = 400
+
+
+class SendError(Exception):
+    """A provider refused or failed an outbound message.
+
+    :param retryable: whether trying again later may succeed (timeouts, 429, 5xx).
+    """
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class IdentityRef:
+    """An identity as a channel reports it: a kind (``line``, ``wechat_openid``, ``phone``…)
+    and the value as given; the core normalises it with the ``normalize_identity`` hook."""
+
+    kind: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message or event from a customer, as the channel parsed it.
+
+    :param external_id: the provider's id for it, unique per channel account; a redelivery
+        carries the same id, so the inbox stores it once. Where the provider gives none
+        (WeChat events), a key derived from the sender, time and event.
+    :param identities: who sent it, most specific first: the channel identity, then any
+        other the provider vouches for (a WhatsApp sender's phone number, a UnionID).
+    :param occurred_at: when the customer sent it, timezone-aware.
+    :param kind: ``text``, ``image``, ``location``…, or ``event`` for follow/unfollow.
+    :param text: the text of a text message.
+    :param event: for ``kind == "event"``: ``follow`` or ``unfollow``, or the provider's name.
+    :param reply_token: a token some providers (LINE) give to answer this message for free.
+    :param display_name: the sender's profile name, when the payload has one.
+    """
+
+    external_id: str
+    identities: tuple[IdentityRef, ...]
+    occurred_at: datetime
+    kind: str = "text"
+    text: str | None = None
+    event: str | None = None
+    reply_token: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """An HTTP request to ``/webhooks/{channel}/{account}``, body unparsed.
+
+    :param url: the full URL the provider called (Twilio signs it).
+    :param headers: header names in lower case.
+    """
+
+    method: str
+    url: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int = 200
+    body: bytes = b""
+    media_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class ChannelAccount:
+    """One configured account on a channel (``[channel_accounts.<name>]``).
+
+    :param credentials: the channel's own settings model, validated.
+    """
+
+    name: str
+    channel: str
+    market: str
+    credentials: Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A passive reply to one inbound message, in the language negotiated for it."""
+
+    message: InboundMessage
+    text: str
+
+
+class Channel(ABC):
+    """A messaging network. Subclass it, set the class attributes, implement the methods.
+
+    :cvar name: the channel's name in URLs and settings (``wechat``, ``line``…).
+    :cvar account_settings: the pydantic model of an account's credentials; subclass
+        :class:`ChannelAccountSettings` and use ``SecretStr`` for every secret.
+    :cvar reply_deadline: how long the provider waits for the HTTP answer before it
+        gives up and retries; the core stores and answers first, and does the rest after.
+    :cvar replies_in_response: whether passive replies go in the HTTP answer (WeChat XML,
+        Kakao skill JSON, TwiML); otherwise the core sends them with :meth:`send`.
+    :cvar identity_kinds: the identity kinds this channel reports.
+    """
+
+    name: ClassVar[str]
+    account_settings: ClassVar[type[ChannelAccountSettings]]
+    reply_deadline: ClassVar[timedelta] = timedelta(seconds=5)
+    replies_in_response: ClassVar[bool] = False
+    identity_kinds: ClassVar[tuple[str, ...]] = ()
+
+    def handshake(self, account: ChannelAccount, request: WebhookRequest) -> WebhookResponse:
+        """Answer a GET: the provider's URL verification. Default: none (405).
+
+        :raises ChannelError: when the check fails.
+        """
+        return WebhookResponse(405, b"this webhook takes POST requests")
+
+    @abstractmethod
+    def verify(self, account: ChannelAccount, request: WebhookRequest) -> None:
+        """Check the request's signature against the raw body, in constant time.
+
+        :raises MissingSignature: when there is none.
+        :raises BadSignature: when it does not match, or the signed time is stale.
+        """
+
+    @abstractmethod
+    def parse(self, account: ChannelAccount, request: WebhookRequest) -> list[InboundMessage]:
+        """The messages and events of a verified request (possibly none).
+
+        :raises MalformedPayload: for a body that is not the channel's format.
+        """
+
+    def respond(
+        self,
+        account: ChannelAccount,
+        request: WebhookRequest,
+        messages: Sequence[InboundMessage],
+        replies: Sequence[Reply],
+    ) -> WebhookResponse:
+        """The HTTP answer once ``messages`` are stored (a retry's too). Default: empty 200.
+
+        :param replies: passive replies, when :attr:`replies_in_response` is true.
+        """
+        return WebhookResponse()
+
+    @abstractmethod
+    def send(
+        self,
+        account: ChannelAccount,
+        recipient: IdentityRef,
+        text: str,
+        *,
+        client: httpx.Client,
+        reply_token: str | None = None,
+    ) -> str:
+        """Send ``text`` to ``recipient`` through the provider's API; return the provider's id
+        for the sent message (or a stable local one where the provider gives none).
+
+        :param client: the HTTP client to use (its transport is mocked in tests).
+        :param reply_token: answer an inbound message with it where the provider allows.
+        :raises SendError: when the provider refuses or fails, saying whether to retry.
+        """
+
+
+class ChannelAccountSettings(Section):
+    """Base of a channel's account settings: ``channel`` and ``market`` are the core's."""
+
+    channel: str
+    market: str
+
+
+def constant_time_equal(expected: str | bytes, given: str | bytes) -> bool:
+    """Compare a computed signature with a received one without leaking where they differ."""
+    left = expected.encode() if isinstance(expected, str) else expected
+    right = given.encode() if isinstance(given, str) else given
+    return hmac.compare_digest(left, right)
+
+
+def raise_for_provider(response: httpx.Response, provider: str) -> None:
+    """Turn a provider's HTTP error into a :class:`SendError` that says whether to retry."""
+    if response.is_success:
+        return
+    retryable = response.status_code == 429 or response.status_code >= 500
+    raise SendError(
+        f"{provider} answered {response.status_code}: {response.text[:200]}", retryable=retryable
+    )
+
+
+@dataclass
+class ChannelRegistry:
+    """The deployment's channels by name, and its accounts by name."""
+
+    channels: dict[str, Channel] = field(default_factory=dict)
+    accounts: dict[str, ChannelAccount] = field(default_factory=dict)
+
+    def account(self, channel: str, name: str) -> tuple[Channel, ChannelAccount] | None:
+        account = self.accounts.get(name)
+        if account is None or account.channel != channel or channel not in self.channels:
+            return None
+        return self.channels[channel], account
+
+
+def validate_account(channel: Channel, name: str, values: Mapping[str, Any]) -> ChannelAccount:
+    """An account's settings checked against its channel's model.
+
+    :raises pydantic.ValidationError: for a wrong or missing credential.
+    """
+    credentials: BaseModel = channel.account_settings.model_validate(dict(values))
+    market = str(values["market"])
+    return ChannelAccount(name=name, channel=channel.name, market=market, credentials=credentials)

@@ -1,0 +1,284 @@
+"""One customer, recognised everywhere: identity resolution and merges.
+
+An identity (a phone number, a WeChat OpenID, a LINE user id…) belongs to exactly one
+customer. A new identity finds its customer or creates one; an identity that proves two
+customer records to be one person merges them. The survivor (the older record) takes
+every identity; the other record points to it with ``merged_into_id``, and its consents
+and timeline entries, which are append-only, are read through the survivor from then on.
+Merges are flattened: nothing ever points to a record that itself points elsewhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from regiocrm import audit
+from regiocrm.channels import IdentityRef
+from regiocrm.hooks import Hooks
+from regiocrm.models import Customer, Identity
+from regiocrm.stores import after_commit
+
+
+class CustomerError(Exception):
+    """A customer operation that cannot be done as asked; nothing was stored."""
+
+
+class UnknownCustomer(CustomerError):
+    pass
+
+
+class IdentityTaken(CustomerError):
+    """The identity already belongs to another customer."""
+
+    def __init__(self, identity: IdentityRef, owner_id: uuid.UUID) -> None:
+        super().__init__(f"identity {identity} already belongs to customer {owner_id}")
+        self.identity = identity
+        self.owner_id = owner_id
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    """What a new customer record is given: names in parts, never joined."""
+
+    market: str
+    family_name: str | None = None
+    given_name: str | None = None
+    family_name_phonetic: str | None = None
+    given_name_phonetic: str | None = None
+    company_name: str | None = None
+    preferred_locale: str | None = None
+
+
+@dataclass
+class Resolution:
+    """Who an identity set belongs to, and what resolving it changed."""
+
+    customer: Customer
+    created: bool = False
+    merged: list[uuid.UUID] = field(default_factory=list)
+
+
+class Customers:
+    """Customer operations inside one session; the caller commits.
+
+    Event hooks (``customer_merged``) fire only once the session commits.
+    """
+
+    def __init__(self, session: Session, hooks: Hooks) -> None:
+        self.session = session
+        self.hooks = hooks
+
+    # lookups
+
+    def get(self, customer_id: uuid.UUID) -> Customer:
+        """The customer, or the survivor it was merged into.
+
+        :raises UnknownCustomer: when there is no such customer.
+        """
+        customer = self.session.get(Customer, customer_id)
+        if customer is None:
+            raise UnknownCustomer(f"no customer {customer_id}")
+        if customer.merged_into_id is not None:
+            return self.session.get_one(Customer, customer.merged_into_id)
+        return customer
+
+    def merge_set(self, survivor_id: uuid.UUID) -> list[uuid.UUID]:
+        """The survivor's id and the ids of every record merged into it: their timeline
+        entries and consents are the survivor's."""
+        merged = self.session.scalars(
+            select(Customer.id).where(Customer.merged_into_id == survivor_id)
+        )
+        return [survivor_id, *merged]
+
+    def identities(self, customer_id: uuid.UUID) -> list[Identity]:
+        return list(
+            self.session.scalars(
+                select(Identity)
+                .where(Identity.customer_id == customer_id)
+                .order_by(Identity.kind, Identity.value)
+            )
+        )
+
+    def normalize(self, identities: Iterable[IdentityRef], market: str) -> list[IdentityRef]:
+        """Each identity in its canonical form, duplicates dropped.
+
+        :raises regiocrm.identities.InvalidIdentity: naming the value refused and why.
+        """
+        normalized = []
+        for identity in identities:
+            canonical = self.hooks.normalize_identity(
+                kind=identity.kind, value=identity.value, market=market
+            )
+            normalized.append(IdentityRef(canonical.kind, canonical.value))
+        return list(dict.fromkeys(normalized))
+
+    def find(self, identity: IdentityRef, market: str) -> Customer | None:
+        """The customer an identity belongs to (normalised in ``market`` first)."""
+        [canonical] = self.normalize([identity], market)
+        owner = self.session.scalar(
+            select(Identity.customer_id).where(
+                Identity.kind == canonical.kind, Identity.value == canonical.value
+            )
+        )
+        return None if owner is None else self.get(owner)
+
+    # changes
+
+    def create(
+        self,
+        details: NewCustomer,
+        identities: Sequence[IdentityRef] = (),
+        *,
+        actor_id: uuid.UUID | None = None,
+        verified: bool = False,
+    ) -> Customer:
+        """A new customer with its identities.
+
+        :raises IdentityTaken: when one of them already belongs to a customer.
+        """
+        canonical = self.normalize(identities, details.market)
+        for identity, owner in self._owners(canonical).items():
+            raise IdentityTaken(identity, self.get(owner).id)
+        customer = Customer(**vars(details))
+        self.session.add(customer)
+        self.session.flush()
+        self._add_identities(customer, canonical, verified=verified)
+        audit.record(
+            self.session,
+            actor_id=actor_id,
+            action="customer.created",
+            subject_type="customer",
+            subject=customer,
+            detail={"identities": ", ".join(map(str, canonical))},
+        )
+        return customer
+
+    def resolve(self, identities: Sequence[IdentityRef], market: str) -> Resolution:
+        """The customer these identities belong to: found, created in ``market``, or the
+        survivor of a merge when they belong to several."""
+        canonical = self.normalize(identities, market)
+        owners = self._owners(canonical)
+        if not owners:
+            customer = Customer(market=market)
+            self.session.add(customer)
+            self.session.flush()
+            self._add_identities(customer, canonical, verified=False)
+            return Resolution(customer, created=True)
+        survivors = sorted({self.get(owner).id for owner in owners.values()})
+        resolution = Resolution(self.session.get_one(Customer, survivors[0]))
+        for other in survivors[1:]:
+            shared = ", ".join(str(i) for i, owner in owners.items() if self.get(owner).id == other)
+            resolution.merged.append(other)
+            self.merge(resolution.customer.id, other, reason=f"message from {shared}")
+        known = set(owners)
+        self._add_identities(
+            resolution.customer, [i for i in canonical if i not in known], verified=False
+        )
+        return resolution
+
+    def bind(
+        self,
+        customer_id: uuid.UUID,
+        identity: IdentityRef,
+        *,
+        actor_id: uuid.UUID | None,
+        verified: bool = True,
+    ) -> Resolution:
+        """Attach an identity to a customer, as an agent confirms it; where it already
+        belongs to another customer, the two are one person and merge."""
+        customer = self.get(customer_id)
+        [canonical] = self.normalize([identity], customer.market)
+        owner = self._owners([canonical]).get(canonical)
+        resolution = Resolution(customer)
+        if owner is None:
+            self._add_identities(customer, [canonical], verified=verified)
+        elif self.get(owner).id != customer.id:
+            other = self.get(owner).id
+            survivor, merged = sorted([customer.id, other])
+            self.merge(
+                survivor, merged, reason=f"identity {canonical} bound by a user", actor_id=actor_id
+            )
+            resolution = Resolution(self.session.get_one(Customer, survivor), merged=[merged])
+        audit.record(
+            self.session,
+            actor_id=actor_id,
+            action="identity.bound",
+            subject_type="customer",
+            subject=resolution.customer,
+            detail={"identity": str(canonical)},
+        )
+        return resolution
+
+    def merge(
+        self,
+        survivor_id: uuid.UUID,
+        merged_id: uuid.UUID,
+        *,
+        reason: str,
+        actor_id: uuid.UUID | None = None,
+    ) -> Customer:
+        """Make ``merged_id`` a pointer to ``survivor_id``, which takes its identities.
+
+        :raises CustomerError: when either is unknown, already merged, or they are the same.
+        """
+        survivor, merged = self.get(survivor_id), self.get(merged_id)
+        if survivor.id == merged.id:
+            raise CustomerError(f"customer {merged_id} is already customer {survivor.id}")
+        if survivor.id != survivor_id or merged.id != merged_id:
+            raise CustomerError("merge the survivors, not records already merged")
+        self.session.execute(
+            update(Identity)
+            .where(Identity.customer_id == merged.id)
+            .values(customer_id=survivor.id)
+        )
+        self.session.execute(
+            update(Customer)
+            .where(or_(Customer.id == merged.id, Customer.merged_into_id == merged.id))
+            .values(merged_into_id=survivor.id)
+        )
+        self.session.expire(merged)
+        audit.record(
+            self.session,
+            actor_id=actor_id,
+            action="customer.merged",
+            subject_type="customer",
+            subject=survivor,
+            detail={"merged": merged.id, "reason": reason},
+        )
+        after_commit(
+            self.session,
+            lambda: self.hooks.customer_merged(
+                survivor_id=survivor.id, merged_id=merged.id, reason=reason, actor_id=actor_id
+            ),
+        )
+        return survivor
+
+    def _owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, uuid.UUID]:
+        if not identities:
+            return {}
+        rows = self.session.execute(
+            select(Identity.kind, Identity.value, Identity.customer_id).where(
+                or_(*(and_(Identity.kind == i.kind, Identity.value == i.value) for i in identities))
+            )
+        )
+        return {IdentityRef(kind, value): owner for kind, value, owner in rows}
+
+    def _add_identities(
+        self, customer: Customer, identities: Iterable[IdentityRef], *, verified: bool
+    ) -> None:
+        for identity in identities:
+            self.session.add(
+                Identity(
+                    customer_id=customer.id,
+                    kind=identity.kind,
+                    value=identity.value,
+                    verified=verified,
+                    market=customer.market,
+                )
+            )
+        self.session.flush()

@@ -1,0 +1,87 @@
+"""``/webhooks/{channel}/{account}``: where providers deliver customers' messages.
+
+The order is fixed, so that nothing unverified is ever parsed or stored and nothing stored
+is ever lost: the account is looked up (404), the raw body's signature is checked (401/403),
+the body is parsed (400), every message is stored in the inbox (a redelivery finds its row),
+the provider is answered (with a passive reply where it takes one), and only then does the
+inbox worker resolve the sender, write the timeline and call the event hooks.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from regiocrm.channels import (
+    Channel,
+    ChannelAccount,
+    ChannelError,
+    InboundMessage,
+    Reply,
+    WebhookRequest,
+)
+from regiocrm.hooks import Hooks
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.app import Services
+from regiocrm.http.deps import services
+from regiocrm.inbox import Stored, store
+from regiocrm.models.base import utcnow
+from regiocrm.replies import reply_locale
+
+router = APIRouter(tags=["webhooks"])
+
+
+@router.api_route("/webhooks/{channel}/{account}", methods=["GET", "POST"])
+async def webhook(channel: str, account: str, request: Request) -> Response:
+    """A provider's delivery (POST) or URL verification (GET) for one channel account."""
+    svc = services(request)
+    found = svc.channels.account(channel, account)
+    if found is None:
+        return JSONResponse({"detail": f"no {channel} account named {account!r}"}, 404)
+    handler, channel_account = found
+    webhook_request = WebhookRequest(
+        method=request.method,
+        url=str(request.url),
+        query=dict(request.query_params),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=await request.body(),
+        received_at=utcnow(),
+    )
+    try:
+        if request.method == "GET":
+            answer = handler.handshake(channel_account, webhook_request)
+        else:
+            handler.verify(channel_account, webhook_request)
+            messages = handler.parse(channel_account, webhook_request)
+            stored = await run_in_threadpool(_store, svc, channel_account, messages)
+            replies = _passive_replies(svc.hooks, handler, channel_account, messages)
+            answer = handler.respond(channel_account, webhook_request, messages, replies)
+            svc.inbox.submit([s.inbox_id for s in stored if s.inbox_id is not None])
+    except ChannelError as exc:
+        return JSONResponse({"detail": str(exc) or type(exc).__name__}, exc.status)
+    return Response(answer.body, answer.status, media_type=answer.media_type)
+
+
+def _store(svc: Services, account: ChannelAccount, messages: list[InboundMessage]) -> list[Stored]:
+    with svc.stores.session() as session:
+        return store(session, account, messages)
+
+
+def _passive_replies(
+    hooks: Hooks, channel: Channel, account: ChannelAccount, messages: list[InboundMessage]
+) -> list[Reply]:
+    if not channel.replies_in_response:
+        return []
+    locale = reply_locale(hooks, account)
+    replies = []
+    for message in messages:
+        text = hooks.auto_reply(message=message, account=account, locale=locale)
+        if text is not None:
+            replies.append(Reply(message, text))
+    return replies
+
+
+@hookimpl
+def register_routes() -> list[APIRouter]:
+    return [router]

@@ -1,0 +1,272 @@
+"""The inbox: inbound messages stored once, answered fast, processed after.
+
+A webhook stores each parsed message as an :class:`~regiocrm.models.InboxMessage` before it
+answers the provider, unique per channel account and provider message id: a retry or a
+redelivery finds its row and is acknowledged without being stored twice. Resolving the
+sender, writing the timeline and the ``message_received`` hooks happen afterwards, on the
+:class:`InboxWorker`, so heavy work never delays the provider's answer. A message whose
+processing was cut short (a crash, a restart) is still ``received`` in the inbox and is
+processed when the worker next starts; processing commits the timeline entry and marks the
+row processed in one transaction, so it happens exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from regiocrm.channels import ChannelAccount, ChannelRegistry, IdentityRef, InboundMessage
+from regiocrm.customers import Customers
+from regiocrm.hooks import Hooks
+from regiocrm.ids import new_id
+from regiocrm.models import Direction, InboxMessage, InboxStatus, Interaction
+from regiocrm.models.base import utcnow
+from regiocrm.stores import ZoneStores, after_commit
+
+log = logging.getLogger(__name__)
+
+
+def message_to_json(message: InboundMessage) -> str:
+    data = asdict(message)
+    data["occurred_at"] = message.occurred_at.isoformat()
+    return json.dumps(data, ensure_ascii=False)
+
+
+def message_from_json(payload: str) -> InboundMessage:
+    data: dict[str, Any] = json.loads(payload)
+    data["identities"] = tuple(IdentityRef(**identity) for identity in data["identities"])
+    data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
+    return InboundMessage(**data)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message of a webhook request, and its inbox row if this delivery stored it (None
+    when an earlier delivery already had)."""
+
+    message: InboundMessage
+    inbox_id: uuid.UUID | None
+
+
+def store(
+    session: Session, account: ChannelAccount, messages: Sequence[InboundMessage]
+) -> list[Stored]:
+    """Insert each message into the inbox unless it is there already.
+
+    Uses the database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id)
+    key, so two deliveries racing each other still store one row.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    stored = []
+    for message in messages:
+        row_id = new_id()
+        statement = (
+            insert(InboxMessage)
+            .values(
+                id=row_id,
+                market=account.market,
+                channel=account.channel,
+                channel_account=account.name,
+                external_id=message.external_id,
+                received_at=now,
+                payload=message_to_json(message),
+                status=InboxStatus.RECEIVED,
+                created=now,
+                updated=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel_account", "external_id"])
+        )
+        inserted = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+        stored.append(Stored(message, row_id if inserted else None))
+    return stored
+
+
+@dataclass(frozen=True)
+class Processed:
+    inbox_id: uuid.UUID
+    message: InboundMessage
+    account: ChannelAccount
+    customer_id: uuid.UUID
+    interaction_id: uuid.UUID
+
+
+def process(
+    stores: ZoneStores, hooks: Hooks, registry: ChannelRegistry, inbox_id: uuid.UUID
+) -> Processed | None:
+    """Resolve one stored message's sender, append it to their timeline, mark it processed.
+
+    Returns None when the row is not (or no longer) waiting: another worker did it. A
+    failure leaves nothing half-done: the row is marked failed with the reason, in its own
+    transaction, and ``regiocrm inbox retry`` takes it up again.
+    """
+    try:
+        with stores.session() as session:
+            row = session.get(InboxMessage, inbox_id)
+            if row is None or row.status is not InboxStatus.RECEIVED:
+                return None
+            account = registry.accounts.get(row.channel_account)
+            if account is None:
+                raise LookupError(f"channel account {row.channel_account!r} is not configured")
+            message = message_from_json(row.payload)
+            customer = (
+                Customers(session, hooks).resolve(message.identities, account.market).customer
+            )
+            interaction = Interaction(
+                market=customer.market,
+                customer_id=customer.id,
+                channel=account.channel,
+                direction=Direction.INBOUND,
+                touchpoint=account.name,
+                text=message.text,
+                summary=_summary(message),
+                external_id=message.external_id,
+                occurred_at=message.occurred_at,
+            )
+            session.add(interaction)
+            session.flush()
+            claimed = session.execute(
+                update(InboxMessage)
+                .where(InboxMessage.id == inbox_id, InboxMessage.status == InboxStatus.RECEIVED)
+                .values(
+                    status=InboxStatus.PROCESSED,
+                    customer_id=customer.id,
+                    interaction_id=interaction.id,
+                    updated=utcnow(),
+                )
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                raise _AlreadyProcessed
+            result = Processed(inbox_id, message, account, customer.id, interaction.id)
+            after_commit(
+                session,
+                lambda: hooks.message_received(
+                    message=message,
+                    account=account,
+                    customer_id=result.customer_id,
+                    interaction_id=result.interaction_id,
+                ),
+            )
+        return result
+    except _AlreadyProcessed:
+        return None
+    except Exception as exc:
+        _mark_failed(stores, inbox_id, exc)
+        raise
+
+
+class _AlreadyProcessed(Exception):
+    """Another worker processed the row first: roll this attempt back."""
+
+
+def _summary(message: InboundMessage) -> str | None:
+    if message.kind == "event":
+        return f"event: {message.event}"
+    if message.text is None:
+        return f"{message.kind} message"
+    return None
+
+
+def _mark_failed(stores: ZoneStores, inbox_id: uuid.UUID, exc: Exception) -> None:
+    with stores.session() as session:
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id == inbox_id, InboxMessage.status == InboxStatus.RECEIVED)
+            .values(status=InboxStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+        )
+
+
+def waiting(stores: ZoneStores, *, status: InboxStatus = InboxStatus.RECEIVED) -> list[uuid.UUID]:
+    """Ids of inbox rows in ``status``, oldest first."""
+    with stores.session() as session:
+        return list(
+            session.scalars(
+                select(InboxMessage.id)
+                .where(InboxMessage.status == status)
+                .order_by(InboxMessage.received_at, InboxMessage.id)
+            )
+        )
+
+
+def requeue_failed(stores: ZoneStores) -> int:
+    """Put every failed message back to ``received``; returns how many."""
+    with stores.session() as session:
+        result = session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.status == InboxStatus.FAILED)
+            .values(status=InboxStatus.RECEIVED, error=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class InboxWorker:
+    """A background thread that processes stored messages in arrival order.
+
+    :param after_process: called with each result in the worker thread (the webhook uses it
+        to send auto-replies through channels that do not take them in the HTTP answer).
+    """
+
+    def __init__(
+        self,
+        stores: ZoneStores,
+        hooks: Hooks,
+        registry: ChannelRegistry,
+        after_process: Callable[[Processed], None] | None = None,
+    ) -> None:
+        self.stores = stores
+        self.hooks = hooks
+        self.registry = registry
+        self.after_process = after_process
+        self._queue: queue.Queue[uuid.UUID | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self, *, resume: bool = True) -> None:
+        """Start the thread, first queueing what an earlier run left unprocessed.
+
+        :param resume: false when the home zone is not migrated yet: it has no inbox, so
+            nothing can be waiting, and looking would create its database file.
+        """
+        for inbox_id in waiting(self.stores) if resume else []:
+            self._queue.put(inbox_id)
+        self._thread = threading.Thread(target=self._run, name="regiocrm-inbox", daemon=True)
+        self._thread.start()
+
+    def submit(self, inbox_ids: Sequence[uuid.UUID]) -> None:
+        for inbox_id in inbox_ids:
+            self._queue.put(inbox_id)
+
+    def drain(self) -> None:
+        """Wait until everything submitted so far has been processed."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            inbox_id = self._queue.get()
+            try:
+                if inbox_id is None:
+                    return
+                result = process(self.stores, self.hooks, self.registry, inbox_id)
+                if result is not None and self.after_process is not None:
+                    self.after_process(result)
+            except Exception:
+                log.exception("inbox message %s failed", inbox_id)
+            finally:
+                self._queue.task_done()

@@ -1,0 +1,112 @@
+"""What the channel conformance kit needs from a channel plugin: a driver that plays the
+provider, signing requests exactly as the provider does and answering its API.
+
+A plugin ships a :class:`ChannelDriver` subclass beside its channel (the built-ins keep
+theirs in ``regiocrm.plugins.<name>.testing``) and runs the kit against itself::
+
+    from regiocrm.testing.conformance import ChannelConformance
+    from my_channel.testing import MyDriver
+
+
+    class TestMyChannel(ChannelConformance):
+        driver = MyDriver()
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from regiocrm.channels import Channel, IdentityRef
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """A webhook request as the provider would send it to ``url`` (query included there
+    too: ``query`` is what the kit appends to the webhook's path)."""
+
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+
+    def with_headers(self, **headers: str) -> SignedRequest:
+        return replace(self, headers={**self.headers, **headers})
+
+
+class ChannelDriver(ABC):
+    """Plays a channel's provider for one account.
+
+    :cvar channel: the channel under test.
+    :cvar market: the market of the account the kit configures.
+    """
+
+    channel: Channel
+    market: str
+
+    @abstractmethod
+    def account_settings(self) -> dict[str, Any]:
+        """The ``[channel_accounts.<name>]`` values for the account, ``channel`` and
+        ``market`` included."""
+
+    @abstractmethod
+    def sign(self, url: str, body: bytes, *, at: datetime) -> SignedRequest:
+        """``body`` signed for ``url`` as the provider signs it, at time ``at``."""
+
+    @abstractmethod
+    def text_body(self, *, sender: str, text: str, message_id: str, at: datetime) -> bytes:
+        """The raw body the provider sends for a text message from ``sender``."""
+
+    def sender(self, number: int) -> str:
+        """The ``number``-th distinct sender, as the provider writes it (an id, or a phone
+        number for SMS and WhatsApp)."""
+        return f"user-{number}"
+
+    @abstractmethod
+    def sender_identity(self, sender: str) -> IdentityRef:
+        """The identity (kind and normalised value) the core must record for ``sender``."""
+
+    def text_message(
+        self, url: str, *, sender: str, text: str, message_id: str, at: datetime
+    ) -> SignedRequest:
+        """A signed text message, as delivered to ``url``."""
+        body = self.text_body(sender=sender, text=text, message_id=message_id, at=at)
+        return self.sign(url, body, at=at)
+
+    @abstractmethod
+    def strip_signature(self, request: SignedRequest) -> SignedRequest:
+        """The same request with no signature at all."""
+
+    @abstractmethod
+    def forge_signature(self, request: SignedRequest) -> SignedRequest:
+        """The same request with a signature made with the wrong secret."""
+
+    def stale(self, url: str, body: bytes, *, at: datetime) -> SignedRequest | None:
+        """``body`` correctly signed, but at a time the channel must refuse as stale; None
+        for a channel whose provider signs no time."""
+        return None
+
+    def malformed(self, url: str, *, at: datetime) -> SignedRequest:
+        """A correctly signed body that is not the channel's format."""
+        return self.sign(url, b"<<not the provider's format>>", at=at)
+
+    def handshake(self, url: str, *, at: datetime) -> tuple[SignedRequest, bytes] | None:
+        """A valid URL-verification GET and the body the channel must answer; None for a
+        channel whose provider makes no such check."""
+        return None
+
+    @abstractmethod
+    def provider_api(self, request: httpx.Request) -> httpx.Response:
+        """Answer an outbound API call as the provider does when it accepts a message.
+
+        The kit sends through the channel with an ``httpx.MockTransport`` of this method.
+        """
+
+    @abstractmethod
+    def sent_text(self, request: httpx.Request) -> str | None:
+        """The message text in an outbound API call, or None if the call sends no message
+        (an access-token request)."""

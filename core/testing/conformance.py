@@ -1,0 +1,293 @@
+"""The channel conformance kit: one test suite every channel plugin runs against itself.
+
+Subclass :class:`ChannelConformance` in a test module and name the plugin's driver; pytest
+collects the inherited tests::
+
+    from regiocrm.testing.conformance import ChannelConformance
+    from my_channel.testing import MyDriver
+
+
+    class TestMyChannel(ChannelConformance):
+        driver = MyDriver()
+
+Each test serves a fresh deployment (embedded SQLite, one account on the channel) with the
+real webhook route, inbox, worker and customer API; the provider's API is the driver's,
+behind an ``httpx.MockTransport``, so no test touches the network.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from regiocrm.accounts import create_organization, create_user
+from regiocrm.channels import InboundMessage
+from regiocrm.hooks import Hooks
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.app import Services, create_app
+from regiocrm.migrate import Migrator
+from regiocrm.models import InboxMessage, Interaction, OrganizationKind, UserRole
+from regiocrm.settings import load_settings
+from regiocrm.stores import ZoneStores
+from regiocrm.testing.channels import ChannelDriver, SignedRequest
+
+ACCOUNT = "conformance"
+BASE_URL = "http://testserver"
+
+
+@dataclass
+class Deployment:
+    """A served deployment with one account on the channel under test."""
+
+    client: TestClient
+    services: Services
+    url: str
+    auth: dict[str, str]
+    provider_calls: list[httpx.Request] = field(default_factory=list)
+
+    def deliver(self, request: SignedRequest) -> httpx.Response:
+        query = f"?{urlencode(request.query)}" if request.query else ""
+        return self.client.request(
+            request.method,
+            f"{self.url.removeprefix(BASE_URL)}{query}",
+            content=request.body,
+            headers=request.headers,
+        )
+
+    def count(self, model: type[InboxMessage] | type[Interaction]) -> int:
+        self.services.inbox.drain()
+        with self.services.stores.session() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+class _Received:
+    """Records ``message_received`` calls; can hold the worker inside the hook."""
+
+    def __init__(self) -> None:
+        self.messages: list[InboundMessage] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.entered = threading.Event()
+
+    @hookimpl
+    def message_received(
+        self,
+        message: InboundMessage,
+        account: Any,
+        customer_id: uuid.UUID,
+        interaction_id: uuid.UUID,
+    ) -> None:
+        self.entered.set()
+        self.hold.wait(timeout=30)
+        self.messages.append(message)
+
+
+class _ChannelPlugin:
+    def __init__(self, driver: ChannelDriver) -> None:
+        self.driver = driver
+
+    @hookimpl
+    def register_channels(self) -> list[Any]:
+        return [self.driver.channel]
+
+
+class ChannelConformance:
+    """What every channel must do; subclass it with ``driver = YourDriver()``."""
+
+    driver: ClassVar[ChannelDriver]
+
+    @pytest.fixture
+    def received(self, register_plugin: Any) -> _Received:
+        recorder = _Received()
+        register_plugin(recorder)
+        return recorder
+
+    @pytest.fixture
+    def deployment(
+        self,
+        deployment_dir: Any,
+        regiocrm_hooks: Hooks,
+        register_plugin: Any,
+        received: _Received,
+    ) -> Iterator[Deployment]:
+        if self.driver.channel.name not in regiocrm_hooks.channels():
+            register_plugin(_ChannelPlugin(self.driver))
+        settings = load_settings(
+            regiocrm_hooks, channel_accounts={ACCOUNT: self.driver.account_settings()}
+        )
+        stores = ZoneStores(settings)
+        Migrator(stores, regiocrm_hooks).upgrade()
+        with stores.session() as session:
+            org = create_organization(
+                session, name="HQ", kind=OrganizationKind.OEM, market=self.driver.market
+            )
+            agent = create_user(session, name="agent", role=UserRole.AGENT, organization=org)
+        stores.dispose()
+        auth = {"Authorization": f"Bearer {agent.token}"}
+        calls: list[httpx.Request] = []
+
+        def provider(request: httpx.Request) -> httpx.Response:
+            calls.append(request)
+            return self.driver.provider_api(request)
+
+        client = httpx.Client(transport=httpx.MockTransport(provider))
+        app = create_app(settings, regiocrm_hooks, http_client=client)
+        url = f"{BASE_URL}/webhooks/{self.driver.channel.name}/{ACCOUNT}"
+        with TestClient(app, base_url=BASE_URL) as test_client:
+            yield Deployment(test_client, app.state.services, url, auth, calls)
+        client.close()
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC).replace(microsecond=0)
+
+    def message(self, deployment: Deployment, *, sender: int = 1, text: str = "你好") -> Any:
+        return self.driver.text_message(
+            deployment.url,
+            sender=self.driver.sender(sender),
+            text=text,
+            message_id="m-1",
+            at=self.now(),
+        )
+
+    # -- refusals: nothing is stored ------------------------------------------------------
+
+    def test_refuses_a_missing_signature(self, deployment: Deployment) -> None:
+        response = deployment.deliver(self.driver.strip_signature(self.message(deployment)))
+        assert response.status_code == 401
+        assert deployment.count(InboxMessage) == 0
+
+    def test_refuses_a_forged_signature(self, deployment: Deployment) -> None:
+        response = deployment.deliver(self.driver.forge_signature(self.message(deployment)))
+        assert response.status_code == 403
+        assert deployment.count(InboxMessage) == 0
+
+    def test_refuses_a_stale_request(self, deployment: Deployment) -> None:
+        body = self.driver.text_body(
+            sender=self.driver.sender(1), text="hi", message_id="m-1", at=self.now()
+        )
+        stale = self.driver.stale(deployment.url, body, at=self.now())
+        if stale is None:
+            pytest.skip(f"{self.driver.channel.name}'s provider signs no time")
+        assert deployment.deliver(stale).status_code == 403
+        assert deployment.count(InboxMessage) == 0
+
+    def test_refuses_a_malformed_body(self, deployment: Deployment) -> None:
+        response = deployment.deliver(self.driver.malformed(deployment.url, at=self.now()))
+        assert response.status_code == 400
+        assert deployment.count(InboxMessage) == 0
+
+    def test_refuses_an_oversized_body(self, deployment: Deployment) -> None:
+        limit = deployment.services.settings.http.max_body_bytes
+        text = "x" * (limit + 1)
+        request = self.driver.text_message(
+            deployment.url,
+            sender=self.driver.sender(1),
+            text=text,
+            message_id="m-big",
+            at=self.now(),
+        )
+        assert deployment.deliver(request).status_code == 413
+        assert deployment.count(InboxMessage) == 0
+
+    def test_unknown_account_is_not_found(self, deployment: Deployment) -> None:
+        request = self.message(deployment)
+        url = deployment.url.replace(ACCOUNT, "nobody")
+        response = deployment.client.post(url, content=request.body, headers=request.headers)
+        assert response.status_code == 404
+
+    def test_url_verification(self, deployment: Deployment) -> None:
+        check = self.driver.handshake(deployment.url, at=self.now())
+        if check is None:
+            pytest.skip(f"{self.driver.channel.name}'s provider makes no URL check")
+        request, expected = check
+        response = deployment.deliver(request)
+        assert response.status_code == 200
+        assert response.content == expected
+        tampered = replace(request, query={k: f"{v}0" for k, v in request.query.items()})
+        refused = deployment.deliver(tampered)
+        assert refused.status_code in (400, 401, 403)
+        assert expected not in refused.content
+
+    # -- the main job ---------------------------------------------------------------------
+
+    def test_message_lands_on_the_senders_timeline(
+        self, deployment: Deployment, received: _Received
+    ) -> None:
+        response = deployment.deliver(self.message(deployment, sender=42, text="車検の予約"))
+        assert response.is_success
+        assert deployment.count(Interaction) >= 1
+        identity = self.driver.sender_identity(self.driver.sender(42))
+        found = deployment.client.get(
+            "/api/customers",
+            params={"identity": f"{identity.kind}:{identity.value}"},
+            headers=deployment.auth,
+        ).json()["items"]
+        assert len(found) == 1
+        timeline = deployment.client.get(
+            f"/api/customers/{found[0]['id']}/timeline", headers=deployment.auth
+        ).json()["items"]
+        inbound = [item for item in timeline if item["direction"] == "inbound"]
+        assert [(i["channel"], i["text"]) for i in inbound] == [
+            (self.driver.channel.name, "車検の予約")
+        ]
+        assert [m.text for m in received.messages] == ["車検の予約"]
+
+    def test_redelivery_is_stored_once(self, deployment: Deployment, received: _Received) -> None:
+        request = self.message(deployment)
+        answers = [deployment.deliver(request) for _ in range(3)]
+        assert all(answer.is_success for answer in answers)
+        assert deployment.count(InboxMessage) == 1
+        assert deployment.count(Interaction) == 1
+        assert len(received.messages) == 1
+
+    def test_answers_before_the_heavy_work(
+        self, deployment: Deployment, received: _Received
+    ) -> None:
+        received.hold.clear()
+        try:
+            response = deployment.deliver(self.message(deployment))
+            # The worker is still held inside message_received: the answer did not wait.
+            assert response.is_success
+            assert received.entered.wait(timeout=10)
+            assert received.messages == []
+        finally:
+            received.hold.set()
+        assert deployment.count(Interaction) == 1
+        assert len(received.messages) == 1
+
+    def test_sends_through_the_provider_api(self, deployment: Deployment) -> None:
+        deployment.deliver(self.message(deployment, sender=7))
+        identity = self.driver.sender_identity(self.driver.sender(7))
+        auth = deployment.auth
+        deployment.services.inbox.drain()
+        [customer] = deployment.client.get(
+            "/api/customers", params={"identity": f"{identity.kind}:{identity.value}"}, headers=auth
+        ).json()["items"]
+        refused = deployment.client.post(
+            f"/api/customers/{customer['id']}/messages", json={"text": "hello"}, headers=auth
+        )
+        assert refused.status_code == 403
+        deployment.client.post(
+            f"/api/customers/{customer['id']}/consents",
+            json={"purpose": "service", "channel": self.driver.channel.name},
+            headers=auth,
+        )
+        sent = deployment.client.post(
+            f"/api/customers/{customer['id']}/messages",
+            json={"text": "您的车已经准备好了"},
+            headers=auth,
+        )
+        assert sent.status_code == 201, sent.text
+        texts = [self.driver.sent_text(call) for call in deployment.provider_calls]
+        assert "您的车已经准备好了" in texts
