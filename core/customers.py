@@ -10,6 +10,7 @@ Merges are flattened: nothing ever points to a record that itself points elsewhe
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +21,11 @@ from sqlalchemy.orm import Session
 from regiocrm import audit
 from regiocrm.channels import IdentityRef
 from regiocrm.hooks import Hooks
+from regiocrm.identities import InvalidIdentity
 from regiocrm.models import Customer, Identity
 from regiocrm.stores import after_commit
+
+log = logging.getLogger(__name__)
 
 
 class CustomerError(Exception):
@@ -160,8 +164,22 @@ class Customers:
 
     def resolve(self, identities: Sequence[IdentityRef], market: str) -> Resolution:
         """The customer these identities belong to: found, created in ``market``, or the
-        survivor of a merge when they belong to several."""
-        canonical = self.normalize(identities, market)
+        survivor of a merge when they belong to several.
+
+        The first identity is the one the channel knows the sender by and must be valid.
+        The others are what the provider vouches for besides (a WhatsApp sender's phone
+        number): one that does not normalise is left out rather than losing the message.
+
+        :raises regiocrm.identities.InvalidIdentity: when the first identity is invalid.
+        """
+        primary, *others = identities
+        canonical = self.normalize([primary], market)
+        for other in others:
+            try:
+                canonical += self.normalize([other], market)
+            except InvalidIdentity as exc:
+                log.warning("identity left out: %s", exc)
+        canonical = list(dict.fromkeys(canonical))
         owners = self._owners(canonical)
         if not owners:
             customer = Customer(market=market)

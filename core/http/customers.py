@@ -218,7 +218,10 @@ def find_customers(
         after = _cursor(cursor)
         query = select(Customer).where(Customer.merged_into_id.is_(None)).order_by(Customer.id)
         if after is not None:
-            query = query.where(Customer.id > uuid.UUID(after))
+            try:
+                query = query.where(Customer.id > uuid.UUID(after))
+            except ValueError:
+                raise _problem(status.HTTP_400_BAD_REQUEST, "not a cursor this API gave") from None
         page = list(session.scalars(query.limit(limit + 1)))
         next_cursor = _next(str(page[limit - 1].id)) if len(page) > limit else None
         page = page[:limit]

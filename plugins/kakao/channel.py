@@ -88,12 +88,12 @@ class KakaoChannel(Channel):
     def parse(self, account: ChannelAccount, request: WebhookRequest) -> list[InboundMessage]:
         """The one utterance of a skill request, from the user's ``botUserKey``.
 
-        The payload carries no message id and no time. Open Builder does not call a skill
-        again when it fails or times out (the user sees the block's error instead), so there
-        is no redelivery to recognise, while a user who sends the same words to the same
-        block twice produces two identical bodies. The external id is therefore a SHA-256 of
-        the raw body *and* the time it was received: unique per request, and the same if the
-        core parses one request twice. ``occurred_at`` is that time too.
+        The payload carries no message id and no time (``action.id`` is the skill's id,
+        the same for every call). The external id is the SHA-256 of the raw body, so a
+        repeated delivery of one request is stored once. The cost: a user who sends the
+        very same words to the same block again, with nothing else in the payload
+        changed, produces an identical body, and the inbox keeps only the first.
+        ``occurred_at`` is the time the request was received.
         """
         payload = _json_object(request.body)
         user_request = _field(payload, "userRequest", dict)
@@ -102,11 +102,9 @@ class KakaoChannel(Channel):
         if not user_key:
             raise MalformedPayload("userRequest.user.id is empty")
         utterance = _field(user_request, "utterance", str)
-        digest = hashlib.sha256(request.body)
-        digest.update(b"\n" + request.received_at.isoformat().encode("ascii"))
         return [
             InboundMessage(
-                external_id=f"skill-{digest.hexdigest()}",
+                external_id=f"skill-{hashlib.sha256(request.body).hexdigest()}",
                 identities=(IdentityRef("kakao", user_key),),
                 occurred_at=request.received_at,
                 kind="text",

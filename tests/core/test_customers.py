@@ -1,0 +1,211 @@
+"""Identity resolution and merges: one record per person, whichever identity they use."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from regiocrm import hookimpl
+from regiocrm.channels import IdentityRef
+from regiocrm.customers import Customers, IdentityTaken, NewCustomer
+from regiocrm.hooks import Hooks
+from regiocrm.identities import InvalidIdentity
+from regiocrm.models import AuditEvent, Customer, Identity
+from regiocrm.stores import ZoneStores
+
+
+def identities_of(session, customer_id: uuid.UUID) -> set[tuple[str, str]]:
+    rows = session.execute(
+        select(Identity.kind, Identity.value).where(Identity.customer_id == customer_id)
+    )
+    return {(kind, value) for kind, value in rows}
+
+
+def test_a_new_identity_creates_a_customer_in_the_accounts_market(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    with migrated.session() as session:
+        resolution = Customers(session, regiocrm_hooks).resolve(
+            [IdentityRef("line", "U4af4980629"), IdentityRef("phone", "090-1234-5678")], "JP"
+        )
+        assert resolution.created
+        assert resolution.customer.market == "JP"
+        assert identities_of(session, resolution.customer.id) == {
+            ("line", "U4af4980629"),
+            ("phone", "+819012345678"),
+        }
+
+
+def test_a_known_identity_finds_its_customer_however_it_is_written(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        first = customers.create(
+            NewCustomer(market="KR", family_name="홍", given_name="길동"),
+            [IdentityRef("phone", "010-1234-5678")],
+        )
+        again = customers.resolve([IdentityRef("phone", "+82 10 1234 5678")], "KR")
+        assert not again.created
+        assert again.customer.id == first.id
+
+
+def test_two_identities_of_two_customers_merge_them(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        older = customers.create(NewCustomer(market="AU"), [IdentityRef("phone", "0412345678")])
+        newer = customers.resolve([IdentityRef("whatsapp", "61400000001")], "AU").customer
+        # A WhatsApp message vouches for both: the wa_id and the phone number it is.
+        resolution = customers.resolve(
+            [IdentityRef("whatsapp", "61400000001"), IdentityRef("phone", "+61412345678")], "AU"
+        )
+        assert resolution.customer.id == older.id
+        assert resolution.merged == [newer.id]
+        assert identities_of(session, older.id) == {
+            ("phone", "+61412345678"),
+            ("whatsapp", "61400000001"),
+        }
+        assert customers.get(newer.id).id == older.id
+        assert customers.merge_set(older.id) == [older.id, newer.id]
+        [merge] = session.scalars(select(AuditEvent).where(AuditEvent.action == "customer.merged"))
+        assert merge.subject_id == older.id
+        assert merge.detail["merged"] == str(newer.id)
+
+
+def test_a_wechat_unionid_links_openids_across_official_accounts(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        service_account = customers.resolve(
+            [IdentityRef("wechat_openid", "wxA:o1"), IdentityRef("wechat_unionid", "uX")], "CN"
+        ).customer
+        mini_program = customers.resolve(
+            [IdentityRef("wechat_openid", "wxB:o2"), IdentityRef("wechat_unionid", "uX")], "CN"
+        ).customer
+        assert mini_program.id == service_account.id
+        assert ("wechat_openid", "wxB:o2") in identities_of(session, service_account.id)
+
+
+def test_merges_are_flattened(migrated: ZoneStores, regiocrm_hooks: Hooks) -> None:
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        a, b, c = (
+            customers.resolve([IdentityRef("line", f"U{n}")], "JP").customer for n in range(3)
+        )
+        customers.merge(b.id, c.id, reason="same person")
+        customers.merge(a.id, b.id, reason="same person")
+        pointers = dict(session.execute(select(Customer.id, Customer.merged_into_id)).all())
+        assert pointers == {a.id: None, b.id: a.id, c.id: a.id}
+        assert sorted(customers.merge_set(a.id)) == sorted([a.id, b.id, c.id])
+
+
+def test_binding_an_identity_of_another_customer_merges_into_the_older(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    actor = uuid.uuid4()
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        dealer_entry = customers.create(
+            NewCustomer(market="CN"), [IdentityRef("phone", "13800138000")]
+        )
+        follower = customers.resolve([IdentityRef("wechat_openid", "wx1:oF")], "CN").customer
+        resolution = customers.bind(
+            follower.id, IdentityRef("phone", "+86 138 0013 8000"), actor_id=actor
+        )
+        assert resolution.customer.id == dealer_entry.id
+        assert resolution.merged == [follower.id]
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.actor_id == actor)
+        ).all()
+        assert sorted(actions) == ["customer.merged", "identity.bound"]
+
+
+def test_an_invalid_identity_is_refused_and_nothing_is_stored(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    def resolve() -> None:
+        with migrated.session() as session:
+            Customers(session, regiocrm_hooks).resolve(
+                [IdentityRef("phone", "12345"), IdentityRef("line", "U1")], "CN"
+            )
+
+    with pytest.raises(InvalidIdentity, match="not a valid phone number in CN"):
+        resolve()
+    with migrated.session() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 0
+        assert session.scalar(select(func.count()).select_from(Identity)) == 0
+
+
+def test_creating_with_a_taken_identity_names_its_owner(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    with migrated.session() as session:
+        owner = Customers(session, regiocrm_hooks).create(
+            NewCustomer(market="JP"), [IdentityRef("email", "Taro.Yamada@Example.JP")]
+        )
+    with pytest.raises(IdentityTaken) as refused, migrated.session() as session:
+        Customers(session, regiocrm_hooks).create(
+            NewCustomer(market="JP"), [IdentityRef("email", "taro.yamada@example.jp")]
+        )
+    assert refused.value.owner_id == owner.id
+    with migrated.session() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+class MergeRecorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[uuid.UUID, uuid.UUID, str, uuid.UUID | None]] = []
+
+    @hookimpl
+    def customer_merged(
+        self, survivor_id: uuid.UUID, merged_id: uuid.UUID, reason: str, actor_id: uuid.UUID | None
+    ) -> None:
+        self.calls.append((survivor_id, merged_id, reason, actor_id))
+
+
+def test_hook_customer_merged(migrated: ZoneStores, regiocrm_hooks: Hooks, register_plugin) -> None:
+    recorder = MergeRecorder()
+    register_plugin(recorder)
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        a = customers.resolve([IdentityRef("line", "Ua")], "JP").customer
+        b = customers.resolve([IdentityRef("line", "Ub")], "JP").customer
+        customers.merge(a.id, b.id, reason="agent says so", actor_id=None)
+        assert recorder.calls == []  # not before the merge is committed
+    assert recorder.calls == [(a.id, b.id, "agent says so", None)]
+
+
+def test_a_merge_rolled_back_is_never_announced(
+    migrated: ZoneStores, regiocrm_hooks: Hooks, register_plugin
+) -> None:
+    recorder = MergeRecorder()
+    register_plugin(recorder)
+
+    def merge_then_fail() -> None:
+        with migrated.session() as session:
+            customers = Customers(session, regiocrm_hooks)
+            a = customers.resolve([IdentityRef("line", "Ua")], "JP").customer
+            b = customers.resolve([IdentityRef("line", "Ub")], "JP").customer
+            customers.merge(a.id, b.id, reason="oops")
+            raise RuntimeError("the request failed after the merge")
+
+    with pytest.raises(RuntimeError):
+        merge_then_fail()
+    assert recorder.calls == []
+    with migrated.session() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_a_secondary_identity_that_does_not_normalise_is_left_out(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    with migrated.session() as session:
+        resolution = Customers(session, regiocrm_hooks).resolve(
+            [IdentityRef("whatsapp", "999123"), IdentityRef("phone", "+999123")], "AU"
+        )
+        assert identities_of(session, resolution.customer.id) == {("whatsapp", "999123")}

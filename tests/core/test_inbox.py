@@ -1,0 +1,304 @@
+"""The inbox: stored once, processed once, never lost; and the channel hooks around it.
+
+A minimal channel defined here (``echo``) keeps these tests about the core: any channel a
+plugin registers gets exactly this treatment.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from regiocrm import hookimpl
+from regiocrm.channels import (
+    BadSignature,
+    Channel,
+    ChannelAccount,
+    ChannelAccountSettings,
+    IdentityRef,
+    InboundMessage,
+    MalformedPayload,
+    MissingSignature,
+    Reply,
+    WebhookRequest,
+    WebhookResponse,
+    constant_time_equal,
+)
+from regiocrm.hooks import Hooks
+from regiocrm.http.app import create_app
+from regiocrm.inbox import InboxWorker, process, requeue_failed, store, waiting
+from regiocrm.migrate import Migrator
+from regiocrm.models import InboxMessage, InboxStatus, Interaction
+from regiocrm.settings import load_settings
+from regiocrm.stores import ZoneStores
+
+
+class EchoSettings(ChannelAccountSettings):
+    channel: Literal["echo"] = "echo"
+    key: SecretStr
+
+
+class EchoChannel(Channel):
+    """Signs with a shared key header; a JSON body of ``{"id", "from", "text"}``; replies in
+    the HTTP answer as ``{"reply": ...}``."""
+
+    name = "echo"
+    account_settings = EchoSettings
+    replies_in_response = True
+    identity_kinds = ("echo",)
+
+    def verify(self, account: ChannelAccount, request: WebhookRequest) -> None:
+        given = request.headers.get("x-echo-key")
+        if given is None:
+            raise MissingSignature("no x-echo-key header")
+        if not constant_time_equal(account.credentials.key.get_secret_value(), given):
+            raise BadSignature("wrong x-echo-key")
+
+    def parse(self, account: ChannelAccount, request: WebhookRequest) -> list[InboundMessage]:
+        try:
+            data = json.loads(request.body)
+            return [
+                InboundMessage(
+                    external_id=item["id"],
+                    identities=(IdentityRef("echo", item["from"]),),
+                    occurred_at=datetime.fromisoformat(item["at"]),
+                    text=item.get("text"),
+                    kind=item.get("kind", "text"),
+                    event=item.get("event"),
+                )
+                for item in data
+            ]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MalformedPayload(f"not an echo body: {exc}") from None
+
+    def respond(
+        self,
+        account: ChannelAccount,
+        request: WebhookRequest,
+        messages: Sequence[InboundMessage],
+        replies: Sequence[Reply],
+    ) -> WebhookResponse:
+        body = json.dumps({"reply": [reply.text for reply in replies]}).encode()
+        return WebhookResponse(200, body, "application/json")
+
+    def send(
+        self,
+        account: ChannelAccount,
+        recipient: IdentityRef,
+        text: str,
+        *,
+        client: httpx.Client,
+        reply_token: str | None = None,
+    ) -> str:
+        return client.post("https://echo.invalid/send", json={"to": recipient.value}).text
+
+
+class EchoPlugin:
+    def __init__(self) -> None:
+        self.received: list[tuple[InboundMessage, str, uuid.UUID, uuid.UUID]] = []
+        self.replies: list[tuple[str, str]] = []
+
+    @hookimpl
+    def register_channels(self) -> list[Channel]:
+        return [EchoChannel()]
+
+    @hookimpl
+    def auto_reply(
+        self, message: InboundMessage, account: ChannelAccount, locale: str
+    ) -> str | None:
+        self.replies.append((message.external_id, locale))
+        return f"got {message.text}" if message.text else None
+
+    @hookimpl
+    def message_received(
+        self,
+        message: InboundMessage,
+        account: ChannelAccount,
+        customer_id: uuid.UUID,
+        interaction_id: uuid.UUID,
+    ) -> None:
+        self.received.append((message, account.name, customer_id, interaction_id))
+
+
+AT = datetime(2026, 11, 25, 8, 0, tzinfo=UTC).isoformat()
+ACCOUNTS = {"echo_jp": {"channel": "echo", "market": "JP", "key": "k3y"}}
+
+
+@pytest.fixture
+def echo(register_plugin) -> EchoPlugin:
+    plugin = EchoPlugin()
+    register_plugin(plugin)
+    return plugin
+
+
+@pytest.fixture
+def deployment(deployment_dir, regiocrm_hooks: Hooks, echo: EchoPlugin):
+    settings = load_settings(regiocrm_hooks, channel_accounts=ACCOUNTS)
+    stores = ZoneStores(settings)
+    Migrator(stores, regiocrm_hooks).upgrade()
+    yield settings, stores, regiocrm_hooks.channel_registry(settings)
+    stores.dispose()
+
+
+def body(*items: dict[str, Any]) -> bytes:
+    return json.dumps([{"at": AT, **item} for item in items]).encode()
+
+
+def count(stores: ZoneStores, model: Any, *where: Any) -> int:
+    with stores.session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_hook_register_channels(regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
+    channels = regiocrm_hooks.channels()
+    assert isinstance(channels["echo"], EchoChannel)
+    assert {"wechat", "line", "kakao", "whatsapp", "sms"} <= set(channels)
+
+
+def test_channel_account_settings_are_validated_by_the_channel(
+    deployment_dir, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    settings = load_settings(regiocrm_hooks, channel_accounts=ACCOUNTS)
+    credentials = settings.channel_accounts["echo_jp"]
+    assert isinstance(credentials, EchoSettings)
+    assert settings.masked()["channel_accounts"]["echo_jp"]["key"] == "**********"
+
+
+def test_store_keeps_one_row_per_account_and_message_id(deployment) -> None:
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    message = InboundMessage("m1", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")
+    with stores.session() as session:
+        first = store(session, account, [message])
+    with stores.session() as session:
+        second = store(session, account, [message, message])
+    assert first[0].inbox_id is not None
+    assert [s.inbox_id for s in second] == [None, None]
+    assert count(stores, InboxMessage) == 1
+
+
+def test_processing_happens_once(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    message = InboundMessage("m1", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")
+    with stores.session() as session:
+        [stored] = store(session, account, [message])
+    assert stored.inbox_id is not None
+    done = process(stores, regiocrm_hooks, registry, stored.inbox_id)
+    again = process(stores, regiocrm_hooks, registry, stored.inbox_id)
+    assert done is not None
+    assert again is None
+    assert count(stores, Interaction) == 1
+    assert [r[3] for r in echo.received] == [done.interaction_id]
+
+
+def test_hook_message_received(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    message = InboundMessage("m9", (IdentityRef("echo", "b"),), datetime.now(UTC), text="yo")
+    with stores.session() as session:
+        [stored] = store(session, account, [message])
+    done = process(stores, regiocrm_hooks, registry, stored.inbox_id)
+    [(got, account_name, customer_id, interaction_id)] = echo.received
+    assert got == message
+    assert account_name == "echo_jp"
+    assert (customer_id, interaction_id) == (done.customer_id, done.interaction_id)
+
+
+def test_a_crash_before_processing_loses_nothing(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    """Stored, then the process died: the next worker to start processes it."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    with stores.session() as session:
+        store(
+            session,
+            account,
+            [InboundMessage("m2", (IdentityRef("echo", "c"),), datetime.now(UTC), text="x")],
+        )
+    assert len(waiting(stores)) == 1
+    worker = InboxWorker(stores, regiocrm_hooks, registry)
+    worker.start()
+    worker.drain()
+    worker.stop()
+    assert waiting(stores) == []
+    assert count(stores, Interaction) == 1
+
+
+def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    with stores.session() as session:
+        [stored] = store(
+            session,
+            account,
+            [InboundMessage("m3", (IdentityRef("phone", "not a number"),), datetime.now(UTC))],
+        )
+    with pytest.raises(Exception, match="not a phone number"):
+        process(stores, regiocrm_hooks, registry, stored.inbox_id)
+    with stores.session() as session:
+        row = session.get_one(InboxMessage, stored.inbox_id)
+        assert row.status is InboxStatus.FAILED
+        assert "not a phone number" in row.error
+    assert count(stores, Interaction) == 0
+    assert requeue_failed(stores) == 1
+    assert waiting(stores) == [stored.inbox_id]
+
+
+def test_hook_auto_reply(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
+    settings, stores, _registry = deployment
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        answer = client.post(
+            "/webhooks/echo/echo_jp",
+            content=body({"id": "m1", "from": "a", "text": "こんにちは"}),
+            headers={"x-echo-key": "k3y"},
+        )
+        client.app.state.services.inbox.drain()
+    assert answer.json() == {"reply": ["got こんにちは"]}
+    # Called in the request for the answer, then by the worker to put it on the timeline,
+    # both times in the market's language.
+    assert echo.replies == [("m1", "ja_JP"), ("m1", "ja_JP")]
+    with stores.session() as session:
+        texts = session.scalars(select(Interaction.text).order_by(Interaction.occurred_at)).all()
+    assert sorted(texts) == ["got こんにちは", "こんにちは"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "status"),
+    [
+        ({}, body({"id": "m1", "from": "a"}), 401),
+        ({"x-echo-key": "wrong"}, body({"id": "m1", "from": "a"}), 403),
+        ({"x-echo-key": "k3y"}, b"{not json", 400),
+        ({"x-echo-key": "k3y"}, b"x" * 2_000_000, 413),
+    ],
+    ids=["missing signature", "forged signature", "malformed", "too large"],
+)
+def test_bad_requests_are_refused_and_nothing_is_stored(
+    deployment, regiocrm_hooks: Hooks, headers: dict[str, str], content: bytes, status: int
+) -> None:
+    settings, stores, _registry = deployment
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        answer = client.post("/webhooks/echo/echo_jp", content=content, headers=headers)
+    assert answer.status_code == status
+    assert count(stores, InboxMessage) == 0
+
+
+def test_unknown_channel_or_account_is_not_found(deployment, regiocrm_hooks: Hooks) -> None:
+    settings, _stores, _registry = deployment
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        assert client.post("/webhooks/echo/nobody", content=b"[]").status_code == 404
+        assert client.post("/webhooks/fax/echo_jp", content=b"[]").status_code == 404
+        # The account exists, but on another channel than the URL says.
+        assert client.post("/webhooks/line/echo_jp", content=b"[]").status_code == 404
