@@ -165,6 +165,10 @@ class Channel(ABC):
     :cvar replies_in_response: whether passive replies go in the HTTP answer (WeChat XML,
         Kakao skill JSON, TwiML); otherwise the core sends them with :meth:`send`.
     :cvar identity_kinds: the identity kinds this channel reports.
+    :cvar redelivers: whether the provider sends a message again when it is not sure it
+        arrived (most do, with the same message id). A provider that never does, and
+        gives no message id, makes every request a message of its own: a customer who
+        writes the same words twice is heard twice.
     """
 
     name: ClassVar[str]
@@ -172,6 +176,7 @@ class Channel(ABC):
     reply_deadline: ClassVar[timedelta] = timedelta(seconds=5)
     replies_in_response: ClassVar[bool] = False
     identity_kinds: ClassVar[tuple[str, ...]] = ()
+    redelivers: ClassVar[bool] = True
 
     def handshake(self, account: ChannelAccount, request: WebhookRequest) -> WebhookResponse:
         """Answer a GET: the provider's URL verification. Default: none (405).

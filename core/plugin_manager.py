@@ -27,8 +27,10 @@ ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.migrate",)
 # Built-in capabilities, registered exactly as a third-party plugin would be: a module
 # whose functions carry ``@hookimpl``. Any of them can be disabled.
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "regiocrm.cli.channels",
     "regiocrm.cli.config",
     "regiocrm.cli.db",
+    "regiocrm.cli.inbox",
     "regiocrm.cli.plugins",
     "regiocrm.cli.orgs",
     "regiocrm.cli.packs",

@@ -364,7 +364,7 @@ def _explain(
     sources = _sources(model, values)
     problems = []
     for error in exc.errors():
-        path = [str(part) for part in error["loc"]]
+        path = _without_union_tag([str(part) for part in error["loc"]])
         key = ".".join(path)
         reason = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
@@ -380,6 +380,15 @@ def _explain(
         lookup = [part for part in path if part != "[key]"]
         problems.append(SettingsProblem(key, _source_of(lookup, sources), reason))
     return problems
+
+
+def _without_union_tag(path: list[str]) -> list[str]:
+    """The key as the user writes it: pydantic puts the channel's name between an account
+    and its field (``channel_accounts.wx.wechat.token``), which no TOML file or variable has.
+    """
+    if len(path) >= 4 and path[0] == "channel_accounts":
+        return [*path[:2], *path[3:]]
+    return path
 
 
 def _sources(

@@ -244,12 +244,15 @@ class ChannelConformance:
         assert [m.text for m in received.messages] == ["車検の予約"]
 
     def test_redelivery_is_stored_once(self, deployment: Deployment, received: _Received) -> None:
+        """Three deliveries of one message: one message, where the provider redelivers;
+        three, where it never does (each request is then a message of its own)."""
         request = self.message(deployment)
         answers = [deployment.deliver(request) for _ in range(3)]
         assert all(answer.is_success for answer in answers)
-        assert deployment.count(InboxMessage) == 1
-        assert deployment.count(Interaction) == 1
-        assert len(received.messages) == 1
+        expected = 1 if self.driver.channel.redelivers else 3
+        assert deployment.count(InboxMessage) == expected
+        assert deployment.count(Interaction) == expected
+        assert len(received.messages) == expected
 
     def test_answers_before_the_heavy_work(
         self, deployment: Deployment, received: _Received

@@ -12,7 +12,6 @@ References: Kakao Business "응답 타입별 JSON 포맷" (SkillPayload / SkillR
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import timedelta
@@ -36,6 +35,7 @@ from regiocrm.channels import (
     WebhookResponse,
     constant_time_equal,
 )
+from regiocrm.ids import new_id
 
 T = TypeVar("T")
 
@@ -76,6 +76,7 @@ class KakaoChannel(Channel):
     reply_deadline = timedelta(seconds=5)
     replies_in_response = True
     identity_kinds = ("kakao",)
+    redelivers = False
 
     def verify(self, account: ChannelAccount, request: WebhookRequest) -> None:
         settings: KakaoAccountSettings = account.credentials
@@ -89,11 +90,12 @@ class KakaoChannel(Channel):
         """The one utterance of a skill request, from the user's ``botUserKey``.
 
         The payload carries no message id and no time (``action.id`` is the skill's id,
-        the same for every call). The external id is the SHA-256 of the raw body, so a
-        repeated delivery of one request is stored once. The cost: a user who sends the
-        very same words to the same block again, with nothing else in the payload
-        changed, produces an identical body, and the inbox keeps only the first.
-        ``occurred_at`` is the time the request was received.
+        the same for every call), and Open Builder never sends a skill request again: it
+        shows the block's fallback when the skill times out. So every request is a
+        message of its own, with a new time-ordered id: a user who sends the very same
+        words twice (a "네" to two questions) has both on the timeline, where an id made
+        from the body would keep only the first. ``occurred_at`` is the time the request
+        was received.
         """
         payload = _json_object(request.body)
         user_request = _field(payload, "userRequest", dict)
@@ -104,7 +106,7 @@ class KakaoChannel(Channel):
         utterance = _field(user_request, "utterance", str)
         return [
             InboundMessage(
-                external_id=f"skill-{hashlib.sha256(request.body).hexdigest()}",
+                external_id=f"skill-{new_id().hex}",
                 identities=(IdentityRef("kakao", user_key),),
                 occurred_at=request.received_at,
                 kind="text",

@@ -302,3 +302,71 @@ def test_unknown_channel_or_account_is_not_found(deployment, regiocrm_hooks: Hoo
         assert client.post("/webhooks/fax/echo_jp", content=b"[]").status_code == 404
         # The account exists, but on another channel than the URL says.
         assert client.post("/webhooks/line/echo_jp", content=b"[]").status_code == 404
+
+
+def test_inbox_cli_reports_failures_and_retries_them(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, regiocrm_cli, monkeypatch
+) -> None:
+    _settings, stores, registry = deployment
+    (stores.settings.data_dir.parent / "regiocrm.toml").write_text(
+        '[channel_accounts.echo_jp]\nchannel = "echo"\nmarket = "JP"\nkey = "k3y"\n'
+    )
+    message = InboundMessage("m5", (IdentityRef("echo", "d"),), datetime.now(UTC), text="x")
+    with stores.session() as session:
+        [stored] = store(session, registry.accounts["echo_jp"], [message])
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("identity zone unreachable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("regiocrm.customers.Customers.resolve", unavailable)
+        with pytest.raises(ConnectionError):
+            process(stores, regiocrm_hooks, registry, stored.inbox_id)
+
+    status = regiocrm_cli("inbox", "status", "--json")
+    assert status.exit_code == 1
+    report = json.loads(status.stdout)
+    assert report["accounts"] == [
+        {"account": "echo_jp", "received": 0, "processed": 0, "failed": 1}
+    ]
+    assert report["failed"][0]["error"] == "ConnectionError: identity zone unreachable"
+
+    retried = regiocrm_cli("inbox", "retry")
+    assert retried.exit_code == 0, retried.stderr
+    assert retried.stdout.strip() == "requeued 1 failed; processed 1, failed 0"
+    assert count(stores, Interaction) == 1
+    assert regiocrm_cli("inbox", "status").exit_code == 0
+
+
+def test_channels_cli_lists_accounts_and_their_webhooks(
+    deployment_dir, echo: EchoPlugin, regiocrm_cli
+) -> None:
+    (deployment_dir / "regiocrm.toml").write_text(
+        '[channel_accounts.echo_jp]\nchannel = "echo"\nmarket = "JP"\nkey = "k3y"\n'
+    )
+    listed = regiocrm_cli("channels", "list", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    [echo_row] = [row for row in json.loads(listed.stdout) if row["channel"] == "echo"]
+    assert echo_row["accounts"] == [
+        {"name": "echo_jp", "market": "JP", "webhook": "/webhooks/echo/echo_jp"}
+    ]
+    assert "k3y" not in listed.stdout
+
+
+def test_a_channel_account_with_a_bad_credential_stops_start_up(
+    deployment_dir, echo: EchoPlugin, regiocrm_cli
+) -> None:
+    (deployment_dir / "regiocrm.toml").write_text(
+        '[channel_accounts.echo_jp]\nchannel = "echo"\nmarket = "JP"\n'
+        '[channel_accounts.echo_fr]\nchannel = "echo"\nmarket = "FR"\nkey = "k"\n'
+        '[channel_accounts.fax]\nchannel = "fax"\nmarket = "JP"\n'
+    )
+    checked = regiocrm_cli("config", "check")
+    assert checked.exit_code == 2
+    assert (
+        "channel_accounts.echo_jp.key: required (not set: add it to"
+        f" {deployment_dir / 'regiocrm.toml'} or set REGIOCRM_CHANNEL_ACCOUNTS__ECHO_JP__KEY)"
+    ) in checked.stderr
+    assert "channel_accounts.fax: Input tag 'fax' found using 'channel' does not match" in (
+        checked.stderr
+    )
