@@ -172,11 +172,11 @@ class Customers:
 
         :raises regiocrm.identities.InvalidIdentity: when the first identity is invalid.
         """
-        primary, *others = identities
+        primary, *vouched = identities
         canonical = self.normalize([primary], market)
-        for other in others:
+        for identity in vouched:
             try:
-                canonical += self.normalize([other], market)
+                canonical += self.normalize([identity], market)
             except InvalidIdentity as exc:
                 log.warning("identity left out: %s", exc)
         canonical = list(dict.fromkeys(canonical))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
-from regiocrm.cli.context import JsonOption, cli_context, print_rows
+from regiocrm.cli.context import JsonOption, cli_context, print_json, print_rows
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
 
@@ -16,24 +18,24 @@ def list_channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every channel with its configured accounts and their webhook paths."""
     context = cli_context(ctx)
     registry = context.hooks.channel_registry(context.settings)
-    rows = []
-    for name, channel in sorted(registry.channels.items()):
-        accounts = sorted(a for a in registry.accounts.values() if a.channel == name)
-        rows.append(
-            {
-                "channel": name,
-                "plugin": type(channel).__module__,
-                "identity_kinds": list(channel.identity_kinds),
-                "reply_deadline_seconds": channel.reply_deadline.total_seconds(),
-                "replies_in_response": channel.replies_in_response,
-                "accounts": [
-                    {"name": a.name, "market": a.market, "webhook": f"/webhooks/{name}/{a.name}"}
-                    for a in accounts
-                ],
-            }
-        )
+    accounts = sorted(registry.accounts.values(), key=lambda account: account.name)
+    rows: list[dict[str, Any]] = [
+        {
+            "channel": name,
+            "plugin": type(channel).__module__,
+            "identity_kinds": list(channel.identity_kinds),
+            "reply_deadline_seconds": channel.reply_deadline.total_seconds(),
+            "replies_in_response": channel.replies_in_response,
+            "accounts": [
+                {"name": a.name, "market": a.market, "webhook": f"/webhooks/{name}/{a.name}"}
+                for a in accounts
+                if a.channel == name
+            ],
+        }
+        for name, channel in sorted(registry.channels.items())
+    ]
     if as_json:
-        print_rows(_("channels"), rows, [], True)
+        print_json(rows)
         return
     table = [
         {

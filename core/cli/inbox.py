@@ -34,11 +34,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         ).all()
     counts: dict[str, dict[str, int]] = {}
     for account, state, count in rows:
-        counts.setdefault(account, dict.fromkeys(InboxStatus, 0))[state] = count
-    report = [
-        {"account": account, **{state.value: n for state, n in by_state.items()}}
-        for account, by_state in counts.items()
-    ]
+        counts.setdefault(account, {s.value: 0 for s in InboxStatus})[state.value] = count
+    report = [{"account": account, **by_state} for account, by_state in counts.items()]
     if as_json:
         print_json(
             {

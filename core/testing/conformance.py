@@ -57,12 +57,13 @@ class Deployment:
 
     def deliver(self, request: SignedRequest) -> httpx.Response:
         query = f"?{urlencode(request.query)}" if request.query else ""
-        return self.client.request(
+        response: httpx.Response = self.client.request(
             request.method,
             f"{self.url.removeprefix(BASE_URL)}{query}",
             content=request.body,
             headers=request.headers,
         )
+        return response
 
     def count(self, model: type[InboxMessage] | type[Interaction]) -> int:
         self.services.inbox.drain()
