@@ -88,9 +88,9 @@ def store(
                 updated=now,
             )
             .on_conflict_do_nothing(index_elements=["channel_account", "external_id"])
+            .returning(InboxMessage.id)
         )
-        inserted = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
-        stored.append(Stored(message, row_id if inserted else None))
+        stored.append(Stored(message, session.execute(statement).scalar_one_or_none()))
     return stored
 
 

@@ -114,17 +114,26 @@ class ChannelConformance:
         return recorder
 
     @pytest.fixture
+    def conformance_zones(self) -> dict[str, str]:
+        """The deployment's ``[zones]``; override it to run the kit on PostgreSQL. Empty:
+        the embedded SQLite default."""
+        return {}
+
+    @pytest.fixture
     def deployment(
         self,
         deployment_dir: Any,
         regiocrm_hooks: Hooks,
         register_plugin: Any,
         received: _Received,
+        conformance_zones: dict[str, str],
     ) -> Iterator[Deployment]:
         if self.driver.channel.name not in regiocrm_hooks.channels():
             register_plugin(_ChannelPlugin(self.driver))
         settings = load_settings(
-            regiocrm_hooks, channel_accounts={ACCOUNT: self.driver.account_settings()}
+            regiocrm_hooks,
+            zones=conformance_zones,
+            channel_accounts={ACCOUNT: self.driver.account_settings()},
         )
         stores = ZoneStores(settings)
         Migrator(stores, regiocrm_hooks).upgrade()

@@ -1,0 +1,67 @@
+"""The inbound pipeline on a real PostgreSQL server: the conformance kit, and two deliveries
+of one message racing each other."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+
+from regiocrm.channels import ChannelAccount, IdentityRef, InboundMessage
+from regiocrm.hooks import Hooks
+from regiocrm.inbox import store
+from regiocrm.migrate import Migrator
+from regiocrm.models import InboxMessage
+from regiocrm.plugins.line.testing import LineDriver
+from regiocrm.plugins.wechat.testing import WeChatDriver
+from regiocrm.settings import RegiocrmSettings
+from regiocrm.stores import ZoneStores
+from regiocrm.testing.conformance import ChannelConformance
+
+pytestmark = pytest.mark.postgres
+
+
+class OnPostgres:
+    @pytest.fixture
+    def conformance_zones(self, postgres_url: URL) -> dict[str, str]:
+        return {"main": postgres_url.render_as_string(hide_password=False)}
+
+
+class TestLineOnPostgres(OnPostgres, ChannelConformance):
+    driver = LineDriver()
+
+
+class TestWeChatOnPostgres(OnPostgres, ChannelConformance):
+    driver = WeChatDriver()
+
+
+def test_racing_deliveries_store_one_row(
+    postgres_url: URL, deployment_dir: Path, regiocrm_hooks: Hooks
+) -> None:
+    settings = RegiocrmSettings(zones={"main": postgres_url.render_as_string(hide_password=False)})
+    stores = ZoneStores(settings)
+    Migrator(stores, regiocrm_hooks).upgrade()
+    account = ChannelAccount("line_jp", "line", "JP", None)
+    message = InboundMessage("evt-1", (IdentityRef("line", "U1"),), datetime.now(UTC), text="hi")
+    start = threading.Barrier(4)
+    results: list[bool] = []
+
+    def deliver() -> None:
+        with stores.session() as session:
+            start.wait()
+            [stored] = store(session, account, [message])
+            results.append(stored.inbox_id is not None)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with stores.session() as session:
+        assert session.scalar(select(func.count()).select_from(InboxMessage)) == 1
+    assert sorted(results) == [False, False, False, True]
+    stores.dispose()
