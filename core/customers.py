@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from regiocrm import audit
@@ -26,6 +26,13 @@ from regiocrm.models import Customer, Identity
 from regiocrm.stores import after_commit
 
 log = logging.getLogger(__name__)
+
+
+_OWNERS = (
+    select(Identity.kind, Identity.value, Customer.id, Customer.market)
+    .join(Customer, Customer.id == Identity.customer_id)
+    .where(tuple_(Identity.kind, Identity.value).in_(bindparam("identities", expanding=True)))
+)
 
 
 class CustomerError(Exception):
@@ -58,11 +65,24 @@ class NewCustomer:
     preferred_locale: str | None = None
 
 
+@dataclass(frozen=True)
+class Owner:
+    """The customer an identity belongs to, as much as the hot path needs of it."""
+
+    id: uuid.UUID
+    market: str
+
+
 @dataclass
 class Resolution:
-    """Who an identity set belongs to, and what resolving it changed."""
+    """Who an identity set belongs to, and what resolving it changed.
 
-    customer: Customer
+    :param customer_id: the customer (the survivor, after a merge).
+    :param market: that customer's home market, which places the rows written for them.
+    """
+
+    customer_id: uuid.UUID
+    market: str
     created: bool = False
     merged: list[uuid.UUID] = field(default_factory=list)
 
@@ -124,12 +144,8 @@ class Customers:
     def find(self, identity: IdentityRef, market: str) -> Customer | None:
         """The customer an identity belongs to (normalised in ``market`` first)."""
         [canonical] = self.normalize([identity], market)
-        owner = self.session.scalar(
-            select(Identity.customer_id).where(
-                Identity.kind == canonical.kind, Identity.value == canonical.value
-            )
-        )
-        return None if owner is None else self.get(owner)
+        owner = self._owners([canonical]).get(canonical)
+        return None if owner is None else self.get(owner.id)
 
     # changes
 
@@ -147,11 +163,11 @@ class Customers:
         """
         canonical = self.normalize(identities, details.market)
         for identity, owner in self._owners(canonical).items():
-            raise IdentityTaken(identity, self.get(owner).id)
+            raise IdentityTaken(identity, owner.id)
         customer = Customer(**vars(details))
         self.session.add(customer)
         self.session.flush()
-        self._add_identities(customer, canonical, verified=verified)
+        self._add_identities(Owner(customer.id, customer.market), canonical, verified=verified)
         audit.record(
             self.session,
             actor_id=actor_id,
@@ -185,18 +201,15 @@ class Customers:
             customer = Customer(market=market)
             self.session.add(customer)
             self.session.flush()
-            self._add_identities(customer, canonical, verified=False)
-            return Resolution(customer, created=True)
-        survivors = sorted({self.get(owner).id for owner in owners.values()})
-        resolution = Resolution(self.session.get_one(Customer, survivors[0]))
-        for other in survivors[1:]:
-            shared = ", ".join(str(i) for i, owner in owners.items() if self.get(owner).id == other)
-            resolution.merged.append(other)
-            self.merge(resolution.customer.id, other, reason=f"message from {shared}")
-        known = set(owners)
-        self._add_identities(
-            resolution.customer, [i for i in canonical if i not in known], verified=False
-        )
+            self._add_identities(Owner(customer.id, market), canonical, verified=False)
+            return Resolution(customer.id, market, created=True)
+        survivor, *others = sorted(set(owners.values()), key=lambda owner: owner.id)
+        resolution = Resolution(survivor.id, survivor.market)
+        for other in others:
+            shared = ", ".join(str(i) for i, owner in owners.items() if owner == other)
+            resolution.merged.append(other.id)
+            self.merge(survivor.id, other.id, reason=f"message from {shared}")
+        self._add_identities(survivor, [i for i in canonical if i not in owners], verified=False)
         return resolution
 
     def bind(
@@ -212,22 +225,24 @@ class Customers:
         customer = self.get(customer_id)
         [canonical] = self.normalize([identity], customer.market)
         owner = self._owners([canonical]).get(canonical)
-        resolution = Resolution(customer)
+        resolution = Resolution(customer.id, customer.market)
         if owner is None:
-            self._add_identities(customer, [canonical], verified=verified)
-        elif self.get(owner).id != customer.id:
-            other = self.get(owner).id
-            survivor, merged = sorted([customer.id, other])
+            self._add_identities(
+                Owner(customer.id, customer.market), [canonical], verified=verified
+            )
+        elif owner.id != customer.id:
+            survivor, merged = sorted([customer.id, owner.id])
             self.merge(
                 survivor, merged, reason=f"identity {canonical} bound by a user", actor_id=actor_id
             )
-            resolution = Resolution(self.session.get_one(Customer, survivor), merged=[merged])
+            kept = self.get(survivor)
+            resolution = Resolution(kept.id, kept.market, merged=[merged])
         audit.record(
             self.session,
             actor_id=actor_id,
             action="identity.bound",
             subject_type="customer",
-            subject=resolution.customer,
+            subject=self.get(resolution.customer_id),
             detail={"identity": str(canonical)},
         )
         return resolution
@@ -276,18 +291,26 @@ class Customers:
         )
         return survivor
 
-    def _owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, uuid.UUID]:
+    def _owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, Owner]:
+        """The customer each identity belongs to. A merge moves every identity to the
+        survivor, so an owner is never a merged record.
+
+        Every inbound message asks this, so it runs as one Core query on the session's
+        connection (pending changes flushed first), without building ORM objects.
+        """
         if not identities:
             return {}
-        rows = self.session.execute(
-            select(Identity.kind, Identity.value, Identity.customer_id).where(
-                or_(*(and_(Identity.kind == i.kind, Identity.value == i.value) for i in identities))
-            )
+        self.session.flush()
+        rows = self.session.connection().execute(
+            _OWNERS, {"identities": [(i.kind, i.value) for i in identities]}
         )
-        return {IdentityRef(kind, value): owner for kind, value, owner in rows}
+        return {
+            IdentityRef(kind, value): Owner(customer_id, market)
+            for kind, value, customer_id, market in rows
+        }
 
     def _add_identities(
-        self, customer: Customer, identities: Iterable[IdentityRef], *, verified: bool
+        self, customer: Owner, identities: Iterable[IdentityRef], *, verified: bool
     ) -> None:
         for identity in identities:
             self.session.add(

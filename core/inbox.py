@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -67,31 +67,53 @@ def store(
     Uses the database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id)
     key, so two deliveries racing each other still store one row.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = _INSERT_NEW[session.get_bind().dialect.name]
     now = utcnow()
     stored = []
     for message in messages:
-        row_id = new_id()
-        statement = (
-            insert(InboxMessage)
-            .values(
-                id=row_id,
-                market=account.market,
-                channel=account.channel,
-                channel_account=account.name,
-                external_id=message.external_id,
-                received_at=now,
-                payload=message_to_json(message),
-                status=InboxStatus.RECEIVED,
-                created=now,
-                updated=now,
-            )
-            .on_conflict_do_nothing(index_elements=["channel_account", "external_id"])
-            .returning(InboxMessage.id)
-        )
-        stored.append(Stored(message, session.execute(statement).scalar_one_or_none()))
+        row = {
+            "id": new_id(),
+            "market": account.market,
+            "channel": account.channel,
+            "channel_account": account.name,
+            "external_id": message.external_id,
+            "received_at": now,
+            "payload": message_to_json(message),
+            "status": InboxStatus.RECEIVED,
+            "created": now,
+            "updated": now,
+        }
+        inserted = session.connection().execute(statement, row).scalar_one_or_none()
+        stored.append(Stored(message, inserted))
     return stored
+
+
+# Built once: the webhook's hot path then only binds values to a statement SQLAlchemy has
+# already compiled and cached.
+_INSERT_NEW = {
+    name: dialect.insert(InboxMessage)
+    .on_conflict_do_nothing(index_elements=["channel_account", "external_id"])
+    .returning(InboxMessage.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_INSERT_INTERACTION = insert(Interaction)
+_CLAIM = (
+    update(InboxMessage)
+    .where(
+        InboxMessage.id == bindparam("inbox_id"),
+        InboxMessage.status == InboxStatus.RECEIVED,
+    )
+    .values(
+        status=InboxStatus.PROCESSED,
+        customer_id=bindparam("customer_id"),
+        interaction_id=bindparam("interaction_id"),
+        updated=bindparam("now"),
+    )
+    .execution_options(synchronize_session=False)
+)
+_WAITING = select(InboxMessage.status, InboxMessage.channel_account, InboxMessage.payload).where(
+    InboxMessage.id == bindparam("inbox_id")
+)
 
 
 @dataclass(frozen=True)
@@ -114,42 +136,42 @@ def process(
     """
     try:
         with stores.session() as session:
-            row = session.get(InboxMessage, inbox_id)
+            row = session.connection().execute(_WAITING, {"inbox_id": inbox_id}).first()
             if row is None or row.status is not InboxStatus.RECEIVED:
                 return None
             account = registry.accounts.get(row.channel_account)
             if account is None:
                 raise LookupError(f"channel account {row.channel_account!r} is not configured")
             message = message_from_json(row.payload)
-            customer = (
-                Customers(session, hooks).resolve(message.identities, account.market).customer
+            customer = Customers(session, hooks).resolve(message.identities, account.market)
+            interaction_id = new_id()
+            session.connection().execute(
+                _INSERT_INTERACTION,
+                {
+                    "id": interaction_id,
+                    "market": customer.market,
+                    "customer_id": customer.customer_id,
+                    "channel": account.channel,
+                    "direction": Direction.INBOUND,
+                    "touchpoint": account.name,
+                    "text": message.text,
+                    "summary": _summary(message),
+                    "external_id": message.external_id,
+                    "occurred_at": message.occurred_at,
+                },
             )
-            interaction = Interaction(
-                market=customer.market,
-                customer_id=customer.id,
-                channel=account.channel,
-                direction=Direction.INBOUND,
-                touchpoint=account.name,
-                text=message.text,
-                summary=_summary(message),
-                external_id=message.external_id,
-                occurred_at=message.occurred_at,
+            claimed = session.connection().execute(
+                _CLAIM,
+                {
+                    "inbox_id": inbox_id,
+                    "customer_id": customer.customer_id,
+                    "interaction_id": interaction_id,
+                    "now": utcnow(),
+                },
             )
-            session.add(interaction)
-            session.flush()
-            claimed = session.execute(
-                update(InboxMessage)
-                .where(InboxMessage.id == inbox_id, InboxMessage.status == InboxStatus.RECEIVED)
-                .values(
-                    status=InboxStatus.PROCESSED,
-                    customer_id=customer.id,
-                    interaction_id=interaction.id,
-                    updated=utcnow(),
-                )
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if claimed.rowcount != 1:
                 raise _AlreadyProcessed
-            result = Processed(inbox_id, message, account, customer.id, interaction.id)
+            result = Processed(inbox_id, message, account, customer.customer_id, interaction_id)
             after_commit(
                 session,
                 lambda: hooks.message_received(

@@ -304,7 +304,7 @@ def bind_identity(
         )
     except InvalidIdentity as exc:
         raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return _as_json(customers, resolution.customer)
+    return _as_json(customers, customers.get(resolution.customer_id))
 
 
 @router.post("/{customer_id}/merge")

@@ -31,8 +31,8 @@ def test_a_new_identity_creates_a_customer_in_the_accounts_market(
             [IdentityRef("line", "U4af4980629"), IdentityRef("phone", "090-1234-5678")], "JP"
         )
         assert resolution.created
-        assert resolution.customer.market == "JP"
-        assert identities_of(session, resolution.customer.id) == {
+        assert resolution.market == "JP"
+        assert identities_of(session, resolution.customer_id) == {
             ("line", "U4af4980629"),
             ("phone", "+819012345678"),
         }
@@ -49,7 +49,7 @@ def test_a_known_identity_finds_its_customer_however_it_is_written(
         )
         again = customers.resolve([IdentityRef("phone", "+82 10 1234 5678")], "KR")
         assert not again.created
-        assert again.customer.id == first.id
+        assert again.customer_id == first.id
 
 
 def test_two_identities_of_two_customers_merge_them(
@@ -58,22 +58,22 @@ def test_two_identities_of_two_customers_merge_them(
     with migrated.session() as session:
         customers = Customers(session, regiocrm_hooks)
         older = customers.create(NewCustomer(market="AU"), [IdentityRef("phone", "0412345678")])
-        newer = customers.resolve([IdentityRef("whatsapp", "61400000001")], "AU").customer
+        newer = customers.resolve([IdentityRef("whatsapp", "61400000001")], "AU").customer_id
         # A WhatsApp message vouches for both: the wa_id and the phone number it is.
         resolution = customers.resolve(
             [IdentityRef("whatsapp", "61400000001"), IdentityRef("phone", "+61412345678")], "AU"
         )
-        assert resolution.customer.id == older.id
-        assert resolution.merged == [newer.id]
+        assert resolution.customer_id == older.id
+        assert resolution.merged == [newer]
         assert identities_of(session, older.id) == {
             ("phone", "+61412345678"),
             ("whatsapp", "61400000001"),
         }
-        assert customers.get(newer.id).id == older.id
-        assert customers.merge_set(older.id) == [older.id, newer.id]
+        assert customers.get(newer).id == older.id
+        assert customers.merge_set(older.id) == [older.id, newer]
         [merge] = session.scalars(select(AuditEvent).where(AuditEvent.action == "customer.merged"))
         assert merge.subject_id == older.id
-        assert merge.detail["merged"] == str(newer.id)
+        assert merge.detail["merged"] == str(newer)
 
 
 def test_a_wechat_unionid_links_openids_across_official_accounts(
@@ -83,25 +83,25 @@ def test_a_wechat_unionid_links_openids_across_official_accounts(
         customers = Customers(session, regiocrm_hooks)
         service_account = customers.resolve(
             [IdentityRef("wechat_openid", "wxA:o1"), IdentityRef("wechat_unionid", "uX")], "CN"
-        ).customer
+        ).customer_id
         mini_program = customers.resolve(
             [IdentityRef("wechat_openid", "wxB:o2"), IdentityRef("wechat_unionid", "uX")], "CN"
-        ).customer
-        assert mini_program.id == service_account.id
-        assert ("wechat_openid", "wxB:o2") in identities_of(session, service_account.id)
+        ).customer_id
+        assert mini_program == service_account
+        assert ("wechat_openid", "wxB:o2") in identities_of(session, service_account)
 
 
 def test_merges_are_flattened(migrated: ZoneStores, regiocrm_hooks: Hooks) -> None:
     with migrated.session() as session:
         customers = Customers(session, regiocrm_hooks)
         a, b, c = (
-            customers.resolve([IdentityRef("line", f"U{n}")], "JP").customer for n in range(3)
+            customers.resolve([IdentityRef("line", f"U{n}")], "JP").customer_id for n in range(3)
         )
-        customers.merge(b.id, c.id, reason="same person")
-        customers.merge(a.id, b.id, reason="same person")
+        customers.merge(b, c, reason="same person")
+        customers.merge(a, b, reason="same person")
         pointers = dict(session.execute(select(Customer.id, Customer.merged_into_id)).all())
-        assert pointers == {a.id: None, b.id: a.id, c.id: a.id}
-        assert sorted(customers.merge_set(a.id)) == sorted([a.id, b.id, c.id])
+        assert pointers == {a: None, b: a, c: a}
+        assert sorted(customers.merge_set(a)) == sorted([a, b, c])
 
 
 def test_binding_an_identity_of_another_customer_merges_into_the_older(
@@ -113,12 +113,12 @@ def test_binding_an_identity_of_another_customer_merges_into_the_older(
         dealer_entry = customers.create(
             NewCustomer(market="CN"), [IdentityRef("phone", "13800138000")]
         )
-        follower = customers.resolve([IdentityRef("wechat_openid", "wx1:oF")], "CN").customer
+        follower = customers.resolve([IdentityRef("wechat_openid", "wx1:oF")], "CN").customer_id
         resolution = customers.bind(
-            follower.id, IdentityRef("phone", "+86 138 0013 8000"), actor_id=actor
+            follower, IdentityRef("phone", "+86 138 0013 8000"), actor_id=actor
         )
-        assert resolution.customer.id == dealer_entry.id
-        assert resolution.merged == [follower.id]
+        assert resolution.customer_id == dealer_entry.id
+        assert resolution.merged == [follower]
         actions = session.scalars(
             select(AuditEvent.action).where(AuditEvent.actor_id == actor)
         ).all()
@@ -173,11 +173,11 @@ def test_hook_customer_merged(migrated: ZoneStores, regiocrm_hooks: Hooks, regis
     register_plugin(recorder)
     with migrated.session() as session:
         customers = Customers(session, regiocrm_hooks)
-        a = customers.resolve([IdentityRef("line", "Ua")], "JP").customer
-        b = customers.resolve([IdentityRef("line", "Ub")], "JP").customer
-        customers.merge(a.id, b.id, reason="agent says so", actor_id=None)
+        a = customers.resolve([IdentityRef("line", "Ua")], "JP").customer_id
+        b = customers.resolve([IdentityRef("line", "Ub")], "JP").customer_id
+        customers.merge(a, b, reason="agent says so", actor_id=None)
         assert recorder.calls == []  # not before the merge is committed
-    assert recorder.calls == [(a.id, b.id, "agent says so", None)]
+    assert recorder.calls == [(a, b, "agent says so", None)]
 
 
 def test_a_merge_rolled_back_is_never_announced(
@@ -189,9 +189,9 @@ def test_a_merge_rolled_back_is_never_announced(
     def merge_then_fail() -> None:
         with migrated.session() as session:
             customers = Customers(session, regiocrm_hooks)
-            a = customers.resolve([IdentityRef("line", "Ua")], "JP").customer
-            b = customers.resolve([IdentityRef("line", "Ub")], "JP").customer
-            customers.merge(a.id, b.id, reason="oops")
+            a = customers.resolve([IdentityRef("line", "Ua")], "JP").customer_id
+            b = customers.resolve([IdentityRef("line", "Ub")], "JP").customer_id
+            customers.merge(a, b, reason="oops")
             raise RuntimeError("the request failed after the merge")
 
     with pytest.raises(RuntimeError):
@@ -208,4 +208,4 @@ def test_a_secondary_identity_that_does_not_normalise_is_left_out(
         resolution = Customers(session, regiocrm_hooks).resolve(
             [IdentityRef("whatsapp", "999123"), IdentityRef("phone", "+999123")], "AU"
         )
-        assert identities_of(session, resolution.customer.id) == {("whatsapp", "999123")}
+        assert identities_of(session, resolution.customer_id) == {("whatsapp", "999123")}

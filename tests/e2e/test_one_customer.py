@@ -140,6 +140,7 @@ def test_one_customer_across_dealer_whatsapp_and_wechat(served: Served) -> None:
         at=text_at,
     )
     assert served.deliver(wx, question).status_code == 200
+    served.services.inbox.drain()  # the worker writes the timeline after the answer
     wechat_identity = f"wechat_openid:{APP_ID}:{openid}"
     [follower] = served.client.get(
         "/api/customers", params={"identity": wechat_identity}, headers=served.auth
