@@ -31,6 +31,10 @@ from pydantic import BaseModel
 
 from regiocrm.settings import Section
 
+# Outbound provider calls: long enough for a slow provider, short enough that a retry with
+# backoff still answers an agent within a minute.
+PROVIDER_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
 
 class ChannelError(Exception):
     """A webhook request the channel refuses; ``status`` is the HTTP answer."""
@@ -212,6 +216,20 @@ class Channel(ABC):
         :param replies: passive replies, when :attr:`replies_in_response` is true.
         """
         return WebhookResponse()
+
+    def enrich(
+        self, account: ChannelAccount, message: InboundMessage, *, client: httpx.Client
+    ) -> InboundMessage:
+        """The message with more of its sender's identities, from the provider's API.
+
+        Asked by the inbox worker before the sender is resolved, never while the provider
+        waits for its answer. WeChat adds the sender's UnionID, which links their OpenIDs
+        across official accounts. Default: the message as it is.
+
+        :raises SendError: when the provider cannot be asked; the core then resolves the
+            message with the identities it has, and logs why.
+        """
+        return message
 
     @abstractmethod
     def send(

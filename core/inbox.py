@@ -22,11 +22,18 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from regiocrm.channels import ChannelAccount, ChannelRegistry, IdentityRef, InboundMessage
+from regiocrm.channels import (
+    ChannelAccount,
+    ChannelRegistry,
+    IdentityRef,
+    InboundMessage,
+    SendError,
+)
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
 from regiocrm.ids import new_id
@@ -126,13 +133,21 @@ class Processed:
 
 
 def process(
-    stores: ZoneStores, hooks: Hooks, registry: ChannelRegistry, inbox_id: uuid.UUID
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    inbox_id: uuid.UUID,
+    *,
+    client: httpx.Client | None = None,
 ) -> Processed | None:
     """Resolve one stored message's sender, append it to their timeline, mark it processed.
 
     Returns None when the row is not (or no longer) waiting: another worker did it. A
     failure leaves nothing half-done: the row is marked failed with the reason, in its own
     transaction, and ``regiocrm inbox retry`` takes it up again.
+
+    :param client: for the channel's ``enrich`` (more identities from the provider's API);
+        without one, the message is resolved with the identities it came with.
     """
     try:
         with stores.session() as session:
@@ -143,6 +158,8 @@ def process(
             if account is None:
                 raise LookupError(f"channel account {row.channel_account!r} is not configured")
             message = message_from_json(row.payload)
+            if client is not None:
+                message = _enrich(registry, account, message, client)
             customer = Customers(session, hooks).resolve(message.identities, account.market)
             interaction_id = new_id()
             session.connection().execute(
@@ -191,6 +208,19 @@ def process(
 
 class _AlreadyProcessed(Exception):
     """Another worker processed the row first: roll this attempt back."""
+
+
+def _enrich(
+    registry: ChannelRegistry,
+    account: ChannelAccount,
+    message: InboundMessage,
+    client: httpx.Client,
+) -> InboundMessage:
+    try:
+        return registry.channels[account.channel].enrich(account, message, client=client)
+    except SendError as exc:
+        log.warning("%s %s not enriched: %s", account.name, message.external_id, exc)
+        return message
 
 
 def _summary(message: InboundMessage) -> str | None:
@@ -246,10 +276,12 @@ class InboxWorker:
         hooks: Hooks,
         registry: ChannelRegistry,
         after_process: Callable[[Processed], None] | None = None,
+        client: httpx.Client | None = None,
     ) -> None:
         self.stores = stores
         self.hooks = hooks
         self.registry = registry
+        self.client = client
         self.after_process = after_process
         self._queue: queue.Queue[uuid.UUID | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -285,7 +317,9 @@ class InboxWorker:
             try:
                 if inbox_id is None:
                     return
-                result = process(self.stores, self.hooks, self.registry, inbox_id)
+                result = process(
+                    self.stores, self.hooks, self.registry, inbox_id, client=self.client
+                )
                 if result is not None and self.after_process is not None:
                     self.after_process(result)
             except Exception:

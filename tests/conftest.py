@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from regiocrm.hooks import Hooks
@@ -33,3 +34,20 @@ def migrated(stores: ZoneStores, regiocrm_hooks: Hooks) -> ZoneStores:
     """The default zone stores, upgraded to head."""
     Migrator(stores, regiocrm_hooks).upgrade()
     return stores
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "testserver"}
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outbound provider calls in tests go through mocked transports; anything that reaches
+    httpx's real transport for a host off this machine is a test bug, and fails loudly."""
+    real = httpx.HTTPTransport.handle_request
+
+    def guarded(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if request.url.host not in LOOPBACK:
+            raise RuntimeError(f"network at test time: {request.method} {request.url}")
+        return real(self, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", guarded)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import typer
 from sqlalchemy import func, select
 
+from regiocrm.channels import PROVIDER_TIMEOUT
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table, progress
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
@@ -67,11 +69,14 @@ def retry(ctx: typer.Context) -> None:
     requeued = requeue_failed(context.stores)
     pending = waiting(context.stores)
     done = failed = 0
-    with progress() as bar:
+    with progress() as bar, httpx.Client(timeout=PROVIDER_TIMEOUT) as client:
         task = bar.add_task(_("processing the inbox"), total=len(pending))
         for inbox_id in pending:
             try:
-                if process(context.stores, context.hooks, registry, inbox_id) is not None:
+                processed = process(
+                    context.stores, context.hooks, registry, inbox_id, client=client
+                )
+                if processed is not None:
                     done += 1
             except Exception:
                 failed += 1

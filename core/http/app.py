@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from regiocrm import __version__
-from regiocrm.channels import ChannelRegistry
+from regiocrm.channels import PROVIDER_TIMEOUT, ChannelRegistry
 from regiocrm.hooks import Hooks
 from regiocrm.http.limits import BodySizeLimit
 from regiocrm.inbox import InboxWorker
@@ -19,10 +19,6 @@ from regiocrm.migrate import Migrator
 from regiocrm.replies import record_auto_reply
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
-
-# Outbound provider calls: long enough for a slow provider, short enough that a retry with
-# backoff still answers an agent within a minute.
-PROVIDER_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @dataclass
@@ -57,6 +53,7 @@ def create_app(
         after_process=partial(
             record_auto_reply, hooks=hooks, registry=channels, stores=stores, client=client
         ),
+        client=client,
     )
 
     @asynccontextmanager

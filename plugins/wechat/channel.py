@@ -18,7 +18,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Self
 from xml.etree.ElementTree import Element, ParseError
@@ -51,6 +51,7 @@ from regiocrm.plugins.wechat import crypto
 API_BASE = "https://api.weixin.qq.com/cgi-bin"
 TOKEN_URL = f"{API_BASE}/token"
 CUSTOM_SEND_URL = f"{API_BASE}/message/custom/send"
+USER_INFO_URL = f"{API_BASE}/user/info"
 
 # errcodes from https://developers.weixin.qq.com/doc/offiaccount/Getting_Started/Global_Return_Code.html
 SYSTEM_BUSY = -1
@@ -341,6 +342,49 @@ class WeChatChannel(Channel):
         raise SendError(
             f"WeChat refused the message: {errcode} {result.get('errmsg', '')}",
             retryable=stale_token or errcode == SYSTEM_BUSY,
+        )
+
+    def enrich(
+        self, account: ChannelAccount, message: InboundMessage, *, client: httpx.Client
+    ) -> InboundMessage:
+        """The message with its sender's UnionID (``wechat_unionid``), which links the
+        person's OpenIDs across every official account and mini-program bound to one Open
+        Platform account.
+
+        WeChat gives the UnionID only through the user-info API (``user/info``), and only
+        for a bound account; an account without ``app_secret`` cannot ask, and a user
+        without a UnionID keeps just their OpenID.
+
+        :raises SendError: when WeChat cannot be asked (the core then goes on without it).
+        """
+        settings: WeChatAccountSettings = account.credentials
+        openids = [i for i in message.identities if i.kind == "wechat_openid"]
+        if settings.app_secret is None or not openids:
+            return message
+        openid = openids[0].value.partition(":")[2]
+        token = self._access_token(settings, settings.app_secret, client)
+        result = _call(
+            client,
+            client.build_request(
+                "GET",
+                USER_INFO_URL,
+                params={"access_token": token, "openid": openid, "lang": "zh_CN"},
+            ),
+        )
+        errcode = result.get("errcode", 0)
+        if errcode:
+            stale_token = isinstance(errcode, int) and errcode in STALE_TOKEN_ERRCODES
+            if stale_token:
+                self._tokens.pop(settings.app_id, None)
+            raise SendError(
+                f"WeChat gave no user info: {errcode} {result.get('errmsg', '')}",
+                retryable=stale_token or errcode == SYSTEM_BUSY,
+            )
+        unionid = result.get("unionid")
+        if not isinstance(unionid, str) or not unionid:
+            return message
+        return replace(
+            message, identities=(*message.identities, IdentityRef("wechat_unionid", unionid))
         )
 
     def _access_token(

@@ -21,7 +21,12 @@ from defusedxml import DefusedXmlException
 
 from regiocrm.channels import IdentityRef
 from regiocrm.plugins.wechat import crypto
-from regiocrm.plugins.wechat.channel import CUSTOM_SEND_URL, TOKEN_URL, WeChatChannel
+from regiocrm.plugins.wechat.channel import (
+    CUSTOM_SEND_URL,
+    TOKEN_URL,
+    USER_INFO_URL,
+    WeChatChannel,
+)
 from regiocrm.testing.channels import ChannelDriver, SignedRequest
 
 # The test account's credentials: made up for the driver, valid nowhere.
@@ -124,14 +129,30 @@ class WeChatDriver(ChannelDriver):
         return SignedRequest(b"", query=query, method="GET"), echostr.encode()
 
     def provider_api(self, request: httpx.Request) -> httpx.Response:
-        """The token endpoint and ``message/custom/send``, checking credentials as WeChat
-        does (errors come back as HTTP 200 with an ``errcode``)."""
+        """The token endpoint, ``user/info`` (every follower has a UnionID here, as if the
+        account were bound to an Open Platform account) and ``message/custom/send``,
+        checking credentials as WeChat does (errors come back as HTTP 200 with an
+        ``errcode``)."""
         url = str(request.url.copy_with(query=None))
         params = request.url.params
         if url == TOKEN_URL:
             if params.get("appid") != APP_ID or params.get("secret") != APP_SECRET:
                 return httpx.Response(200, json={"errcode": 40013, "errmsg": "invalid appid"})
             return httpx.Response(200, json={"access_token": ACCESS_TOKEN, "expires_in": 7200})
+        if url == USER_INFO_URL:
+            if params.get("access_token") != ACCESS_TOKEN:
+                return httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential"})
+            openid = params.get("openid", "")
+            return httpx.Response(
+                200,
+                json={
+                    "subscribe": 1,
+                    "openid": openid,
+                    "language": "zh_CN",
+                    "subscribe_time": 1_700_000_000,
+                    "unionid": f"o6_bmasdasdsad6_2sgVt7hMZO{openid[-4:]}",
+                },
+            )
         if url == CUSTOM_SEND_URL:
             if params.get("access_token") != ACCESS_TOKEN:
                 return httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential"})

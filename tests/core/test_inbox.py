@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from regiocrm.channels import (
     MalformedPayload,
     MissingSignature,
     Reply,
+    SendError,
     WebhookRequest,
     WebhookResponse,
     constant_time_equal,
@@ -37,7 +39,7 @@ from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.inbox import InboxWorker, process, requeue_failed, store, waiting
 from regiocrm.migrate import Migrator
-from regiocrm.models import InboxMessage, InboxStatus, Interaction
+from regiocrm.models import Identity, InboxMessage, InboxStatus, Interaction
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
 
@@ -45,6 +47,7 @@ from regiocrm.stores import ZoneStores
 class EchoSettings(ChannelAccountSettings):
     channel: Literal["echo"] = "echo"
     key: SecretStr
+    profiles: bool = False
 
 
 class EchoChannel(Channel):
@@ -90,6 +93,20 @@ class EchoChannel(Channel):
         body = json.dumps({"reply": [reply.text for reply in replies]}).encode()
         return WebhookResponse(200, body, "application/json")
 
+    def enrich(
+        self, account: ChannelAccount, message: InboundMessage, *, client: httpx.Client
+    ) -> InboundMessage:
+        """Asks the provider for the sender's e-mail address, where the account may."""
+        if not account.credentials.profiles:
+            return message
+        answer = client.get(
+            "https://echo.invalid/profile", params={"user": message.identities[0].value}
+        )
+        if answer.status_code != 200:
+            raise SendError(f"profile: {answer.status_code}", retryable=True)
+        email = IdentityRef("email", answer.json()["email"])
+        return replace(message, identities=(*message.identities, email))
+
     def send(
         self,
         account: ChannelAccount,
@@ -130,7 +147,10 @@ class EchoPlugin:
 
 
 AT = datetime(2026, 11, 25, 8, 0, tzinfo=UTC).isoformat()
-ACCOUNTS = {"echo_jp": {"channel": "echo", "market": "JP", "key": "k3y"}}
+ACCOUNTS = {
+    "echo_jp": {"channel": "echo", "market": "JP", "key": "k3y"},
+    "echo_profiles": {"channel": "echo", "market": "JP", "key": "k3y", "profiles": True},
+}
 
 
 @pytest.fixture
@@ -370,3 +390,38 @@ def test_a_channel_account_with_a_bad_credential_stops_start_up(
     assert "channel_accounts.fax: Input tag 'fax' found using 'channel' does not match" in (
         checked.stderr
     )
+
+
+def profile_api(status: int) -> httpx.Client:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"email": f"{request.url.params['user']}@Example.JP"})
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+def test_the_provider_adds_identities_before_resolution(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    _settings, stores, registry = deployment
+    message = InboundMessage("m7", (IdentityRef("echo", "kenji"),), datetime.now(UTC), text="x")
+    with stores.session() as session:
+        [stored] = store(session, registry.accounts["echo_profiles"], [message])
+    done = process(stores, regiocrm_hooks, registry, stored.inbox_id, client=profile_api(200))
+    with stores.session() as session:
+        kinds = session.execute(
+            select(Identity.kind, Identity.value).where(Identity.customer_id == done.customer_id)
+        ).all()
+    assert sorted(kinds) == [("echo", "kenji"), ("email", "kenji@example.jp")]
+
+
+def test_a_provider_that_cannot_enrich_does_not_lose_the_message(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    _settings, stores, registry = deployment
+    message = InboundMessage("m8", (IdentityRef("echo", "yuki"),), datetime.now(UTC), text="x")
+    with stores.session() as session:
+        [stored] = store(session, registry.accounts["echo_profiles"], [message])
+    done = process(stores, regiocrm_hooks, registry, stored.inbox_id, client=profile_api(503))
+    assert done is not None
+    assert count(stores, Identity) == 1
+    assert count(stores, Interaction) == 1

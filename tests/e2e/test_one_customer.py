@@ -70,14 +70,11 @@ def served(deployment_dir: Path, regiocrm_hooks: Hooks) -> Iterator[Served]:
     app = create_app(
         settings,
         regiocrm_hooks,
-        http_client=httpx.Client(transport=httpx.MockTransport(_no_provider_calls)),
+        # WeChat's API is asked for each follower's UnionID; nothing else is called.
+        http_client=httpx.Client(transport=httpx.MockTransport(WECHAT.provider_api)),
     )
     with TestClient(app) as test_client:
         yield Served(test_client, app, agent.token)
-
-
-def _no_provider_calls(request: httpx.Request) -> httpx.Response:
-    pytest.fail(f"no provider API call was expected: {request.method} {request.url}")
 
 
 def _wechat_subscribe(openid: str, at: datetime) -> bytes:
@@ -161,6 +158,7 @@ def test_one_customer_across_dealer_whatsapp_and_wechat(served: Served) -> None:
         ("whatsapp", "61412345678"),
         ("wechat_openid", f"{APP_ID}:{openid}"),
     }
+    assert "wechat_unionid" in {i["kind"] for i in survivor["identities"]}
     # Asking for the merged record answers with the survivor.
     merged = served.client.get(f"/api/customers/{follower['id']}", headers=served.auth).json()
     assert merged["id"] == customer_id

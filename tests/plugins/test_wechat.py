@@ -851,6 +851,7 @@ def test_encrypted_passive_reply(
 RECIPIENT = IdentityRef("wechat_openid", f"{APP_ID}:{OPENID}")
 TOKEN_ENDPOINT = "https://api.weixin.qq.com/cgi-bin/token"
 SEND_ENDPOINT = "https://api.weixin.qq.com/cgi-bin/message/custom/send"
+USER_INFO_ENDPOINT = "https://api.weixin.qq.com/cgi-bin/user/info"
 
 
 class FakeWeChat:
@@ -861,6 +862,7 @@ class FakeWeChat:
         self.tokens_issued = 0
         self.send_answers: list[httpx.Response | Exception] = []
         self.token_answer: httpx.Response | None = None
+        self.user_info: dict[str, Any] = {}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -872,6 +874,8 @@ class FakeWeChat:
             return httpx.Response(
                 200, json={"access_token": f"TOKEN-{self.tokens_issued}", "expires_in": 7200}
             )
+        if endpoint == USER_INFO_ENDPOINT:
+            return httpx.Response(200, json=self.user_info)
         assert endpoint == SEND_ENDPOINT
         if self.send_answers:
             answer = self.send_answers.pop(0)
@@ -1147,3 +1151,75 @@ def test_driver_provider_api(driver: WeChatDriver, driver_account: ChannelAccoun
     recipient = driver.sender_identity("oDriverSender")
     driver.channel.send(driver_account, recipient, "你好", client=client)
     assert [driver.sent_text(r) for r in sent] == [None, "你好"]
+
+
+def follower_message() -> InboundMessage:
+    return InboundMessage(
+        external_id="1",
+        identities=(RECIPIENT,),
+        occurred_at=NOW,
+        kind="event",
+        event="follow",
+    )
+
+
+def test_enrich_adds_the_unionid_from_user_info(
+    channel: WeChatChannel,
+    plain_account: ChannelAccount,
+    client: httpx.Client,
+    fake_wechat: FakeWeChat,
+) -> None:
+    # The documented user/info answer of a follower of a bound account.
+    fake_wechat.user_info = {
+        "subscribe": 1,
+        "openid": OPENID,
+        "language": "zh_CN",
+        "subscribe_time": 1382694957,
+        "unionid": "o6_bmasdasdsad6_2sgVt7hMZOPfL",
+        "remark": "",
+        "groupid": 0,
+        "subscribe_scene": "ADD_SCENE_QR_CODE",
+        "qr_scene": 98765,
+    }
+    enriched = channel.enrich(plain_account, follower_message(), client=client)
+    assert enriched.identities == (
+        RECIPIENT,
+        IdentityRef("wechat_unionid", "o6_bmasdasdsad6_2sgVt7hMZOPfL"),
+    )
+    [call] = [r for r in fake_wechat.requests if r.url.path.endswith("/user/info")]
+    assert dict(call.url.params) == {"access_token": "TOKEN-1", "openid": OPENID, "lang": "zh_CN"}
+
+
+def test_enrich_keeps_a_follower_without_unionid_as_is(
+    channel: WeChatChannel,
+    plain_account: ChannelAccount,
+    client: httpx.Client,
+    fake_wechat: FakeWeChat,
+) -> None:
+    fake_wechat.user_info = {"subscribe": 1, "openid": OPENID}  # account not bound
+    message = follower_message()
+    assert channel.enrich(plain_account, message, client=client) == message
+
+
+def test_enrich_without_app_secret_asks_nothing(
+    channel: WeChatChannel, client: httpx.Client, fake_wechat: FakeWeChat
+) -> None:
+    account = make_account(channel, app_secret=None)
+    message = follower_message()
+    assert channel.enrich(account, message, client=client) == message
+    assert fake_wechat.requests == []
+
+
+def test_enrich_reports_a_refusal_and_drops_a_stale_token(
+    channel: WeChatChannel,
+    plain_account: ChannelAccount,
+    client: httpx.Client,
+    fake_wechat: FakeWeChat,
+) -> None:
+    fake_wechat.user_info = {"errcode": 40001, "errmsg": "invalid credential"}
+    with pytest.raises(SendError, match="40001") as refused:
+        channel.enrich(plain_account, follower_message(), client=client)
+    assert refused.value.retryable
+    fake_wechat.user_info = {"subscribe": 1, "openid": OPENID}
+    channel.enrich(plain_account, follower_message(), client=client)
+    assert len(fake_wechat.token_calls()) == 2  # the stale token was not used again
