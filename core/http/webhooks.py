@@ -9,6 +9,8 @@ inbox worker resolve the sender, write the timeline and call the event hooks.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +22,7 @@ from regiocrm.channels import (
     InboundMessage,
     Reply,
     WebhookRequest,
+    WebhookResponse,
 )
 from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
@@ -32,9 +35,26 @@ from regiocrm.replies import reply_locale
 router = APIRouter(tags=["webhooks"])
 
 
-@router.api_route("/webhooks/{channel}/{account}", methods=["GET", "POST"])
-async def webhook(channel: str, account: str, request: Request) -> Response:
-    """A provider's delivery (POST) or URL verification (GET) for one channel account."""
+WEBHOOK = "/webhooks/{channel}/{account}"
+
+
+@router.get(WEBHOOK)
+async def verify_webhook(channel: str, account: str, request: Request) -> Response:
+    """The provider's URL verification for one channel account (WeChat's echostr,
+    WhatsApp's hub.challenge)."""
+    return await _answer(channel, account, request, _handshake)
+
+
+@router.post(WEBHOOK)
+async def deliver_webhook(channel: str, account: str, request: Request) -> Response:
+    """A provider's delivery of messages and events for one channel account."""
+    return await _answer(channel, account, request, _deliver)
+
+
+Step = Callable[[Services, Channel, ChannelAccount, WebhookRequest], Awaitable[WebhookResponse]]
+
+
+async def _answer(channel: str, account: str, request: Request, step: Step) -> Response:
     svc = services(request)
     found = svc.channels.account(channel, account)
     if found is None:
@@ -49,18 +69,28 @@ async def webhook(channel: str, account: str, request: Request) -> Response:
         received_at=utcnow(),
     )
     try:
-        if request.method == "GET":
-            answer = handler.handshake(channel_account, webhook_request)
-        else:
-            handler.verify(channel_account, webhook_request)
-            messages = handler.parse(channel_account, webhook_request)
-            stored = await run_in_threadpool(_store, svc, channel_account, messages)
-            replies = _passive_replies(svc.hooks, handler, channel_account, messages)
-            answer = handler.respond(channel_account, webhook_request, messages, replies)
-            svc.inbox.submit([s.inbox_id for s in stored if s.inbox_id is not None])
+        answer = await step(svc, handler, channel_account, webhook_request)
     except ChannelError as exc:
         return JSONResponse({"detail": str(exc) or type(exc).__name__}, exc.status)
     return Response(answer.body, answer.status, media_type=answer.media_type)
+
+
+async def _handshake(
+    svc: Services, channel: Channel, account: ChannelAccount, request: WebhookRequest
+) -> WebhookResponse:
+    return channel.handshake(account, request)
+
+
+async def _deliver(
+    svc: Services, channel: Channel, account: ChannelAccount, request: WebhookRequest
+) -> WebhookResponse:
+    channel.verify(account, request)
+    messages = channel.parse(account, request)
+    stored = await run_in_threadpool(_store, svc, account, messages)
+    replies = _passive_replies(svc.hooks, channel, account, messages)
+    answer = channel.respond(account, request, messages, replies)
+    svc.inbox.submit([s.inbox_id for s in stored if s.inbox_id is not None])
+    return answer
 
 
 def _store(svc: Services, account: ChannelAccount, messages: list[InboundMessage]) -> list[Stored]:
