@@ -3,19 +3,24 @@ while a deployment is set up and served."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import typer
+from babel import Locale
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from regiocrm import SettingsSection, hookimpl
 from regiocrm.calendars import Service
+from regiocrm.channels import Channel, ChannelAccount, InboundMessage
 from regiocrm.formats import Address, PersonName
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.packs import Pack, PackSpec
+from regiocrm.plugins.line.testing import LineDriver
 from regiocrm.settings import Section, load_settings
 
 
@@ -72,18 +77,61 @@ class Recorder:
         assert isinstance(service, Service)
         self.calls.append("business_calendar")
 
+    @hookimpl
+    def register_channels(self) -> list[Channel]:
+        self.calls.append("register_channels")
+        return []
+
+    @hookimpl
+    def auto_reply(self, message: InboundMessage, account: ChannelAccount, locale: str) -> None:
+        assert isinstance(message, InboundMessage)
+        assert isinstance(account, ChannelAccount)
+        assert Locale.parse(locale).language == "ja"
+        self.calls.append("auto_reply")
+
+    @hookimpl
+    def message_received(
+        self,
+        message: InboundMessage,
+        account: ChannelAccount,
+        customer_id: uuid.UUID,
+        interaction_id: uuid.UUID,
+    ) -> None:
+        assert isinstance(customer_id, uuid.UUID)
+        assert isinstance(interaction_id, uuid.UUID)
+        self.calls.append("message_received")
+
+    @hookimpl
+    def customer_merged(
+        self, survivor_id: uuid.UUID, merged_id: uuid.UUID, reason: str, actor_id: uuid.UUID | None
+    ) -> None:
+        assert survivor_id < merged_id
+        assert isinstance(actor_id, uuid.UUID)
+        self.calls.append("customer_merged")
+
 
 def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -> None:
     recorder = Recorder()
     register_plugin(recorder)
 
     assert regiocrm_cli("db", "upgrade").exit_code == 0
-    assert recorder.calls == ["register_commands", "register_settings", "register_migrations"]
+    # Settings load with the channels' account models, then the zones are migrated.
+    assert recorder.calls == [
+        "register_commands",
+        "register_channels",
+        "register_settings",
+        "register_migrations",
+    ]
 
     recorder.calls.clear()
     added = regiocrm_cli("users", "add", "chen", "--role", "agent")
     assert added.exit_code == 0
-    assert recorder.calls == ["register_commands", "register_settings", "register_migrations"]
+    assert recorder.calls == [
+        "register_commands",
+        "register_channels",
+        "register_settings",
+        "register_migrations",
+    ]
 
     recorder.calls.clear()
     settings = load_settings(regiocrm_hooks)
@@ -93,7 +141,13 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
         assert (
             client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         )
-    assert recorder.calls == ["register_settings", "register_migrations", "register_routes"]
+    assert recorder.calls == [
+        "register_channels",  # settings: the accounts' models
+        "register_settings",
+        "register_migrations",
+        "register_channels",  # the app: its channel registry
+        "register_routes",
+    ]
 
     recorder.calls.clear()
     assert regiocrm_cli("packs", "show", "jp").exit_code == 0
@@ -110,4 +164,52 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
         "format_address",
         "normalize_identity",
         "business_calendar",
+    ]
+
+    # The main job: a LINE message arrives, is answered, stored and resolved; an agent then
+    # binds the sender's phone number, which belongs to a customer a dealer entered.
+    recorder.calls.clear()
+    line = LineDriver()
+    settings = load_settings(regiocrm_hooks, channel_accounts={"line_jp": line.account_settings()})
+    provider = httpx.Client(transport=httpx.MockTransport(line.provider_api))
+    with TestClient(create_app(settings, regiocrm_hooks, http_client=provider)) as client:
+        auth = {"Authorization": f"Bearer {added.last_line}"}
+        dealer_entry = client.post(
+            "/api/customers",
+            json={"market": "JP", "identities": [{"kind": "phone", "value": "090-1234-5678"}]},
+            headers=auth,
+        ).json()
+        url = "http://testserver/webhooks/line/line_jp"
+        sender = line.sender(1)
+        request = line.text_message(
+            url, sender=sender, text="こんにちは", message_id="m1", at=datetime.now(UTC)
+        )
+        client.post(url, content=request.body, headers=request.headers)
+        client.app.state.services.inbox.drain()
+        [follower] = client.get(
+            "/api/customers", params={"identity": f"line:{sender}"}, headers=auth
+        ).json()["items"]
+        client.post(
+            f"/api/customers/{follower['id']}/identities",
+            json={"kind": "phone", "value": "+81 90 1234 5678"},
+            headers=auth,
+        )
+    assert dealer_entry["id"] < follower["id"]
+    assert recorder.calls == [
+        "register_channels",
+        "register_settings",
+        "register_migrations",
+        "register_channels",
+        "register_routes",
+        "normalize_identity",  # the dealer's entry
+        "format_name",  # its display name in the answer
+        # LINE takes no reply in the webhook's answer: nothing is asked while it waits.
+        "normalize_identity",  # the worker resolves the sender
+        "message_received",
+        "auto_reply",  # the worker: a reply to send through LINE's API?
+        "normalize_identity",  # the lookup by LINE id
+        "format_name",
+        "normalize_identity",  # the agent binds the phone number
+        "format_name",  # the survivor in the answer
+        "customer_merged",  # once the request's transaction has committed
     ]
