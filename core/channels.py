@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hmac
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -262,6 +262,30 @@ def constant_time_equal(expected: str | bytes, given: str | bytes) -> bool:
     left = expected.encode() if isinstance(expected, str) else expected
     right = given.encode() if isinstance(given, str) else given
     return hmac.compare_digest(left, right)
+
+
+def call_provider(provider: str, call: Callable[[], httpx.Response]) -> httpx.Response:
+    """Make one call to a provider's API; a timeout or a network failure (refused, reset,
+    no route) becomes a retryable :class:`SendError` naming the provider."""
+    try:
+        return call()
+    except httpx.TransportError as exc:
+        raise SendError(f"{provider} could not be reached: {exc!r}", retryable=True) from exc
+
+
+def accepted_id(response: httpx.Response, provider: str, read: Callable[[Any], object]) -> str:
+    """The message id in a provider's success answer, found by ``read`` in its JSON.
+
+    :raises SendError: not retryable, when the answer has no id: the provider took the
+        request, and sending again could deliver the message twice.
+    """
+    try:
+        return str(read(response.json()))
+    except (ValueError, LookupError, TypeError):
+        raise SendError(
+            f"{provider} accepted the message but returned no id: {response.text[:200]}",
+            retryable=False,
+        ) from None
 
 
 def raise_for_provider(response: httpx.Response, provider: str) -> None:

@@ -33,7 +33,9 @@ from regiocrm.channels import (
     SendError,
     WebhookRequest,
     WebhookResponse,
+    call_provider,
     constant_time_equal,
+    raise_for_provider,
 )
 from regiocrm.ids import new_id
 
@@ -177,20 +179,14 @@ class KakaoChannel(Channel):
             "user": [{"type": "botUserKey", "id": recipient.value}],
             "params": {"text": text},
         }
-        try:
-            response = client.post(
-                EVENT_API.format(bot_id=settings.bot_id),
-                headers={"Authorization": f"KakaoAK {settings.rest_api_key.get_secret_value()}"},
-                json=body,
-            )
-        except httpx.TransportError as error:  # timeouts, refused connections, resets
-            raise SendError(f"Kakao did not answer: {error!r}", retryable=True) from error
-        if not response.is_success:
-            status = response.status_code
-            raise SendError(
-                f"Kakao answered {status}: {response.text[:200]}",
-                retryable=status == 429 or status >= 500,
-            )
+        headers = {"Authorization": f"KakaoAK {settings.rest_api_key.get_secret_value()}"}
+        response = call_provider(
+            "Kakao",
+            lambda: client.post(
+                EVENT_API.format(bot_id=settings.bot_id), headers=headers, json=body
+            ),
+        )
+        raise_for_provider(response, "Kakao")
         return _task_id(response)
 
 

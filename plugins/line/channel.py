@@ -36,6 +36,7 @@ from regiocrm.channels import (
     MissingSignature,
     SendError,
     WebhookRequest,
+    call_provider,
     constant_time_equal,
 )
 
@@ -272,10 +273,7 @@ def _optional(container: Mapping[str, Any], name: str, kind: type[T]) -> T | Non
 def _post(
     client: httpx.Client, url: str, headers: dict[str, str], body: dict[str, Any]
 ) -> httpx.Response:
-    try:
-        return client.post(url, headers=headers, json=body)
-    except httpx.TransportError as error:  # timeouts, refused connections, resets
-        raise SendError(f"LINE did not answer: {error!r}", retryable=True) from error
+    return call_provider("LINE", lambda: client.post(url, headers=headers, json=body))
 
 
 def _raise_for_line(response: httpx.Response) -> None:

@@ -35,6 +35,8 @@ from regiocrm.channels import (
     SendError,
     WebhookRequest,
     WebhookResponse,
+    accepted_id,
+    call_provider,
     constant_time_equal,
 )
 
@@ -217,20 +219,10 @@ class SmsChannel(Channel):
         url = f"{TWILIO_API}/Accounts/{settings.account_sid}/Messages.json"
         form = {"To": recipient.value, "From": settings.from_number, "Body": text}
         auth = (settings.account_sid, settings.auth_token.get_secret_value())
-        try:
-            response = client.post(url, data=form, auth=auth)
-        except httpx.TransportError as exc:
-            raise SendError(f"Twilio could not be reached: {exc!r}", retryable=True) from exc
+        response = call_provider("Twilio", lambda: client.post(url, data=form, auth=auth))
         if not response.is_success:
             raise _send_error(response)
-        try:
-            return str(response.json()["sid"])
-        except (ValueError, LookupError, TypeError):
-            # Twilio took the request; sending again could deliver the message twice.
-            raise SendError(
-                f"Twilio accepted the message but returned no sid: {response.text[:200]}",
-                retryable=False,
-            ) from None
+        return accepted_id(response, "Twilio", lambda answer: answer["sid"])
 
 
 def _settings(account: ChannelAccount) -> SmsAccountSettings:

@@ -43,6 +43,7 @@ from regiocrm.channels import (
     StaleRequest,
     WebhookRequest,
     WebhookResponse,
+    call_provider,
     constant_time_equal,
     raise_for_provider,
 )
@@ -494,12 +495,7 @@ def _cdata(text: str) -> str:
 
 def _call(client: httpx.Client, request: httpx.Request) -> dict[str, object]:
     """A WeChat API call's JSON answer; transport and HTTP failures become SendError."""
-    try:
-        response = client.send(request)
-    except httpx.TimeoutException as exc:
-        raise SendError(f"WeChat timed out: {exc}", retryable=True) from exc
-    except httpx.TransportError as exc:
-        raise SendError(f"WeChat could not be reached: {exc}", retryable=True) from exc
+    response = call_provider("WeChat", lambda: client.send(request))
     raise_for_provider(response, "WeChat")
     try:
         result = response.json()

@@ -31,6 +31,8 @@ from regiocrm.channels import (
     SendError,
     WebhookRequest,
     WebhookResponse,
+    accepted_id,
+    call_provider,
     constant_time_equal,
 )
 
@@ -252,20 +254,12 @@ class WhatsAppChannel(Channel):
             "text": {"body": text},
         }
         headers = {"Authorization": f"Bearer {settings.access_token.get_secret_value()}"}
-        try:
-            response = client.post(url, json=message, headers=headers)
-        except httpx.TransportError as exc:
-            raise SendError(f"WhatsApp could not be reached: {exc!r}", retryable=True) from exc
+        response = call_provider(
+            "WhatsApp", lambda: client.post(url, json=message, headers=headers)
+        )
         if not response.is_success:
             raise _send_error(response)
-        try:
-            return str(response.json()["messages"][0]["id"])
-        except (ValueError, LookupError, TypeError):
-            # Meta took the request; sending again could deliver the message twice.
-            raise SendError(
-                f"WhatsApp accepted the message but returned no id: {response.text[:200]}",
-                retryable=False,
-            ) from None
+        return accepted_id(response, "WhatsApp", lambda answer: answer["messages"][0]["id"])
 
 
 def _settings(account: ChannelAccount) -> WhatsAppAccountSettings:
