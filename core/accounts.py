@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from regiocrm import audit
 from regiocrm.i18n import _
+from regiocrm.maps import Datum, Point
 from regiocrm.models import (
     ApiToken,
     LicenceTier,
@@ -66,9 +67,16 @@ def create_organization(
     market: str,
     parent: str | None = None,
     licence_tier: LicenceTier | None = None,
+    address: str | None = None,
+    location: Point | None = None,
     actor: User | None = None,
 ) -> Organization:
-    """Add an organization; the licence tier defaults to what its kind usually holds."""
+    """Add an organization; the licence tier defaults to what its kind usually holds.
+
+    :param location: where it is, in WGS-84 (dealers with one receive leads).
+    """
+    if location is not None and location.datum is not Datum.WGS84:
+        raise AccountError(f"an organization's location is stored in WGS-84, not {location.datum}")
     if organization_named(session, name) is not None:
         raise AccountError(_("organization {name!r} already exists").format(name=name))
     parent_org = None
@@ -82,6 +90,9 @@ def create_organization(
         market=market,
         parent_id=parent_org.id if parent_org else None,
         licence_tier=licence_tier or DEFAULT_TIER[kind],
+        address=address,
+        latitude=location.lat if location else None,
+        longitude=location.lon if location else None,
     )
     session.add(org)
     session.flush()

@@ -20,6 +20,7 @@ from regiocrm.channels import Channel, ChannelAccount, ChannelRegistry, InboundM
 from regiocrm.formats import Address, PersonName
 from regiocrm.i18n import core_catalogs
 from regiocrm.identities import NormalizedIdentity
+from regiocrm.maps import MapProvider
 from regiocrm.packs import PackRegistry, resolve_packs
 from regiocrm.plugin_manager import get_plugin_manager
 
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class ChannelConflict(Exception):
-    """Two plugins register a channel under the same name."""
+class PluginConflict(Exception):
+    """Two plugins register a channel or a map provider under the same name."""
 
 
 class NoAnswer(LookupError):
@@ -84,15 +85,30 @@ class Hooks:
     def channels(self) -> dict[str, Channel]:
         """Every registered channel by name.
 
-        :raises ChannelConflict: when two plugins register channels of the same name.
+        :raises PluginConflict: when two plugins register channels of the same name.
         """
         channels: dict[str, Channel] = {}
         for contributed in reversed(self.pm.hook.register_channels()):
             for channel in contributed:
                 if channel.name in channels:
-                    raise ChannelConflict(f"two plugins register a channel named {channel.name!r}")
+                    raise PluginConflict(f"two plugins register a channel named {channel.name!r}")
                 channels[channel.name] = channel
         return channels
+
+    def map_providers(self) -> dict[str, MapProvider]:
+        """Every registered map provider by name.
+
+        :raises PluginConflict: when two plugins register providers of the same name.
+        """
+        providers: dict[str, MapProvider] = {}
+        for contributed in reversed(self.pm.hook.register_map_providers()):
+            for provider in contributed:
+                if provider.name in providers:
+                    raise PluginConflict(
+                        f"two plugins register a map provider named {provider.name!r}"
+                    )
+                providers[provider.name] = provider
+        return providers
 
     def channel_registry(self, settings: RegiocrmSettings) -> ChannelRegistry:
         """The deployment's channels and its configured accounts on them."""
@@ -178,6 +194,9 @@ class Hooks:
             customer_id=customer_id,
             interaction_id=interaction_id,
         )
+
+    def lead_created(self, *, lead_id: uuid.UUID, market: str, dealer_id: uuid.UUID | None) -> None:
+        self.pm.hook.lead_created(lead_id=lead_id, market=market, dealer_id=dealer_id)
 
     def customer_merged(
         self,

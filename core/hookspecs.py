@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from regiocrm.channels import Channel, ChannelAccount, InboundMessage
     from regiocrm.formats import Address, PersonName
     from regiocrm.identities import NormalizedIdentity
+    from regiocrm.maps import MapProvider
     from regiocrm.packs import Pack, PackSpec
     from regiocrm.settings import SettingsSection
 
@@ -137,6 +138,20 @@ def register_channels() -> Iterable[Channel]:
     register channels of the same name.
 
     :returns: the plugin's channels, each an instance of :class:`regiocrm.channels.Channel`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_map_providers() -> Iterable[MapProvider]:
+    """Contribute map providers (Baidu, AMap, Naver, Kakao, Google, an offline gazetteer…).
+
+    A pack's ``map_providers`` names them in the order a market tries them: when one fails,
+    times out or refuses, the next is asked. Each provider's settings section is
+    ``[maps.<provider.name>]``, validated by its ``settings_model``.
+
+    :returns: the plugin's providers, each an instance of :class:`regiocrm.maps.MapProvider`.
 
     .. versionadded:: 0.1
     """
@@ -255,6 +270,21 @@ def message_received(
     :param account: the channel account it arrived on.
     :param customer_id: the customer it was resolved to (the survivor, after any merge).
     :param interaction_id: its entry on the customer's timeline.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lead_created(lead_id: uuid.UUID, market: str, dealer_id: uuid.UUID | None) -> None:
+    """A lead was stored, routed to its dealer or flagged for a person.
+
+    Called once the lead is committed: a dealer notification or a follow-up task hangs here.
+
+    :param lead_id: the new lead.
+    :param market: its market.
+    :param dealer_id: the dealer it was routed to, or ``None`` when it could not be placed
+        or no dealer of the market has a location (the lead says why).
 
     .. versionadded:: 0.1
     """

@@ -44,6 +44,7 @@ from sqlalchemy.exc import ArgumentError
 if TYPE_CHECKING:
     from regiocrm.channels import Channel
     from regiocrm.hooks import Hooks
+    from regiocrm.maps import MapProvider
 
 ENV_PREFIX = "REGIOCRM_"
 CONFIG_ENV = "REGIOCRM_CONFIG"
@@ -156,6 +157,10 @@ class RegiocrmSettings(BaseSettings):
     )
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    maps: Section = Field(
+        default_factory=Section,
+        description="one table per installed map provider: [maps.<provider>]",
+    )
     channel_accounts: dict[str, Any] = Field(
         default_factory=dict,
         description="account name -> its channel, market and credentials; each channel's"
@@ -234,11 +239,21 @@ ACCOUNT_NAME = r"^[a-z][a-z0-9_-]{0,63}$"
 
 
 def settings_model(
-    sections: Iterable[SettingsSection] = (), channels: Iterable[Channel] = ()
+    sections: Iterable[SettingsSection] = (),
+    channels: Iterable[Channel] = (),
+    map_providers: Iterable[MapProvider] = (),
 ) -> type[RegiocrmSettings]:
-    """The root settings model extended with the plugins' sections, and with the channel
-    accounts validated by their channels' own models (told apart by their ``channel``)."""
+    """The root settings model extended with the plugins' sections, with the channel
+    accounts validated by their channels' own models (told apart by their ``channel``), and
+    with a ``[maps.<provider>]`` table per map provider."""
     fields: dict[str, Any] = {}
+    sections_of_maps: dict[str, Any] = {
+        provider.name: (provider.settings_model, Field(default_factory=provider.settings_model))
+        for provider in map_providers
+    }
+    if sections_of_maps:
+        maps = create_model("MapsSettings", __base__=Section, **sections_of_maps)
+        fields["maps"] = (maps, Field(default_factory=maps))
     account_models = tuple(channel.account_settings for channel in channels)
     if account_models:
         account: Any = (
@@ -278,7 +293,7 @@ def load_settings(hooks: Hooks | None = None, **values: Any) -> RegiocrmSettings
     """
     channels = list(hooks.channels().values()) if hooks is not None else []
     model = (
-        settings_model(hooks.settings_sections(), channels)
+        settings_model(hooks.settings_sections(), channels, hooks.map_providers().values())
         if hooks is not None
         else RegiocrmSettings
     )

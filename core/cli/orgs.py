@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import httpx
 import typer
 from sqlalchemy import select
 
 from regiocrm.accounts import AccountError, create_organization
-from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
+from regiocrm.channels import PROVIDER_TIMEOUT
+from regiocrm.cli.context import CliContext, CliError, JsonOption, cli_context, print_rows
+from regiocrm.geocoding import MapChain, NotLocated
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
+from regiocrm.maps import Point
 from regiocrm.models import LicenceTier, Organization, OrganizationKind
 
 app = typer.Typer(help="Add and list organizations.", no_args_is_help=True)
@@ -29,15 +33,32 @@ def add(
             help="Licence tier; default full for oem/wholesaler/call_centre, else community."
         ),
     ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Postal address; a dealer's is geocoded unless --lat/--lon.")
+    ] = None,
+    lat: Annotated[float | None, typer.Option(min=-90, max=90, help="WGS-84 latitude.")] = None,
+    lon: Annotated[float | None, typer.Option(min=-180, max=180, help="WGS-84 longitude.")] = None,
 ) -> None:
-    """Add an organization."""
+    """Add an organization; a dealer with a location receives the leads nearest to it."""
     context = cli_context(ctx)
     market = _market(market)
+    if (lat is None) != (lon is None):
+        raise CliError(_("--lat and --lon go together"))
     context.require_migrated(context.stores.home)
+    location = None if lat is None or lon is None else Point(lat, lon)
+    if location is None and address and kind is OrganizationKind.DEALER:
+        location = _geocode(context, address, market)
     try:
         with context.stores.session() as session:
             org = create_organization(
-                session, name=name, kind=kind, market=market, parent=parent, licence_tier=tier
+                session,
+                name=name,
+                kind=kind,
+                market=market,
+                parent=parent,
+                licence_tier=tier,
+                address=address,
+                location=location,
             )
     except AccountError as exc:
         raise CliError(str(exc)) from None
@@ -68,11 +89,33 @@ def list_orgs(
                 "licence_tier": org.licence_tier.value,
                 "parent": names.get(org.parent_id) if org.parent_id else None,
                 "active": org.active,
+                "address": org.address,
+                "lat": org.latitude,
+                "lon": org.longitude,
             }
             for org in orgs
         ]
-    columns = ["name", "kind", "market", "licence_tier", "parent", "active"]
+    columns = ["name", "kind", "market", "licence_tier", "parent", "active", "address"]
     print_rows(_("organizations"), rows, columns, as_json)
+
+
+def _geocode(context: CliContext, address: str, market: str) -> Point | None:
+    """The dealer's point from the market's map chain; a dealer that cannot be placed is
+    still added (it receives no leads until it has a location), with a warning."""
+    with httpx.Client(timeout=PROVIDER_TIMEOUT) as client:
+        try:
+            located = MapChain(context.hooks, context.settings, client).geocode(address, market)
+        except NotLocated as exc:
+            typer.echo(
+                _("warning: {reason}; added without a location").format(reason=exc), err=True
+            )
+            return None
+    typer.echo(
+        _("located by {provider}: {lat:.6f}, {lon:.6f}").format(
+            provider=located.provider, lat=located.point.lat, lon=located.point.lon
+        )
+    )
+    return located.point
 
 
 def _market(value: str) -> str:

@@ -12,9 +12,11 @@ from fastapi import FastAPI
 
 from regiocrm import __version__
 from regiocrm.channels import PROVIDER_TIMEOUT, ChannelRegistry
+from regiocrm.geocoding import MapChain
 from regiocrm.hooks import Hooks
 from regiocrm.http.limits import BodySizeLimit
 from regiocrm.inbox import InboxWorker
+from regiocrm.leads import DealerLocator
 from regiocrm.migrate import Migrator
 from regiocrm.replies import record_auto_reply
 from regiocrm.settings import RegiocrmSettings
@@ -32,6 +34,8 @@ class Services:
     channels: ChannelRegistry
     inbox: InboxWorker
     http_client: httpx.Client
+    maps: MapChain
+    dealers: DealerLocator
 
 
 def create_app(
@@ -71,7 +75,17 @@ def create_app(
         description="One CRM core for every market: webhooks, the JSON API and health.",
         lifespan=lifespan,
     )
-    app.state.services = Services(settings, hooks, stores, migrator, channels, inbox, client)
+    app.state.services = Services(
+        settings,
+        hooks,
+        stores,
+        migrator,
+        channels,
+        inbox,
+        client,
+        MapChain(hooks, settings, client),
+        DealerLocator(),
+    )
     for router in hooks.routers():
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http.max_body_bytes)

@@ -32,6 +32,13 @@ class Lead(Model):
     latitude: Mapped[float | None] = mapped_column(doc="WGS-84")
     longitude: Mapped[float | None] = mapped_column(doc="WGS-84")
     dealer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
+    distance_km: Mapped[float | None] = mapped_column(doc="from the lead to its dealer")
+    located_by: Mapped[str | None] = mapped_column(
+        String(40), doc="the map provider that placed the lead's address"
+    )
+    unassigned_reason: Mapped[str | None] = mapped_column(
+        Text, doc="why no dealer could be chosen: the lead is kept, flagged for a person"
+    )
     follow_up_due_at: Mapped[datetime | None]
     ownership_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("ownerships.id"), doc="the sale the lead became"

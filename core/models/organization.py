@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import ForeignKey
+from sqlalchemy import ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from regiocrm.models.base import DataClass, Model
@@ -34,5 +34,8 @@ class Organization(Model):
     licence_tier: Mapped[LicenceTier]
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    address: Mapped[str | None] = mapped_column(Text, doc="as the market writes it")
+    latitude: Mapped[float | None] = mapped_column(doc="WGS-84, geocoded or given")
+    longitude: Mapped[float | None] = mapped_column(doc="WGS-84, geocoded or given")
 
     parent: Mapped[Organization | None] = relationship(remote_side="Organization.id", lazy="raise")

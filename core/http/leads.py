@@ -1,0 +1,127 @@
+"""``/api/leads`` and ``/api/dealers/nearest``: leads routed to the nearest dealer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.deps import CurrentUser, HomeSession, Svc
+from regiocrm.leads import Leads, NewLead
+from regiocrm.maps import Datum, Point
+from regiocrm.models import Lead, Organization
+from regiocrm.packs import PackError
+
+router = APIRouter(prefix="/api", tags=["leads"])
+
+MARKET = r"^[A-Z]{2}$"
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+class LeadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    market: str = Field(pattern=MARKET, examples=["CN"])
+    address: str | None = Field(default=None, max_length=500, examples=["上海市浦东新区张江路"])
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    datum: Datum = Datum.WGS84
+    customer_id: uuid.UUID | None = None
+    source: str | None = Field(default=None, max_length=60)
+    vehicle_model: str | None = Field(default=None, max_length=60)
+
+    @model_validator(mode="after")
+    def _placed(self) -> LeadIn:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        if self.lat is None and (self.address is None or not self.address.strip()):
+            raise ValueError("a lead needs an address or a point (lat and lon)")
+        return self
+
+
+def _dealer(session: HomeSession, dealer_id: uuid.UUID | None) -> dict[str, Any] | None:
+    if dealer_id is None:
+        return None
+    dealer = session.get_one(Organization, dealer_id)
+    return {
+        "id": str(dealer.id),
+        "name": dealer.name,
+        "address": dealer.address,
+        "lat": dealer.latitude,
+        "lon": dealer.longitude,
+    }
+
+
+def _as_json(session: HomeSession, lead: Lead) -> dict[str, Any]:
+    return {
+        "id": str(lead.id),
+        "market": lead.market,
+        "status": lead.status.value,
+        "address": lead.address,
+        "lat": lead.latitude,
+        "lon": lead.longitude,
+        "located_by": lead.located_by,
+        "dealer": _dealer(session, lead.dealer_id),
+        "distance_km": lead.distance_km,
+        "unassigned_reason": lead.unassigned_reason,
+        "customer_id": str(lead.customer_id) if lead.customer_id else None,
+    }
+
+
+@router.post("/leads", status_code=status.HTTP_201_CREATED)
+def create_lead(body: LeadIn, user: CurrentUser, session: HomeSession, svc: Svc) -> dict[str, Any]:
+    """Store a lead and route it to the nearest active dealer of its market. A lead that
+    cannot be placed is kept unassigned, with ``unassigned_reason`` saying why."""
+    point = None if body.lat is None or body.lon is None else Point(body.lat, body.lon, body.datum)
+    leads = Leads(session, svc.hooks, svc.maps, svc.dealers)
+    try:
+        lead = leads.create(
+            NewLead(
+                market=body.market,
+                address=body.address,
+                point=point,
+                customer_id=body.customer_id,
+                source=body.source,
+                vehicle_model=body.vehicle_model,
+            )
+        )
+    except PackError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return _as_json(session, lead)
+
+
+@router.get("/leads/{lead_id}")
+def get_lead(lead_id: uuid.UUID, user: CurrentUser, session: HomeSession) -> dict[str, Any]:
+    """A lead with the dealer it was routed to and the distance."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead {lead_id}")
+    return _as_json(session, lead)
+
+
+@router.get("/dealers/nearest")
+def nearest_dealer(
+    user: CurrentUser,
+    session: HomeSession,
+    svc: Svc,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    market: Annotated[str, Query(pattern=MARKET)],
+    datum: Datum = Datum.WGS84,
+) -> dict[str, Any]:
+    """The nearest active dealer of ``market`` to a point (in any datum)."""
+    nearest = svc.dealers.nearest(session, market, Point(lat, lon, datum))
+    if nearest is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no active dealer of {market} has a location"
+        )
+    return {"dealer": _dealer(session, nearest.key), "distance_km": round(nearest.km, 3)}
+
+
+@hookimpl
+def register_routes() -> list[APIRouter]:
+    return [router]

@@ -1,0 +1,330 @@
+"""The Kakao Map provider against Kakao Local's documented answers, on a mocked transport.
+
+Bodies follow Kakao Developers "카카오맵 REST API" (주소로 좌표 변환하기: ``meta`` and
+``documents`` with string ``x``/``y``; 좌표로 주소 변환하기: ``road_address`` that may be
+``null``) and its errors (``{"errorType", "message"}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx
+import pytest
+
+from regiocrm.hooks import Hooks
+from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
+from regiocrm.plugins.kakaomap import KakaoMapProvider, KakaoMapSettings
+
+KEY = "0123456789abcdef0123456789abcdef"
+SETTINGS = KakaoMapSettings(key=KEY)
+ADDRESS = "전북 삼성동 100"
+
+SEARCHED = {
+    "meta": {"total_count": 1, "pageable_count": 1, "is_end": True},
+    "documents": [
+        {
+            "address_name": "전북 익산시 부송동 100",
+            "address_type": "REGION_ADDR",
+            "x": "126.99597295767953",
+            "y": "35.97664845766847",
+            "address": {
+                "address_name": "전북 익산시 부송동 100",
+                "region_1depth_name": "전북",
+                "region_2depth_name": "익산시",
+                "region_3depth_name": "부송동",
+                "region_3depth_h_name": "삼성동",
+                "h_code": "4514069000",
+                "b_code": "4514013400",
+                "mountain_yn": "N",
+                "main_address_no": "100",
+                "sub_address_no": "",
+                "x": "126.99597295767953",
+                "y": "35.97664845766847",
+            },
+            "road_address": {
+                "address_name": "전북 익산시 망산길 11-17",
+                "region_1depth_name": "전북",
+                "region_2depth_name": "익산시",
+                "region_3depth_name": "부송동",
+                "road_name": "망산길",
+                "underground_yn": "N",
+                "main_building_no": "11",
+                "sub_building_no": "17",
+                "building_name": "",
+                "zone_no": "54547",
+                "x": "126.99599512792346",
+                "y": "35.976749396987046",
+            },
+        }
+    ],
+}
+NOTHING = {"meta": {"total_count": 0, "pageable_count": 0, "is_end": True}, "documents": []}
+REVERSED = {
+    "meta": {"total_count": 1},
+    "documents": [
+        {
+            "road_address": {
+                "address_name": "경기도 안양시 만안구 병목안로 107",
+                "region_1depth_name": "경기",
+                "region_2depth_name": "안양시 만안구",
+                "region_3depth_name": "안양동",
+                "road_name": "병목안로",
+                "underground_yn": "N",
+                "main_building_no": "107",
+                "sub_building_no": "",
+                "building_name": "",
+                "zone_no": "14012",
+            },
+            "address": {
+                "address_name": "경기 안양시 만안구 안양동 1026-8",
+                "region_1depth_name": "경기",
+                "region_2depth_name": "안양시 만안구",
+                "region_3depth_name": "안양동",
+                "mountain_yn": "N",
+                "main_address_no": "1026",
+                "sub_address_no": "8",
+            },
+        }
+    ],
+}
+NO_ROAD = {
+    "meta": {"total_count": 1},
+    "documents": [{"road_address": None, "address": REVERSED["documents"][0]["address"]}],
+}
+AT_SEA = {"meta": {"total_count": 0}, "documents": []}
+WRONG_KEY = {"errorType": "AccessDeniedError", "message": "wrong appKey format"}
+DISABLED = {
+    "errorType": "NotAuthorizedError",
+    "message": "App(regiocrm) disabled OPEN_MAP_AND_LOCAL service.",
+}
+LIMIT = {"errorType": "RequestThrottled", "message": "API limit has been exceeded."}
+
+
+class Recorder:
+    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.answer = answer
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answer(request)
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(str(self.requests[-1].url)).query)
+
+
+def answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(status, json=body)
+
+
+@pytest.fixture
+def provider() -> KakaoMapProvider:
+    return KakaoMapProvider()
+
+
+@pytest.fixture
+def mock() -> Iterator[Callable[..., tuple[httpx.Client, Recorder]]]:
+    clients: list[httpx.Client] = []
+
+    def make(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[httpx.Client, Recorder]:
+        recorder = Recorder(answer)
+        clients.append(httpx.Client(transport=httpx.MockTransport(recorder)))
+        return clients[-1], recorder
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def geocode(provider: KakaoMapProvider, client: httpx.Client) -> Any:
+    return provider.geocode(ADDRESS, market="KR", settings=SETTINGS, client=client)
+
+
+def reverse(provider: KakaoMapProvider, client: httpx.Client) -> Any:
+    point = Point(37.3943, 126.9274, Datum.WGS84)
+    return provider.reverse(point, market="KR", settings=SETTINGS, client=client)
+
+
+def test_geocode_authenticates_with_kakaoak_only(provider, mock) -> None:
+    client, recorder = mock(answering(SEARCHED))
+
+    geocode(provider, client)
+
+    request = recorder.requests[0]
+    url = urlsplit(str(request.url))
+    assert (url.scheme, url.netloc, url.path) == (
+        "https",
+        "dapi.kakao.com",
+        "/v2/local/search/address.json",
+    )
+    assert recorder.query == {"query": [ADDRESS]}
+    assert request.headers["Authorization"] == f"KakaoAK {KEY}"
+    assert KEY not in str(request.url)
+
+
+def test_geocode_reads_x_as_longitude_and_prefers_the_road_address(provider, mock) -> None:
+    client, _ = mock(answering(SEARCHED))
+
+    place = geocode(provider, client)
+
+    assert place.point == Point(35.97664845766847, 126.99597295767953, Datum.WGS84)
+    assert place.address == "전북 익산시 망산길 11-17"
+    assert place.precision == "REGION_ADDR"
+
+
+def test_geocode_without_road_address_uses_address_name(provider, mock) -> None:
+    regional = {**SEARCHED, "documents": [{**SEARCHED["documents"][0], "road_address": None}]}
+    client, _ = mock(answering(regional))
+
+    assert geocode(provider, client).address == "전북 익산시 부송동 100"
+
+
+def test_reverse_request_and_road_address(provider, mock) -> None:
+    client, recorder = mock(answering(REVERSED))
+
+    place = reverse(provider, client)
+
+    assert urlsplit(str(recorder.requests[0].url)).path == "/v2/local/geo/coord2address.json"
+    assert recorder.query == {"x": ["126.9274000"], "y": ["37.3943000"], "input_coord": ["WGS84"]}
+    assert place.address == "경기도 안양시 만안구 병목안로 107"
+    assert place.point == Point(37.3943, 126.9274, Datum.WGS84)
+
+
+def test_reverse_without_road_address_uses_the_lot_address(provider, mock) -> None:
+    client, _ = mock(answering(NO_ROAD))
+
+    assert reverse(provider, client).address == "경기 안양시 만안구 안양동 1026-8"
+
+
+def test_no_documents_is_no_result(provider, mock) -> None:
+    client, _ = mock(answering(NOTHING))
+    with pytest.raises(NoResult):
+        geocode(provider, client)
+
+    client, _ = mock(answering(AT_SEA))
+    with pytest.raises(NoResult):
+        reverse(provider, client)
+
+
+@pytest.mark.parametrize(("status", "body"), [(401, WRONG_KEY), (403, DISABLED), (429, LIMIT)])
+def test_key_service_and_quota_errors_are_refusals(
+    provider, mock, status: int, body: dict[str, str]
+) -> None:
+    client, _ = mock(answering(body, status))
+
+    with pytest.raises(MapRefused) as raised:
+        geocode(provider, client)
+
+    assert f"HTTP {status} {body['errorType']}: {body['message']}" in str(raised.value)
+
+
+def test_an_error_that_echoes_the_key_does_not_leak_it(provider, mock) -> None:
+    echoed = {"errorType": "AccessDeniedError", "message": f"wrong appKey({KEY}) format"}
+    client, _ = mock(answering(echoed, 401))
+
+    with pytest.raises(MapRefused) as raised:
+        geocode(provider, client)
+
+    assert KEY not in str(raised.value)
+    assert "wrong appKey(***) format" in str(raised.value)
+
+
+def test_a_bad_request_is_unavailable(provider, mock) -> None:
+    body = {"errorType": "MissingParameter", "message": "query parameter required"}
+    client, _ = mock(answering(body, 400))
+
+    with pytest.raises(MapUnavailable, match="MissingParameter"):
+        geocode(provider, client)
+
+
+def test_timeout_is_unavailable(provider, mock) -> None:
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client, _ = mock(timeout)
+
+    with pytest.raises(MapUnavailable, match="ReadTimeout") as raised:
+        geocode(provider, client)
+
+    assert raised.value.__cause__ is None
+
+
+def test_non_json_is_unavailable(provider, mock) -> None:
+    client, _ = mock(lambda request: httpx.Response(200, text="<html>maintenance</html>"))
+
+    with pytest.raises(MapUnavailable, match="non-JSON"):
+        reverse(provider, client)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [httpx.Response(500, text="Internal Server Error"), httpx.Response(503, text="")],
+)
+def test_server_errors_are_unavailable(provider, mock, response: httpx.Response) -> None:
+    client, _ = mock(lambda request: response)
+
+    with pytest.raises(MapUnavailable, match=f"HTTP {response.status_code}"):
+        geocode(provider, client)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ["documents"],
+        {"meta": {"total_count": 1}},
+        {"documents": [{"x": "127.0"}]},
+        {"documents": [{"x": "127.0", "y": "north"}]},
+        {"documents": [{"x": "127.0", "y": "95.0"}]},
+    ],
+)
+def test_wrong_shapes_are_unavailable(provider, mock, body: Any) -> None:
+    client, _ = mock(answering(body))
+
+    with pytest.raises(MapUnavailable):
+        geocode(provider, client)
+
+
+def test_a_reverse_document_without_names_is_unavailable(provider, mock) -> None:
+    client, _ = mock(answering({"documents": [{"road_address": None, "address": None}]}))
+
+    with pytest.raises(MapUnavailable):
+        reverse(provider, client)
+
+
+def test_without_a_key_it_refuses_without_calling(provider, mock) -> None:
+    client, recorder = mock(answering(SEARCHED))
+
+    with pytest.raises(MapRefused):
+        provider.geocode(ADDRESS, market="KR", settings=KakaoMapSettings(), client=client)
+
+    assert recorder.requests == []
+
+
+def test_configured_needs_a_key(provider) -> None:
+    assert provider.configured(SETTINGS)
+    assert not provider.configured(KakaoMapSettings())
+    assert KEY not in repr(SETTINGS)
+
+
+def test_map_link_is_the_link_map_url(provider) -> None:
+    point = Point(37.402056, 127.108212)
+
+    assert provider.map_link(point) == "https://map.kakao.com/link/map/37.402056,127.108212"
+    named = provider.map_link(point, title="카카오판교, 아지트")
+    assert named.startswith("https://map.kakao.com/link/map/")
+    assert unquote(named.removeprefix("https://map.kakao.com/link/map/")) == (
+        "카카오판교  아지트,37.402056,127.108212"
+    )
+
+
+def test_the_plugin_registers_the_provider(plugin_manager) -> None:
+    # A built-in plugin: registered through the same hook as an installed one.
+    provider = Hooks(plugin_manager).map_providers()["kakaomap"]
+
+    assert isinstance(provider, KakaoMapProvider)
+    assert provider.datum is Datum.WGS84
+    assert provider.settings_model is KakaoMapSettings
