@@ -16,13 +16,17 @@ from threading import Lock
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from regiocrm.geo import convert
+from regiocrm.customers import Customers
+from regiocrm.geo import convert, great_circle_km
 from regiocrm.geocoding import MapChain, NotLocated
 from regiocrm.hooks import Hooks
 from regiocrm.maps import Datum, Point
-from regiocrm.models import Lead, Organization, OrganizationKind
+from regiocrm.models import Lead, Organization, OrganizationKind, Ownership
 from regiocrm.routing import Nearest, NearestIndex
 from regiocrm.stores import after_commit
+
+# ``located_by`` of a lead at the very address of one of the deployment's dealers.
+DEALER_ADDRESS = "dealer address"
 
 
 @dataclass(frozen=True)
@@ -98,26 +102,42 @@ class Leads:
         :raises ValueError: for a lead with neither an address nor a point, or an empty one.
         :raises regiocrm.packs.PackError: for a market no pack serves.
         """
-        self.hooks.packs().for_market(new.market)
+        pack = self.hooks.packs().for_market(new.market)
         if new.point is None and (new.address is None or not new.address.strip()):
             raise ValueError("a lead needs an address or a point")
+        owner = (
+            None
+            if new.customer_id is None
+            else Customers(self.session, self.hooks).get(new.customer_id)
+        )
         lead = Lead(
             market=new.market,
-            customer_id=new.customer_id,
+            customer_id=owner.id if owner else None,
             source=new.source,
             vehicle_model=new.vehicle_model,
             address=new.address,
         )
         point = None if new.point is None else convert(new.point, Datum.WGS84)
         if point is None and new.address is not None:
+            point, lead.located_by = self._dealer_at(new.market, new.address), DEALER_ADDRESS
+        if point is None and new.address is not None:
             try:
                 located = self.chain.geocode(new.address, new.market)
             except NotLocated as exc:
-                lead.unassigned_reason = str(exc)
+                lead.located_by, lead.unassigned_reason = None, str(exc)
             else:
                 point, lead.located_by = located.point, located.provider
         if point is not None:
             lead.latitude, lead.longitude = point.lat, point.lon
+        seller = None
+        if owner is not None and pack.leads_to_selling_dealer:
+            seller = self._selling_dealer(owner.id, new.market)
+        if seller is not None:
+            lead.dealer_id = seller.id
+            if point is not None and seller.latitude is not None and seller.longitude is not None:
+                distance = great_circle_km(point, Point(seller.latitude, seller.longitude))
+                lead.distance_km = round(distance, 3)
+        elif point is not None:
             nearest = self.locator.nearest(self.session, new.market, point)
             if nearest is None:
                 lead.unassigned_reason = f"no active dealer of {new.market} has a location"
@@ -132,3 +152,38 @@ class Leads:
             ),
         )
         return lead
+
+    def _dealer_at(self, market: str, address: str) -> Point | None:
+        """The location of a dealer of the market at exactly this address: the deployment's
+        own knowledge, asked before any map provider."""
+        row = self.session.execute(
+            select(Organization.latitude, Organization.longitude)
+            .where(
+                Organization.kind == OrganizationKind.DEALER,
+                Organization.market == market,
+                Organization.address == address.strip(),
+                Organization.latitude.is_not(None),
+                Organization.longitude.is_not(None),
+            )
+            .limit(1)
+        ).first()
+        if row is None or row.latitude is None or row.longitude is None:
+            return None
+        return Point(row.latitude, row.longitude)
+
+    def _selling_dealer(self, customer_id: uuid.UUID, market: str) -> Organization | None:
+        """The active dealer of the market that sold the customer (or a record merged into
+        them) the vehicle they have owned most recently and still own."""
+        customers = Customers(self.session, self.hooks)
+        return self.session.scalars(
+            select(Organization)
+            .join(Ownership, Ownership.dealer_id == Organization.id)
+            .where(
+                Ownership.customer_id.in_(customers.merge_set(customer_id)),
+                Ownership.ended_on.is_(None),
+                Organization.market == market,
+                Organization.active,
+            )
+            .order_by(Ownership.started_on.desc())
+            .limit(1)
+        ).first()

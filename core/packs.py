@@ -164,6 +164,10 @@ class PackSpec(_Spec):
     call_centre_24x7: bool | None = None
     channels: tuple[str, ...] | None = None
     map_providers: tuple[str, ...] | None = None
+    leads_to_selling_dealer: bool | None = Field(
+        default=None,
+        description="a lead from a customer who owns a vehicle goes to the dealer who sold it",
+    )
     residency: dict[DataClass, ResidencyRule] | None = None
     storage_quotas_mib: dict[LicenceTier, int] | None = None
 
@@ -273,6 +277,7 @@ class Pack:
     call_centre_24x7: bool
     channels: tuple[str, ...]
     map_providers: tuple[str, ...]
+    leads_to_selling_dealer: bool
     residency: dict[DataClass, ResidencyRule]
     storage_quotas_mib: dict[LicenceTier, int]
 
@@ -318,6 +323,7 @@ class Pack:
             "call_centre_24x7": self.call_centre_24x7,
             "channels": list(self.channels),
             "map_providers": list(self.map_providers),
+            "leads_to_selling_dealer": self.leads_to_selling_dealer,
             "residency": {
                 data_class.value: {
                     "zones": list(rule.zones),
@@ -374,6 +380,9 @@ def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
                 continue
             values[name] = {**values.get(name, {}), **own} if name in _MERGED_BY_KEY else own
         values.setdefault("currency", None)
+        # A policy added after packs were first written: a root that says nothing routes
+        # every lead to the nearest dealer, as before.
+        values.setdefault("leads_to_selling_dealer", False)
         missing = [name for name in _INHERITED if values.get(name) is None and name != "currency"]
         if missing:
             raise PackError(f"pack {code!r} extends nothing and leaves {', '.join(missing)} unset")

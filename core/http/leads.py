@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from regiocrm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, HomeSession, Svc
 from regiocrm.leads import Leads, NewLead
@@ -89,7 +90,7 @@ def create_lead(body: LeadIn, user: CurrentUser, session: HomeSession, svc: Svc)
                 vehicle_model=body.vehicle_model,
             )
         )
-    except PackError as exc:
+    except (PackError, UnknownCustomer) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return _as_json(session, lead)
 

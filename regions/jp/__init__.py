@@ -26,6 +26,9 @@ def register_packs() -> list[PackSpec]:
             address_format="〒{postal_code}\n{region}{city}{district}{street}\n{building}\n{recipient}",
             channels=("line", "sms", "email"),
             map_providers=("google", "gazetteer"),
+            # Japanese buyers return to the dealer who sold them the car, for service and
+            # for the next one: a lead from an owner goes there, however far it is.
+            leads_to_selling_dealer=True,
             residency=dict.fromkeys(DataClass, IN_JAPAN),
         )
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.maps import Datum, MapProvider, MapRefused, MapUnavailable, NoResult, Place, Point
 from regiocrm.migrate import Migrator
-from regiocrm.models import Lead, OrganizationKind, UserRole
+from regiocrm.models import Lead, Organization, OrganizationKind, Ownership, UserRole, Vehicle
 from regiocrm.packs import PackSpec
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
@@ -360,3 +361,79 @@ def test_half_a_dealer_location_is_refused(regiocrm_cli) -> None:
     assert refused.exit_code == 2
     assert refused.stderr.strip() == "Error: --lat and --lon go together"
     assert json.loads(regiocrm_cli("orgs", "list", "--json").stdout) == []
+
+
+def add_dealer(served: Served, name: str, market: str, point: Point, address: str | None = None):
+    with served.stores.session() as session:
+        return create_organization(
+            session,
+            name=name,
+            kind=OrganizationKind.DEALER,
+            market=market,
+            location=point,
+            address=address,
+        ).id
+
+
+def test_an_owner_in_japan_goes_back_to_the_dealer_who_sold_the_car(served: Served) -> None:
+    add_dealer(served, "Chiyoda Motors", "JP", Point(35.6940, 139.7536))
+    osaka = add_dealer(served, "Osaka Motors", "JP", Point(34.6937, 135.5023))
+    owner = served.client.post(
+        "/api/customers", json={"market": "JP", "family_name": "山田"}, headers=served.auth
+    ).json()
+    with served.stores.session() as session:
+        car = Vehicle(vin="JTDBR32E530012345", model="Prius", market="JP")
+        session.add(car)
+        session.flush()
+        session.add(
+            Ownership(
+                vehicle_id=car.id,
+                customer_id=uuid.UUID(owner["id"]),
+                dealer_id=osaka,
+                started_on=date(2021, 4, 1),
+                market="JP",
+            )
+        )
+    tokyo_address = "東京都千代田区丸の内1-9-1"
+    from_owner = served.lead(market="JP", address=tokyo_address, customer_id=owner["id"]).json()
+    from_stranger = served.lead(market="JP", address=tokyo_address).json()
+    assert from_owner["dealer"]["name"] == "Osaka Motors"
+    assert 390 < from_owner["distance_km"] < 410  # Tokyo to Osaka
+    assert from_stranger["dealer"]["name"] == "Chiyoda Motors"
+
+
+def test_china_routes_an_owner_to_the_nearest_dealer_all_the_same(served: Served) -> None:
+    beijing = served.client.post("/api/customers", json={"market": "CN"}, headers=served.auth)
+    owner = beijing.json()
+    with served.stores.session() as session:
+        dealer = session.scalars(
+            select(Organization).where(Organization.name == "Beijing Motors")
+        ).one()
+        car = Vehicle(vin="LSVAU2180N2123456", model="Lavida", market="CN")
+        session.add(car)
+        session.flush()
+        session.add(
+            Ownership(
+                vehicle_id=car.id,
+                customer_id=uuid.UUID(owner["id"]),
+                dealer_id=dealer.id,
+                started_on=date(2022, 1, 1),
+                market="CN",
+            )
+        )
+    lead = served.lead(market="CN", address="上海市浦东新区", customer_id=owner["id"]).json()
+    assert lead["dealer"]["name"] == "Pudong Motors"
+
+
+def test_a_lead_at_a_dealers_own_address_needs_no_map(served: Served) -> None:
+    add_dealer(served, "Zhangjiang Motors", "CN", Point(31.2040, 121.6010), "上海市张江路1号")
+    lead = served.lead(market="CN", address=" 上海市张江路1号 ").json()
+    assert lead["located_by"] == "dealer address"
+    assert lead["dealer"]["name"] == "Zhangjiang Motors"
+    assert lead["distance_km"] == 0
+
+
+def test_a_lead_for_an_unknown_customer_is_refused(served: Served) -> None:
+    answer = served.lead(market="CN", address="上海市", customer_id=str(uuid.uuid4()))
+    assert answer.status_code == 422
+    assert served.leads() == 0
