@@ -12,8 +12,10 @@ from __future__ import annotations
 import enum
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 
@@ -74,6 +76,42 @@ class MapRefused(MapError):
 
 class MapUnavailable(MapError):
     """The provider could not be reached, timed out, or answered garbage."""
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` without ``secret`` (raw or URL-encoded), cut to 200 characters: a provider's
+    error answer, or a transport error quoting the request URL, may carry the API key."""
+    for form in {secret, quote(secret, safe="")}:
+        if form:
+            text = text.replace(form, "***")
+    return text[:200]
+
+
+def fetch(provider: str, secret: str, call: Callable[[], httpx.Response]) -> httpx.Response:
+    """Make one call to a provider's API; a timeout or a network failure becomes
+    :class:`MapUnavailable`, not chained to the transport error, whose request URL may
+    carry the key."""
+    try:
+        return call()
+    except httpx.TransportError as exc:
+        raise MapUnavailable(
+            f"{provider} could not be reached: {type(exc).__name__}: {redact(str(exc), secret)}"
+        ) from None
+
+
+def json_object(provider: str, response: httpx.Response, secret: str) -> dict[str, Any]:
+    """The JSON object a provider answered; anything else is :class:`MapUnavailable`."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise MapUnavailable(
+            f"{provider} answered {response.status_code} non-JSON: {redact(response.text, secret)}"
+        ) from None
+    if not isinstance(body, dict):
+        raise MapUnavailable(
+            f"{provider} answered an unexpected shape: {redact(response.text, secret)}"
+        )
+    return body
 
 
 class MapProviderSettings(Section):

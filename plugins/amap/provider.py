@@ -23,7 +23,7 @@ the URI API "标注" (``uri.amap.com/marker``) for :meth:`AmapProvider.map_link`
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
@@ -37,6 +37,9 @@ from regiocrm.maps import (
     NoResult,
     Place,
     Point,
+    fetch,
+    json_object,
+    redact,
 )
 
 GEOCODE_URL = "https://restapi.amap.com/v3/geocode/geo"
@@ -126,26 +129,16 @@ def _call(client: httpx.Client, url: str, params: dict[str, str], key: str) -> d
     """One GET, its JSON object once ``status`` is ``"1"``. Network failures, 5xx and
     unreadable bodies are :class:`MapUnavailable`; the key never reaches a message (the
     request URL carries it, so the transport error is not chained)."""
-    try:
-        response = client.get(url, params=params)
-    except httpx.TransportError as exc:
-        raise MapUnavailable(
-            f"amap could not be reached: {type(exc).__name__}: {_redact(str(exc), key)}"
-        ) from None
+    response = fetch("amap", key, lambda: client.get(url, params=params))
     if response.status_code in (401, 403, 429):
-        raise MapRefused(f"amap answered {response.status_code}: {_redact(response.text, key)}")
+        raise MapRefused(f"amap answered {response.status_code}: {redact(response.text, key)}")
     if not response.is_success:
-        raise MapUnavailable(f"amap answered {response.status_code}: {_redact(response.text, key)}")
-    try:
-        body = response.json()
-    except ValueError:
-        raise MapUnavailable(f"amap answered non-JSON: {_redact(response.text, key)}") from None
-    if not isinstance(body, dict):
-        raise MapUnavailable(f"amap answered an unexpected shape: {_redact(response.text, key)}")
+        raise MapUnavailable(f"amap answered {response.status_code}: {redact(response.text, key)}")
+    body = json_object("amap", response, key)
     status, infocode = body.get("status"), str(body.get("infocode", ""))
     if status == "1":
         return body
-    detail = _redact(f"infocode {infocode}: {body.get('info', '')}", key)
+    detail = redact(f"infocode {infocode}: {body.get('info', '')}", key)
     if status != "0":
         raise MapUnavailable(f"amap answered an unknown status {status!r}")
     if infocode in REFUSED_EXTRA or (
@@ -158,11 +151,3 @@ def _call(client: httpx.Client, url: str, params: dict[str, str], key: str) -> d
 def _text(value: Any) -> str | None:
     """A string field, or None for AMap's empty ``[]`` (and for ``""``)."""
     return value if isinstance(value, str) and value else None
-
-
-def _redact(text: str, secret: str) -> str:
-    """``text`` without the secret (raw or URL-encoded), cut to 200 characters."""
-    for form in {secret, quote(secret, safe="")}:
-        if form:
-            text = text.replace(form, "***")
-    return text[:200]

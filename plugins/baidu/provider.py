@@ -26,7 +26,7 @@ webservice-geocoding-abroad), the web API appendix "服务状态码", and the UR
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
@@ -40,6 +40,9 @@ from regiocrm.maps import (
     NoResult,
     Place,
     Point,
+    fetch,
+    json_object,
+    redact,
 )
 
 GEOCODE_URL = "https://api.map.baidu.com/geocoding/v3/"
@@ -126,31 +129,18 @@ def _call(client: httpx.Client, url: str, params: dict[str, str], key: str) -> d
     """One GET, its JSON object. Network failures, 5xx and unreadable bodies are
     :class:`MapUnavailable`; the ``ak`` never reaches a message (the request URL carries it,
     so the transport error is not chained)."""
-    try:
-        response = client.get(url, params=params)
-    except httpx.TransportError as exc:
-        raise MapUnavailable(
-            f"baidu could not be reached: {type(exc).__name__}: {_redact(str(exc), key)}"
-        ) from None
+    response = fetch("baidu", key, lambda: client.get(url, params=params))
     if response.status_code in (401, 403, 429):
-        raise MapRefused(f"baidu answered {response.status_code}: {_redact(response.text, key)}")
+        raise MapRefused(f"baidu answered {response.status_code}: {redact(response.text, key)}")
     if not response.is_success:
-        raise MapUnavailable(
-            f"baidu answered {response.status_code}: {_redact(response.text, key)}"
-        )
-    try:
-        body = response.json()
-    except ValueError:
-        raise MapUnavailable(f"baidu answered non-JSON: {_redact(response.text, key)}") from None
-    if not isinstance(body, dict):
-        raise MapUnavailable(f"baidu answered an unexpected shape: {_redact(response.text, key)}")
-    return body
+        raise MapUnavailable(f"baidu answered {response.status_code}: {redact(response.text, key)}")
+    return json_object("baidu", response, key)
 
 
 def _result(body: dict[str, Any], key: str) -> Any:
     status = body.get("status")
     message = body.get("msg") or body.get("message") or ""
-    detail = _redact(f"status {status}: {message}", key)
+    detail = redact(f"status {status}: {message}", key)
     if status == 0:
         if "result" not in body:
             raise MapUnavailable("baidu answered status 0 without a result")
@@ -160,11 +150,3 @@ def _result(body: dict[str, Any], key: str) -> Any:
     if isinstance(status, int) and (status in (3, 4, 5, 9) or 100 <= status < 500):
         raise MapRefused(f"baidu refused: {detail}")
     raise MapUnavailable(f"baidu failed: {detail}")
-
-
-def _redact(text: str, secret: str) -> str:
-    """``text`` without the secret (raw or URL-encoded), cut to 200 characters."""
-    for form in {secret, quote(secret, safe="")}:
-        if form:
-            text = text.replace(form, "***")
-    return text[:200]

@@ -20,7 +20,7 @@ References: Google Maps Platform "Geocoding API: geocoding requests", "Reverse g
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
@@ -34,6 +34,9 @@ from regiocrm.maps import (
     NoResult,
     Place,
     Point,
+    fetch,
+    json_object,
+    redact,
 )
 
 GEOCODE_URL = "https://maps.googleapis.com/maps/api/geocode/json"
@@ -110,30 +113,19 @@ def _call(client: httpx.Client, params: dict[str, str], key: str) -> Any:
     """One GET, its JSON body. Network failures, 5xx and unreadable bodies are
     :class:`MapUnavailable`; the key never reaches a message (the request URL carries it,
     so the transport error is not chained)."""
-    try:
-        response = client.get(GEOCODE_URL, params=params)
-    except httpx.TransportError as exc:
-        raise MapUnavailable(
-            f"google could not be reached: {type(exc).__name__}: {_redact(str(exc), key)}"
-        ) from None
+    response = fetch("google", key, lambda: client.get(GEOCODE_URL, params=params))
     if response.status_code in (401, 403, 429):
-        raise MapRefused(f"google answered {response.status_code}: {_redact(response.text, key)}")
+        raise MapRefused(f"google answered {response.status_code}: {redact(response.text, key)}")
     if not response.is_success:
         raise MapUnavailable(
-            f"google answered {response.status_code}: {_redact(response.text, key)}"
+            f"google answered {response.status_code}: {redact(response.text, key)}"
         )
-    try:
-        body = response.json()
-    except ValueError:
-        raise MapUnavailable(f"google answered non-JSON: {_redact(response.text, key)}") from None
-    if not isinstance(body, dict):
-        raise MapUnavailable(f"google answered an unexpected shape: {_redact(response.text, key)}")
-    return body
+    return json_object("google", response, key)
 
 
 def _first_result(body: dict[str, Any], key: str) -> Any:
     status = body.get("status")
-    detail = _redact(f"{status}: {body.get('error_message', '')}".rstrip(": "), key)
+    detail = redact(f"{status}: {body.get('error_message', '')}".rstrip(": "), key)
     if status == "OK":
         results = body.get("results")
         if isinstance(results, list) and results:
@@ -148,11 +140,3 @@ def _first_result(body: dict[str, Any], key: str) -> Any:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _redact(text: str, secret: str) -> str:
-    """``text`` without the secret (raw or URL-encoded), cut to 200 characters."""
-    for form in {secret, quote(secret, safe="")}:
-        if form:
-            text = text.replace(form, "***")
-    return text[:200]

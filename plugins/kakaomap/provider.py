@@ -37,6 +37,9 @@ from regiocrm.maps import (
     NoResult,
     Place,
     Point,
+    fetch,
+    json_object,
+    redact,
 )
 
 API_BASE = "https://dapi.kakao.com/v2/local"
@@ -113,24 +116,15 @@ def _call(
     unreadable bodies are :class:`MapUnavailable`; 401, 403 and 429 are :class:`MapRefused`."""
     if settings.key is None or not settings.key.get_secret_value():
         raise MapRefused("kakaomap has no REST API key ([maps.kakaomap] key)")
-    headers = {"Authorization": f"KakaoAK {settings.key.get_secret_value()}"}
-    try:
-        response = client.get(url, params=params, headers=headers)
-    except httpx.TransportError as exc:
-        raise MapUnavailable(
-            f"kakaomap could not be reached: {type(exc).__name__}: {_redact(str(exc), settings)}"
-        ) from None
+    secret = settings.key.get_secret_value()
+    headers = {"Authorization": f"KakaoAK {secret}"}
+    response = fetch("kakaomap", secret, lambda: client.get(url, params=params, headers=headers))
     if not response.is_success:
-        detail = _redact(f"HTTP {response.status_code} {_error(response)}", settings)
+        detail = redact(f"HTTP {response.status_code} {_error(response)}", _secret(settings))
         if response.status_code in (401, 403, 429):
             raise MapRefused(f"kakaomap refused: {detail}")
         raise MapUnavailable(f"kakaomap failed: {detail}")
-    try:
-        return response.json()
-    except ValueError:
-        raise MapUnavailable(
-            f"kakaomap answered non-JSON: {_redact(response.text, settings)}"
-        ) from None
+    return json_object("kakaomap", response, secret)
 
 
 def _documents(body: Any) -> list[Any]:
@@ -153,9 +147,5 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _redact(text: str, settings: KakaoMapSettings) -> str:
-    """``text`` without the REST API key, cut to 200 characters."""
-    secret = settings.key.get_secret_value() if settings.key else ""
-    if secret:
-        text = text.replace(secret, "***")
-    return text[:200]
+def _secret(settings: KakaoMapSettings) -> str:
+    return settings.key.get_secret_value() if settings.key else ""

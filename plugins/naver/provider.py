@@ -42,6 +42,9 @@ from regiocrm.maps import (
     NoResult,
     Place,
     Point,
+    fetch,
+    json_object,
+    redact,
 )
 
 API_BASE = "https://maps.apigw.ntruss.com"
@@ -91,7 +94,7 @@ class NaverProvider(MapProvider):
         body = _call(client, GEOCODE_URL, {"query": address}, settings)
         if body.get("status") != "OK":
             detail = f"{body.get('status')}: {body.get('errorMessage', '')}"
-            raise MapUnavailable(f"naver failed: {_redact(detail, settings)}")
+            raise MapUnavailable(f"naver failed: {redact(detail, _secret(settings))}")
         addresses: Any = body.get("addresses")
         if addresses == []:
             raise NoResult("naver found nothing (totalCount 0)")
@@ -118,7 +121,7 @@ class NaverProvider(MapProvider):
         if code == NO_RESULTS_CODE:
             raise NoResult("naver has no address at that point (no results)")
         if code != 0:
-            raise MapUnavailable(f"naver failed: {_redact(str(status), settings)}")
+            raise MapUnavailable(f"naver failed: {redact(str(status), _secret(settings))}")
         results = body.get("results")
         if not isinstance(results, list):
             raise MapUnavailable("naver answered without results")
@@ -154,26 +157,13 @@ def _call(
         KEY_HEADER: settings.key.get_secret_value(),
         "Accept": "application/json",
     }
-    try:
-        response = client.get(url, params=params, headers=headers)
-    except httpx.TransportError as exc:
-        raise MapUnavailable(
-            f"naver could not be reached: {type(exc).__name__}: {_redact(str(exc), settings)}"
-        ) from None
+    secret = settings.key.get_secret_value()
+    response = fetch("naver", secret, lambda: client.get(url, params=params, headers=headers))
     if response.status_code in (401, 403, 429):
         raise MapRefused(f"naver refused: {_gateway_error(response, settings)}")
     if response.status_code >= 500:
         raise MapUnavailable(f"naver failed: {_gateway_error(response, settings)}")
-    try:
-        body = response.json()
-    except ValueError:
-        raise MapUnavailable(
-            f"naver answered {response.status_code} non-JSON: {_redact(response.text, settings)}"
-        ) from None
-    if not isinstance(body, dict):
-        raise MapUnavailable(
-            f"naver answered an unexpected shape: {_redact(response.text, settings)}"
-        )
+    body = json_object("naver", response, secret)
     if not response.is_success and "status" not in body:
         raise MapUnavailable(f"naver failed: {_gateway_error(response, settings)}")
     return body
@@ -186,7 +176,7 @@ def _gateway_error(response: httpx.Response, settings: NaverSettings) -> str:
         detail = f"{error.get('errorCode')} {error.get('message')}"
     except (ValueError, KeyError, TypeError, AttributeError):
         detail = response.text
-    return _redact(f"HTTP {response.status_code} {detail}", settings)
+    return redact(f"HTTP {response.status_code} {detail}", _secret(settings))
 
 
 def _compose(order: str, result: dict[str, Any]) -> str | None:
@@ -218,9 +208,5 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _redact(text: str, settings: NaverSettings) -> str:
-    """``text`` without the client secret, cut to 200 characters."""
-    secret = settings.key.get_secret_value() if settings.key else ""
-    if secret:
-        text = text.replace(secret, "***")
-    return text[:200]
+def _secret(settings: NaverSettings) -> str:
+    return settings.key.get_secret_value() if settings.key else ""
