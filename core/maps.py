@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import SecretStr
 
 from regiocrm.settings import Section
 
@@ -118,6 +119,21 @@ class MapProviderSettings(Section):
     """Base of a provider's settings section (``[maps.<provider>]``)."""
 
 
+class ApiKeySettings(MapProviderSettings):
+    """A provider's section whose one credential is an API ``key``."""
+
+    key: SecretStr | None = None
+
+    def api_key(self, provider: str) -> str:
+        """The key, for a call about to be made.
+
+        :raises MapRefused: when the deployment gave none (so the chain moves on).
+        """
+        if self.key is None or not self.key.get_secret_value():
+            raise MapRefused(f"{provider} has no key ([maps.{provider}] key)")
+        return self.key.get_secret_value()
+
+
 class MapProvider(ABC):
     """A map provider. Subclass it, set the class attributes, implement the methods.
 
@@ -132,7 +148,10 @@ class MapProvider(ABC):
 
     def configured(self, settings: Any) -> bool:
         """Whether the deployment gave what the provider needs (its API key). A chain
-        passes over a provider that is not configured."""
+        passes over a provider that is not configured. Default: an :class:`ApiKeySettings`
+        section needs its key; any other needs nothing."""
+        if isinstance(settings, ApiKeySettings):
+            return bool(settings.key and settings.key.get_secret_value())
         return True
 
     @abstractmethod

@@ -26,12 +26,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import SecretStr
 
 from regiocrm.maps import (
+    ApiKeySettings,
     Datum,
     MapProvider,
-    MapProviderSettings,
     MapRefused,
     MapUnavailable,
     NoResult,
@@ -51,13 +50,11 @@ TRANSIENT = frozenset({"10015", "10016", "10017"})
 REFUSED_EXTRA = frozenset({"20011"})
 
 
-class AmapSettings(MapProviderSettings):
+class AmapSettings(ApiKeySettings):
     """``[maps.amap]``.
 
     :param key: a Web服务 (web service) key; a JS-API key is refused with 10009.
     """
-
-    key: SecretStr | None = None
 
 
 class AmapProvider(MapProvider):
@@ -67,15 +64,12 @@ class AmapProvider(MapProvider):
     datum = Datum.GCJ02
     settings_model = AmapSettings
 
-    def configured(self, settings: AmapSettings) -> bool:
-        return bool(settings.key and settings.key.get_secret_value())
-
     def geocode(
         self, address: str, *, market: str, settings: AmapSettings, client: httpx.Client
     ) -> Place:
         if not address.strip():
             raise NoResult("amap: an empty address names no place")
-        key = _key(settings)
+        key = settings.api_key("amap")
         body = _call(client, GEOCODE_URL, {"address": address, "output": "JSON", "key": key}, key)
         geocodes: Any = body.get("geocodes")
         if geocodes == [] or body.get("count") == "0":
@@ -95,7 +89,7 @@ class AmapProvider(MapProvider):
     def reverse(
         self, point: Point, *, market: str, settings: AmapSettings, client: httpx.Client
     ) -> Place:
-        key = _key(settings)
+        key = settings.api_key("amap")
         params = {
             # AMap asks for at most six decimals, longitude first.
             "location": f"{point.lon:.6f},{point.lat:.6f}",
@@ -117,12 +111,6 @@ class AmapProvider(MapProvider):
         if title:
             query["name"] = title
         return f"{MARKER_URL}?{urlencode(query, safe=',')}"
-
-
-def _key(settings: AmapSettings) -> str:
-    if settings.key is None or not settings.key.get_secret_value():
-        raise MapRefused("amap has no key ([maps.amap] key)")
-    return settings.key.get_secret_value()
 
 
 def _call(client: httpx.Client, url: str, params: dict[str, str], key: str) -> dict[str, Any]:

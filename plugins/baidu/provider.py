@@ -29,12 +29,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import SecretStr
 
 from regiocrm.maps import (
+    ApiKeySettings,
     Datum,
     MapProvider,
-    MapProviderSettings,
     MapRefused,
     MapUnavailable,
     NoResult,
@@ -51,14 +50,12 @@ MARKER_URL = "https://api.map.baidu.com/marker"
 NO_RESULT_MESSAGE = "无相关结果"
 
 
-class BaiduSettings(MapProviderSettings):
+class BaiduSettings(ApiKeySettings):
     """``[maps.baidu]``.
 
     :param key: a server ``ak`` (IP whitelist, not SN signing) with the 地理编码 and
         逆地理编码 services enabled.
     """
-
-    key: SecretStr | None = None
 
 
 class BaiduProvider(MapProvider):
@@ -68,15 +65,12 @@ class BaiduProvider(MapProvider):
     datum = Datum.BD09
     settings_model = BaiduSettings
 
-    def configured(self, settings: BaiduSettings) -> bool:
-        return bool(settings.key and settings.key.get_secret_value())
-
     def geocode(
         self, address: str, *, market: str, settings: BaiduSettings, client: httpx.Client
     ) -> Place:
         if not address.strip():
             raise NoResult("baidu: an empty address names no place")
-        key = _key(settings)
+        key = settings.api_key("baidu")
         params = {"address": address, "ret_coordtype": "bd09ll", "output": "json", "ak": key}
         result = _result(_call(client, GEOCODE_URL, params, key), key)
         try:
@@ -90,7 +84,7 @@ class BaiduProvider(MapProvider):
     def reverse(
         self, point: Point, *, market: str, settings: BaiduSettings, client: httpx.Client
     ) -> Place:
-        key = _key(settings)
+        key = settings.api_key("baidu")
         params = {
             "location": f"{point.lat:.7f},{point.lon:.7f}",
             "coordtype": "bd09ll",
@@ -117,12 +111,6 @@ class BaiduProvider(MapProvider):
             "src": "webapp.regiocrm.crm",
         }
         return f"{MARKER_URL}?{urlencode(query, safe=',')}"
-
-
-def _key(settings: BaiduSettings) -> str:
-    if settings.key is None or not settings.key.get_secret_value():
-        raise MapRefused("baidu has no ak ([maps.baidu] key)")
-    return settings.key.get_secret_value()
 
 
 def _call(client: httpx.Client, url: str, params: dict[str, str], key: str) -> dict[str, Any]:

@@ -23,12 +23,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import SecretStr
 
 from regiocrm.maps import (
+    ApiKeySettings,
     Datum,
     MapProvider,
-    MapProviderSettings,
     MapRefused,
     MapUnavailable,
     NoResult,
@@ -48,13 +47,11 @@ REFUSED = frozenset({"OVER_QUERY_LIMIT", "OVER_DAILY_LIMIT", "REQUEST_DENIED"})
 CCTLD = {"GB": "uk"}
 
 
-class GoogleSettings(MapProviderSettings):
+class GoogleSettings(ApiKeySettings):
     """``[maps.google]``.
 
     :param key: an API key with the Geocoding API enabled.
     """
-
-    key: SecretStr | None = None
 
 
 class GoogleProvider(MapProvider):
@@ -64,15 +61,12 @@ class GoogleProvider(MapProvider):
     datum = Datum.WGS84
     settings_model = GoogleSettings
 
-    def configured(self, settings: GoogleSettings) -> bool:
-        return bool(settings.key and settings.key.get_secret_value())
-
     def geocode(
         self, address: str, *, market: str, settings: GoogleSettings, client: httpx.Client
     ) -> Place:
         if not address.strip():
             raise NoResult("google: an empty address names no place")
-        key = _key(settings)
+        key = settings.api_key("google")
         params = {"address": address, "region": CCTLD.get(market.upper(), market.lower())}
         result = _first_result(_call(client, {**params, "key": key}, key), key)
         try:
@@ -89,7 +83,7 @@ class GoogleProvider(MapProvider):
     def reverse(
         self, point: Point, *, market: str, settings: GoogleSettings, client: httpx.Client
     ) -> Place:
-        key = _key(settings)
+        key = settings.api_key("google")
         params = {"latlng": f"{point.lat:.7f},{point.lon:.7f}", "key": key}
         result = _first_result(_call(client, params, key), key)
         address = _text(result.get("formatted_address")) if isinstance(result, dict) else None
@@ -101,12 +95,6 @@ class GoogleProvider(MapProvider):
         return (
             f"{MAPS_URL}?{urlencode({'api': '1', 'query': f'{point.lat},{point.lon}'}, safe=',')}"
         )
-
-
-def _key(settings: GoogleSettings) -> str:
-    if settings.key is None or not settings.key.get_secret_value():
-        raise MapRefused("google has no API key ([maps.google] key)")
-    return settings.key.get_secret_value()
 
 
 def _call(client: httpx.Client, params: dict[str, str], key: str) -> Any:

@@ -26,12 +26,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
 
 from regiocrm.maps import (
+    ApiKeySettings,
     Datum,
     MapProvider,
-    MapProviderSettings,
     MapRefused,
     MapUnavailable,
     NoResult,
@@ -48,13 +47,11 @@ REVERSE_URL = f"{API_BASE}/geo/coord2address.json"
 LINK_URL = "https://map.kakao.com/link/map/"
 
 
-class KakaoMapSettings(MapProviderSettings):
+class KakaoMapSettings(ApiKeySettings):
     """``[maps.kakaomap]``.
 
     :param key: the app's REST API key, with Kakao Map switched on for the app.
     """
-
-    key: SecretStr | None = None
 
 
 class KakaoMapProvider(MapProvider):
@@ -63,9 +60,6 @@ class KakaoMapProvider(MapProvider):
     name = "kakaomap"
     datum = Datum.WGS84
     settings_model = KakaoMapSettings
-
-    def configured(self, settings: KakaoMapSettings) -> bool:
-        return bool(settings.key and settings.key.get_secret_value())
 
     def geocode(
         self, address: str, *, market: str, settings: KakaoMapSettings, client: httpx.Client
@@ -114,13 +108,11 @@ def _call(
 ) -> Any:
     """One GET with the ``KakaoAK`` header, its JSON body. Network failures, 5xx and
     unreadable bodies are :class:`MapUnavailable`; 401, 403 and 429 are :class:`MapRefused`."""
-    if settings.key is None or not settings.key.get_secret_value():
-        raise MapRefused("kakaomap has no REST API key ([maps.kakaomap] key)")
-    secret = settings.key.get_secret_value()
+    secret = settings.api_key("kakaomap")
     headers = {"Authorization": f"KakaoAK {secret}"}
     response = fetch("kakaomap", secret, lambda: client.get(url, params=params, headers=headers))
     if not response.is_success:
-        detail = redact(f"HTTP {response.status_code} {_error(response)}", _secret(settings))
+        detail = redact(f"HTTP {response.status_code} {_error(response)}", secret)
         if response.status_code in (401, 403, 429):
             raise MapRefused(f"kakaomap refused: {detail}")
         raise MapUnavailable(f"kakaomap failed: {detail}")
@@ -145,7 +137,3 @@ def _error(response: httpx.Response) -> str:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _secret(settings: KakaoMapSettings) -> str:
-    return settings.key.get_secret_value() if settings.key else ""
