@@ -22,7 +22,7 @@ from regiocrm import audit
 from regiocrm.channels import IdentityRef
 from regiocrm.hooks import Hooks
 from regiocrm.identities import InvalidIdentity
-from regiocrm.models import Customer, Identity
+from regiocrm.models import Customer, CustomerKind, Identity
 from regiocrm.stores import after_commit
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class NewCustomer:
     """What a new customer record is given: names in parts, never joined."""
 
     market: str
+    kind: CustomerKind = CustomerKind.PERSON
     family_name: str | None = None
     given_name: str | None = None
     family_name_phonetic: str | None = None

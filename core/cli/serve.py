@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -34,6 +35,9 @@ def serve(
             ).format(zones=", ".join(behind)),
             err=True,
         )
+    # httpx logs each request's URL at INFO, and some map providers take their key in the
+    # query string: keep those lines out of a deployment's logs whatever its log level.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app = create_app(settings, context.hooks)
     uvicorn.run(app, host=host or settings.http.host, port=port or settings.http.port)
 

@@ -158,7 +158,7 @@ def create_customer(
     one). An identity that already belongs to a customer is a conflict (409) naming it."""
     _served(svc.hooks, body.market)
     customers = Customers(session, svc.hooks)
-    details = NewCustomer(**body.model_dump(exclude={"identities", "consents", "kind"}))
+    details = NewCustomer(**body.model_dump(exclude={"identities", "consents"}))
     identities = [IdentityRef(i.kind, i.value) for i in body.identities]
     try:
         customer = customers.create(details, identities, actor_id=user.id)
@@ -166,7 +166,6 @@ def create_customer(
         raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except IdentityTaken as exc:
         raise _problem(status.HTTP_409_CONFLICT, str(exc)) from None
-    customer.kind = body.kind
     _add_consents(session, customer, body.consents)
     session.flush()
     return _as_json(customers, customer)

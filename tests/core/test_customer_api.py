@@ -205,3 +205,14 @@ def test_a_message_needs_a_route_and_consent(api: Api) -> None:
     assert no_route.status_code == 409
     assert "never written on a channel" in no_route.json()["detail"]
     assert api.count(Interaction) == 0
+
+
+def test_a_company_customer_is_shown_by_its_name(api: Api) -> None:
+    created = api.post(
+        "/api/customers",
+        json={"market": "KR", "kind": "company", "company_name": "한빛물류 주식회사"},
+    )
+    assert created.status_code == 201
+    company = created.json()
+    assert (company["kind"], company["display_name"]) == ("company", "한빛물류 주식회사")
+    assert api.get(f"/api/customers/{company['id']}").json()["kind"] == "company"
