@@ -240,13 +240,13 @@ def _mark_failed(stores: ZoneStores, inbox_id: uuid.UUID, exc: Exception) -> Non
         )
 
 
-def waiting(stores: ZoneStores, *, status: InboxStatus = InboxStatus.RECEIVED) -> list[uuid.UUID]:
-    """Ids of inbox rows in ``status``, oldest first."""
+def waiting(stores: ZoneStores) -> list[uuid.UUID]:
+    """Ids of the messages stored but not processed yet, oldest first."""
     with stores.session() as session:
         return list(
             session.scalars(
                 select(InboxMessage.id)
-                .where(InboxMessage.status == status)
+                .where(InboxMessage.status == InboxStatus.RECEIVED)
                 .order_by(InboxMessage.received_at, InboxMessage.id)
             )
         )
