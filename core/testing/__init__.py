@@ -8,7 +8,9 @@ channel plugin or a market pack gets these fixtures without any ``conftest.py``:
 * ``register_plugin`` - register an object or module as a plugin for one test;
 * ``deployment_dir`` - an empty working folder with no ``REGIOCRM_*`` settings leaking in;
 * ``regiocrm_cli`` - run the ``regiocrm`` command line in-process and see its output;
-* ``postgres_url`` - a new, empty PostgreSQL database for one test, dropped afterwards.
+* ``postgres_url`` - a new, empty PostgreSQL database for one test, dropped afterwards;
+* ``provider_api`` - an ``httpx.Client`` whose transport plays a provider's API: it answers
+  with a function of yours and records every request (see :func:`answering`).
 
 and helpers to run the real ``regiocrm`` command in a child process:
 :func:`deployment_environment` and :func:`run_regiocrm`.
@@ -25,7 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pluggy
 import pytest
 from sqlalchemy import create_engine, text
@@ -80,6 +84,44 @@ def deployment_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+class RecordedAPI:
+    """A provider's API for one test: answers each request with ``answer`` and keeps them."""
+
+    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.answer = answer
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answer(request)
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """The last request's query string, parsed."""
+        return parse_qs(urlsplit(str(self.requests[-1].url)).query)
+
+
+def answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
+    """An answer that is always ``body`` as JSON, with ``status``."""
+    return lambda request: httpx.Response(status, json=body)
+
+
+@pytest.fixture
+def provider_api() -> Iterator[Callable[..., tuple[httpx.Client, RecordedAPI]]]:
+    """``client, api = provider_api(answering({...}))``: the real client code of a channel or
+    map plugin runs against a recorded fake of its provider; no request leaves the process."""
+    clients: list[httpx.Client] = []
+
+    def make(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[httpx.Client, RecordedAPI]:
+        api = RecordedAPI(answer)
+        clients.append(httpx.Client(transport=httpx.MockTransport(api)))
+        return clients[-1], api
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 def deployment_environment(*, python_path: Sequence[Path] = (), **variables: str) -> dict[str, str]:

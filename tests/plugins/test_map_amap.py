@@ -6,7 +6,6 @@ empty fields as ``[]``) and the "info/infocode" error table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +15,7 @@ import pytest
 from regiocrm.hooks import Hooks
 from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
 from regiocrm.plugins.amap import AmapProvider, AmapSettings
+from regiocrm.testing import answering
 
 KEY = "0123456789abcdef0123456789abcdef"
 SETTINGS = AmapSettings(key=KEY)
@@ -79,41 +79,9 @@ def error(info: str, infocode: str) -> dict[str, str]:
     return {"status": "0", "info": info, "infocode": infocode}
 
 
-class Recorder:
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(str(self.requests[-1].url)).query)
-
-
-def answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, json=body)
-
-
 @pytest.fixture
 def provider() -> AmapProvider:
     return AmapProvider()
-
-
-@pytest.fixture
-def mock() -> Iterator[Callable[..., tuple[httpx.Client, Recorder]]]:
-    clients: list[httpx.Client] = []
-
-    def make(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[httpx.Client, Recorder]:
-        recorder = Recorder(answer)
-        clients.append(httpx.Client(transport=httpx.MockTransport(recorder)))
-        return clients[-1], recorder
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def geocode(provider: AmapProvider, client: httpx.Client) -> Any:
@@ -125,8 +93,8 @@ def reverse(provider: AmapProvider, client: httpx.Client) -> Any:
     return provider.reverse(point, market="CN", settings=SETTINGS, client=client)
 
 
-def test_geocode_request(provider, mock) -> None:
-    client, recorder = mock(answering(GEOCODED))
+def test_geocode_request(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(GEOCODED))
 
     geocode(provider, client)
 
@@ -136,8 +104,8 @@ def test_geocode_request(provider, mock) -> None:
     assert KEY not in str(recorder.requests[0].headers)
 
 
-def test_geocode_reads_lng_lat_string_as_a_gcj02_point(provider, mock) -> None:
-    client, _ = mock(answering(GEOCODED))
+def test_geocode_reads_lng_lat_string_as_a_gcj02_point(provider, provider_api) -> None:
+    client, _ = provider_api(answering(GEOCODED))
 
     place = geocode(provider, client)
 
@@ -146,15 +114,15 @@ def test_geocode_reads_lng_lat_string_as_a_gcj02_point(provider, mock) -> None:
     assert place.precision == "门牌号"
 
 
-def test_geocode_reads_empty_fields_as_none(provider, mock) -> None:
+def test_geocode_reads_empty_fields_as_none(provider, provider_api) -> None:
     empty = {**GEOCODED, "geocodes": [{**GEOCODED["geocodes"][0], "level": []}]}
-    client, _ = mock(answering(empty))
+    client, _ = provider_api(answering(empty))
 
     assert geocode(provider, client).precision is None
 
 
-def test_reverse_sends_lng_first_with_six_decimals(provider, mock) -> None:
-    client, recorder = mock(answering(REVERSED))
+def test_reverse_sends_lng_first_with_six_decimals(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(REVERSED))
 
     place = reverse(provider, client)
 
@@ -169,15 +137,15 @@ def test_reverse_sends_lng_first_with_six_decimals(provider, mock) -> None:
     assert place.point.datum is Datum.GCJ02
 
 
-def test_count_zero_is_no_result(provider, mock) -> None:
-    client, _ = mock(answering(NOTHING))
+def test_count_zero_is_no_result(provider, provider_api) -> None:
+    client, _ = provider_api(answering(NOTHING))
 
     with pytest.raises(NoResult):
         geocode(provider, client)
 
 
-def test_an_empty_list_address_is_no_result(provider, mock) -> None:
-    client, _ = mock(answering(AT_SEA))
+def test_an_empty_list_address_is_no_result(provider, provider_api) -> None:
+    client, _ = provider_api(answering(AT_SEA))
 
     with pytest.raises(NoResult):
         reverse(provider, client)
@@ -197,8 +165,10 @@ def test_an_empty_list_address_is_no_result(provider, mock) -> None:
         ("INSUFFICIENT_ABROAD_PRIVILEGES", "20011"),
     ],
 )
-def test_key_and_quota_infocodes_are_refusals(provider, mock, info: str, infocode: str) -> None:
-    client, _ = mock(answering(error(info, infocode)))
+def test_key_and_quota_infocodes_are_refusals(
+    provider, provider_api, info: str, infocode: str
+) -> None:
+    client, _ = provider_api(answering(error(info, infocode)))
 
     with pytest.raises(MapRefused) as raised:
         geocode(provider, client)
@@ -219,19 +189,19 @@ def test_key_and_quota_infocodes_are_refusals(provider, mock, info: str, infocod
     ],
 )
 def test_transient_and_parameter_infocodes_are_unavailable(
-    provider, mock, info: str, infocode: str
+    provider, provider_api, info: str, infocode: str
 ) -> None:
-    client, _ = mock(answering(error(info, infocode)))
+    client, _ = provider_api(answering(error(info, infocode)))
 
     with pytest.raises(MapUnavailable, match=infocode):
         reverse(provider, client)
 
 
-def test_timeout_is_unavailable_and_hides_the_url(provider, mock) -> None:
+def test_timeout_is_unavailable_and_hides_the_url(provider, provider_api) -> None:
     def timeout(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout(f"timed out: {request.url}", request=request)
 
-    client, _ = mock(timeout)
+    client, _ = provider_api(timeout)
 
     with pytest.raises(MapUnavailable, match="ReadTimeout") as raised:
         geocode(provider, client)
@@ -240,15 +210,17 @@ def test_timeout_is_unavailable_and_hides_the_url(provider, mock) -> None:
     assert raised.value.__cause__ is None
 
 
-def test_non_json_is_unavailable(provider, mock) -> None:
-    client, _ = mock(lambda request: httpx.Response(200, text="<response><status>1</status>"))
+def test_non_json_is_unavailable(provider, provider_api) -> None:
+    client, _ = provider_api(
+        lambda request: httpx.Response(200, text="<response><status>1</status>")
+    )
 
     with pytest.raises(MapUnavailable, match="non-JSON"):
         geocode(provider, client)
 
 
-def test_server_error_is_unavailable(provider, mock) -> None:
-    client, _ = mock(lambda request: httpx.Response(502, text="Bad Gateway"))
+def test_server_error_is_unavailable(provider, provider_api) -> None:
+    client, _ = provider_api(lambda request: httpx.Response(502, text="Bad Gateway"))
 
     with pytest.raises(MapUnavailable, match="502"):
         geocode(provider, client)
@@ -265,15 +237,15 @@ def test_server_error_is_unavailable(provider, mock) -> None:
         {"status": 1, "info": "OK"},
     ],
 )
-def test_wrong_shapes_are_unavailable(provider, mock, body: Any) -> None:
-    client, _ = mock(answering(body))
+def test_wrong_shapes_are_unavailable(provider, provider_api, body: Any) -> None:
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapUnavailable):
         geocode(provider, client)
 
 
-def test_without_a_key_it_refuses_without_calling(provider, mock) -> None:
-    client, recorder = mock(answering(GEOCODED))
+def test_without_a_key_it_refuses_without_calling(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(GEOCODED))
 
     with pytest.raises(MapRefused):
         provider.geocode(ADDRESS, market="CN", settings=AmapSettings(), client=client)

@@ -7,7 +7,6 @@ cannot place (``status`` 1, ``msg`` "Internal Service Error:无相关结果").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +16,7 @@ import pytest
 from regiocrm.hooks import Hooks
 from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
 from regiocrm.plugins.baidu import BaiduProvider, BaiduSettings
+from regiocrm.testing import answering
 
 AK = "E4805d16520de693a3fe707cdc962045"
 SETTINGS = BaiduSettings(key=AK)
@@ -86,41 +86,9 @@ MISSING_PARAMETER = {
 }
 
 
-class Recorder:
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(str(self.requests[-1].url)).query)
-
-
-def answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, json=body)
-
-
 @pytest.fixture
 def provider() -> BaiduProvider:
     return BaiduProvider()
-
-
-@pytest.fixture
-def mock() -> Iterator[Callable[..., tuple[httpx.Client, Recorder]]]:
-    clients: list[httpx.Client] = []
-
-    def make(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[httpx.Client, Recorder]:
-        recorder = Recorder(answer)
-        clients.append(httpx.Client(transport=httpx.MockTransport(recorder)))
-        return clients[-1], recorder
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def geocode(provider: BaiduProvider, client: httpx.Client) -> Any:
@@ -132,8 +100,8 @@ def reverse(provider: BaiduProvider, client: httpx.Client) -> Any:
     return provider.reverse(point, market="CN", settings=SETTINGS, client=client)
 
 
-def test_geocode_asks_for_json_in_bd09ll(provider, mock) -> None:
-    client, recorder = mock(answering(GEOCODED))
+def test_geocode_asks_for_json_in_bd09ll(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(GEOCODED))
 
     geocode(provider, client)
 
@@ -148,8 +116,8 @@ def test_geocode_asks_for_json_in_bd09ll(provider, mock) -> None:
     assert AK not in str(recorder.requests[0].headers)
 
 
-def test_geocode_reads_a_bd09_point_and_the_level(provider, mock) -> None:
-    client, _ = mock(answering(GEOCODED))
+def test_geocode_reads_a_bd09_point_and_the_level(provider, provider_api) -> None:
+    client, _ = provider_api(answering(GEOCODED))
 
     place = geocode(provider, client)
 
@@ -158,8 +126,10 @@ def test_geocode_reads_a_bd09_point_and_the_level(provider, mock) -> None:
     assert place.address is None  # geocoding v3 returns no formatted address
 
 
-def test_reverse_sends_lat_lng_in_bd09ll_and_reads_formatted_address(provider, mock) -> None:
-    client, recorder = mock(answering(REVERSED))
+def test_reverse_sends_lat_lng_in_bd09ll_and_reads_formatted_address(
+    provider, provider_api
+) -> None:
+    client, recorder = provider_api(answering(REVERSED))
 
     place = reverse(provider, client)
 
@@ -175,23 +145,25 @@ def test_reverse_sends_lat_lng_in_bd09ll_and_reads_formatted_address(provider, m
     assert place.point == Point(39.9164647, 116.4101156, Datum.BD09)
 
 
-def test_nothing_found_is_no_result(provider, mock) -> None:
-    client, _ = mock(answering(NOTHING))
+def test_nothing_found_is_no_result(provider, provider_api) -> None:
+    client, _ = provider_api(answering(NOTHING))
 
     with pytest.raises(NoResult, match="无相关结果"):
         geocode(provider, client)
 
 
-def test_an_empty_formatted_address_is_no_result(provider, mock) -> None:
-    client, _ = mock(answering(AT_SEA))
+def test_an_empty_formatted_address_is_no_result(provider, provider_api) -> None:
+    client, _ = provider_api(answering(AT_SEA))
 
     with pytest.raises(NoResult):
         reverse(provider, client)
 
 
 @pytest.mark.parametrize("body", [BAD_AK, NOT_ENABLED, DAILY_QUOTA, QUOTA, CONCURRENCY])
-def test_key_quota_and_service_statuses_are_refusals(provider, mock, body: dict[str, Any]) -> None:
-    client, _ = mock(answering(body))
+def test_key_quota_and_service_statuses_are_refusals(
+    provider, provider_api, body: dict[str, Any]
+) -> None:
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapRefused) as raised:
         geocode(provider, client)
@@ -202,15 +174,15 @@ def test_key_quota_and_service_statuses_are_refusals(provider, mock, body: dict[
 
 
 @pytest.mark.parametrize("body", [INTERNAL, MISSING_PARAMETER])
-def test_internal_and_parameter_errors_are_unavailable(provider, mock, body: Any) -> None:
-    client, _ = mock(answering(body))
+def test_internal_and_parameter_errors_are_unavailable(provider, provider_api, body: Any) -> None:
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapUnavailable, match=f"status {body['status']}"):
         geocode(provider, client)
 
 
-def test_a_message_that_echoes_the_ak_does_not_leak_it(provider, mock) -> None:
-    client, _ = mock(answering({"status": 200, "message": f"APP不存在 ak={AK}"}))
+def test_a_message_that_echoes_the_ak_does_not_leak_it(provider, provider_api) -> None:
+    client, _ = provider_api(answering({"status": 200, "message": f"APP不存在 ak={AK}"}))
 
     with pytest.raises(MapRefused) as raised:
         geocode(provider, client)
@@ -218,11 +190,11 @@ def test_a_message_that_echoes_the_ak_does_not_leak_it(provider, mock) -> None:
     assert AK not in str(raised.value)
 
 
-def test_timeout_is_unavailable_and_hides_the_url(provider, mock) -> None:
+def test_timeout_is_unavailable_and_hides_the_url(provider, provider_api) -> None:
     def timeout(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout(f"timed out: {request.url}", request=request)
 
-    client, _ = mock(timeout)
+    client, _ = provider_api(timeout)
 
     with pytest.raises(MapUnavailable, match="ReadTimeout") as raised:
         geocode(provider, client)
@@ -231,17 +203,17 @@ def test_timeout_is_unavailable_and_hides_the_url(provider, mock) -> None:
     assert raised.value.__cause__ is None
 
 
-def test_non_json_is_unavailable(provider, mock) -> None:
+def test_non_json_is_unavailable(provider, provider_api) -> None:
     # Baidu's default output is XML; a body that is not JSON is not an answer.
     xml = "<GeocoderSearchResponse><status>0</status></GeocoderSearchResponse>"
-    client, _ = mock(lambda request: httpx.Response(200, text=xml))
+    client, _ = provider_api(lambda request: httpx.Response(200, text=xml))
 
     with pytest.raises(MapUnavailable, match="non-JSON"):
         geocode(provider, client)
 
 
-def test_server_error_is_unavailable(provider, mock) -> None:
-    client, _ = mock(lambda request: httpx.Response(500, text="Internal Server Error"))
+def test_server_error_is_unavailable(provider, provider_api) -> None:
+    client, _ = provider_api(lambda request: httpx.Response(500, text="Internal Server Error"))
 
     with pytest.raises(MapUnavailable, match="500"):
         reverse(provider, client)
@@ -256,15 +228,15 @@ def test_server_error_is_unavailable(provider, mock) -> None:
         {"status": 0, "result": {"location": {"lng": 116.3, "lat": 400.0}}},
     ],
 )
-def test_wrong_shapes_are_unavailable(provider, mock, body: Any) -> None:
-    client, _ = mock(answering(body))
+def test_wrong_shapes_are_unavailable(provider, provider_api, body: Any) -> None:
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapUnavailable):
         geocode(provider, client)
 
 
-def test_without_a_key_it_refuses_without_calling(provider, mock) -> None:
-    client, recorder = mock(answering(GEOCODED))
+def test_without_a_key_it_refuses_without_calling(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(GEOCODED))
 
     with pytest.raises(MapRefused):
         provider.geocode(ADDRESS, market="CN", settings=BaiduSettings(), client=client)

@@ -6,7 +6,6 @@ and the ``results[]`` shape), trimmed to the fields the provider reads plus thei
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +16,7 @@ import pytest
 from regiocrm.hooks import Hooks
 from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
 from regiocrm.plugins.google import GoogleProvider, GoogleSettings
+from regiocrm.testing import answering
 
 KEY = "AIzaSyTestKey-0123456789abcdefghij"
 SETTINGS = GoogleSettings(key=KEY)
@@ -67,48 +67,13 @@ INVALID_REQUEST = {
 UNKNOWN_ERROR = {"results": [], "status": "UNKNOWN_ERROR"}
 
 
-class Recorder:
-    """A mock transport that answers with one response and keeps the requests."""
-
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(str(self.requests[-1].url)).query)
-
-
-def answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, json=body)
-
-
 @pytest.fixture
 def provider() -> GoogleProvider:
     return GoogleProvider()
 
 
-@pytest.fixture
-def mock() -> Iterator[Callable[..., tuple[httpx.Client, Recorder]]]:
-    clients: list[httpx.Client] = []
-
-    def make(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[httpx.Client, Recorder]:
-        recorder = Recorder(answer)
-        client = httpx.Client(transport=httpx.MockTransport(recorder))
-        clients.append(client)
-        return client, recorder
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-def test_geocode_sends_the_address_the_region_and_the_key(provider, mock) -> None:
-    client, recorder = mock(answering(TOKYO_STATION))
+def test_geocode_sends_the_address_the_region_and_the_key(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(TOKYO_STATION))
 
     provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
 
@@ -119,16 +84,16 @@ def test_geocode_sends_the_address_the_region_and_the_key(provider, mock) -> Non
     assert KEY not in str(request.headers)
 
 
-def test_geocode_region_is_the_cctld_of_the_market(provider, mock) -> None:
-    client, recorder = mock(answering(TOKYO_STATION))
+def test_geocode_region_is_the_cctld_of_the_market(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(TOKYO_STATION))
 
     provider.geocode("10 Downing St", market="GB", settings=SETTINGS, client=client)
 
     assert recorder.query["region"] == ["uk"]
 
 
-def test_geocode_reads_point_address_and_location_type(provider, mock) -> None:
-    client, _ = mock(answering(TOKYO_STATION))
+def test_geocode_reads_point_address_and_location_type(provider, provider_api) -> None:
+    client, _ = provider_api(answering(TOKYO_STATION))
 
     place = provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
 
@@ -137,8 +102,8 @@ def test_geocode_reads_point_address_and_location_type(provider, mock) -> None:
     assert place.precision == "ROOFTOP"
 
 
-def test_reverse_sends_latlng_and_reads_the_first_formatted_address(provider, mock) -> None:
-    client, recorder = mock(answering(TOKYO_STATION))
+def test_reverse_sends_latlng_and_reads_the_first_formatted_address(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(TOKYO_STATION))
     point = Point(35.6812362, 139.7671248, Datum.WGS84)
 
     place = provider.reverse(point, market="JP", settings=SETTINGS, client=client)
@@ -149,8 +114,8 @@ def test_reverse_sends_latlng_and_reads_the_first_formatted_address(provider, mo
 
 
 @pytest.mark.parametrize("method", ["geocode", "reverse"])
-def test_zero_results_is_no_result(provider, mock, method: str) -> None:
-    client, _ = mock(answering(ZERO_RESULTS))
+def test_zero_results_is_no_result(provider, provider_api, method: str) -> None:
+    client, _ = provider_api(answering(ZERO_RESULTS))
 
     with pytest.raises(NoResult):
         call(provider, method, client)
@@ -165,9 +130,9 @@ def test_zero_results_is_no_result(provider, mock, method: str) -> None:
     ],
 )
 def test_key_and_quota_statuses_are_refusals_that_name_the_status(
-    provider, mock, body: dict[str, Any], status: str
+    provider, provider_api, body: dict[str, Any], status: str
 ) -> None:
-    client, _ = mock(answering(body))
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapRefused) as raised:
         provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
@@ -178,16 +143,16 @@ def test_key_and_quota_statuses_are_refusals_that_name_the_status(
 
 
 @pytest.mark.parametrize("body", [INVALID_REQUEST, UNKNOWN_ERROR])
-def test_other_statuses_are_unavailable(provider, mock, body: dict[str, Any]) -> None:
-    client, _ = mock(answering(body))
+def test_other_statuses_are_unavailable(provider, provider_api, body: dict[str, Any]) -> None:
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapUnavailable, match=body["status"]):
         provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
 
 
-def test_an_error_that_echoes_the_key_does_not_leak_it(provider, mock) -> None:
+def test_an_error_that_echoes_the_key_does_not_leak_it(provider, provider_api) -> None:
     echoed = {**REQUEST_DENIED, "error_message": f"API key {KEY} is not authorized."}
-    client, _ = mock(answering(echoed))
+    client, _ = provider_api(answering(echoed))
 
     with pytest.raises(MapRefused) as raised:
         provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
@@ -196,11 +161,11 @@ def test_an_error_that_echoes_the_key_does_not_leak_it(provider, mock) -> None:
     assert "***" in str(raised.value)
 
 
-def test_timeout_is_unavailable_and_hides_the_url(provider, mock) -> None:
+def test_timeout_is_unavailable_and_hides_the_url(provider, provider_api) -> None:
     def timeout(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout(f"timed out reading {request.url}", request=request)
 
-    client, _ = mock(timeout)
+    client, _ = provider_api(timeout)
 
     with pytest.raises(MapUnavailable) as raised:
         provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
@@ -210,25 +175,27 @@ def test_timeout_is_unavailable_and_hides_the_url(provider, mock) -> None:
     assert raised.value.__cause__ is None
 
 
-def test_connection_failure_is_unavailable(provider, mock) -> None:
+def test_connection_failure_is_unavailable(provider, provider_api) -> None:
     def refused(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    client, _ = mock(refused)
+    client, _ = provider_api(refused)
 
     with pytest.raises(MapUnavailable, match="ConnectError"):
         provider.reverse(Point(35.68, 139.76), market="JP", settings=SETTINGS, client=client)
 
 
-def test_non_json_is_unavailable(provider, mock) -> None:
-    client, _ = mock(lambda request: httpx.Response(200, text="<html>captive portal</html>"))
+def test_non_json_is_unavailable(provider, provider_api) -> None:
+    client, _ = provider_api(
+        lambda request: httpx.Response(200, text="<html>captive portal</html>")
+    )
 
     with pytest.raises(MapUnavailable, match="non-JSON"):
         provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
 
 
-def test_server_error_is_unavailable(provider, mock) -> None:
-    client, _ = mock(lambda request: httpx.Response(500, text="Internal Server Error"))
+def test_server_error_is_unavailable(provider, provider_api) -> None:
+    client, _ = provider_api(lambda request: httpx.Response(500, text="Internal Server Error"))
 
     with pytest.raises(MapUnavailable, match="500"):
         provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
@@ -243,15 +210,15 @@ def test_server_error_is_unavailable(provider, mock) -> None:
         {"status": "OK", "results": [{"geometry": {"location": {"lat": 135.0, "lng": 1.0}}}]},
     ],
 )
-def test_wrong_shapes_are_unavailable(provider, mock, body: Any) -> None:
-    client, _ = mock(answering(body))
+def test_wrong_shapes_are_unavailable(provider, provider_api, body: Any) -> None:
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapUnavailable):
         provider.geocode("東京駅", market="JP", settings=SETTINGS, client=client)
 
 
-def test_without_a_key_it_refuses_without_calling(provider, mock) -> None:
-    client, recorder = mock(answering(TOKYO_STATION))
+def test_without_a_key_it_refuses_without_calling(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(TOKYO_STATION))
 
     with pytest.raises(MapRefused, match="key"):
         provider.geocode("東京駅", market="JP", settings=GoogleSettings(), client=client)
@@ -259,8 +226,8 @@ def test_without_a_key_it_refuses_without_calling(provider, mock) -> None:
     assert recorder.requests == []
 
 
-def test_an_empty_address_is_no_result_without_calling(provider, mock) -> None:
-    client, recorder = mock(answering(TOKYO_STATION))
+def test_an_empty_address_is_no_result_without_calling(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(TOKYO_STATION))
 
     with pytest.raises(NoResult):
         provider.geocode("  ", market="JP", settings=SETTINGS, client=client)

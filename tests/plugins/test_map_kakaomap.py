@@ -7,9 +7,8 @@ Bodies follow Kakao Developers "카카오맵 REST API" (주소로 좌표 변환�
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from regiocrm.hooks import Hooks
 from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
 from regiocrm.plugins.kakaomap import KakaoMapProvider, KakaoMapSettings
+from regiocrm.testing import answering
 
 KEY = "0123456789abcdef0123456789abcdef"
 SETTINGS = KakaoMapSettings(key=KEY)
@@ -103,41 +103,9 @@ DISABLED = {
 LIMIT = {"errorType": "RequestThrottled", "message": "API limit has been exceeded."}
 
 
-class Recorder:
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(str(self.requests[-1].url)).query)
-
-
-def answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, json=body)
-
-
 @pytest.fixture
 def provider() -> KakaoMapProvider:
     return KakaoMapProvider()
-
-
-@pytest.fixture
-def mock() -> Iterator[Callable[..., tuple[httpx.Client, Recorder]]]:
-    clients: list[httpx.Client] = []
-
-    def make(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[httpx.Client, Recorder]:
-        recorder = Recorder(answer)
-        clients.append(httpx.Client(transport=httpx.MockTransport(recorder)))
-        return clients[-1], recorder
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def geocode(provider: KakaoMapProvider, client: httpx.Client) -> Any:
@@ -149,8 +117,8 @@ def reverse(provider: KakaoMapProvider, client: httpx.Client) -> Any:
     return provider.reverse(point, market="KR", settings=SETTINGS, client=client)
 
 
-def test_geocode_authenticates_with_kakaoak_only(provider, mock) -> None:
-    client, recorder = mock(answering(SEARCHED))
+def test_geocode_authenticates_with_kakaoak_only(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(SEARCHED))
 
     geocode(provider, client)
 
@@ -166,8 +134,8 @@ def test_geocode_authenticates_with_kakaoak_only(provider, mock) -> None:
     assert KEY not in str(request.url)
 
 
-def test_geocode_reads_x_as_longitude_and_prefers_the_road_address(provider, mock) -> None:
-    client, _ = mock(answering(SEARCHED))
+def test_geocode_reads_x_as_longitude_and_prefers_the_road_address(provider, provider_api) -> None:
+    client, _ = provider_api(answering(SEARCHED))
 
     place = geocode(provider, client)
 
@@ -176,15 +144,15 @@ def test_geocode_reads_x_as_longitude_and_prefers_the_road_address(provider, moc
     assert place.precision == "REGION_ADDR"
 
 
-def test_geocode_without_road_address_uses_address_name(provider, mock) -> None:
+def test_geocode_without_road_address_uses_address_name(provider, provider_api) -> None:
     regional = {**SEARCHED, "documents": [{**SEARCHED["documents"][0], "road_address": None}]}
-    client, _ = mock(answering(regional))
+    client, _ = provider_api(answering(regional))
 
     assert geocode(provider, client).address == "전북 익산시 부송동 100"
 
 
-def test_reverse_request_and_road_address(provider, mock) -> None:
-    client, recorder = mock(answering(REVERSED))
+def test_reverse_request_and_road_address(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(REVERSED))
 
     place = reverse(provider, client)
 
@@ -194,27 +162,27 @@ def test_reverse_request_and_road_address(provider, mock) -> None:
     assert place.point == Point(37.3943, 126.9274, Datum.WGS84)
 
 
-def test_reverse_without_road_address_uses_the_lot_address(provider, mock) -> None:
-    client, _ = mock(answering(NO_ROAD))
+def test_reverse_without_road_address_uses_the_lot_address(provider, provider_api) -> None:
+    client, _ = provider_api(answering(NO_ROAD))
 
     assert reverse(provider, client).address == "경기 안양시 만안구 안양동 1026-8"
 
 
-def test_no_documents_is_no_result(provider, mock) -> None:
-    client, _ = mock(answering(NOTHING))
+def test_no_documents_is_no_result(provider, provider_api) -> None:
+    client, _ = provider_api(answering(NOTHING))
     with pytest.raises(NoResult):
         geocode(provider, client)
 
-    client, _ = mock(answering(AT_SEA))
+    client, _ = provider_api(answering(AT_SEA))
     with pytest.raises(NoResult):
         reverse(provider, client)
 
 
 @pytest.mark.parametrize(("status", "body"), [(401, WRONG_KEY), (403, DISABLED), (429, LIMIT)])
 def test_key_service_and_quota_errors_are_refusals(
-    provider, mock, status: int, body: dict[str, str]
+    provider, provider_api, status: int, body: dict[str, str]
 ) -> None:
-    client, _ = mock(answering(body, status))
+    client, _ = provider_api(answering(body, status))
 
     with pytest.raises(MapRefused) as raised:
         geocode(provider, client)
@@ -222,9 +190,9 @@ def test_key_service_and_quota_errors_are_refusals(
     assert f"HTTP {status} {body['errorType']}: {body['message']}" in str(raised.value)
 
 
-def test_an_error_that_echoes_the_key_does_not_leak_it(provider, mock) -> None:
+def test_an_error_that_echoes_the_key_does_not_leak_it(provider, provider_api) -> None:
     echoed = {"errorType": "AccessDeniedError", "message": f"wrong appKey({KEY}) format"}
-    client, _ = mock(answering(echoed, 401))
+    client, _ = provider_api(answering(echoed, 401))
 
     with pytest.raises(MapRefused) as raised:
         geocode(provider, client)
@@ -233,19 +201,19 @@ def test_an_error_that_echoes_the_key_does_not_leak_it(provider, mock) -> None:
     assert "wrong appKey(***) format" in str(raised.value)
 
 
-def test_a_bad_request_is_unavailable(provider, mock) -> None:
+def test_a_bad_request_is_unavailable(provider, provider_api) -> None:
     body = {"errorType": "MissingParameter", "message": "query parameter required"}
-    client, _ = mock(answering(body, 400))
+    client, _ = provider_api(answering(body, 400))
 
     with pytest.raises(MapUnavailable, match="MissingParameter"):
         geocode(provider, client)
 
 
-def test_timeout_is_unavailable(provider, mock) -> None:
+def test_timeout_is_unavailable(provider, provider_api) -> None:
     def timeout(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)
 
-    client, _ = mock(timeout)
+    client, _ = provider_api(timeout)
 
     with pytest.raises(MapUnavailable, match="ReadTimeout") as raised:
         geocode(provider, client)
@@ -253,8 +221,8 @@ def test_timeout_is_unavailable(provider, mock) -> None:
     assert raised.value.__cause__ is None
 
 
-def test_non_json_is_unavailable(provider, mock) -> None:
-    client, _ = mock(lambda request: httpx.Response(200, text="<html>maintenance</html>"))
+def test_non_json_is_unavailable(provider, provider_api) -> None:
+    client, _ = provider_api(lambda request: httpx.Response(200, text="<html>maintenance</html>"))
 
     with pytest.raises(MapUnavailable, match="non-JSON"):
         reverse(provider, client)
@@ -264,8 +232,8 @@ def test_non_json_is_unavailable(provider, mock) -> None:
     "response",
     [httpx.Response(500, text="Internal Server Error"), httpx.Response(503, text="")],
 )
-def test_server_errors_are_unavailable(provider, mock, response: httpx.Response) -> None:
-    client, _ = mock(lambda request: response)
+def test_server_errors_are_unavailable(provider, provider_api, response: httpx.Response) -> None:
+    client, _ = provider_api(lambda request: response)
 
     with pytest.raises(MapUnavailable, match=f"HTTP {response.status_code}"):
         geocode(provider, client)
@@ -281,22 +249,22 @@ def test_server_errors_are_unavailable(provider, mock, response: httpx.Response)
         {"documents": [{"x": "127.0", "y": "95.0"}]},
     ],
 )
-def test_wrong_shapes_are_unavailable(provider, mock, body: Any) -> None:
-    client, _ = mock(answering(body))
+def test_wrong_shapes_are_unavailable(provider, provider_api, body: Any) -> None:
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapUnavailable):
         geocode(provider, client)
 
 
-def test_a_reverse_document_without_names_is_unavailable(provider, mock) -> None:
-    client, _ = mock(answering({"documents": [{"road_address": None, "address": None}]}))
+def test_a_reverse_document_without_names_is_unavailable(provider, provider_api) -> None:
+    client, _ = provider_api(answering({"documents": [{"road_address": None, "address": None}]}))
 
     with pytest.raises(MapUnavailable):
         reverse(provider, client)
 
 
-def test_without_a_key_it_refuses_without_calling(provider, mock) -> None:
-    client, recorder = mock(answering(SEARCHED))
+def test_without_a_key_it_refuses_without_calling(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(SEARCHED))
 
     with pytest.raises(MapRefused):
         provider.geocode(ADDRESS, market="KR", settings=KakaoMapSettings(), client=client)

@@ -7,7 +7,6 @@ overview" gateway errors (``{"error": {"errorCode", "message", "details"}}``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +16,7 @@ import pytest
 from regiocrm.hooks import Hooks
 from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
 from regiocrm.plugins.naver import NaverProvider, NaverSettings
+from regiocrm.testing import answering
 
 KEY_ID = "abcd1234ef"
 KEY = "NaverClientSecret0123456789abcdefGHIJ"
@@ -115,41 +115,9 @@ QUOTA_EXCEEDED = {
 ENDPOINT_ERROR = {"error": {"errorCode": "500", "message": "Endpoint Error"}}
 
 
-class Recorder:
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(str(self.requests[-1].url)).query)
-
-
-def answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, json=body)
-
-
 @pytest.fixture
 def provider() -> NaverProvider:
     return NaverProvider()
-
-
-@pytest.fixture
-def mock() -> Iterator[Callable[..., tuple[httpx.Client, Recorder]]]:
-    clients: list[httpx.Client] = []
-
-    def make(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[httpx.Client, Recorder]:
-        recorder = Recorder(answer)
-        clients.append(httpx.Client(transport=httpx.MockTransport(recorder)))
-        return clients[-1], recorder
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def geocode(provider: NaverProvider, client: httpx.Client) -> Any:
@@ -161,8 +129,8 @@ def reverse(provider: NaverProvider, client: httpx.Client) -> Any:
     return provider.reverse(point, market="KR", settings=SETTINGS, client=client)
 
 
-def test_geocode_authenticates_with_headers_only(provider, mock) -> None:
-    client, recorder = mock(answering(GEOCODED))
+def test_geocode_authenticates_with_headers_only(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(GEOCODED))
 
     geocode(provider, client)
 
@@ -179,8 +147,8 @@ def test_geocode_authenticates_with_headers_only(provider, mock) -> None:
     assert KEY not in str(request.url)
 
 
-def test_geocode_reads_x_as_longitude_and_prefers_the_road_address(provider, mock) -> None:
-    client, _ = mock(answering(GEOCODED))
+def test_geocode_reads_x_as_longitude_and_prefers_the_road_address(provider, provider_api) -> None:
+    client, _ = provider_api(answering(GEOCODED))
 
     place = geocode(provider, client)
 
@@ -188,15 +156,15 @@ def test_geocode_reads_x_as_longitude_and_prefers_the_road_address(provider, moc
     assert place.address == "경기도 성남시 분당구 불정로 6 NAVER그린팩토리"
 
 
-def test_geocode_falls_back_to_the_jibun_address(provider, mock) -> None:
+def test_geocode_falls_back_to_the_jibun_address(provider, provider_api) -> None:
     jibun_only = {**GEOCODED, "addresses": [{**GEOCODED["addresses"][0], "roadAddress": ""}]}
-    client, _ = mock(answering(jibun_only))
+    client, _ = provider_api(answering(jibun_only))
 
     assert geocode(provider, client).address == "경기도 성남시 분당구 정자동 178-1 NAVER그린팩토리"
 
 
-def test_reverse_request(provider, mock) -> None:
-    client, recorder = mock(answering(REVERSED))
+def test_reverse_request(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(REVERSED))
 
     reverse(provider, client)
 
@@ -211,8 +179,8 @@ def test_reverse_request(provider, mock) -> None:
     assert request.headers["x-ncp-apigw-api-key"] == KEY
 
 
-def test_reverse_builds_the_road_name_address_first(provider, mock) -> None:
-    client, _ = mock(answering(REVERSED))
+def test_reverse_builds_the_road_name_address_first(provider, provider_api) -> None:
+    client, _ = provider_api(answering(REVERSED))
 
     place = reverse(provider, client)
 
@@ -220,31 +188,31 @@ def test_reverse_builds_the_road_name_address_first(provider, mock) -> None:
     assert place.precision == "roadaddr"
 
 
-def test_reverse_falls_back_to_lot_number_then_legal_dong(provider, mock) -> None:
-    client, _ = mock(answering({"status": OK, "results": [ADDR, LEGALCODE]}))
+def test_reverse_falls_back_to_lot_number_then_legal_dong(provider, provider_api) -> None:
+    client, _ = provider_api(answering({"status": OK, "results": [ADDR, LEGALCODE]}))
     assert reverse(provider, client).address == "경기도 성남시 분당구 정자동 178-1"
 
-    client, _ = mock(answering({"status": OK, "results": [LEGALCODE]}))
+    client, _ = provider_api(answering({"status": OK, "results": [LEGALCODE]}))
     place = reverse(provider, client)
     assert (place.address, place.precision) == ("경기도 성남시 분당구 정자동", "legalcode")
 
 
-def test_a_mountain_lot_is_written_with_san(provider, mock) -> None:
+def test_a_mountain_lot_is_written_with_san(provider, provider_api) -> None:
     mountain = {**ADDR, "land": {**ADDR["land"], "type": "2", "number2": ""}}
-    client, _ = mock(answering({"status": OK, "results": [mountain]}))
+    client, _ = provider_api(answering({"status": OK, "results": [mountain]}))
 
     assert reverse(provider, client).address == "경기도 성남시 분당구 정자동 산178"
 
 
-def test_no_addresses_is_no_result(provider, mock) -> None:
-    client, _ = mock(answering(NOTHING))
+def test_no_addresses_is_no_result(provider, provider_api) -> None:
+    client, _ = provider_api(answering(NOTHING))
 
     with pytest.raises(NoResult):
         geocode(provider, client)
 
 
-def test_reverse_no_results_is_no_result(provider, mock) -> None:
-    client, _ = mock(answering(NO_RESULTS))
+def test_reverse_no_results_is_no_result(provider, provider_api) -> None:
+    client, _ = provider_api(answering(NO_RESULTS))
 
     with pytest.raises(NoResult):
         reverse(provider, client)
@@ -258,9 +226,9 @@ def test_reverse_no_results_is_no_result(provider, mock) -> None:
     ],
 )
 def test_gateway_auth_and_quota_errors_are_refusals(
-    provider, mock, status: int, body: Any, text: str
+    provider, provider_api, status: int, body: Any, text: str
 ) -> None:
-    client, _ = mock(answering(body, status))
+    client, _ = provider_api(answering(body, status))
 
     with pytest.raises(MapRefused) as raised:
         geocode(provider, client)
@@ -270,26 +238,26 @@ def test_gateway_auth_and_quota_errors_are_refusals(
     assert KEY not in str(raised.value)
 
 
-def test_invalid_request_is_unavailable(provider, mock) -> None:
-    client, _ = mock(answering(INVALID_REQUEST, 400))
+def test_invalid_request_is_unavailable(provider, provider_api) -> None:
+    client, _ = provider_api(answering(INVALID_REQUEST, 400))
 
     with pytest.raises(MapUnavailable, match="INVALID_REQUEST"):
         geocode(provider, client)
 
 
-def test_timeout_is_unavailable(provider, mock) -> None:
+def test_timeout_is_unavailable(provider, provider_api) -> None:
     def timeout(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)
 
-    client, _ = mock(timeout)
+    client, _ = provider_api(timeout)
 
     with pytest.raises(MapUnavailable, match="ReadTimeout"):
         reverse(provider, client)
 
 
-def test_non_json_is_unavailable(provider, mock) -> None:
+def test_non_json_is_unavailable(provider, provider_api) -> None:
     # The gc default output is XML; a non-JSON body is not an answer.
-    client, _ = mock(lambda request: httpx.Response(200, text="<response><status>"))
+    client, _ = provider_api(lambda request: httpx.Response(200, text="<response><status>"))
 
     with pytest.raises(MapUnavailable, match="non-JSON"):
         reverse(provider, client)
@@ -299,8 +267,8 @@ def test_non_json_is_unavailable(provider, mock) -> None:
     "response",
     [httpx.Response(500, json=ENDPOINT_ERROR), httpx.Response(504, text="Gateway Timeout")],
 )
-def test_server_errors_are_unavailable(provider, mock, response: httpx.Response) -> None:
-    client, _ = mock(lambda request: response)
+def test_server_errors_are_unavailable(provider, provider_api, response: httpx.Response) -> None:
+    client, _ = provider_api(lambda request: response)
 
     with pytest.raises(MapUnavailable, match=f"HTTP {response.status_code}"):
         geocode(provider, client)
@@ -315,15 +283,15 @@ def test_server_errors_are_unavailable(provider, mock, response: httpx.Response)
         {"status": "OK"},
     ],
 )
-def test_wrong_shapes_are_unavailable(provider, mock, body: Any) -> None:
-    client, _ = mock(answering(body))
+def test_wrong_shapes_are_unavailable(provider, provider_api, body: Any) -> None:
+    client, _ = provider_api(answering(body))
 
     with pytest.raises(MapUnavailable):
         geocode(provider, client)
 
 
-def test_without_credentials_it_refuses_without_calling(provider, mock) -> None:
-    client, recorder = mock(answering(GEOCODED))
+def test_without_credentials_it_refuses_without_calling(provider, provider_api) -> None:
+    client, recorder = provider_api(answering(GEOCODED))
 
     for settings in (NaverSettings(), NaverSettings(key=KEY), NaverSettings(key_id=KEY_ID)):
         with pytest.raises(MapRefused):
