@@ -83,6 +83,8 @@ def test_wheel_holds_every_folder_of_the_layout(wheel: Path) -> None:
         for suffix in ("po", "mo"):
             assert f"regiocrm/locale/{catalog}/LC_MESSAGES/regiocrm.{suffix}" in names
     assert "regiocrm/locale/regiocrm.pot" in names
+    # The offline gazetteer's places: without them no lead is routed without a map key.
+    assert "regiocrm/plugins/gazetteer/places.json" in names
 
 
 def test_wheel_declares_the_console_script_and_pytest_plugin(wheel: Path) -> None:
