@@ -21,7 +21,13 @@ from typing import Any
 
 import httpx
 
-from regiocrm.channels import Channel, IdentityRef
+from regiocrm.channels import (
+    Channel,
+    ChannelAccount,
+    IdentityRef,
+    WebhookRequest,
+    validate_account,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,18 @@ class SignedRequest:
 
     def with_headers(self, **headers: str) -> SignedRequest:
         return replace(self, headers={**self.headers, **headers})
+
+    def webhook(self, url: str, *, received_at: datetime) -> WebhookRequest:
+        """This request as the webhook route hands it to a channel, received at ``url``:
+        header names in lower case, as the server gives them."""
+        return WebhookRequest(
+            method=self.method,
+            url=url,
+            query=dict(self.query),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=self.body,
+            received_at=received_at,
+        )
 
 
 class ChannelDriver(ABC):
@@ -52,6 +70,10 @@ class ChannelDriver(ABC):
     def account_settings(self) -> dict[str, Any]:
         """The ``[channel_accounts.<name>]`` values for the account, ``channel`` and
         ``market`` included."""
+
+    def account(self, name: str) -> ChannelAccount:
+        """The account named ``name``, validated by the channel's own settings model."""
+        return validate_account(self.channel, name, self.account_settings())
 
     @abstractmethod
     def sign(self, url: str, body: bytes, *, at: datetime) -> SignedRequest:

@@ -26,6 +26,7 @@ from regiocrm.channels import (
 from regiocrm.plugins import kakao as kakao_plugin
 from regiocrm.plugins.kakao import KakaoChannel
 from regiocrm.plugins.kakao.testing import KakaoDriver
+from regiocrm.testing.channels import SignedRequest
 
 SECRET = "3q2+7w-a-long-random-skill-secret"
 BOT_ID = "64a1b2c3d4e5f6a7b8c9d0e1"
@@ -357,11 +358,11 @@ def driver() -> KakaoDriver:
 
 @pytest.fixture
 def driver_account(driver: KakaoDriver) -> ChannelAccount:
-    return validate_account(driver.channel, "kakao_kr", driver.account_settings())
+    return driver.account("kakao_kr")
 
 
-def as_webhook(signed: Any) -> WebhookRequest:
-    return webhook(signed.body, {k.lower(): v for k, v in signed.headers.items()})
+def as_webhook(signed: SignedRequest) -> WebhookRequest:
+    return signed.webhook("https://crm.example.kr/webhooks/kakao/kakao_kr", received_at=RECEIVED)
 
 
 def test_the_drivers_request_is_accepted_and_parsed(driver, driver_account) -> None:

@@ -32,6 +32,7 @@ from regiocrm.channels import (
 from regiocrm.plugins import line as line_plugin
 from regiocrm.plugins.line import LineChannel
 from regiocrm.plugins.line.testing import LineDriver
+from regiocrm.testing.channels import SignedRequest
 
 SECRET = "5d1c0bf4fa1e4a1c9a2b3c4d5e6f7a8b"
 TOKEN = "test-access-token"
@@ -494,11 +495,11 @@ def driver() -> LineDriver:
 
 @pytest.fixture
 def driver_account(driver: LineDriver) -> ChannelAccount:
-    return validate_account(driver.channel, "line_jp", driver.account_settings())
+    return driver.account("line_jp")
 
 
-def as_webhook(signed: Any) -> WebhookRequest:
-    return webhook(signed.body, {k.lower(): v for k, v in signed.headers.items()})
+def as_webhook(signed: SignedRequest) -> WebhookRequest:
+    return signed.webhook("https://crm.example.jp/webhooks/line/line_jp", received_at=RECEIVED)
 
 
 def test_the_drivers_signature_is_accepted(driver, driver_account) -> None:

@@ -514,18 +514,11 @@ DRIVER = SmsDriver()
 
 
 def driven(url: str, signed_request: SignedRequest) -> WebhookRequest:
-    return WebhookRequest(
-        method=signed_request.method,
-        url=url,
-        query=signed_request.query,
-        headers=signed_request.headers,
-        body=signed_request.body,
-        received_at=RECEIVED,
-    )
+    return signed_request.webhook(url, received_at=RECEIVED)
 
 
 def test_driver_requests_pass_verification_and_parse() -> None:
-    account = validate_account(DRIVER.channel, "sms-au", DRIVER.account_settings())
+    account = DRIVER.account("sms-au")
     url = "http://testserver/webhooks/sms/sms-au?tenant=1"
     sent = DRIVER.text_message(
         url, sender="+61412345678", text="héllo & bye", message_id="SMd", at=RECEIVED
@@ -545,7 +538,7 @@ def test_driver_requests_pass_verification_and_parse() -> None:
 
 
 def test_driver_api_agrees_with_the_channel() -> None:
-    account = validate_account(DRIVER.channel, "sms-au", DRIVER.account_settings())
+    account = DRIVER.account("sms-au")
     seen: list[httpx.Request] = []
     client = client_answering(DRIVER.provider_api, seen)
     sid = DRIVER.channel.send(account, DRIVER.sender_identity("0412 345 678"), "hi", client=client)

@@ -1088,21 +1088,14 @@ def driver() -> WeChatDriver:
 
 @pytest.fixture
 def driver_account(driver: WeChatDriver) -> ChannelAccount:
-    return validate_account(driver.channel, "cn_service", driver.account_settings())
-
-
-def as_webhook(signed: SignedRequest, at: datetime) -> WebhookRequest:
-    return WebhookRequest(
-        signed.method,
-        "https://crm.example.cn/webhooks/wechat/cn_service",
-        signed.query,
-        signed.headers,
-        signed.body,
-        at,
-    )
+    return driver.account("cn_service")
 
 
 URL = "https://crm.example.cn/webhooks/wechat/cn_service"
+
+
+def as_webhook(signed: SignedRequest, at: datetime) -> WebhookRequest:
+    return signed.webhook(URL, received_at=at)
 
 
 def test_driver_text_message(driver: WeChatDriver, driver_account: ChannelAccount) -> None:

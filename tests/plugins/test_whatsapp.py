@@ -592,18 +592,11 @@ DRIVER = WhatsAppDriver()
 
 
 def driven(signed_request: SignedRequest) -> WebhookRequest:
-    return WebhookRequest(
-        method=signed_request.method,
-        url=URL,
-        query=signed_request.query,
-        headers=signed_request.headers,
-        body=signed_request.body,
-        received_at=RECEIVED,
-    )
+    return signed_request.webhook(URL, received_at=RECEIVED)
 
 
 def test_driver_requests_pass_verification_and_parse() -> None:
-    account = validate_account(DRIVER.channel, "wa-au", DRIVER.account_settings())
+    account = DRIVER.account("wa-au")
     at = datetime(2026, 3, 9, 1, 2, 3, tzinfo=UTC)
     sent = DRIVER.text_message(URL, sender="61412345678", text="héllo", message_id="wamid.D", at=at)
     DRIVER.channel.verify(account, driven(sent))
@@ -619,7 +612,7 @@ def test_driver_requests_pass_verification_and_parse() -> None:
 
 
 def test_driver_handshake_and_api_agree_with_the_channel() -> None:
-    account = validate_account(DRIVER.channel, "wa-au", DRIVER.account_settings())
+    account = DRIVER.account("wa-au")
     handshake = DRIVER.handshake(URL, at=RECEIVED)
     assert handshake is not None
     check, expected = handshake
