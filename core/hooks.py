@@ -36,6 +36,23 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+Named = TypeVar("Named", Channel, MapProvider)
+
+
+def _by_name(contributions: list[list[Named]], what: str) -> dict[str, Named]:
+    """What the plugins contributed, by name, in registration order.
+
+    :raises PluginConflict: when two contributions share a name.
+    """
+    found: dict[str, Named] = {}
+    for contributed in reversed(contributions):
+        for item in contributed:
+            if item.name in found:
+                raise PluginConflict(f"two plugins register {what} named {item.name!r}")
+            found[item.name] = item
+    return found
+
+
 class PluginConflict(Exception):
     """Two plugins register a channel or a map provider under the same name."""
 
@@ -87,28 +104,14 @@ class Hooks:
 
         :raises PluginConflict: when two plugins register channels of the same name.
         """
-        channels: dict[str, Channel] = {}
-        for contributed in reversed(self.pm.hook.register_channels()):
-            for channel in contributed:
-                if channel.name in channels:
-                    raise PluginConflict(f"two plugins register a channel named {channel.name!r}")
-                channels[channel.name] = channel
-        return channels
+        return _by_name(self.pm.hook.register_channels(), "a channel")
 
     def map_providers(self) -> dict[str, MapProvider]:
         """Every registered map provider by name.
 
         :raises PluginConflict: when two plugins register providers of the same name.
         """
-        providers: dict[str, MapProvider] = {}
-        for contributed in reversed(self.pm.hook.register_map_providers()):
-            for provider in contributed:
-                if provider.name in providers:
-                    raise PluginConflict(
-                        f"two plugins register a map provider named {provider.name!r}"
-                    )
-                providers[provider.name] = provider
-        return providers
+        return _by_name(self.pm.hook.register_map_providers(), "a map provider")
 
     def channel_registry(self, settings: RegiocrmSettings) -> ChannelRegistry:
         """The deployment's channels and its configured accounts on them."""

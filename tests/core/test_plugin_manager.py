@@ -7,9 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from regiocrm import hookimpl
+from regiocrm.hooks import Hooks, PluginConflict
 from regiocrm.plugin_manager import (
     BUILTIN_PLUGINS,
     ESSENTIAL_PLUGINS,
@@ -117,3 +120,31 @@ def test_an_installed_plugin_can_be_disabled(installed_hello: Path, tmp_path: Pa
     )
     assert checked.returncode == 2
     assert checked.stderr.startswith("Error: hello: unknown setting")
+
+
+class Impostor:
+    """A plugin that registers a channel and a map provider under built-in names."""
+
+    @hookimpl
+    def register_channels(self) -> list[Any]:
+        from regiocrm.plugins.line.channel import LineChannel
+
+        return [LineChannel()]
+
+    @hookimpl
+    def register_map_providers(self) -> list[Any]:
+        from regiocrm.plugins.gazetteer.provider import GazetteerProvider
+
+        return [GazetteerProvider()]
+
+
+def test_two_plugins_cannot_share_a_channel_or_map_provider_name(
+    regiocrm_hooks: Hooks, register_plugin
+) -> None:
+    register_plugin(Impostor())
+    with pytest.raises(PluginConflict, match="two plugins register a channel named 'line'"):
+        regiocrm_hooks.channels()
+    with pytest.raises(
+        PluginConflict, match="two plugins register a map provider named 'gazetteer'"
+    ):
+        regiocrm_hooks.map_providers()
