@@ -21,7 +21,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from measure import timed
 from sqlalchemy import Engine, text
 
 from regiocrm.channels import WebhookRequest
@@ -68,15 +69,6 @@ def bodies(count: int, senders: int, offset: int) -> list[tuple[str, bytes]]:
     ]
 
 
-def timed(label: str, count: int, work: Callable[[], None]) -> float:
-    began = time.perf_counter()
-    work()
-    seconds = time.perf_counter() - began
-    rate = count / seconds
-    print(f"{label:<40} {count:>6} msgs {seconds:7.2f} s {rate:9,.0f} msgs/s")
-    return rate
-
-
 def deployment(url: str) -> tuple[Any, Hooks, ZoneStores]:
     hooks = Hooks(get_plugin_manager(entry_points=False))
     settings = load_settings(
@@ -108,7 +100,7 @@ def in_process(url: str, messages: list[tuple[str, bytes]]) -> float:
                 process(stores, hooks, registry, item.inbox_id)
 
     try:
-        return timed("pipeline, in process", len(messages), run)
+        return timed("pipeline, in process", len(messages), "msgs", run)
     finally:
         stores.dispose()
 
@@ -152,7 +144,7 @@ def over_http(url: str, messages: list[tuple[str, bytes]]) -> float:
         app.state.services.inbox.drain()
 
     with served(app, port):
-        return timed("pipeline, HTTP on loopback", len(messages), run)
+        return timed("pipeline, HTTP on loopback", len(messages), "msgs", run)
 
 
 def raw_sql(url: str, messages: list[tuple[str, bytes]]) -> float:
@@ -214,7 +206,7 @@ def raw_sql(url: str, messages: list[tuple[str, bytes]]) -> float:
                 )
 
     try:
-        return timed("raw SQL, same rows", len(messages), run)
+        return timed("raw SQL, same rows", len(messages), "msgs", run)
     finally:
         stores.dispose()
 

@@ -15,8 +15,8 @@ import argparse
 import math
 import random
 import sqlite3
-import time
-from collections.abc import Callable
+
+from measure import timed
 
 from regiocrm.geo import great_circle_km
 from regiocrm.maps import Point
@@ -25,15 +25,6 @@ from regiocrm.routing import NearestIndex
 
 def spread(count: int, rng: random.Random) -> list[Point]:
     return [Point(rng.uniform(20.0, 42.0), rng.uniform(102.0, 122.0)) for _ in range(count)]
-
-
-def timed(label: str, count: int, work: Callable[[], object]) -> float:
-    began = time.perf_counter()
-    work()
-    seconds = time.perf_counter() - began
-    rate = count / seconds
-    print(f"{label:<38} {count:>7} in {seconds:7.2f} s {rate:12,.0f} per s")
-    return rate
 
 
 def main() -> None:
@@ -83,10 +74,10 @@ def main() -> None:
             ).fetchone()
 
     database.create_function("radians", 1, math.radians, deterministic=True)
-    timed("build the index", args.dealers, build)
-    indexed = timed("index lookups", len(leads), lookups)
-    scanned = timed("brute-force scan (Python)", len(sample), python_scan)
-    sql = timed("brute-force scan (raw SQL, SQLite)", len(sample), sql_scan)
+    timed("build the index", args.dealers, "dealers", build)
+    indexed = timed("index lookups", len(leads), "lookups", lookups)
+    scanned = timed("brute-force scan (Python)", len(sample), "lookups", python_scan)
+    sql = timed("brute-force scan (raw SQL, SQLite)", len(sample), "lookups", sql_scan)
     print(f"index / Python scan: {indexed / scanned:8,.0f}×")
     print(f"index / raw SQL scan: {indexed / sql:7,.0f}×")
 
