@@ -16,22 +16,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, or_, select, tuple_, update
-from sqlalchemy.orm import Session
 
 from regiocrm import audit
 from regiocrm.channels import IdentityRef
 from regiocrm.hooks import Hooks
 from regiocrm.identities import InvalidIdentity
 from regiocrm.models import Customer, CustomerKind, Identity
-from regiocrm.stores import after_commit
+from regiocrm.stores import ZonedSession, after_commit
 
 log = logging.getLogger(__name__)
 
 
-_OWNERS = (
-    select(Identity.kind, Identity.value, Customer.id, Customer.market)
-    .join(Customer, Customer.id == Identity.customer_id)
-    .where(tuple_(Identity.kind, Identity.value).in_(bindparam("identities", expanding=True)))
+_HOLDERS = select(Identity.kind, Identity.value, Identity.customer_id).where(
+    tuple_(Identity.kind, Identity.value).in_(bindparam("identities", expanding=True))
+)
+_MARKETS = select(Customer.id, Customer.market).where(
+    Customer.id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -94,7 +94,7 @@ class Customers:
     Event hooks (``customer_merged``) fire only once the session commits.
     """
 
-    def __init__(self, session: Session, hooks: Hooks) -> None:
+    def __init__(self, session: ZonedSession, hooks: Hooks) -> None:
         self.session = session
         self.hooks = hooks
 
@@ -296,18 +296,35 @@ class Customers:
         """The customer each identity belongs to. A merge moves every identity to the
         survivor, so an owner is never a merged record.
 
-        Every inbound message asks this, so it runs as one Core query on the session's
-        connection (pending changes flushed first), without building ORM objects.
+        Every inbound message asks this, so it runs as Core queries on each zone's
+        connection (pending changes flushed first), without building ORM objects. An
+        identity and its customer may sit in different zones (their markets' placements
+        differ after a merge across markets), so they are looked up apart, not joined.
         """
         if not identities:
             return {}
         self.session.flush()
-        rows = self.session.connection().execute(
-            _OWNERS, {"identities": [(i.kind, i.value) for i in identities]}
-        )
+        zones = self.session.stores.names
+        holders = {
+            IdentityRef(kind, value): customer_id
+            for zone in zones
+            for kind, value, customer_id in self.session.zone_connection(zone).execute(
+                _HOLDERS, {"identities": [(i.kind, i.value) for i in identities]}
+            )
+        }
+        if not holders:
+            return {}
+        markets = {
+            customer_id: market
+            for zone in zones
+            for customer_id, market in self.session.zone_connection(zone).execute(
+                _MARKETS, {"ids": list(set(holders.values()))}
+            )
+        }
         return {
-            IdentityRef(kind, value): Owner(customer_id, market)
-            for kind, value, customer_id, market in rows
+            identity: Owner(customer_id, markets[customer_id])
+            for identity, customer_id in holders.items()
+            if customer_id in markets
         }
 
     def _add_identities(

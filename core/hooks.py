@@ -213,6 +213,13 @@ class Hooks:
             survivor_id=survivor_id, merged_id=merged_id, reason=reason, actor_id=actor_id
         )
 
+    def residency_moved(
+        self, *, market: str, data_class: str, source: str, target: str, rows: int
+    ) -> None:
+        self.pm.hook.residency_moved(
+            market=market, data_class=data_class, source=source, target=target, rows=rows
+        )
+
     @staticmethod
     def _answer(hook: str, answer: T | None) -> T:
         if answer is None:

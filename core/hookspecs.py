@@ -306,3 +306,24 @@ def customer_merged(
 
     .. versionadded:: 0.1
     """
+
+
+@hookspec
+def residency_moved(market: str, data_class: str, source: str, target: str, rows: int) -> None:
+    """Rows of one class of a market's data moved from one zone to another.
+
+    Called by ``regiocrm residency migrate`` once per market, class and pair of zones,
+    after every batch has been copied, verified against its source and removed from it:
+    a data-protection register or a notice to the customers concerned hangs here. Each
+    batch is also in the audit trail as a ``residency.moved`` event.
+
+    :param market: the ISO 3166-1 alpha-2 market whose rows moved.
+    :param data_class: their data class (``identity``, ``crm``, ``financial``,
+        ``telematics``, ``audit``), or ``directory`` for organizations and users that
+        followed the home zone.
+    :param source: the zone they left.
+    :param target: the zone they are in now.
+    :param rows: how many rows moved.
+
+    .. versionadded:: 0.1
+    """

@@ -6,8 +6,15 @@ redelivery finds its row and is acknowledged without being stored twice. Resolvi
 sender, writing the timeline and the ``message_received`` hooks happen afterwards, on the
 :class:`InboxWorker`, so heavy work never delays the provider's answer. A message whose
 processing was cut short (a crash, a restart) is still ``received`` in the inbox and is
-processed when the worker next starts; processing commits the timeline entry and marks the
-row processed in one transaction, so it happens exactly once.
+processed when the worker next starts.
+
+The inbox row lives in the zone of its account's market, the customer in their identity
+zone and the timeline entry in their crm zone: three databases, perhaps. Processing writes
+them in that order, each step safe to repeat: resolving finds the customer an interrupted
+attempt created, and the timeline entry's id is derived from the inbox row's, so a second
+attempt finds the entry instead of adding one. Marking the row processed comes last (in the
+same transaction as the timeline entry where both share a zone), so a message is on the
+timeline exactly once and ``message_received`` fires exactly once.
 """
 
 from __future__ import annotations
@@ -23,9 +30,8 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from regiocrm.channels import (
     ChannelAccount,
@@ -36,10 +42,11 @@ from regiocrm.channels import (
 )
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
-from regiocrm.ids import new_id
-from regiocrm.models import Direction, InboxMessage, InboxStatus, Interaction
+from regiocrm.ids import derived_id, new_id
+from regiocrm.models import DataClass, Direction, InboxMessage, InboxStatus, Interaction
 from regiocrm.models.base import utcnow
-from regiocrm.stores import ZoneStores, after_commit
+from regiocrm.residency import ResidencyError
+from regiocrm.stores import ZonedSession, ZoneStores, after_commit
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +65,42 @@ def message_from_json(payload: str) -> InboundMessage:
 
 
 @dataclass(frozen=True)
+class InboxRef:
+    """Where one inbox row is: its zone and its id."""
+
+    zone: str
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class Stored:
     """A message of a webhook request, and its inbox row if this delivery stored it (None
     when an earlier delivery already had)."""
 
     message: InboundMessage
-    inbox_id: uuid.UUID | None
+    inbox: InboxRef | None
+
+
+TIMELINE = "timeline"
+
+
+def timeline_id(inbox_id: uuid.UUID) -> uuid.UUID:
+    """The id of the timeline entry an inbox message becomes."""
+    return derived_id(inbox_id, TIMELINE)
 
 
 def store(
-    session: Session, account: ChannelAccount, messages: Sequence[InboundMessage]
+    session: ZonedSession, account: ChannelAccount, messages: Sequence[InboundMessage]
 ) -> list[Stored]:
-    """Insert each message into the inbox unless it is there already.
+    """Insert each message into the inbox of the account market's crm zone unless it is
+    there already.
 
     Uses the database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id)
     key, so two deliveries racing each other still store one row.
     """
-    statement = _INSERT_NEW[session.get_bind().dialect.name]
+    zone = session.residency.zone_for(account.market, DataClass.CRM)
+    connection = session.zone_connection(zone)
+    statement = _INSERT_NEW[connection.dialect.name]
     now = utcnow()
     stored = []
     for message in messages:
@@ -90,8 +116,8 @@ def store(
             "created": now,
             "updated": now,
         }
-        inserted = session.connection().execute(statement, row).scalar_one_or_none()
-        stored.append(Stored(message, inserted))
+        inserted = connection.execute(statement, row).scalar_one_or_none()
+        stored.append(Stored(message, None if inserted is None else InboxRef(zone, inserted)))
     return stored
 
 
@@ -103,7 +129,10 @@ _INSERT_NEW = {
     .returning(InboxMessage.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
-_INSERT_INTERACTION = insert(Interaction)
+_INSERT_INTERACTION = {
+    name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _CLAIM = (
     update(InboxMessage)
     .where(
@@ -125,10 +154,16 @@ _WAITING = select(InboxMessage.status, InboxMessage.channel_account, InboxMessag
 
 @dataclass(frozen=True)
 class Processed:
-    inbox_id: uuid.UUID
+    """A message on its customer's timeline.
+
+    :param market: the customer's market, which places the rows written for them.
+    """
+
+    inbox: InboxRef
     message: InboundMessage
     account: ChannelAccount
     customer_id: uuid.UUID
+    market: str
     interaction_id: uuid.UUID
 
 
@@ -136,7 +171,7 @@ def process(
     stores: ZoneStores,
     hooks: Hooks,
     registry: ChannelRegistry,
-    inbox_id: uuid.UUID,
+    inbox: InboxRef,
     *,
     client: httpx.Client | None = None,
 ) -> Processed | None:
@@ -151,36 +186,40 @@ def process(
     """
     try:
         with stores.session() as session:
-            row = session.connection().execute(_WAITING, {"inbox_id": inbox_id}).first()
-            if row is None or row.status is not InboxStatus.RECEIVED:
+            found = _waiting_message(session, registry, inbox)
+            if found is None:
                 return None
-            account = registry.accounts.get(row.channel_account)
-            if account is None:
-                raise LookupError(f"channel account {row.channel_account!r} is not configured")
-            message = message_from_json(row.payload)
+            account, message = found
             if client is not None:
                 message = _enrich(registry, account, message, client)
             customer = Customers(session, hooks).resolve(message.identities, account.market)
-            interaction_id = new_id()
-            session.connection().execute(
-                _INSERT_INTERACTION,
-                {
-                    "id": interaction_id,
-                    "market": customer.market,
-                    "customer_id": customer.customer_id,
-                    "channel": account.channel,
-                    "direction": Direction.INBOUND,
-                    "touchpoint": account.name,
-                    "text": message.text,
-                    "summary": _summary(message),
-                    "external_id": message.external_id,
-                    "occurred_at": message.occurred_at,
-                },
-            )
-            claimed = session.connection().execute(
+        interaction_id = timeline_id(inbox.id)
+        timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
+        entry = {
+            "id": interaction_id,
+            "market": customer.market,
+            "customer_id": customer.customer_id,
+            "channel": account.channel,
+            "direction": Direction.INBOUND,
+            "touchpoint": account.name,
+            "text": message.text,
+            "summary": _summary(message),
+            "external_id": message.external_id,
+            "occurred_at": message.occurred_at,
+        }
+        if timeline_zone != inbox.zone:
+            with stores.session() as session:
+                _append(session, timeline_zone, entry)
+        result = Processed(
+            inbox, message, account, customer.customer_id, customer.market, interaction_id
+        )
+        with stores.session() as session:
+            if timeline_zone == inbox.zone:
+                _append(session, timeline_zone, entry)
+            claimed = session.zone_connection(inbox.zone).execute(
                 _CLAIM,
                 {
-                    "inbox_id": inbox_id,
+                    "inbox_id": inbox.id,
                     "customer_id": customer.customer_id,
                     "interaction_id": interaction_id,
                     "now": utcnow(),
@@ -188,7 +227,6 @@ def process(
             )
             if claimed.rowcount != 1:
                 raise _AlreadyProcessed
-            result = Processed(inbox_id, message, account, customer.customer_id, interaction_id)
             after_commit(
                 session,
                 lambda: hooks.message_received(
@@ -202,8 +240,27 @@ def process(
     except _AlreadyProcessed:
         return None
     except Exception as exc:
-        _mark_failed(stores, inbox_id, exc)
+        _mark_failed(stores, inbox, exc)
         raise
+
+
+def _waiting_message(
+    session: ZonedSession, registry: ChannelRegistry, inbox: InboxRef
+) -> tuple[ChannelAccount, InboundMessage] | None:
+    """The account and message of an inbox row still waiting; None when it is not."""
+    row = session.zone_connection(inbox.zone).execute(_WAITING, {"inbox_id": inbox.id}).first()
+    if row is None or row.status is not InboxStatus.RECEIVED:
+        return None
+    account = registry.accounts.get(row.channel_account)
+    if account is None:
+        raise LookupError(f"channel account {row.channel_account!r} is not configured")
+    return account, message_from_json(row.payload)
+
+
+def _append(session: ZonedSession, zone: str, entry: dict[str, Any]) -> None:
+    """Put an inbound message's entry on the timeline, unless an earlier attempt did."""
+    connection = session.zone_connection(zone)
+    connection.execute(_INSERT_INTERACTION[connection.dialect.name], entry)
 
 
 class _AlreadyProcessed(Exception):
@@ -231,25 +288,33 @@ def _summary(message: InboundMessage) -> str | None:
     return None
 
 
-def _mark_failed(stores: ZoneStores, inbox_id: uuid.UUID, exc: Exception) -> None:
-    with stores.session() as session:
-        session.execute(
-            update(InboxMessage)
-            .where(InboxMessage.id == inbox_id, InboxMessage.status == InboxStatus.RECEIVED)
-            .values(status=InboxStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
-        )
-
-
-def waiting(stores: ZoneStores) -> list[uuid.UUID]:
-    """Ids of the messages stored but not processed yet, oldest first."""
-    with stores.session() as session:
-        return list(
-            session.scalars(
-                select(InboxMessage.id)
-                .where(InboxMessage.status == InboxStatus.RECEIVED)
-                .order_by(InboxMessage.received_at, InboxMessage.id)
+def _mark_failed(stores: ZoneStores, inbox: InboxRef, exc: Exception) -> None:
+    """Keep the reason with the row; a row its zone may no longer hold stays waiting, for
+    `regiocrm residency migrate` to move and a later run to process."""
+    try:
+        with stores.session() as session:
+            session.zone_connection(inbox.zone).execute(
+                update(InboxMessage)
+                .where(InboxMessage.id == inbox.id, InboxMessage.status == InboxStatus.RECEIVED)
+                .values(status=InboxStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
             )
-        )
+    except ResidencyError as refused:
+        log.error("inbox message %s stays waiting: %s", inbox.id, refused)
+
+
+_RECEIVED = select(InboxMessage.id, InboxMessage.received_at).where(
+    InboxMessage.status == InboxStatus.RECEIVED
+)
+
+
+def waiting(stores: ZoneStores) -> list[InboxRef]:
+    """The messages stored but not processed yet, in every zone, oldest first."""
+    found = []
+    with stores.session() as session:
+        for zone in stores.names:
+            for inbox_id, received_at in session.zone_connection(zone).execute(_RECEIVED):
+                found.append((received_at, inbox_id, zone))
+    return [InboxRef(zone, inbox_id) for _, inbox_id, zone in sorted(found)]
 
 
 def requeue_failed(stores: ZoneStores) -> int:
@@ -283,23 +348,23 @@ class InboxWorker:
         self.registry = registry
         self.client = client
         self.after_process = after_process
-        self._queue: queue.Queue[uuid.UUID | None] = queue.Queue()
+        self._queue: queue.Queue[InboxRef | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def start(self, *, resume: bool = True) -> None:
         """Start the thread, first queueing what an earlier run left unprocessed.
 
-        :param resume: false when the home zone is not migrated yet: it has no inbox, so
-            nothing can be waiting, and looking would create its database file.
+        :param resume: false while the zones are not migrated yet: they have no inbox, so
+            nothing can be waiting, and looking would create their database files.
         """
-        for inbox_id in waiting(self.stores) if resume else []:
-            self._queue.put(inbox_id)
+        for inbox in waiting(self.stores) if resume else []:
+            self._queue.put(inbox)
         self._thread = threading.Thread(target=self._run, name="regiocrm-inbox", daemon=True)
         self._thread.start()
 
-    def submit(self, inbox_ids: Sequence[uuid.UUID]) -> None:
-        for inbox_id in inbox_ids:
-            self._queue.put(inbox_id)
+    def submit(self, inboxes: Sequence[InboxRef]) -> None:
+        for inbox in inboxes:
+            self._queue.put(inbox)
 
     def drain(self) -> None:
         """Wait until everything submitted so far has been processed."""
@@ -313,16 +378,14 @@ class InboxWorker:
 
     def _run(self) -> None:
         while True:
-            inbox_id = self._queue.get()
+            inbox = self._queue.get()
             try:
-                if inbox_id is None:
+                if inbox is None:
                     return
-                result = process(
-                    self.stores, self.hooks, self.registry, inbox_id, client=self.client
-                )
+                result = process(self.stores, self.hooks, self.registry, inbox, client=self.client)
                 if result is not None and self.after_process is not None:
                     self.after_process(result)
             except Exception:
-                log.exception("inbox message %s failed", inbox_id)
+                log.exception("inbox message %s failed", inbox.id if inbox else None)
             finally:
                 self._queue.task_done()

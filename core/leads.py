@@ -173,17 +173,31 @@ class Leads:
 
     def _selling_dealer(self, customer_id: uuid.UUID, market: str) -> Organization | None:
         """The active dealer of the market that sold the customer (or a record merged into
-        them) the vehicle they have owned most recently and still own."""
+        them) the vehicle they have owned most recently and still own.
+
+        Ownerships are the customer's crm data and dealers are in the directory (home
+        zone): they are read apart, never joined.
+        """
         customers = Customers(self.session, self.hooks)
-        return self.session.scalars(
-            select(Organization)
-            .join(Ownership, Ownership.dealer_id == Organization.id)
+        sellers = self.session.scalars(
+            select(Ownership.dealer_id)
             .where(
                 Ownership.customer_id.in_(customers.merge_set(customer_id)),
                 Ownership.ended_on.is_(None),
-                Organization.market == market,
-                Organization.active,
+                Ownership.dealer_id.is_not(None),
             )
-            .order_by(Ownership.started_on.desc())
-            .limit(1)
-        ).first()
+            .order_by(Ownership.started_on.desc(), Ownership.id.desc())
+        ).all()
+        if not sellers:
+            return None
+        dealers = {
+            dealer.id: dealer
+            for dealer in self.session.scalars(
+                select(Organization).where(
+                    Organization.id.in_(sellers),
+                    Organization.market == market,
+                    Organization.active,
+                )
+            )
+        }
+        return next((dealers[seller] for seller in sellers if seller in dealers), None)

@@ -117,7 +117,7 @@ class Migrator:
                 with self.stores.engine(zone).begin() as connection:
                     command.upgrade(self.config(connection), revision)
             except OperationalError as exc:
-                raise ZoneError(f"zone {zone!r}: {_one_line(exc)}") from exc
+                raise ZoneError(f"zone {zone!r}: {one_line(exc)}") from exc
 
     def downgrade(self, zone: str, revision: str) -> None:
         with self.stores.engine(zone).begin() as connection:
@@ -135,7 +135,7 @@ class Migrator:
             with self.stores.engine(zone).connect() as connection:
                 revisions = MigrationContext.configure(connection).get_current_heads()
         except (SQLAlchemyError, ZoneError, OSError) as exc:
-            return ZoneState(zone, url, False, (), heads, (), _one_line(exc))
+            return ZoneState(zone, url, False, (), heads, (), one_line(exc))
         current = tuple(sorted(revisions))
         return ZoneState(zone, url, True, current, heads, self.pending(current))
 
@@ -143,6 +143,7 @@ class Migrator:
         return [self.state(zone) for zone in self.stores.names]
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """The first line of what went wrong with a database, for a one-line error."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

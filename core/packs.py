@@ -127,6 +127,10 @@ class MarketProfile(_Spec):
     holiday_subdivision: str | None = Field(
         default=None, description="a subdivision for the holidays library, e.g. NSW"
     )
+    residency: dict[DataClass, ResidencyRule] | None = Field(
+        default=None,
+        description="this market's own rules for some data classes, over the pack's",
+    )
 
     @field_validator("locale")
     @classmethod
@@ -248,13 +252,18 @@ ADDRESS_FIELDS = (
 
 @dataclass(frozen=True)
 class Market:
-    """A market as a pack serves it, every value resolved."""
+    """A market as a pack serves it, every value resolved.
+
+    :param residency: where each class of its data may live: the pack's rules with the
+        market's own over them.
+    """
 
     code: str
     locale: str
     currency: str
     timezone: str
     holiday_subdivision: str | None
+    residency: dict[DataClass, ResidencyRule]
 
 
 @dataclass(frozen=True)
@@ -305,6 +314,7 @@ class Pack:
                     "currency": m.currency,
                     "timezone": m.timezone,
                     "holiday_subdivision": m.holiday_subdivision,
+                    "residency": _rules(m.residency),
                 }
                 for code, m in self.markets.items()
             },
@@ -324,17 +334,18 @@ class Pack:
             "channels": list(self.channels),
             "map_providers": list(self.map_providers),
             "leads_to_selling_dealer": self.leads_to_selling_dealer,
-            "residency": {
-                data_class.value: {
-                    "zones": list(rule.zones),
-                    "export_requires": list(rule.export_requires),
-                }
-                for data_class, rule in self.residency.items()
-            },
+            "residency": _rules(self.residency),
             "storage_quotas_mib": {
                 tier.value: mib for tier, mib in self.storage_quotas_mib.items()
             },
         }
+
+
+def _rules(rules: Mapping[DataClass, ResidencyRule]) -> dict[str, Any]:
+    return {
+        data_class.value: {"zones": list(rule.zones), "export_requires": list(rule.export_requires)}
+        for data_class, rule in rules.items()
+    }
 
 
 # Fields a spec may leave out (None) to inherit; identity fields are handled apart.
@@ -405,7 +416,8 @@ def _market(pack: str, code: str, profile: MarketProfile, values: Mapping[str, A
     timezone = profile.timezone or (values["timezones"][0] if values.get("timezones") else None)
     if currency is None or timezone is None:
         raise PackError(f"pack {pack!r}: market {code} needs a currency and a time zone")
-    return Market(code, profile.locale, currency, timezone, profile.holiday_subdivision)
+    residency = {**values["residency"], **(profile.residency or {})}
+    return Market(code, profile.locale, currency, timezone, profile.holiday_subdivision, residency)
 
 
 def _check_market_owners(packs: Iterable[Pack]) -> None:

@@ -51,7 +51,7 @@ def record_auto_reply(
     with stores.session() as session:
         session.add(
             Interaction(
-                market=account.market,
+                market=processed.market,
                 customer_id=processed.customer_id,
                 channel=account.channel,
                 direction=Direction.OUTBOUND,

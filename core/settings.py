@@ -41,6 +41,8 @@ from pydantic_settings import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from regiocrm.models.base import DataClass
+
 if TYPE_CHECKING:
     from regiocrm.channels import Channel
     from regiocrm.hooks import Hooks
@@ -135,6 +137,27 @@ class DeploymentSettings(Section):
     market: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
 
 
+MarketCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class ResidencySettings(Section):
+    """``[residency]``: where this deployment keeps each market's data, among the zones the
+    market's pack allows."""
+
+    placement: dict[MarketCode, dict[DataClass, ZoneName]] = Field(
+        default_factory=dict,
+        description="market -> data class -> zone, e.g. [residency.placement.CN] crm = 'jp';"
+        " unset classes go to the pack's preferred zone",
+    )
+    restrict: dict[MarketCode, dict[DataClass, Annotated[list[ZoneName], Field(min_length=1)]]] = (
+        Field(
+            default_factory=dict,
+            description="market -> data class -> the only zones allowed from now on, a subset"
+            " of the pack's (a law that changed before its pack did)",
+        )
+    )
+
+
 class RegiocrmSettings(BaseSettings):
     """The root settings of a deployment. Plugin sections are added by :func:`settings_model`."""
 
@@ -156,6 +179,7 @@ class RegiocrmSettings(BaseSettings):
         default="main", description="the zone holding organizations, users and their tokens"
     )
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    residency: ResidencySettings = Field(default_factory=ResidencySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     maps: Section = Field(
         default_factory=Section,
@@ -183,6 +207,19 @@ class RegiocrmSettings(BaseSettings):
             TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
         )
 
+    @field_validator("zones")
+    @classmethod
+    def _one_database_per_zone(cls, value: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for name, url in value.items():
+            if url in seen:
+                raise ValueError(
+                    f"zones {seen[url]!r} and {name!r} name the same database: residency"
+                    " needs one database per zone"
+                )
+            seen[url] = name
+        return value
+
     @field_validator("home_zone")
     @classmethod
     def _home_zone_is_configured(cls, value: str, info: ValidationInfo) -> str:
@@ -191,18 +228,29 @@ class RegiocrmSettings(BaseSettings):
             raise ValueError(f"{value!r} is not a configured zone (zones: {', '.join(zones)})")
         return value
 
-    def zone_urls(self) -> dict[str, URL]:
-        """Every configured zone and its URL; the embedded default when none is configured."""
+    def zone_urls(self, embedded: Iterable[str] = ()) -> dict[str, URL]:
+        """Every configured zone and its URL. With none configured, the embedded default:
+        a SQLite file under ``data_dir`` for the home zone and each of ``embedded`` (the
+        zones the residency placements name).
+        """
         if self.zones:
             return {name: make_url(url) for name, url in self.zones.items()}
-        path = (self.data_dir / f"{self.home_zone}.db").absolute()
-        return {self.home_zone: make_url(f"sqlite:///{path}")}
+        names = dict.fromkeys([self.home_zone, *sorted(embedded)])
+        return {
+            name: make_url(f"sqlite:///{(self.data_dir / f'{name}.db').absolute()}")
+            for name in names
+        }
 
-    def masked(self) -> dict[str, Any]:
-        """The settings as JSON-ready data with every secret and database password masked."""
+    def masked(self, zone_urls: Mapping[str, URL] | None = None) -> dict[str, Any]:
+        """The settings as JSON-ready data with every secret and database password masked.
+
+        :param zone_urls: the zones in use (the embedded default's included); default the
+            configured ones.
+        """
         data = self.model_dump(mode="json")
+        urls = self.zone_urls() if zone_urls is None else zone_urls
         data["zones"] = {
-            name: url.render_as_string(hide_password=True) for name, url in self.zone_urls().items()
+            name: url.render_as_string(hide_password=True) for name, url in urls.items()
         }
         return data
 
@@ -305,7 +353,31 @@ def load_settings(hooks: Hooks | None = None, **values: Any) -> RegiocrmSettings
         raise SettingsError(_explain(exc, model, values)) from None
     if settings.channel_accounts:
         _check_channel_accounts(settings, model, values, hooks if channels else None)
+    if hooks is not None:
+        _check_residency(settings, model, values, hooks)
     return settings
+
+
+def _check_residency(
+    settings: RegiocrmSettings,
+    model: type[RegiocrmSettings],
+    values: Mapping[str, Any],
+    hooks: Hooks,
+) -> None:
+    """Placements and restrictions must keep to the packs' rules and name zones that exist."""
+    from regiocrm.packs import PackError
+    from regiocrm.residency import Residency, ResidencyConfigError
+
+    try:
+        Residency.build(hooks.packs(), settings)
+    except PackError as exc:
+        raise SettingsError([SettingsProblem("packs", "installed plugins", str(exc))]) from None
+    except ResidencyConfigError as exc:
+        sources = _sources(model, values)
+        raise SettingsError(
+            SettingsProblem(".".join(p.key), _source_of(list(p.key), sources), p.reason)
+            for p in exc.problems
+        ) from None
 
 
 def _check_channel_accounts(

@@ -1,29 +1,70 @@
-"""Zone stores: one database per zone, an engine and a session factory for each.
+"""Zone stores: one database per zone, and sessions that place every row by residency.
 
 A zone is opened on first use. The embedded default is a SQLite file per zone under the
 deployment's ``data_dir``, in WAL mode with foreign keys enforced.
+
+Services work with one :class:`ZonedSession` over every zone. It is SQLAlchemy's
+horizontal-sharding session with residency as its shard chooser:
+
+* a new row goes to the zone its market and data class are placed in (the directory of
+  organizations, users and tokens to the home zone);
+* a row read from a zone stays in that zone when it changes;
+* a query reads every zone and merges what they answer, in the statement's order and
+  within its limit; a query the zones cannot answer apart (a count, a group, a join of the
+  directory with placed rows) is refused rather than answered wrongly.
+
+Under the sessions, every zone's engine carries a write guard: an insert or update that
+would leave a row in a zone its rules do not allow is refused before it reaches the
+database, whether it comes from the ORM, from Core statements or from a tool.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Row,
+    Table,
+    Update,
+    create_engine,
+    event,
+    inspect,
+    literal,
+    select,
+)
+from sqlalchemy.engine import URL, IteratorResult, Result
+from sqlalchemy.engine.result import SimpleResultMetaData
+from sqlalchemy.ext.horizontal_shard import ShardedSession, set_shard_id
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session, sessionmaker
+from sqlalchemy.sql import elements, functions, operators, visitors
 
 from regiocrm.i18n import _
+from regiocrm.models import Base, Model, PlacedBy
+from regiocrm.residency import Residency, ResidencyError
 from regiocrm.settings import RegiocrmSettings
 
+if TYPE_CHECKING:
+    from regiocrm.hooks import Hooks
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# The execution option that narrows a query to some zones: ``execution_options(zones=[...])``.
+ZONES_OPTION = "zones"
 
 
 class ZoneError(Exception):
     """A zone that is not configured, or whose database cannot be opened or written."""
+
+
+class CrossZoneQuery(Exception):
+    """A query whose answer cannot be put together from each zone's own answer."""
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -51,14 +92,32 @@ def make_engine(url: URL) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class ZoneStores:
-    """The deployment's zones, opened lazily. Close with :meth:`dispose`."""
+@cache
+def model_of(table: Table) -> type[Model] | None:
+    """The model a table maps, or ``None`` for a table that is not ours (alembic's)."""
+    for mapper in Base.registry.mappers:
+        if mapper.local_table is table and issubclass(mapper.class_, Model):
+            return mapper.class_
+    return None
 
-    def __init__(self, settings: RegiocrmSettings) -> None:
+
+class ZoneStores:
+    """The deployment's zones, opened lazily, and its residency. Close with :meth:`dispose`."""
+
+    def __init__(self, settings: RegiocrmSettings, residency: Residency) -> None:
         self.settings = settings
-        self.urls = settings.zone_urls()
+        self.residency = residency
+        self.urls = settings.zone_urls(residency.placed_zones())
         self._engines: dict[str, Engine] = {}
-        self._sessions: dict[str, sessionmaker[Session]] = {}
+        self._sessions: sessionmaker[ZonedSession] | None = None
+
+    @classmethod
+    def open(cls, settings: RegiocrmSettings, hooks: Hooks) -> ZoneStores:
+        """The stores of a deployment whose residency comes from the installed packs.
+
+        :raises regiocrm.residency.ResidencyConfigError: for a placement the rules forbid.
+        """
+        return cls(settings, Residency.build(hooks.packs(), settings))
 
     @property
     def names(self) -> list[str]:
@@ -102,26 +161,28 @@ class ZoneStores:
             if path is not None:
                 self.check_writable([zone])
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self._engines[zone] = make_engine(url)
+            engine = make_engine(url)
+            event.listen(engine, "before_execute", WriteGuard(zone, self.residency))
+            self._engines[zone] = engine
         return self._engines[zone]
 
-    def sessionmaker(self, zone: str) -> sessionmaker[Session]:
-        if zone not in self._sessions:
-            self._sessions[zone] = sessionmaker(self.engine(zone), expire_on_commit=False)
-        return self._sessions[zone]
+    def sessionmaker(self) -> sessionmaker[ZonedSession]:
+        if self._sessions is None:
+            self._sessions = sessionmaker(class_=ZonedSession, stores=self, expire_on_commit=False)
+        return self._sessions
 
     @contextmanager
-    def session(self, zone: str | None = None) -> Iterator[Session]:
-        """A session on ``zone`` (the home zone by default) that commits when the block ends
-        without an exception and rolls back otherwise."""
-        with self.sessionmaker(zone or self.home).begin() as session:
+    def session(self) -> Iterator[ZonedSession]:
+        """A session over every zone that commits when the block ends without an
+        exception and rolls back otherwise."""
+        with self.sessionmaker().begin() as session:
             yield session
 
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
-        self._sessions.clear()
+        self._sessions = None
 
 
 def _sqlite_file_problem(path: Path) -> str | None:
@@ -139,6 +200,415 @@ def _sqlite_file_problem(path: Path) -> str | None:
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"the folder {parent} is not writable"
     return None
+
+
+class ZonedSession(ShardedSession):
+    """A session over every zone of a deployment, placing rows by residency.
+
+    Core statements on placed tables name their zone: run them on
+    :meth:`zone_connection`.
+    """
+
+    def __init__(self, stores: ZoneStores, **kwargs: Any) -> None:
+        self.stores = stores
+        self.residency = stores.residency
+        super().__init__(
+            shard_chooser=self._zone_of,
+            identity_chooser=self._zones_holding,
+            execute_chooser=self._zones_read,
+            shards={zone: stores.engine(zone) for zone in stores.names},
+            **kwargs,
+        )
+        # Runs before the sharded session's own handler, which it calls once per zone.
+        event.listen(self, "do_orm_execute", self._gather, retval=True, insert=True)
+
+    def zone_connection(self, zone: str) -> Connection:
+        """This session's connection to one zone, in its transaction."""
+        return self.connection(bind_arguments={"shard_id": zone})
+
+    # where rows go and come from
+
+    def _zone_of(self, mapper: Mapper[Any], instance: Any, clause: Any = None, **kw: Any) -> str:
+        model = mapper.class_
+        if instance is not None:
+            return self.residency.zone_of(model, _placement_values(instance))
+        if model.__placed_by__ is PlacedBy.HOME:
+            return self.residency.home
+        raise ResidencyError(
+            f"a statement on {model.__tablename__} must name its zone:"
+            " run it on session.zone_connection(zone)"
+        )
+
+    def _zones_holding(self, mapper: Mapper[Any], primary_key: Any, **kw: Any) -> list[str]:
+        if mapper.class_.__placed_by__ is PlacedBy.HOME:
+            return [self.residency.home]
+        return self.stores.names
+
+    def _zones_read(self, context: ORMExecuteState) -> list[str]:
+        """The zones a statement runs in: the home zone for the directory, every zone for
+        placed rows (wherever a rule let them be written), or those the caller names."""
+        named: Sequence[str] | None = context.execution_options.get(ZONES_OPTION)
+        if named is not None:
+            return list(named)
+        models = {model_of(table) for table in _tables(context.statement)} - {None}
+        home = {m for m in models if m is not None and m.__placed_by__ is PlacedBy.HOME}
+        if home and home == models:
+            return [self.residency.home]
+        if home:
+            raise CrossZoneQuery(
+                "a statement joins the directory (home zone) with rows placed by residency:"
+                " query them apart"
+            )
+        return self.stores.names
+
+    # answering a query from several zones
+
+    def _gather(self, context: ORMExecuteState) -> Result[Any] | None:
+        if _names_its_zone(context):
+            return None
+        if context.is_insert:
+            return self._insert_by_zone(context)
+        if not context.is_select:
+            return None
+        zones = self._zones_read(context)
+        if len(zones) == 1:
+            return context.invoke_statement(
+                bind_arguments={**context.bind_arguments, "shard_id": zones[0]}
+            )
+        return self._merged(context, zones)
+
+    def _insert_by_zone(self, context: ORMExecuteState) -> Result[Any]:
+        statement = context.statement
+        model = model_of(statement.table)  # type: ignore[attr-defined]
+        rows = context.parameters
+        if model is None or not rows:
+            raise ResidencyError(
+                "an ORM insert without a zone needs its rows as parameters,"
+                " so that each row can be placed"
+            )
+        batches: dict[str, list[dict[str, Any]]] = {}
+        for row in [rows] if isinstance(rows, Mapping) else rows:
+            batches.setdefault(self.residency.zone_of(model, row), []).append(dict(row))
+        results = [
+            context.invoke_statement(
+                params=batch, bind_arguments={**context.bind_arguments, "shard_id": zone}
+            )
+            for zone, batch in batches.items()
+        ]
+        return results[0].merge(*results[1:])
+
+    def _merged(self, context: ORMExecuteState, zones: list[str]) -> Result[Any]:
+        statement: Any = context.statement
+        totals = _totals(statement)
+        if totals is not None:
+            return self._combined(context, zones, totals)
+        _refuse_unmergeable(statement)
+        columns = statement.column_descriptions
+        order = [_order_term(clause) for clause in statement._order_by_clauses]
+        keys: list[tuple[Callable[[Row[Any]], Any], bool]] = []
+        extra: list[Any] = []
+        for expression, descending in order:
+            getter = _getter(statement, columns, expression)
+            if getter is None:
+                index = len(columns) + len(extra)
+                extra.append(expression)
+                getter = _column_getter(index)
+            keys.append((getter, descending))
+        run = statement.add_columns(*extra) if extra else statement
+        rows: list[Row[Any]] = []
+        for zone in zones:
+            rows += context.invoke_statement(
+                statement=run, bind_arguments={**context.bind_arguments, "shard_id": zone}
+            ).all()
+        if (
+            len(columns) == 1
+            and columns[0]["entity"] is not None
+            and columns[0]["expr"] is columns[0]["entity"]
+        ):
+            rows = self._one_copy_each(rows)
+        for getter, descending in reversed(keys):
+            rows.sort(key=lambda row, get=getter: _sortable(get(row)), reverse=descending)
+        limit = statement._limit
+        if limit is not None:
+            rows = rows[:limit]
+        width = len(columns)
+        data = [tuple(row)[:width] for row in rows]
+        return IteratorResult(SimpleResultMetaData([c["name"] for c in columns]), iter(data))
+
+    def _combined(
+        self, context: ORMExecuteState, zones: list[str], totals: list[Callable[[list[Any]], Any]]
+    ) -> Result[Any]:
+        """A row of counts, sums, minimums and maximums over every zone, from each zone's."""
+        answers = [
+            context.invoke_statement(
+                bind_arguments={**context.bind_arguments, "shard_id": zone}
+            ).one()
+            for zone in zones
+        ]
+        row = tuple(total([answer[i] for answer in answers]) for i, total in enumerate(totals))
+        names = [c["name"] for c in context.statement.column_descriptions]  # type: ignore[attr-defined]
+        return IteratorResult(SimpleResultMetaData(names), iter([row]))
+
+    def _one_copy_each(self, rows: list[Row[Any]]) -> list[Row[Any]]:
+        """A row found in two zones (a move cut short after its copy) is answered once, from
+        the zone it belongs in."""
+        chosen: dict[Any, Row[Any]] = {}
+        for row in rows:
+            entity = row[0]
+            state = inspect(entity)
+            key = state.identity
+            kept = chosen.get(key)
+            placed = self.residency.zone_of(type(entity), _placement_values(entity))
+            if kept is None or state.identity_token == placed:
+                chosen[key] = row
+        return list(chosen.values())
+
+
+def _placement_values(instance: Any) -> dict[str, Any]:
+    return {
+        "market": getattr(instance, "market", None),
+        "destination": getattr(instance, "destination", None),
+    }
+
+
+def _names_its_zone(context: ORMExecuteState) -> bool:
+    """Whether the statement is already bound to one zone (by the caller, a loaded row's
+    zone, or :class:`set_shard_id`)."""
+    if "shard_id" in context.bind_arguments or "_sa_shard_id" in context.execution_options:
+        return True
+    options = context.load_options if context.is_select else None
+    if options is not None and options._identity_token is not None:
+        return True
+    return any(isinstance(option, set_shard_id) for option in context._non_compile_orm_options)
+
+
+def _tables(statement: Any) -> set[Table]:
+    return {element for element in visitors.iterate(statement) if isinstance(element, Table)}
+
+
+def _present(values: list[Any]) -> list[Any]:
+    return [value for value in values if value is not None]
+
+
+# How each aggregate over every zone follows from the zones' own: NULL where no zone had rows.
+_TOTALS: dict[str, Callable[[list[Any]], Any]] = {
+    "count": lambda values: sum(_present(values)),
+    "sum": lambda values: sum(_present(values)) if _present(values) else None,
+    "min": lambda values: min(_present(values), default=None),
+    "max": lambda values: max(_present(values), default=None),
+}
+
+
+def _totals(statement: Any) -> list[Callable[[list[Any]], Any]] | None:
+    """For a statement selecting only counts, sums, minimums and maximums (no GROUP BY),
+    how to combine each column across zones; ``None`` for any other statement."""
+    if statement._group_by_clauses or statement._distinct:
+        return None
+    totals = []
+    for column in statement.selected_columns:
+        inner = column.element if isinstance(column, elements.Label) else column
+        if not isinstance(inner, functions.FunctionElement) or inner.name not in _TOTALS:
+            return None
+        if any(_is_distinct(argument) for argument in inner.clauses):
+            return None
+        totals.append(_TOTALS[inner.name])
+    return totals
+
+
+def _is_distinct(argument: Any) -> bool:
+    return isinstance(argument, elements.UnaryExpression) and (
+        argument.operator is operators.distinct_op or argument.modifier is operators.distinct_op
+    )
+
+
+def _refuse_unmergeable(statement: Any) -> None:
+    if statement._group_by_clauses or statement._distinct or statement._offset is not None:
+        raise CrossZoneQuery(
+            "a query with GROUP BY, DISTINCT or OFFSET cannot be merged across zones:"
+            " run it in each zone (execution_options(zones=[zone])) and combine the answers"
+        )
+    for column in statement.selected_columns:
+        inner = column.element if isinstance(column, elements.Label) else column
+        if isinstance(inner, functions.FunctionElement):
+            raise CrossZoneQuery(
+                f"a query selecting {inner} cannot be merged across zones: run it in each"
+                " zone (execution_options(zones=[zone])) and combine the answers"
+            )
+    if len(_tables(statement)) > 1:
+        raise CrossZoneQuery(
+            "a query over several tables would be joined within each zone only, missing rows"
+            " that sit in different zones: query the tables apart"
+        )
+
+
+def _order_term(clause: Any) -> tuple[Any, bool]:
+    descending = False
+    while isinstance(clause, elements.UnaryExpression):
+        descending = descending or clause.modifier is operators.desc_op
+        clause = clause.element
+    return clause, descending
+
+
+def _getter(
+    statement: Any, columns: list[dict[str, Any]], expression: Any
+) -> Callable[[Row[Any]], Any] | None:
+    """How to read an ORDER BY term from a row: an entity's attribute or a selected column;
+    ``None`` when the statement does not select it."""
+    for index, (description, selected) in enumerate(
+        zip(columns, statement.selected_columns, strict=False)
+    ):
+        entity = description["entity"]
+        if entity is not None and description["expr"] is entity:
+            mapper = inspect(entity)
+            if (
+                isinstance(expression, elements.ColumnElement)
+                and getattr(expression, "table", None) is mapper.local_table
+            ):
+                attribute = mapper.get_property_by_column(expression).key
+                return lambda row, i=index, name=attribute: getattr(row[i], name)
+            continue
+        if selected is expression or selected.compare(expression):
+            return _column_getter(index)
+        if isinstance(selected, elements.Label) and selected.element.compare(expression):
+            return _column_getter(index)
+    return None
+
+
+def _column_getter(index: int) -> Callable[[Row[Any]], Any]:
+    return lambda row: row[index]
+
+
+def _sortable(value: Any) -> tuple[bool, Any]:
+    # As PostgreSQL orders them: NULL after every value, first when descending.
+    return (value is None, 0 if value is None else value)
+
+
+class WriteGuard:
+    """Refuses, on one zone's engine, any insert or update that would leave a row where its
+    residency rules do not allow it: new rows are checked by their values, changed rows
+    also by the market they already have."""
+
+    def __init__(self, zone: str, residency: Residency) -> None:
+        self.zone = zone
+        self.residency = residency
+
+    def __call__(
+        self,
+        connection: Connection,
+        statement: Any,
+        multiparams: list[dict[str, Any]],
+        params: dict[str, Any],
+        execution_options: Mapping[str, Any],
+    ) -> None:
+        if not isinstance(statement, Insert | Update):
+            return
+        model = model_of(statement.table)
+        if model is None:
+            return
+        rows = multiparams or [params]
+        if isinstance(statement, Insert):
+            self._check_insert(model, statement, rows)
+        else:
+            self._check_update(connection, model, statement, rows)
+
+    def _check_insert(
+        self, model: type[Model], statement: Insert, rows: list[dict[str, Any]]
+    ) -> None:
+        if statement.select is not None:
+            raise ResidencyError(
+                f"INSERT … SELECT into {model.__tablename__}: residency cannot check rows it"
+                " does not see; insert them as parameters"
+            )
+        for row in rows:
+            inline = _inline_rows(statement, row) or [{}]
+            for values in inline:
+                self._check_row(model, {**values, **row})
+
+    def _check_update(
+        self,
+        connection: Connection,
+        model: type[Model],
+        statement: Update,
+        rows: list[dict[str, Any]],
+    ) -> None:
+        key = "destination" if model.__placed_by__ is PlacedBy.DESTINATION else "market"
+        for row in rows:
+            values = {**(_inline_rows(statement, row) or [{}])[0], **row}
+            if key in values or model.__placed_by__ is PlacedBy.HOME:
+                self._check_row(model, values)
+                continue
+            misplaced = self._misplaced_rows(model, statement)
+            if misplaced is not None and connection.execute(misplaced, row).first() is not None:
+                raise ResidencyError(
+                    _(
+                        "refused: rows of {table} in zone {zone!r} that this change would touch"
+                        " may no longer be there under the residency rules; run `regiocrm"
+                        " residency migrate` first"
+                    ).format(table=model.__tablename__, zone=self.zone)
+                )
+
+    def _misplaced_rows(self, model: type[Model], statement: Update) -> Any:
+        table = model.__table__
+        if model.__placed_by__ is PlacedBy.DESTINATION:
+            outside = table.c.destination != self.zone
+        else:
+            allowed = self.residency.markets_allowed_in(self.zone, model.__data_class__)
+            outside = table.c.market.not_in(sorted(allowed))
+        query = select(literal(1)).select_from(table).where(outside).limit(1)
+        if statement.whereclause is not None:
+            query = query.where(statement.whereclause)
+        return query
+
+    def _check_row(self, model: type[Model], values: Mapping[str, Any]) -> None:
+        if model.__placed_by__ is PlacedBy.MARKET and not values.get("market"):
+            raise ResidencyError(f"a {model.__tablename__} row needs its market to be placed")
+        if not self.residency.allows_row(model, values, self.zone):
+            raise ResidencyError(_refusal(self.residency, model, values, self.zone))
+
+
+def _inline_rows(statement: Insert | Update, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The values a statement sets itself (``.values(...)``), one dict per row, by column
+    key; a bound parameter without a value takes it from ``params``.
+
+    SQLAlchemy keeps these in ``_values`` and ``_multi_values``; there is no public view.
+    """
+    rows = [dict(statement._values)] if statement._values else []
+    rows += [row for batch in statement._multi_values for row in batch]
+    return [
+        {_column_key(column): _bound(value, params) for column, value in row.items()}
+        for row in rows
+    ]
+
+
+def _column_key(column: Any) -> str:
+    return column if isinstance(column, str) else str(column.key)
+
+
+def _bound(value: Any, params: Mapping[str, Any]) -> Any:
+    if isinstance(value, elements.BindParameter):
+        return params.get(value.key, value.value)
+    return value
+
+
+def _refusal(residency: Residency, model: type[Model], values: Mapping[str, Any], zone: str) -> str:
+    table = model.__tablename__
+    if model.__placed_by__ is PlacedBy.HOME:
+        return _("refused: {table} rows live in the home zone {home!r}, not {zone!r}").format(
+            table=table, home=residency.home, zone=zone
+        )
+    if model.__placed_by__ is PlacedBy.DESTINATION:
+        return _("refused: this {table} row belongs in zone {destination!r}, not {zone!r}").format(
+            table=table, destination=values.get("destination"), zone=zone
+        )
+    market, data_class = str(values.get("market")), model.__data_class__
+    try:
+        allowed = ", ".join(repr(z) for z in residency.rule(market, data_class).zones)
+    except ResidencyError as exc:
+        return _("refused: {reason}").format(reason=exc)
+    return _(
+        "refused: {market} {data_class} data ({table}) may not be written to zone {zone!r};"
+        " the rules allow {allowed}"
+    ).format(market=market, data_class=data_class.value, table=table, zone=zone, allowed=allowed)
 
 
 _AFTER_COMMIT = "regiocrm_after_commit"

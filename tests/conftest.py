@@ -18,13 +18,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def settings(deployment_dir: Path) -> RegiocrmSettings:
-    """The embedded default: one SQLite zone under ``deployment_dir/var``."""
+    """The embedded default: a SQLite zone under ``deployment_dir/var`` for the home zone
+    and for each zone the packs place data in."""
     return RegiocrmSettings()
 
 
 @pytest.fixture
-def stores(settings: RegiocrmSettings):
-    zone_stores = ZoneStores(settings)
+def stores(settings: RegiocrmSettings, regiocrm_hooks: Hooks):
+    zone_stores = ZoneStores.open(settings, regiocrm_hooks)
     yield zone_stores
     zone_stores.dispose()
 

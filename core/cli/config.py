@@ -15,18 +15,18 @@ app = typer.Typer(help="Show and check the deployment's settings.", no_args_is_h
 @app.command()
 def show(ctx: typer.Context) -> None:
     """Print the settings in force as JSON, secrets and database passwords masked."""
-    print_json(cli_context(ctx).settings.masked())
+    context = cli_context(ctx)
+    print_json(context.settings.masked(context.stores.urls))
 
 
 @app.command()
 def check(ctx: typer.Context) -> None:
     """Validate the settings; exit 2 naming each wrong key, its source and the reason."""
     context = cli_context(ctx)
-    settings = context.settings
     context.stores.check_writable()
     source = config_file()
     where = str(source.absolute()) if source.exists() else _("defaults and environment")
-    zones = ", ".join(settings.zone_urls())
+    zones = ", ".join(context.stores.names)
     typer.echo(_("settings OK ({where}); zones: {zones}").format(where=where, zones=zones))
 
 

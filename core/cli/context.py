@@ -14,6 +14,7 @@ from rich.table import Table
 from regiocrm.hooks import Hooks
 from regiocrm.i18n import _
 from regiocrm.migrate import Migrator
+from regiocrm.residency import ResidencyConfigError
 from regiocrm.settings import RegiocrmSettings, SettingsError, load_settings
 from regiocrm.stores import ZoneStores
 
@@ -42,24 +43,30 @@ class CliContext:
     @property
     def stores(self) -> ZoneStores:
         if self._stores is None:
-            self._stores = ZoneStores(self.settings)
+            try:
+                self._stores = ZoneStores.open(self.settings, self.hooks)
+            except ResidencyConfigError as exc:
+                raise CliError(str(exc)) from None
         return self._stores
 
     def migrator(self) -> Migrator:
         return Migrator(self.stores, self.hooks)
 
-    def require_migrated(self, zone: str) -> None:
-        state = self.migrator().state(zone)
-        if not state.reachable:
-            raise CliError(
-                _("zone {zone!r} is unreachable: {error}").format(zone=zone, error=state.error)
-            )
-        if not state.migrated:
-            raise CliError(
-                _("zone {zone!r} is not migrated to head: run `regiocrm db upgrade`").format(
-                    zone=zone
+    def require_migrated(self, zone: str | None = None) -> None:
+        """Stop with the fix when the zone (every zone by default) cannot be used yet."""
+        migrator = self.migrator()
+        for name in self.stores.names if zone is None else [zone]:
+            state = migrator.state(name)
+            if not state.reachable:
+                raise CliError(
+                    _("zone {zone!r} is unreachable: {error}").format(zone=name, error=state.error)
                 )
-            )
+            if not state.migrated:
+                raise CliError(
+                    _("zone {zone!r} is not migrated to head: run `regiocrm db upgrade`").format(
+                        zone=name
+                    )
+                )
 
     def close(self) -> None:
         if self._stores is not None:

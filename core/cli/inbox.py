@@ -21,13 +21,16 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """How many inbound messages are waiting, processed or failed, per channel account;
     exit 1 if any failed."""
     context = cli_context(ctx)
-    context.require_migrated(context.stores.home)
+    context.require_migrated()
+    by_state = select(InboxMessage.channel_account, InboxMessage.status, func.count()).group_by(
+        InboxMessage.channel_account, InboxMessage.status
+    )
     with context.stores.session() as session:
-        rows = session.execute(
-            select(InboxMessage.channel_account, InboxMessage.status, func.count())
-            .group_by(InboxMessage.channel_account, InboxMessage.status)
-            .order_by(InboxMessage.channel_account)
-        ).all()
+        rows = [
+            row
+            for zone in context.stores.names
+            for row in session.execute(by_state.execution_options(zones=[zone]))
+        ]
         failures = session.execute(
             select(InboxMessage.channel_account, InboxMessage.external_id, InboxMessage.error)
             .where(InboxMessage.status == InboxStatus.FAILED)
@@ -35,8 +38,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             .limit(20)
         ).all()
     counts: dict[str, dict[str, int]] = {}
-    for account, state, count in rows:
-        counts.setdefault(account, {s.value: 0 for s in InboxStatus})[state.value] = count
+    for account, state, count in sorted(rows):
+        counts.setdefault(account, {s.value: 0 for s in InboxStatus})[state.value] += count
     report = [{"account": account, **by_state} for account, by_state in counts.items()]
     if as_json:
         print_json(
@@ -64,18 +67,16 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def retry(ctx: typer.Context) -> None:
     """Put failed messages back and process everything waiting, now, in this process."""
     context = cli_context(ctx)
-    context.require_migrated(context.stores.home)
+    context.require_migrated()
     registry = context.hooks.channel_registry(context.settings)
     requeued = requeue_failed(context.stores)
     pending = waiting(context.stores)
     done = failed = 0
     with progress() as bar, httpx.Client(timeout=PROVIDER_TIMEOUT) as client:
         task = bar.add_task(_("processing the inbox"), total=len(pending))
-        for inbox_id in pending:
+        for inbox in pending:
             try:
-                processed = process(
-                    context.stores, context.hooks, registry, inbox_id, client=client
-                )
+                processed = process(context.stores, context.hooks, registry, inbox, client=client)
                 if processed is not None:
                     done += 1
             except Exception:

@@ -16,6 +16,7 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
 from regiocrm.maps import Point
 from regiocrm.models import LicenceTier, Organization, OrganizationKind
+from regiocrm.packs import PackError
 
 app = typer.Typer(help="Add and list organizations.", no_args_is_help=True)
 
@@ -42,9 +43,13 @@ def add(
     """Add an organization; a dealer with a location receives the leads nearest to it."""
     context = cli_context(ctx)
     market = _market(market)
+    try:
+        context.hooks.packs().for_market(market)
+    except PackError as exc:
+        raise CliError(str(exc)) from None
     if (lat is None) != (lon is None):
         raise CliError(_("--lat and --lon go together"))
-    context.require_migrated(context.stores.home)
+    context.require_migrated()
     location = None if lat is None or lon is None else Point(lat, lon)
     if location is None and address and kind is OrganizationKind.DEALER:
         location = _geocode(context, address, market)

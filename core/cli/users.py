@@ -29,7 +29,7 @@ def add(
     """Add a user and print a new API token as the last line (shown once, stored hashed)."""
     context = cli_context(ctx)
     deployment = context.settings.deployment
-    context.require_migrated(context.stores.home)
+    context.require_migrated()
     try:
         with context.stores.session() as session:
             organization = organization_named(session, org or deployment.organization)

@@ -46,7 +46,7 @@ def create_app(
     :param http_client: the client for providers' APIs; tests pass one with a mocked
         transport. The inbox worker runs while the app's lifespan does.
     """
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, hooks)
     migrator = Migrator(stores, hooks)
     channels = hooks.channel_registry(settings)
     client = http_client or httpx.Client(timeout=PROVIDER_TIMEOUT)
@@ -62,7 +62,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        inbox.start(resume=migrator.state(stores.home).migrated)
+        inbox.start(resume=all(state.migrated for state in migrator.states()))
         yield
         inbox.stop()
         if http_client is None:

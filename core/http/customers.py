@@ -23,7 +23,7 @@ from regiocrm.customers import CustomerError, Customers, IdentityTaken, NewCusto
 from regiocrm.formats import PersonName
 from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, HomeSession, Svc
+from regiocrm.http.deps import CurrentUser, DbSession, Svc
 from regiocrm.identities import InvalidIdentity
 from regiocrm.messaging import DeliveryError, Messaging, NoConsent, NoRoute
 from regiocrm.models import Consent, ConsentAction, Customer, CustomerKind, Interaction
@@ -152,7 +152,7 @@ def _add_consents(session: Session, customer: Customer, consents: list[ConsentIn
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_customer(
-    body: CustomerIn, user: CurrentUser, session: HomeSession, svc: Svc
+    body: CustomerIn, user: CurrentUser, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Create a customer with names, market, identities and consents (as a dealer enters
     one). An identity that already belongs to a customer is a conflict (409) naming it."""
@@ -187,7 +187,7 @@ def _next(last: str | None) -> str | None:
 @router.get("")
 def find_customers(
     user: CurrentUser,
-    session: HomeSession,
+    session: DbSession,
     svc: Svc,
     identity: Annotated[
         str | None, Query(description="KIND:VALUE, e.g. phone:+8613800138000")
@@ -231,7 +231,7 @@ def find_customers(
 
 @router.get("/{customer_id}")
 def get_customer(
-    customer_id: uuid.UUID, user: CurrentUser, session: HomeSession, svc: Svc
+    customer_id: uuid.UUID, user: CurrentUser, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """One customer (or the survivor it was merged into) with every identity."""
     customers = Customers(session, svc.hooks)
@@ -244,7 +244,7 @@ def get_customer(
 def timeline(
     customer_id: uuid.UUID,
     user: CurrentUser,
-    session: HomeSession,
+    session: DbSession,
     svc: Svc,
     limit: Limit = PAGE_DEFAULT,
     cursor: str | None = None,
@@ -288,7 +288,7 @@ def timeline(
 
 @router.post("/{customer_id}/identities")
 def bind_identity(
-    customer_id: uuid.UUID, body: BindIn, user: CurrentUser, session: HomeSession, svc: Svc
+    customer_id: uuid.UUID, body: BindIn, user: CurrentUser, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Bind an identity to a customer, as an agent confirms it; where it already belongs to
     another customer the two are merged, and the answer is the survivor."""
@@ -308,7 +308,7 @@ def bind_identity(
 
 @router.post("/{customer_id}/merge")
 def merge_customers(
-    customer_id: uuid.UUID, body: MergeIn, user: CurrentUser, session: HomeSession, svc: Svc
+    customer_id: uuid.UUID, body: MergeIn, user: CurrentUser, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Merge ``other_id`` into this customer, which survives with every identity."""
     customers = Customers(session, svc.hooks)
@@ -323,7 +323,7 @@ def merge_customers(
 
 @router.post("/{customer_id}/consents", status_code=status.HTTP_201_CREATED)
 def record_consent(
-    customer_id: uuid.UUID, body: ConsentIn, user: CurrentUser, session: HomeSession, svc: Svc
+    customer_id: uuid.UUID, body: ConsentIn, user: CurrentUser, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Append a consent grant or withdrawal; the latest entry per purpose and channel holds."""
     customers = Customers(session, svc.hooks)
@@ -342,7 +342,7 @@ def record_consent(
 
 @router.post("/{customer_id}/messages", status_code=status.HTTP_201_CREATED)
 def send_message(
-    customer_id: uuid.UUID, body: MessageIn, user: CurrentUser, session: HomeSession, svc: Svc
+    customer_id: uuid.UUID, body: MessageIn, user: CurrentUser, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Send a message on the chosen channel, or on the one the customer last wrote on.
 

@@ -21,14 +21,14 @@ def services(request: Request) -> Services:
     return result
 
 
-def home_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]:
-    """A session on the home zone, committed when the request succeeds."""
+def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]:
+    """A session over every zone, committed when the request succeeds."""
     with svc.stores.session() as session:
         yield session
 
 
 def current_user(
-    session: Annotated[Session, Depends(home_session)],
+    session: Annotated[Session, Depends(db_session)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
     """The user whose bearer token the request carries; 401 otherwise."""
@@ -44,4 +44,4 @@ def current_user(
 
 CurrentUser = Annotated[User, Depends(current_user)]
 Svc = Annotated[Services, Depends(services)]
-HomeSession = Annotated[Session, Depends(home_session)]
+DbSession = Annotated[Session, Depends(db_session)]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from regiocrm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, HomeSession, Svc
+from regiocrm.http.deps import CurrentUser, DbSession, Svc
 from regiocrm.leads import Leads, NewLead
 from regiocrm.maps import Datum, Point
 from regiocrm.models import Lead, Organization
@@ -44,7 +44,7 @@ class LeadIn(BaseModel):
         return self
 
 
-def _dealer(session: HomeSession, dealer_id: uuid.UUID | None) -> dict[str, Any] | None:
+def _dealer(session: DbSession, dealer_id: uuid.UUID | None) -> dict[str, Any] | None:
     if dealer_id is None:
         return None
     dealer = session.get_one(Organization, dealer_id)
@@ -57,7 +57,7 @@ def _dealer(session: HomeSession, dealer_id: uuid.UUID | None) -> dict[str, Any]
     }
 
 
-def _as_json(session: HomeSession, lead: Lead) -> dict[str, Any]:
+def _as_json(session: DbSession, lead: Lead) -> dict[str, Any]:
     return {
         "id": str(lead.id),
         "market": lead.market,
@@ -74,7 +74,7 @@ def _as_json(session: HomeSession, lead: Lead) -> dict[str, Any]:
 
 
 @router.post("/leads", status_code=status.HTTP_201_CREATED)
-def create_lead(body: LeadIn, user: CurrentUser, session: HomeSession, svc: Svc) -> dict[str, Any]:
+def create_lead(body: LeadIn, user: CurrentUser, session: DbSession, svc: Svc) -> dict[str, Any]:
     """Store a lead and route it to the nearest active dealer of its market. A lead that
     cannot be placed is kept unassigned, with ``unassigned_reason`` saying why."""
     point = None if body.lat is None or body.lon is None else Point(body.lat, body.lon, body.datum)
@@ -96,7 +96,7 @@ def create_lead(body: LeadIn, user: CurrentUser, session: HomeSession, svc: Svc)
 
 
 @router.get("/leads/{lead_id}")
-def get_lead(lead_id: uuid.UUID, user: CurrentUser, session: HomeSession) -> dict[str, Any]:
+def get_lead(lead_id: uuid.UUID, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """A lead with the dealer it was routed to and the distance."""
     lead = session.get(Lead, lead_id)
     if lead is None:
@@ -107,7 +107,7 @@ def get_lead(lead_id: uuid.UUID, user: CurrentUser, session: HomeSession) -> dic
 @router.get("/dealers/nearest")
 def nearest_dealer(
     user: CurrentUser,
-    session: HomeSession,
+    session: DbSession,
     svc: Svc,
     lat: Annotated[float, Query(ge=-90, le=90)],
     lon: Annotated[float, Query(ge=-180, le=180)],

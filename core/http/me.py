@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, HomeSession
+from regiocrm.http.deps import CurrentUser, DbSession
 from regiocrm.models import Organization
 
 router = APIRouter(prefix="/api", tags=["account"])
 
 
 @router.get("/me")
-def me(user: CurrentUser, session: HomeSession) -> dict[str, Any]:
+def me(user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """The calling user and their organization."""
     organization = session.get_one(Organization, user.organization_id)
     return {

@@ -89,7 +89,7 @@ async def _deliver(
     stored = await run_in_threadpool(_store, svc, account, messages)
     replies = _passive_replies(svc.hooks, channel, account, messages)
     answer = channel.respond(account, request, messages, replies)
-    svc.inbox.submit([s.inbox_id for s in stored if s.inbox_id is not None])
+    svc.inbox.submit([s.inbox for s in stored if s.inbox is not None])
     return answer
 
 

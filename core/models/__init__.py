@@ -4,7 +4,7 @@ Importing this package registers every table on ``Base.metadata``.
 """
 
 from regiocrm.models.audit import AuditEvent
-from regiocrm.models.base import AppendOnlyError, Base, DataClass, Model
+from regiocrm.models.base import AppendOnlyError, Base, DataClass, Model, PlacedBy
 from regiocrm.models.campaign import Campaign, CampaignMember, CampaignStatus, DeliveryStatus
 from regiocrm.models.case import Case, CaseStatus, Priority
 from regiocrm.models.consent import Consent, ConsentAction
@@ -15,6 +15,7 @@ from regiocrm.models.inbox import InboxMessage, InboxStatus
 from regiocrm.models.interaction import Direction, Interaction
 from regiocrm.models.lead import Lead, LeadStatus
 from regiocrm.models.organization import LicenceTier, Organization, OrganizationKind
+from regiocrm.models.residency import CustomerExport, TransferAssessment
 from regiocrm.models.telematics import TelematicsEvent
 from regiocrm.models.user import ApiToken, User, UserRole
 from regiocrm.models.vehicle import Ownership, Vehicle
@@ -35,6 +36,7 @@ __all__ = [
     "ContractKind",
     "ContractStatus",
     "Customer",
+    "CustomerExport",
     "CustomerKind",
     "DataClass",
     "DeliveryStatus",
@@ -50,8 +52,10 @@ __all__ = [
     "Organization",
     "OrganizationKind",
     "Ownership",
+    "PlacedBy",
     "Priority",
     "TelematicsEvent",
+    "TransferAssessment",
     "User",
     "UserRole",
     "Vehicle",

@@ -39,6 +39,21 @@ class DataClass(enum.StrEnum):
     AUDIT = "audit"
 
 
+class PlacedBy(enum.StrEnum):
+    """What decides the zone a table's rows live in.
+
+    ``MARKET``: the residency rules of the row's market for the table's data class (every
+    customer's data). ``HOME``: the deployment's home zone; only the directory of
+    organizations, users, tokens and transfer assessments, which no market's rule speaks
+    of and every request reads to authenticate. ``DESTINATION``: the zone the row names as
+    its destination, for the copies a cross-border export leaves there.
+    """
+
+    MARKET = "market"
+    HOME = "home"
+    DESTINATION = "destination"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC in Python.
 
@@ -96,11 +111,17 @@ class Base(DeclarativeBase):
 
 
 class Model(Base):
-    """A regiocrm table: subclasses set ``__data_class__`` and may set ``__append_only__``."""
+    """A regiocrm table: subclasses set ``__data_class__`` and may set ``__append_only__``
+    and ``__placed_by__`` (by market unless they say otherwise).
+
+    A row refers to rows of other tables by plain ids, never by foreign key, unless both
+    tables live in the home zone: two rows placed by residency may sit in different zones.
+    """
 
     __abstract__ = True
     __data_class__: ClassVar[DataClass]
     __append_only__: ClassVar[bool] = False
+    __placed_by__: ClassVar[PlacedBy] = PlacedBy.MARKET
 
     @declared_attr.directive
     @classmethod

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model
@@ -36,10 +36,8 @@ class Case(Model):
     subject: Mapped[str] = mapped_column(String(300))
     status: Mapped[CaseStatus] = mapped_column(default=CaseStatus.NEW)
     priority: Mapped[Priority] = mapped_column(default=Priority.NORMAL)
-    organization_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("organizations.id"), index=True
-    )
-    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     opened_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model, utcnow
@@ -24,7 +24,7 @@ class Consent(Model):
     __append_only__ = True
     __table_args__ = (Index(None, "customer_id", "purpose", "channel", "occurred_at"),)
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[uuid.UUID]
     purpose: Mapped[str] = mapped_column(String(40), doc="e.g. marketing, service, export")
     channel: Mapped[str] = mapped_column(String(40), doc="a channel name, or * for every channel")
     action: Mapped[ConsentAction]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model
@@ -30,7 +30,6 @@ class Customer(Model):
     company_name: Mapped[str | None]
     preferred_locale: Mapped[str | None] = mapped_column(String(35), doc="a Babel locale id")
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("customers.id"),
         index=True,
         doc="the survivor, once this record proved to be the same person; reads follow it",
     )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model
-from regiocrm.models.customer import Customer
 
 
 class Identity(Model):
@@ -19,9 +18,7 @@ class Identity(Model):
     __data_class__ = DataClass.IDENTITY
     __table_args__ = (UniqueConstraint("kind", "value"),)
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(String(40))
     value: Mapped[str] = mapped_column(String(320))
     verified: Mapped[bool] = mapped_column(default=False)
-
-    customer: Mapped[Customer] = relationship(lazy="raise")

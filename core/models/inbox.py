@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model, utcnow
@@ -32,4 +32,4 @@ class InboxMessage(Model):
     status: Mapped[InboxStatus] = mapped_column(default=InboxStatus.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     customer_id: Mapped[uuid.UUID | None]
-    interaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("interactions.id"))
+    interaction_id: Mapped[uuid.UUID | None]

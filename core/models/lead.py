@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model
@@ -31,7 +31,7 @@ class Lead(Model):
     address: Mapped[str | None] = mapped_column(Text)
     latitude: Mapped[float | None] = mapped_column(doc="WGS-84")
     longitude: Mapped[float | None] = mapped_column(doc="WGS-84")
-    dealer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
+    dealer_id: Mapped[uuid.UUID | None]
     distance_km: Mapped[float | None] = mapped_column(doc="from the lead to its dealer")
     located_by: Mapped[str | None] = mapped_column(
         String(40), doc="the map provider that placed the lead's address"
@@ -40,6 +40,4 @@ class Lead(Model):
         Text, doc="why no dealer could be chosen: the lead is kept, flagged for a person"
     )
     follow_up_due_at: Mapped[datetime | None]
-    ownership_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("ownerships.id"), doc="the sale the lead became"
-    )
+    ownership_id: Mapped[uuid.UUID | None] = mapped_column(doc="the sale the lead became")

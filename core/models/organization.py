@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from regiocrm.models.base import DataClass, Model
+from regiocrm.models.base import DataClass, Model, PlacedBy
 
 
 class OrganizationKind(enum.StrEnum):
@@ -28,6 +28,7 @@ class LicenceTier(enum.StrEnum):
 
 class Organization(Model):
     __data_class__ = DataClass.CRM
+    __placed_by__ = PlacedBy.HOME
 
     name: Mapped[str] = mapped_column(unique=True)
     kind: Mapped[OrganizationKind]

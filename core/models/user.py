@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from regiocrm.models.base import DataClass, Model
+from regiocrm.models.base import DataClass, Model, PlacedBy
 from regiocrm.models.organization import Organization
 
 
@@ -25,6 +25,7 @@ class UserRole(enum.StrEnum):
 
 class User(Model):
     __data_class__ = DataClass.CRM
+    __placed_by__ = PlacedBy.HOME
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[UserRole]
@@ -38,6 +39,7 @@ class ApiToken(Model):
     """A bearer token, kept only as its SHA-256 digest: the token itself is shown once."""
 
     __data_class__ = DataClass.CRM
+    __placed_by__ = PlacedBy.HOME
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

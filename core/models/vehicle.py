@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model
-from regiocrm.models.organization import Organization
 
 
 class Vehicle(Model):
@@ -30,11 +29,8 @@ class Ownership(Model):
 
     __data_class__ = DataClass.CRM
 
-    vehicle_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    vehicle_id: Mapped[uuid.UUID] = mapped_column(index=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    dealer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    dealer_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     started_on: Mapped[date]
     ended_on: Mapped[date | None]
-
-    vehicle: Mapped[Vehicle] = relationship(lazy="raise")
-    dealer: Mapped[Organization | None] = relationship(lazy="raise")

@@ -135,7 +135,7 @@ class ChannelConformance:
             zones=conformance_zones,
             channel_accounts={ACCOUNT: self.driver.account_settings()},
         )
-        stores = ZoneStores(settings)
+        stores = ZoneStores.open(settings, regiocrm_hooks)
         Migrator(stores, regiocrm_hooks).upgrade()
         with stores.session() as session:
             org = create_organization(

@@ -1,0 +1,68 @@
+"""``/api/customers/{id}/exports``: a customer's data across a border, as the rules allow."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from regiocrm.customers import UnknownCustomer
+from regiocrm.exports import FILE, ExportError, ExportRefused, export_customer
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.deps import CurrentUser, Svc
+from regiocrm.models import UserRole
+
+router = APIRouter(prefix="/api/customers", tags=["customers"])
+
+DOWNLOAD = "download"
+# Taking personal data across a border is a data-protection decision, not a desk task.
+EXPORTERS = frozenset({UserRole.ADMIN, UserRole.COMPETENCE_CENTRE})
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        examples=["jp", DOWNLOAD],
+        description="a configured zone (the document is kept there), or 'download' for the"
+        " document in the answer (it leaves the deployment, as a file does)",
+    )
+
+
+@router.post("/{customer_id}/exports", status_code=status.HTTP_201_CREATED)
+def export(customer_id: uuid.UUID, body: ExportIn, user: CurrentUser, svc: Svc) -> dict[str, Any]:
+    """Export everything held about a customer to a zone, or as a download.
+
+    403 when the caller may not export (admins and competence centres may) or when the
+    rules do not allow it, with every missing consent and assessment under ``missing``;
+    both the export and a refusal are audited.
+    """
+    if user.role not in EXPORTERS:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"a {user.role.value} may not export customer data"
+        )
+    destination = FILE if body.to == DOWNLOAD else body.to
+    try:
+        exported = export_customer(
+            svc.stores, svc.hooks, customer_id, destination, actor_id=user.id
+        )
+    except ExportRefused as exc:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail={"message": str(exc), "missing": exc.missing}
+        ) from None
+    except UnknownCustomer as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except ExportError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    answer = exported.as_dict()
+    if destination == FILE:
+        answer["document"] = exported.document
+    return answer
+
+
+@hookimpl
+def register_routes() -> list[APIRouter]:
+    return [router]
