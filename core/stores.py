@@ -93,12 +93,18 @@ def make_engine(url: URL) -> Engine:
 
 
 @cache
-def model_of(table: Table) -> type[Model] | None:
-    """The model a table maps, or ``None`` for a table that is not ours (alembic's)."""
-    for mapper in Base.registry.mappers:
-        if mapper.local_table is table and issubclass(mapper.class_, Model):
-            return mapper.class_
-    return None
+def _models_by_table() -> dict[str, type[Model]]:
+    return {
+        mapper.local_table.name: mapper.class_  # type: ignore[union-attr]
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, Model)
+    }
+
+
+def model_of(table: Any) -> type[Model] | None:
+    """The model a table maps (ORM statements carry annotated copies of it, so it is found
+    by name), or ``None`` for a table that is not ours (alembic's)."""
+    return _models_by_table().get(table.name)
 
 
 class ZoneStores:

@@ -12,14 +12,19 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from regiocrm import SettingsSection
+from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.models import ApiToken, AuditEvent, Organization, User
+from regiocrm.plugin_manager import get_plugin_manager
 from regiocrm.settings import RegiocrmSettings, Section
 from regiocrm.stores import ZoneStores
 
 
+ZONES = ["main", "au", "cn", "jp", "kr"]
+
+
 def query(deployment_dir: Path, statement):
-    stores = ZoneStores(RegiocrmSettings())
+    stores = ZoneStores.open(RegiocrmSettings(), Hooks(get_plugin_manager(entry_points=False)))
     try:
         with stores.session() as session:
             return session.execute(statement).all()
@@ -58,11 +63,13 @@ def test_db_upgrade_then_current(regiocrm_cli, deployment_dir: Path) -> None:
 
     after = regiocrm_cli("db", "current", "--json")
     assert after.exit_code == 0
-    [zone] = json.loads(after.stdout)
-    assert zone["zone"] == "main"
-    assert zone["migrated"] is True
-    assert zone["revisions"] == zone["heads"]
-    assert upgraded.stdout == f"zone main: at {zone['heads'][0]}\n"
+    zones = json.loads(after.stdout)
+    assert [zone["zone"] for zone in zones] == ZONES, "the home zone, then each placement's"
+    assert all(zone["migrated"] and zone["revisions"] == zone["heads"] for zone in zones)
+    assert upgraded.stdout == "".join(f"zone {z}: at {zones[0]['heads'][0]}\n" for z in ZONES)
+    assert sorted(p.name for p in (deployment_dir / "var").glob("*.db")) == sorted(
+        f"{zone}.db" for zone in ZONES
+    )
 
 
 def test_db_upgrade_acts_on_every_zone(regiocrm_cli, deployment_dir: Path) -> None:
@@ -75,21 +82,22 @@ def test_db_upgrade_acts_on_every_zone(regiocrm_cli, deployment_dir: Path) -> No
 
 
 def test_db_upgrade_of_an_unknown_zone(regiocrm_cli, deployment_dir: Path) -> None:
-    result = regiocrm_cli("db", "upgrade", "--zone", "kr")
+    result = regiocrm_cli("db", "upgrade", "--zone", "xx")
     assert result.exit_code == 2
-    assert result.stderr == "Error: unknown zone 'kr' (configured zones: main)\n"
+    assert result.stderr == "Error: unknown zone 'xx' (configured zones: main, au, cn, jp, kr)\n"
     assert not (deployment_dir / "var").exists()
 
 
 def test_unreachable_zone_is_one_clear_error(regiocrm_cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REGIOCRM_ZONES__MAIN", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("REGIOCRM_HOME_ZONE", "cn")
+    monkeypatch.setenv("REGIOCRM_ZONES__CN", "postgresql://nobody@127.0.0.1:1/none")
     result = regiocrm_cli("db", "upgrade")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: zone 'main': connection failed:")
+    assert result.stderr.startswith("Error: zone 'cn': connection failed:")
     assert result.stderr.count("\n") == 1
     added = regiocrm_cli("users", "add", "mei", "--role", "agent")
     assert added.exit_code == 2
-    assert added.stderr.startswith("Error: zone 'main' is unreachable: connection failed:")
+    assert added.stderr.startswith("Error: zone 'cn' is unreachable: connection failed:")
 
 
 def test_unwritable_zone_stops_upgrade_before_any_zone_is_created(
@@ -109,7 +117,7 @@ def test_unwritable_zone_stops_upgrade_before_any_zone_is_created(
 def test_config_check_passes_on_defaults(regiocrm_cli) -> None:
     result = regiocrm_cli("config", "check")
     assert result.exit_code == 0
-    assert result.stdout == "settings OK (defaults and environment); zones: main\n"
+    assert result.stdout == f"settings OK (defaults and environment); zones: {', '.join(ZONES)}\n"
 
 
 @pytest.mark.parametrize(
@@ -138,11 +146,12 @@ def test_config_check_reports_bad_settings_in_one_line(
 
 
 def test_config_show_masks_passwords(regiocrm_cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REGIOCRM_ZONES__MAIN", "postgresql://crm:hunter2@db.internal/crm")
+    monkeypatch.setenv("REGIOCRM_HOME_ZONE", "cn")
+    monkeypatch.setenv("REGIOCRM_ZONES__CN", "postgresql://crm:hunter2@db.internal/crm")
     result = regiocrm_cli("config", "show")
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.stderr
     shown = json.loads(result.stdout)
-    assert shown["zones"]["main"] == "postgresql+psycopg://crm:***@db.internal/crm"
+    assert shown["zones"] == {"cn": "postgresql+psycopg://crm:***@db.internal/crm"}
     assert "hunter2" not in result.stdout
 
 

@@ -47,7 +47,7 @@ class Api:
 
 @pytest.fixture
 def api(settings: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Api]:
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, regiocrm_hooks)
     Migrator(stores, regiocrm_hooks).upgrade()
     with stores.session() as session:
         org = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="CN")

@@ -115,11 +115,13 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
     register_plugin(recorder)
 
     assert regiocrm_cli("db", "upgrade").exit_code == 0
-    # Settings load with the channels' account models, then the zones are migrated.
+    # Settings load with the channels' account models and are checked against the packs'
+    # residency rules, then the zones are migrated.
     assert recorder.calls == [
         "register_commands",
         "register_channels",
         "register_settings",
+        "register_packs",
         "register_migrations",
     ]
 
@@ -151,14 +153,16 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
 
     recorder.calls.clear()
     assert regiocrm_cli("packs", "show", "jp").exit_code == 0
-    assert recorder.calls == ["register_commands", "register_packs"]
+    # The packs were resolved once, for the first settings check; the plugins have not
+    # changed since, so nothing asks for them again.
+    assert recorder.calls == ["register_commands"]
 
     recorder.calls.clear()
     regiocrm_hooks.format_name(name=PersonName("山田", "太郎"), market="JP")
     regiocrm_hooks.format_address(address=Address(city="Seoul"), market="KR")
     regiocrm_hooks.normalize_identity(kind="phone", value="0412 345 678", market="AU")
     regiocrm_hooks.due_at(market="CN", start=datetime.now(UTC), duration=timedelta(hours=1))
-    # The packs resolved for `packs show` are reused: the plugins have not changed.
+    # The packs resolved at the start are still reused.
     assert recorder.calls == [
         "format_name",
         "format_address",

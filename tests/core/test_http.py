@@ -55,11 +55,13 @@ def test_healthz_reports_each_zone_migrated(migrated: ZoneStores, client: TestCl
 
 
 def test_healthz_reports_an_unreachable_zone(deployment_dir, regiocrm_hooks: Hooks) -> None:
-    settings = RegiocrmSettings(zones={"main": "postgresql://nobody@127.0.0.1:1/none"})
+    settings = RegiocrmSettings(
+        zones={"cn": "postgresql://nobody@127.0.0.1:1/none"}, home_zone="cn"
+    )
     with TestClient(create_app(settings, regiocrm_hooks)) as client:
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json()["zones"]["main"]["reachable"] is False
+    assert response.json()["zones"]["cn"]["reachable"] is False
 
 
 def test_openapi_lists_the_routes(client: TestClient) -> None:

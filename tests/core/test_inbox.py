@@ -163,7 +163,7 @@ def echo(register_plugin) -> EchoPlugin:
 @pytest.fixture
 def deployment(deployment_dir, regiocrm_hooks: Hooks, echo: EchoPlugin):
     settings = load_settings(regiocrm_hooks, channel_accounts=ACCOUNTS)
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, regiocrm_hooks)
     Migrator(stores, regiocrm_hooks).upgrade()
     yield settings, stores, regiocrm_hooks.channel_registry(settings)
     stores.dispose()
@@ -201,8 +201,8 @@ def test_store_keeps_one_row_per_account_and_message_id(deployment) -> None:
         first = store(session, account, [message])
     with stores.session() as session:
         second = store(session, account, [message, message])
-    assert first[0].inbox_id is not None
-    assert [s.inbox_id for s in second] == [None, None]
+    assert first[0].inbox is not None
+    assert [s.inbox for s in second] == [None, None]
     assert count(stores, InboxMessage) == 1
 
 
@@ -212,9 +212,9 @@ def test_processing_happens_once(deployment, regiocrm_hooks: Hooks, echo: EchoPl
     message = InboundMessage("m1", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")
     with stores.session() as session:
         [stored] = store(session, account, [message])
-    assert stored.inbox_id is not None
-    done = process(stores, regiocrm_hooks, registry, stored.inbox_id)
-    again = process(stores, regiocrm_hooks, registry, stored.inbox_id)
+    assert stored.inbox is not None
+    done = process(stores, regiocrm_hooks, registry, stored.inbox)
+    again = process(stores, regiocrm_hooks, registry, stored.inbox)
     assert done is not None
     assert again is None
     assert count(stores, Interaction) == 1
@@ -227,7 +227,7 @@ def test_hook_message_received(deployment, regiocrm_hooks: Hooks, echo: EchoPlug
     message = InboundMessage("m9", (IdentityRef("echo", "b"),), datetime.now(UTC), text="yo")
     with stores.session() as session:
         [stored] = store(session, account, [message])
-    done = process(stores, regiocrm_hooks, registry, stored.inbox_id)
+    done = process(stores, regiocrm_hooks, registry, stored.inbox)
     [(got, account_name, customer_id, interaction_id)] = echo.received
     assert got == message
     assert account_name == "echo_jp"
@@ -267,14 +267,14 @@ def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
             [InboundMessage("m3", (IdentityRef("phone", "not a number"),), datetime.now(UTC))],
         )
     with pytest.raises(Exception, match="not a phone number"):
-        process(stores, regiocrm_hooks, registry, stored.inbox_id)
+        process(stores, regiocrm_hooks, registry, stored.inbox)
     with stores.session() as session:
-        row = session.get_one(InboxMessage, stored.inbox_id)
+        row = session.get_one(InboxMessage, stored.inbox.id)
         assert row.status is InboxStatus.FAILED
         assert "not a phone number" in row.error
     assert count(stores, Interaction) == 0
     assert requeue_failed(stores) == 1
-    assert waiting(stores) == [stored.inbox_id]
+    assert waiting(stores) == [stored.inbox]
 
 
 def test_hook_auto_reply(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
@@ -341,7 +341,7 @@ def test_inbox_cli_reports_failures_and_retries_them(
     with monkeypatch.context() as patched:
         patched.setattr("regiocrm.customers.Customers.resolve", unavailable)
         with pytest.raises(ConnectionError):
-            process(stores, regiocrm_hooks, registry, stored.inbox_id)
+            process(stores, regiocrm_hooks, registry, stored.inbox)
 
     status = regiocrm_cli("inbox", "status", "--json")
     assert status.exit_code == 1
@@ -406,7 +406,7 @@ def test_the_provider_adds_identities_before_resolution(
     message = InboundMessage("m7", (IdentityRef("echo", "kenji"),), datetime.now(UTC), text="x")
     with stores.session() as session:
         [stored] = store(session, registry.accounts["echo_profiles"], [message])
-    done = process(stores, regiocrm_hooks, registry, stored.inbox_id, client=profile_api(200))
+    done = process(stores, regiocrm_hooks, registry, stored.inbox, client=profile_api(200))
     with stores.session() as session:
         kinds = session.execute(
             select(Identity.kind, Identity.value).where(Identity.customer_id == done.customer_id)
@@ -421,7 +421,7 @@ def test_a_provider_that_cannot_enrich_does_not_lose_the_message(
     message = InboundMessage("m8", (IdentityRef("echo", "yuki"),), datetime.now(UTC), text="x")
     with stores.session() as session:
         [stored] = store(session, registry.accounts["echo_profiles"], [message])
-    done = process(stores, regiocrm_hooks, registry, stored.inbox_id, client=profile_api(503))
+    done = process(stores, regiocrm_hooks, registry, stored.inbox, client=profile_api(503))
     assert done is not None
     assert count(stores, Identity) == 1
     assert count(stores, Interaction) == 1

@@ -97,7 +97,7 @@ class Served:
 
 def serve(regiocrm_hooks: Hooks, amap: Amap | None, **settings_values: Any) -> Iterator[Served]:
     settings = load_settings(regiocrm_hooks, **settings_values)
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, regiocrm_hooks)
     Migrator(stores, regiocrm_hooks).upgrade()
     with stores.session() as session:
         for name, point, market in (

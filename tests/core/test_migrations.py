@@ -57,7 +57,7 @@ def test_every_configured_zone_is_upgraded(deployment_dir: Path, regiocrm_hooks:
     settings = RegiocrmSettings(
         zones={"cn": "sqlite:///cn.db", "jp": "sqlite:///jp.db"}, home_zone="cn"
     )
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, regiocrm_hooks)
     migrator = Migrator(stores, regiocrm_hooks)
     assert [state.migrated for state in migrator.states()] == [False, False]
     migrator.upgrade()

@@ -59,7 +59,7 @@ def served(deployment_dir: Path, regiocrm_hooks: Hooks) -> Iterator[Served]:
             "wa_au": WHATSAPP.account_settings(),
         },
     )
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, regiocrm_hooks)
     Migrator(stores, regiocrm_hooks).upgrade()
     with stores.session() as session:
         dealer = create_organization(

@@ -43,7 +43,7 @@ def test_racing_deliveries_store_one_row(
     postgres_url: URL, deployment_dir: Path, regiocrm_hooks: Hooks
 ) -> None:
     settings = RegiocrmSettings(zones={"main": postgres_url.render_as_string(hide_password=False)})
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, regiocrm_hooks)
     Migrator(stores, regiocrm_hooks).upgrade()
     account = ChannelAccount("line_jp", "line", "JP", None)
     message = InboundMessage("evt-1", (IdentityRef("line", "U1"),), datetime.now(UTC), text="hi")
@@ -54,7 +54,7 @@ def test_racing_deliveries_store_one_row(
         with stores.session() as session:
             start.wait()
             [stored] = store(session, account, [message])
-            results.append(stored.inbox_id is not None)
+            results.append(stored.inbox is not None)
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]
     for thread in threads:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_stores(postgres_url: URL, deployment_dir: Path):
     settings = RegiocrmSettings(zones={"main": postgres_url.render_as_string(hide_password=False)})
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, regiocrm_hooks)
     yield stores
     stores.dispose()
 
