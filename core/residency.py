@@ -144,27 +144,28 @@ class Residency:
         in_use = {settings.deployment.market} | {
             account.market for account in settings.channel_accounts.values()
         }
-        problems = []
+        missing: dict[tuple[tuple[str, ...], str, str], list[str]] = {}
         for (market, data_class), zone in sorted(self.placement.items()):
             explicit = data_class in settings.residency.placement.get(market, {})
             if zone in settings.zones or not (explicit or market in in_use):
                 continue
             key = ("residency", "placement", market, data_class.value) if explicit else ("zones",)
-            problems.append(
-                ResidencyProblem(
-                    key,
-                    _(
-                        "{market} {data_class} data is placed in zone {zone!r}, which is not"
-                        " configured (zones: {known})"
-                    ).format(
-                        market=market,
-                        data_class=data_class.value,
-                        zone=zone,
-                        known=", ".join(settings.zones),
-                    ),
-                )
+            missing.setdefault((key, market, zone), []).append(data_class.value)
+        return [
+            ResidencyProblem(
+                key,
+                _(
+                    "{market} data ({classes}) is placed in zone {zone!r}, which is not"
+                    " configured (zones: {known})"
+                ).format(
+                    market=market,
+                    classes=", ".join(classes),
+                    zone=zone,
+                    known=", ".join(settings.zones),
+                ),
             )
-        return problems
+            for (key, market, zone), classes in missing.items()
+        ]
 
     # rules
 

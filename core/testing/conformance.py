@@ -36,8 +36,9 @@ from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services, create_app
 from regiocrm.migrate import Migrator
-from regiocrm.models import InboxMessage, Interaction, OrganizationKind, UserRole
-from regiocrm.settings import load_settings
+from regiocrm.models import DataClass, InboxMessage, Interaction, OrganizationKind, UserRole
+from regiocrm.residency import Residency
+from regiocrm.settings import RegiocrmSettings, load_settings
 from regiocrm.stores import ZoneStores
 from regiocrm.testing.channels import ChannelDriver, SignedRequest
 
@@ -115,9 +116,16 @@ class ChannelConformance:
 
     @pytest.fixture
     def conformance_zones(self) -> dict[str, str]:
-        """The deployment's ``[zones]``; override it to run the kit on PostgreSQL. Empty:
-        the embedded SQLite default."""
+        """The deployment's ``[zones]``; override it to run the kit on PostgreSQL, naming
+        the zone the packs place the driver's market in (``market_zone``). Empty: the
+        embedded SQLite default."""
         return {}
+
+    @pytest.fixture
+    def market_zone(self, regiocrm_hooks: Hooks) -> str:
+        """The zone the driver's market keeps its data in, as the packs place it."""
+        residency = Residency.build(regiocrm_hooks.packs(), RegiocrmSettings())
+        return residency.zone_for(self.driver.market, DataClass.CRM)
 
     @pytest.fixture
     def deployment(
@@ -130,9 +138,16 @@ class ChannelConformance:
     ) -> Iterator[Deployment]:
         if self.driver.channel.name not in regiocrm_hooks.channels():
             register_plugin(_ChannelPlugin(self.driver))
+        # A deployment of the driver's market alone, at home in its first zone.
+        zones = (
+            {"zones": conformance_zones, "home_zone": next(iter(conformance_zones))}
+            if conformance_zones
+            else {}
+        )
         settings = load_settings(
             regiocrm_hooks,
-            zones=conformance_zones,
+            **zones,
+            deployment={"market": self.driver.market},
             channel_accounts={ACCOUNT: self.driver.account_settings()},
         )
         stores = ZoneStores.open(settings, regiocrm_hooks)

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.postgres
 
 class OnPostgres:
     @pytest.fixture
-    def conformance_zones(self, postgres_url: URL) -> dict[str, str]:
-        return {"main": postgres_url.render_as_string(hide_password=False)}
+    def conformance_zones(self, postgres_url: URL, market_zone: str) -> dict[str, str]:
+        return {market_zone: postgres_url.render_as_string(hide_password=False)}
 
 
 class TestLineOnPostgres(OnPostgres, ChannelConformance):
@@ -42,7 +42,11 @@ class TestWeChatOnPostgres(OnPostgres, ChannelConformance):
 def test_racing_deliveries_store_one_row(
     postgres_url: URL, deployment_dir: Path, regiocrm_hooks: Hooks
 ) -> None:
-    settings = RegiocrmSettings(zones={"main": postgres_url.render_as_string(hide_password=False)})
+    settings = RegiocrmSettings(
+        zones={"jp": postgres_url.render_as_string(hide_password=False)},
+        home_zone="jp",
+        deployment={"market": "JP"},
+    )
     stores = ZoneStores.open(settings, regiocrm_hooks)
     Migrator(stores, regiocrm_hooks).upgrade()
     account = ChannelAccount("line_jp", "line", "JP", None)

@@ -22,8 +22,10 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_stores(postgres_url: URL, deployment_dir: Path):
-    settings = RegiocrmSettings(zones={"main": postgres_url.render_as_string(hide_password=False)})
+def pg_stores(postgres_url: URL, deployment_dir: Path, regiocrm_hooks: Hooks):
+    settings = RegiocrmSettings(
+        zones={"cn": postgres_url.render_as_string(hide_password=False)}, home_zone="cn"
+    )
     stores = ZoneStores.open(settings, regiocrm_hooks)
     yield stores
     stores.dispose()
@@ -32,19 +34,19 @@ def pg_stores(postgres_url: URL, deployment_dir: Path):
 def test_round_trip_and_no_drift(pg_stores: ZoneStores, regiocrm_hooks: Hooks) -> None:
     migrator = Migrator(pg_stores, regiocrm_hooks)
     migrator.upgrade()
-    assert migrator.state("main").migrated
-    migrator.downgrade("main", "base")
-    assert set(inspect(pg_stores.engine("main")).get_table_names()) <= {"alembic_version"}
+    assert migrator.state("cn").migrated
+    migrator.downgrade("cn", "base")
+    assert set(inspect(pg_stores.engine("cn")).get_table_names()) <= {"alembic_version"}
     migrator.upgrade()
-    with pg_stores.engine("main").connect() as connection:
+    with pg_stores.engine("cn").connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-    assert migrator.state("main").migrated
+    assert migrator.state("cn").migrated
 
 
 def test_native_types_on_postgresql(pg_stores: ZoneStores, regiocrm_hooks: Hooks) -> None:
     Migrator(pg_stores, regiocrm_hooks).upgrade()
     columns = {
-        c["name"]: c["type"] for c in inspect(pg_stores.engine("main")).get_columns("interactions")
+        c["name"]: c["type"] for c in inspect(pg_stores.engine("cn")).get_columns("interactions")
     }
     assert str(columns["id"]) == "UUID"
     assert str(columns["occurred_at"]) == "TIMESTAMP"
@@ -54,15 +56,15 @@ def test_native_types_on_postgresql(pg_stores: ZoneStores, regiocrm_hooks: Hooks
 def test_identity_uniqueness_on_postgresql(pg_stores: ZoneStores, regiocrm_hooks: Hooks) -> None:
     Migrator(pg_stores, regiocrm_hooks).upgrade()
     with pg_stores.session() as session:
-        customer = Customer(market="KR", family_name="김", given_name="민준")
+        customer = Customer(market="CN", family_name="金", given_name="民俊")
         session.add(customer)
         session.flush()
         session.add(
-            Identity(market="KR", customer_id=customer.id, kind="kakao_user_key", value="abc")
+            Identity(market="CN", customer_id=customer.id, kind="wechat_openid", value="abc")
         )
     with pytest.raises(IntegrityError), pg_stores.session() as session:
         session.add(
-            Identity(market="KR", customer_id=customer.id, kind="kakao_user_key", value="abc")
+            Identity(market="CN", customer_id=customer.id, kind="wechat_openid", value="abc")
         )
     with pg_stores.session() as session:
         assert session.scalar(select(text("count(*)")).select_from(Identity)) == 1
@@ -71,7 +73,8 @@ def test_identity_uniqueness_on_postgresql(pg_stores: ZoneStores, regiocrm_hooks
 def test_cli_on_a_postgresql_zone(
     postgres_url: URL, regiocrm_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REGIOCRM_ZONES__MAIN", postgres_url.render_as_string(hide_password=False))
+    monkeypatch.setenv("REGIOCRM_HOME_ZONE", "cn")
+    monkeypatch.setenv("REGIOCRM_ZONES__CN", postgres_url.render_as_string(hide_password=False))
     assert regiocrm_cli("db", "upgrade").exit_code == 0
     [state] = json.loads(regiocrm_cli("db", "current", "--json").stdout)
     assert state["migrated"] is True
