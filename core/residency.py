@@ -5,8 +5,8 @@ Packs declare the rules: per data class (and, where a market differs, per market
 zones allowed (first preferred) and what taking the data elsewhere needs. The deployment
 chooses among the allowed zones with ``[residency.placement.<MARKET>]`` and may narrow a
 rule further with ``[residency.restrict.<MARKET>]`` (when a law changes before its pack
-does); it can never widen one. A placement the rules forbid, or one naming a zone the deployment does not have,
-is refused at start-up.
+does); it can never widen one. A placement the rules forbid, or one naming a zone the
+deployment does not have, is refused at start-up.
 
 :class:`Residency` is the result: the one answer to "where does this row go, and may it be
 here?" that the stores' routing and write guard ask.

@@ -19,7 +19,6 @@ from regiocrm.plugin_manager import get_plugin_manager
 from regiocrm.settings import RegiocrmSettings, Section
 from regiocrm.stores import ZoneStores
 
-
 ZONES = ["main", "au", "cn", "jp", "kr"]
 
 
