@@ -52,7 +52,7 @@ from regiocrm.models import (
 from regiocrm.models.base import utcnow
 from regiocrm.relocation import json_value
 from regiocrm.residency import Residency
-from regiocrm.stores import ZonedSession, ZoneStores
+from regiocrm.stores import ZonedSession, ZoneStores, table_of
 
 FILE = "file"
 EXPORT_PURPOSE = "export"
@@ -145,7 +145,7 @@ def customer_document(
 
 
 def _rows(session: ZonedSession, model: type[Model], condition: Any) -> list[dict[str, Any]]:
-    columns = model.__table__.columns
+    columns = table_of(model).columns
     rows = session.execute(select(*columns).where(condition).order_by(model.id)).all()
     return [
         {column.name: json_value(value) for column, value in zip(columns, row, strict=True)}

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from threading import Lock
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from regiocrm.customers import Customers
 from regiocrm.geo import convert, great_circle_km
@@ -23,7 +22,7 @@ from regiocrm.hooks import Hooks
 from regiocrm.maps import Datum, Point
 from regiocrm.models import Lead, Organization, OrganizationKind, Ownership
 from regiocrm.routing import Nearest, NearestIndex
-from regiocrm.stores import after_commit
+from regiocrm.stores import ZonedSession, after_commit
 
 # ``located_by`` of a lead at the very address of one of the deployment's dealers.
 DEALER_ADDRESS = "dealer address"
@@ -49,11 +48,13 @@ class DealerLocator:
     )
     _lock: Lock = field(default_factory=Lock)
 
-    def nearest(self, session: Session, market: str, point: Point) -> Nearest[uuid.UUID] | None:
+    def nearest(
+        self, session: ZonedSession, market: str, point: Point
+    ) -> Nearest[uuid.UUID] | None:
         """The nearest active dealer of ``market`` with a location, or None."""
         return self.index(session, market).nearest(convert(point, Datum.WGS84))
 
-    def index(self, session: Session, market: str) -> NearestIndex[uuid.UUID]:
+    def index(self, session: ZonedSession, market: str) -> NearestIndex[uuid.UUID]:
         dealers = (
             Organization.kind == OrganizationKind.DEALER,
             Organization.market == market,
@@ -88,7 +89,7 @@ class Leads:
     """Lead operations inside one session; the caller commits."""
 
     def __init__(
-        self, session: Session, hooks: Hooks, chain: MapChain, locator: DealerLocator
+        self, session: ZonedSession, hooks: Hooks, chain: MapChain, locator: DealerLocator
     ) -> None:
         self.session = session
         self.hooks = hooks

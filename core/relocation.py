@@ -36,7 +36,7 @@ from regiocrm.migrate import Migrator, one_line
 from regiocrm.models import AuditEvent, Base, DataClass, Model, PlacedBy
 from regiocrm.models.base import utcnow
 from regiocrm.residency import Residency
-from regiocrm.stores import ZoneError, ZoneStores, model_of
+from regiocrm.stores import ZoneError, ZoneStores, model_of, table_of
 
 DEFAULT_BATCH = 500
 
@@ -123,7 +123,7 @@ def survey(stores: ZoneStores) -> list[ZoneSurvey]:
 def _holdings(
     connection: Connection, residency: Residency, zone: str, model: type[Model]
 ) -> list[Holding]:
-    table = model.__table__
+    table = table_of(model)
     by = [table.c.market]
     if model.__placed_by__ is PlacedBy.DESTINATION:
         by.append(table.c.destination)
@@ -279,7 +279,7 @@ class Migration:
                 moved = self._move(move)
             done.append(moved)
         for move, copied in reversed(deferred):
-            self._delete(move.source, move.model.__table__, copied)
+            self._delete(move.source, table_of(move.model), copied)
         self._announce(done)
         return done
 
@@ -308,7 +308,7 @@ class Migration:
             if copied:
                 batch_digest = self._verify(move, copied)
                 self._record(move, copied, batch_digest)
-                self._delete(move.source, move.model.__table__, [row["id"] for row in copied])
+                self._delete(move.source, table_of(move.model), [row["id"] for row in copied])
                 digest.update(batch_digest.encode())
                 moved.rows += len(copied)
             if self.on_batch is not None:
@@ -336,7 +336,7 @@ class Migration:
         return moved, copied_ids
 
     def _batch(self, move: Move, after: uuid.UUID | None) -> list[dict[str, Any]]:
-        table = move.model.__table__
+        table = table_of(move.model)
         query = (
             select(table)
             .where(table.c.market == move.market)
@@ -353,7 +353,7 @@ class Migration:
     def _copy(self, move: Move, rows: list[dict[str, Any]], moved: Moved) -> list[dict[str, Any]]:
         """Upsert the rows into the target; those that collide with a different row on
         another unique key stay behind, named in ``moved.conflicts``."""
-        table = move.model.__table__
+        table = table_of(move.model)
         engine = self._engine(move.target)
         statement = _upsert(table, engine.dialect.name)
         try:
@@ -375,7 +375,7 @@ class Migration:
 
     def _verify(self, move: Move, rows: list[dict[str, Any]]) -> str:
         """The batch's checksum, once the target reads back exactly as the source."""
-        table = move.model.__table__
+        table = table_of(move.model)
         ids = [row["id"] for row in rows]
         with self._engine(move.target).connect() as connection:
             stored = {
@@ -420,7 +420,7 @@ class Migration:
             "updated": utcnow(),
         }
         engine = self._engine(zone)
-        table = AuditEvent.__table__
+        table = table_of(AuditEvent)
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         with engine.begin() as connection:
             connection.execute(

@@ -23,9 +23,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -95,10 +95,15 @@ def make_engine(url: URL) -> Engine:
 @cache
 def _models_by_table() -> dict[str, type[Model]]:
     return {
-        mapper.local_table.name: mapper.class_  # type: ignore[union-attr]
+        table_of(mapper.class_).name: mapper.class_
         for mapper in Base.registry.mappers
         if issubclass(mapper.class_, Model)
     }
+
+
+def table_of(model: type[Model]) -> Table:
+    """A model's table (the declarative base types it only as a selectable)."""
+    return cast("Table", model.__table__)
 
 
 def model_of(table: Any) -> type[Model] | None:
@@ -234,7 +239,9 @@ class ZonedSession(ShardedSession):
 
     # where rows go and come from
 
-    def _zone_of(self, mapper: Mapper[Any], instance: Any, clause: Any = None, **kw: Any) -> str:
+    def _zone_of(self, mapper: Mapper[Any] | None, instance: Any, clause: Any = None) -> str:
+        if mapper is None:
+            raise ResidencyError("a statement on no table must name its zone")
         model = mapper.class_
         if instance is not None:
             return self.residency.zone_of(model, _placement_values(instance))
@@ -311,7 +318,7 @@ class ZonedSession(ShardedSession):
         _refuse_unmergeable(statement)
         columns = statement.column_descriptions
         order = [_order_term(clause) for clause in statement._order_by_clauses]
-        keys: list[tuple[Callable[[Row[Any]], Any], bool]] = []
+        keys: list[tuple[Getter, bool]] = []
         extra: list[Any] = []
         for expression, descending in order:
             getter = _getter(statement, columns, expression)
@@ -333,7 +340,7 @@ class ZonedSession(ShardedSession):
         ):
             rows = self._one_copy_each(rows)
         for getter, descending in reversed(keys):
-            rows.sort(key=lambda row, get=getter: _sortable(get(row)), reverse=descending)
+            rows.sort(key=partial(_sort_key, getter), reverse=descending)
         limit = statement._limit
         if limit is not None:
             rows = rows[:limit]
@@ -382,8 +389,8 @@ def _names_its_zone(context: ORMExecuteState) -> bool:
     zone, or :class:`set_shard_id`)."""
     if "shard_id" in context.bind_arguments or "_sa_shard_id" in context.execution_options:
         return True
-    options = context.load_options if context.is_select else None
-    if options is not None and options._identity_token is not None:
+    # A row's own loads (a refresh, a deferred column) carry the zone it was loaded from.
+    if context.is_select and getattr(context.load_options, "_identity_token", None) is not None:
         return True
     return any(isinstance(option, set_shard_id) for option in context._non_compile_orm_options)
 
@@ -455,9 +462,10 @@ def _order_term(clause: Any) -> tuple[Any, bool]:
     return clause, descending
 
 
-def _getter(
-    statement: Any, columns: list[dict[str, Any]], expression: Any
-) -> Callable[[Row[Any]], Any] | None:
+Getter = Callable[[Row[Any]], Any]
+
+
+def _getter(statement: Any, columns: list[dict[str, Any]], expression: Any) -> Getter | None:
     """How to read an ORDER BY term from a row: an entity's attribute or a selected column;
     ``None`` when the statement does not select it."""
     for index, (description, selected) in enumerate(
@@ -471,7 +479,7 @@ def _getter(
                 and getattr(expression, "table", None) is mapper.local_table
             ):
                 attribute = mapper.get_property_by_column(expression).key
-                return lambda row, i=index, name=attribute: getattr(row[i], name)
+                return partial(_attribute_of, index, attribute)
             continue
         if selected is expression or selected.compare(expression):
             return _column_getter(index)
@@ -480,12 +488,21 @@ def _getter(
     return None
 
 
-def _column_getter(index: int) -> Callable[[Row[Any]], Any]:
-    return lambda row: row[index]
+def _column_getter(index: int) -> Getter:
+    return partial(_column_of, index)
 
 
-def _sortable(value: Any) -> tuple[bool, Any]:
+def _column_of(index: int, row: Row[Any]) -> Any:
+    return row[index]
+
+
+def _attribute_of(index: int, attribute: str, row: Row[Any]) -> Any:
+    return getattr(row[index], attribute)
+
+
+def _sort_key(getter: Getter, row: Row[Any]) -> tuple[bool, Any]:
     # As PostgreSQL orders them: NULL after every value, first when descending.
+    value = getter(row)
     return (value is None, 0 if value is None else value)
 
 
@@ -554,7 +571,7 @@ class WriteGuard:
                 )
 
     def _misplaced_rows(self, model: type[Model], statement: Update) -> Any:
-        table = model.__table__
+        table = table_of(model)
         if model.__placed_by__ is PlacedBy.DESTINATION:
             outside = table.c.destination != self.zone
         else:
@@ -578,8 +595,8 @@ def _inline_rows(statement: Insert | Update, params: Mapping[str, Any]) -> list[
 
     SQLAlchemy keeps these in ``_values`` and ``_multi_values``; there is no public view.
     """
-    rows = [dict(statement._values)] if statement._values else []
-    rows += [row for batch in statement._multi_values for row in batch]
+    rows: list[Mapping[Any, Any]] = [statement._values] if statement._values else []
+    rows += [row for batch in statement._multi_values for row in batch if isinstance(row, Mapping)]
     return [
         {_column_key(column): _bound(value, params) for column, value in row.items()}
         for row in rows

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
 from regiocrm.accounts import authenticate
 from regiocrm.http.app import Services
 from regiocrm.models import User
+from regiocrm.stores import ZonedSession
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `regiocrm users add`")
 
@@ -21,14 +21,14 @@ def services(request: Request) -> Services:
     return result
 
 
-def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]:
+def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[ZonedSession]:
     """A session over every zone, committed when the request succeeds."""
     with svc.stores.session() as session:
         yield session
 
 
 def current_user(
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[ZonedSession, Depends(db_session)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
     """The user whose bearer token the request carries; 401 otherwise."""
@@ -44,4 +44,4 @@ def current_user(
 
 CurrentUser = Annotated[User, Depends(current_user)]
 Svc = Annotated[Services, Depends(services)]
-DbSession = Annotated[Session, Depends(db_session)]
+DbSession = Annotated[ZonedSession, Depends(db_session)]
