@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from regiocrm.hooks import Hooks
-from regiocrm.migrate import Migrator
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
+from regiocrm.testing import upgrade_zones
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def stores(settings: RegiocrmSettings, regiocrm_hooks: Hooks):
 @pytest.fixture
 def migrated(stores: ZoneStores, regiocrm_hooks: Hooks) -> ZoneStores:
     """The default zone stores, upgraded to head."""
-    Migrator(stores, regiocrm_hooks).upgrade()
+    upgrade_zones(stores, regiocrm_hooks)
     return stores
 
 

@@ -12,15 +12,19 @@ channel plugin or a market pack gets these fixtures without any ``conftest.py``:
 * ``provider_api`` - an ``httpx.Client`` whose transport plays a provider's API: it answers
   with a function of yours and records every request (see :func:`answering`).
 
-and helpers to run the real ``regiocrm`` command in a child process:
-:func:`deployment_environment` and :func:`run_regiocrm`.
+and helpers to run the real ``regiocrm`` command in a child process
+(:func:`deployment_environment` and :func:`run_regiocrm`), and to migrate a test's zones
+quickly (:func:`upgrade_zones`).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,13 +36,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pluggy
 import pytest
+from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 
 from regiocrm.hooks import Hooks
 from regiocrm.i18n import LOCALE_VARIABLES
+from regiocrm.migrate import Migrator
 from regiocrm.plugin_manager import get_plugin_manager
+from regiocrm.stores import ZoneStores, sqlite_path
 
 POSTGRES_URL_ENV = "REGIOCRM_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -235,3 +242,41 @@ def postgres_url() -> Iterator[URL]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{exc} (CI=true: PostgreSQL tests must run)")
         pytest.skip(str(exc))
+
+
+_TEMPLATES: dict[tuple[str, ...], Path] = {}
+
+
+def upgrade_zones(stores: ZoneStores, hooks: Hooks) -> None:
+    """Bring every zone to the migration heads, as ``regiocrm db upgrade`` does, quickly.
+
+    A deployment has a zone per placement, and a test makes a new deployment: running
+    every migration in every zone of every test would cost most of a suite's time. A
+    SQLite zone whose file does not exist yet is instead copied from a database migrated
+    once per process and set of migration folders; every other zone runs alembic.
+    """
+    migrator = Migrator(stores, hooks)
+    others = []
+    for zone in stores.names:
+        path = sqlite_path(stores.url(zone))
+        if path is None or path.exists():
+            others.append(zone)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_template(migrator), path)
+    if others:
+        migrator.upgrade(others)
+
+
+def _template(migrator: Migrator) -> Path:
+    key = tuple(str(location) for location in migrator.locations)
+    if key not in _TEMPLATES:
+        folder = tempfile.mkdtemp(prefix="regiocrm-template-")
+        atexit.register(shutil.rmtree, folder, True)
+        path = Path(folder) / "zone.db"
+        engine = create_engine(f"sqlite:///{path}")
+        with engine.begin() as connection:
+            command.upgrade(migrator.config(connection), "heads")
+        engine.dispose()
+        _TEMPLATES[key] = path
+    return _TEMPLATES[key]

@@ -35,11 +35,11 @@ from regiocrm.channels import InboundMessage
 from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services, create_app
-from regiocrm.migrate import Migrator
 from regiocrm.models import DataClass, InboxMessage, Interaction, OrganizationKind, UserRole
 from regiocrm.residency import Residency
 from regiocrm.settings import RegiocrmSettings, load_settings
 from regiocrm.stores import ZoneStores
+from regiocrm.testing import upgrade_zones
 from regiocrm.testing.channels import ChannelDriver, SignedRequest
 
 ACCOUNT = "conformance"
@@ -151,7 +151,7 @@ class ChannelConformance:
             channel_accounts={ACCOUNT: self.driver.account_settings()},
         )
         stores = ZoneStores.open(settings, regiocrm_hooks)
-        Migrator(stores, regiocrm_hooks).upgrade()
+        upgrade_zones(stores, regiocrm_hooks)
         with stores.session() as session:
             org = create_organization(
                 session, name="HQ", kind=OrganizationKind.OEM, market=self.driver.market

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from regiocrm.accounts import create_organization, create_user
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
-from regiocrm.migrate import Migrator
 from regiocrm.models import (
     AuditEvent,
     Customer,
@@ -25,6 +24,7 @@ from regiocrm.models import (
 )
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
+from regiocrm.testing import upgrade_zones
 
 
 class Api:
@@ -48,7 +48,7 @@ class Api:
 @pytest.fixture
 def api(settings: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Api]:
     stores = ZoneStores.open(settings, regiocrm_hooks)
-    Migrator(stores, regiocrm_hooks).upgrade()
+    upgrade_zones(stores, regiocrm_hooks)
     with stores.session() as session:
         org = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="CN")
         agent = create_user(session, name="mei", role=UserRole.AGENT, organization=org)

@@ -38,10 +38,10 @@ from regiocrm.channels import (
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.inbox import InboxWorker, process, requeue_failed, store, waiting
-from regiocrm.migrate import Migrator
 from regiocrm.models import Identity, InboxMessage, InboxStatus, Interaction
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
+from regiocrm.testing import upgrade_zones
 
 
 class EchoSettings(ChannelAccountSettings):
@@ -164,7 +164,7 @@ def echo(register_plugin) -> EchoPlugin:
 def deployment(deployment_dir, regiocrm_hooks: Hooks, echo: EchoPlugin):
     settings = load_settings(regiocrm_hooks, channel_accounts=ACCOUNTS)
     stores = ZoneStores.open(settings, regiocrm_hooks)
-    Migrator(stores, regiocrm_hooks).upgrade()
+    upgrade_zones(stores, regiocrm_hooks)
     yield settings, stores, regiocrm_hooks.channel_registry(settings)
     stores.dispose()
 

@@ -23,11 +23,11 @@ from regiocrm.accounts import create_organization, create_user
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.maps import Datum, MapProvider, MapRefused, MapUnavailable, NoResult, Place, Point
-from regiocrm.migrate import Migrator
 from regiocrm.models import Lead, Organization, OrganizationKind, Ownership, UserRole, Vehicle
 from regiocrm.packs import PackSpec
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
+from regiocrm.testing import upgrade_zones
 
 PUDONG_DEALER = Point(31.2090, 121.5960)  # Zhangjiang, Pudong
 MINHANG_DEALER = Point(31.1130, 121.3817)
@@ -98,7 +98,7 @@ class Served:
 def serve(regiocrm_hooks: Hooks, amap: Amap | None, **settings_values: Any) -> Iterator[Served]:
     settings = load_settings(regiocrm_hooks, **settings_values)
     stores = ZoneStores.open(settings, regiocrm_hooks)
-    Migrator(stores, regiocrm_hooks).upgrade()
+    upgrade_zones(stores, regiocrm_hooks)
     with stores.session() as session:
         for name, point, market in (
             ("Pudong Motors", PUDONG_DEALER, "CN"),

@@ -21,13 +21,13 @@ from sqlalchemy import func, select
 from regiocrm.accounts import create_organization, create_user
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
-from regiocrm.migrate import Migrator
 from regiocrm.models import AuditEvent, InboxMessage, Interaction, OrganizationKind, UserRole
 from regiocrm.plugins.wechat.crypto import aes_key, decrypt
 from regiocrm.plugins.wechat.testing import APP_ID, ENCODING_AES_KEY, ORIGINAL_ID, WeChatDriver
 from regiocrm.plugins.whatsapp.testing import WhatsAppDriver
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
+from regiocrm.testing import upgrade_zones
 from regiocrm.testing.channels import SignedRequest
 
 WECHAT = WeChatDriver()
@@ -60,7 +60,7 @@ def served(deployment_dir: Path, regiocrm_hooks: Hooks) -> Iterator[Served]:
         },
     )
     stores = ZoneStores.open(settings, regiocrm_hooks)
-    Migrator(stores, regiocrm_hooks).upgrade()
+    upgrade_zones(stores, regiocrm_hooks)
     with stores.session() as session:
         dealer = create_organization(
             session, name="Sydney Motors", kind=OrganizationKind.DEALER, market="AU"
