@@ -157,6 +157,14 @@ class ResidencySettings(Section):
         )
     )
 
+    @field_validator("placement", "restrict", mode="before")
+    @classmethod
+    def _markets_in_capitals(cls, value: Any) -> Any:
+        # Environment variable names reach us in lower case: REGIOCRM_RESIDENCY__PLACEMENT__CN__CRM.
+        if isinstance(value, Mapping):
+            return {str(market).upper(): classes for market, classes in value.items()}
+        return value
+
 
 class RegiocrmSettings(BaseSettings):
     """The root settings of a deployment. Plugin sections are added by :func:`settings_model`."""
@@ -494,9 +502,15 @@ def _source_of(path: list[str], sources: list[tuple[str, Mapping[str, Any]]]) ->
     for label, data in sources:
         node: Any = data
         for part in path:
-            if not isinstance(node, Mapping) or part not in node:
+            # Markets are written in capitals; environment variables arrive in lower case.
+            key = (
+                next((k for k in node if str(k).lower() == part.lower()), None)
+                if isinstance(node, Mapping)
+                else None
+            )
+            if key is None:
                 break
-            node = node[part]
+            node = node[key]
         else:
             if label == "environment variable":
                 return f"environment variable {ENV_PREFIX}{'__'.join(path).upper()}"
