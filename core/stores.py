@@ -280,7 +280,11 @@ class ZonedSession(ShardedSession):
         if _names_its_zone(context):
             return None
         if context.is_insert:
-            return self._insert_by_zone(context)
+            # SQLAlchemy's sharding cannot place rows of an ORM bulk insert one by one.
+            raise ResidencyError(
+                "an ORM bulk INSERT cannot place its rows: add them with session.add_all(),"
+                " or insert them on session.zone_connection(zone)"
+            )
         if not context.is_select:
             return None
         zones = self._zones_read(context)
@@ -289,26 +293,6 @@ class ZonedSession(ShardedSession):
                 bind_arguments={**context.bind_arguments, "shard_id": zones[0]}
             )
         return self._merged(context, zones)
-
-    def _insert_by_zone(self, context: ORMExecuteState) -> Result[Any]:
-        statement = context.statement
-        model = model_of(statement.table)  # type: ignore[attr-defined]
-        rows = context.parameters
-        if model is None or not rows:
-            raise ResidencyError(
-                "an ORM insert without a zone needs its rows as parameters,"
-                " so that each row can be placed"
-            )
-        batches: dict[str, list[dict[str, Any]]] = {}
-        for row in [rows] if isinstance(rows, Mapping) else rows:
-            batches.setdefault(self.residency.zone_of(model, row), []).append(dict(row))
-        results = [
-            context.invoke_statement(
-                params=batch, bind_arguments={**context.bind_arguments, "shard_id": zone}
-            )
-            for zone, batch in batches.items()
-        ]
-        return results[0].merge(*results[1:])
 
     def _merged(self, context: ORMExecuteState, zones: list[str]) -> Result[Any]:
         statement: Any = context.statement
