@@ -317,7 +317,8 @@ def residency_moved(market: str, data_class: str, source: str, target: str, rows
     a data-protection register or a notice to the customers concerned hangs here. Each
     batch is also in the audit trail as a ``residency.moved`` event.
 
-    :param market: the ISO 3166-1 alpha-2 market whose rows moved.
+    :param market: the ISO 3166-1 alpha-2 market whose rows moved, or ``*`` for the
+        directory, which moves whole.
     :param data_class: their data class (``identity``, ``crm``, ``financial``,
         ``telematics``, ``audit``), or ``directory`` for organizations and users that
         followed the home zone.

@@ -154,10 +154,11 @@ def _status(
 
 @dataclass(frozen=True)
 class Move:
-    """The rows of one table and market that must go from one zone to another."""
+    """The rows of one table and market that must go from one zone to another; of every
+    market (``None``) for a directory table, which moves whole when the home zone does."""
 
     model: type[Model]
-    market: str
+    market: str | None
     source: str
     target: str
     rows: int
@@ -171,7 +172,7 @@ class Move:
         return {
             "table": self.model.__tablename__,
             "data_class": self.data_class,
-            "market": self.market,
+            "market": self.market or "*",
             "from": self.source,
             "to": self.target,
             "rows": self.rows,
@@ -205,11 +206,12 @@ def plan(
     market: str | None = None,
     data_class: str | None = None,
 ) -> list[Move]:
-    """The moves that bring every row to its placement, parents first.
+    """The moves that bring every row to its placement, parents first. The directory moves
+    only when no market is named: it moves whole.
 
     :raises ZoneError: when a zone could not be surveyed: moving blind could miss rows.
     """
-    moves = []
+    moves: dict[tuple[type[Model], str | None, str, str], Move] = {}
     for zone_survey in surveys:
         if not zone_survey.reachable:
             raise ZoneError(
@@ -218,22 +220,27 @@ def plan(
         for holding in zone_survey.holdings:
             if holding.status in (Status.OK, Status.UNPLACED) or holding.placement is None:
                 continue
-            if market is not None and holding.market != market:
+            whole = holding.model.__placed_by__ is PlacedBy.HOME
+            if market is not None and (whole or holding.market != market):
                 continue
             if data_class is not None and holding.data_class != data_class:
                 continue
-            moves.append(
-                Move(
-                    holding.model,
-                    holding.market,
-                    holding.zone,
-                    holding.placement,
-                    holding.rows,
-                    holding.status,
-                )
+            key = (
+                holding.model,
+                None if whole else holding.market,
+                holding.zone,
+                holding.placement,
+            )
+            earlier = moves.get(key)
+            moves[key] = Move(
+                *key,
+                holding.rows + (earlier.rows if earlier else 0),
+                holding.status,
             )
     order = {model: index for index, model in enumerate(placed_models())}
-    return sorted(moves, key=lambda move: (order[move.model], move.market, move.source))
+    return sorted(
+        moves.values(), key=lambda move: (order[move.model], move.market or "", move.source)
+    )
 
 
 Progress = Callable[[Move, int], None]
@@ -272,11 +279,12 @@ class Migration:
         deferred: list[tuple[Move, list[uuid.UUID]]] = []
         for move in moves:
             if move.model.__placed_by__ is PlacedBy.HOME:
-                # Directory tables refer to each other: all are copied before any is deleted.
-                moved, copied = self._copy_all(move)
+                # The directory's tables refer to each other, organizations to themselves:
+                # each is copied whole, parents first, and removed whole once all are copied.
+                moved, copied = self._copy_batches(move, limit=None, delete=False)
                 deferred.append((move, copied))
             else:
-                moved = self._move(move)
+                moved, _ = self._copy_batches(move, limit=self.batch_size, delete=True)
             done.append(moved)
         for move, copied in reversed(deferred):
             self._delete(move.source, table_of(move.model), copied)
@@ -295,54 +303,40 @@ class Migration:
                     " nothing was moved"
                 )
 
-    def _move(self, move: Move) -> Moved:
-        moved = Moved(move)
-        digest = hashlib.sha256()
-        after: uuid.UUID | None = None
-        while True:
-            rows = self._batch(move, after)
-            if not rows:
-                break
-            after = rows[-1]["id"]
-            copied = self._copy(move, rows, moved)
-            if copied:
-                batch_digest = self._verify(move, copied)
-                self._record(move, copied, batch_digest)
-                self._delete(move.source, table_of(move.model), [row["id"] for row in copied])
-                digest.update(batch_digest.encode())
-                moved.rows += len(copied)
-            if self.on_batch is not None:
-                self.on_batch(move, len(rows))
-        moved.checksum = digest.hexdigest()
-        return moved
-
-    def _copy_all(self, move: Move) -> tuple[Moved, list[uuid.UUID]]:
+    def _copy_batches(
+        self, move: Move, *, limit: int | None, delete: bool
+    ) -> tuple[Moved, list[uuid.UUID]]:
+        """Copy, verify and record the move's rows batch by batch, removing each batch from
+        the source once verified when ``delete``; the ids copied."""
         moved = Moved(move)
         digest = hashlib.sha256()
         copied_ids: list[uuid.UUID] = []
         after: uuid.UUID | None = None
-        while rows := self._batch(move, after):
+        while rows := self._batch(move, after, limit):
             after = rows[-1]["id"]
             copied = self._copy(move, rows, moved)
             if copied:
                 batch_digest = self._verify(move, copied)
                 self._record(move, copied, batch_digest)
+                ids = [row["id"] for row in copied]
+                if delete:
+                    self._delete(move.source, table_of(move.model), ids)
+                else:
+                    copied_ids += ids
                 digest.update(batch_digest.encode())
-                copied_ids += [row["id"] for row in copied]
                 moved.rows += len(copied)
             if self.on_batch is not None:
                 self.on_batch(move, len(rows))
         moved.checksum = digest.hexdigest()
         return moved, copied_ids
 
-    def _batch(self, move: Move, after: uuid.UUID | None) -> list[dict[str, Any]]:
+    def _batch(
+        self, move: Move, after: uuid.UUID | None, limit: int | None
+    ) -> list[dict[str, Any]]:
         table = table_of(move.model)
-        query = (
-            select(table)
-            .where(table.c.market == move.market)
-            .order_by(table.c.id)
-            .limit(self.batch_size)
-        )
+        query = select(table).order_by(table.c.id).limit(limit)
+        if move.market is not None:
+            query = query.where(table.c.market == move.market)
         if move.model.__placed_by__ is PlacedBy.DESTINATION:
             query = query.where(table.c.destination == move.target)
         if after is not None:
@@ -389,7 +383,8 @@ class Migration:
         target = checksum(stored[row_id] for row_id in ids if row_id in stored)
         if len(stored) != len(ids) or source != target:
             raise MigrationError(
-                f"{table.name} rows {ids[0]}..{ids[-1]} of {move.market} do not read back from"
+                f"{table.name} rows {ids[0]}..{ids[-1]} of {move.market or 'every market'}"
+                " do not read back from"
                 f" zone {move.target!r} as they are in {move.source!r}; nothing of them was deleted"
             )
         return source
@@ -398,10 +393,12 @@ class Migration:
         """One audit event per batch, in the market's audit zone; the same batch moved again
         after a crash finds its event instead of adding one."""
         first, last = rows[0]["id"], rows[-1]["id"]
-        zone = self.stores.residency.zone_for(move.market, DataClass.AUDIT)
+        # The directory's moves are the deployment's own business: its market's audit trail.
+        market = move.market or self.stores.settings.deployment.market
+        zone = self.stores.residency.zone_for(market, DataClass.AUDIT)
         event = {
             "id": derived_id(first, f"residency.moved:{move.target}:{last}"),
-            "market": move.market,
+            "market": market,
             "occurred_at": utcnow(),
             "actor_id": None,
             "action": "residency.moved",
@@ -428,10 +425,11 @@ class Migration:
             )
 
     def _delete(self, zone: str, table: Table, ids: list[uuid.UUID]) -> None:
-        with self._engine(zone).begin() as connection:
-            for start in range(0, len(ids), self.batch_size):
-                chunk = ids[start : start + self.batch_size]
-                connection.execute(table.delete().where(table.c.id.in_(chunk)))
+        """Remove the rows in one statement: a table referring to itself is checked once,
+        at its end."""
+        if ids:
+            with self._engine(zone).begin() as connection:
+                connection.execute(table.delete().where(table.c.id.in_(ids)))
 
     def _engine(self, zone: str) -> Any:
         return self.stores.engine(zone)
@@ -440,7 +438,7 @@ class Migration:
         totals: dict[tuple[str, str, str, str], int] = {}
         for moved in done:
             move = moved.move
-            key = (move.market, move.data_class, move.source, move.target)
+            key = (move.market or "*", move.data_class, move.source, move.target)
             totals[key] = totals.get(key, 0) + moved.rows
         for (market, data_class, source, target), rows in totals.items():
             if rows:
