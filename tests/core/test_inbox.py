@@ -17,9 +17,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import CompileError
 
 from regiocrm import hookimpl
+from regiocrm import inbox as inbox_module
 from regiocrm.channels import (
     BadSignature,
     Channel,
@@ -35,6 +37,7 @@ from regiocrm.channels import (
     WebhookResponse,
     constant_time_equal,
 )
+from regiocrm.customers import Customers, NewCustomer
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.inbox import InboxWorker, process, requeue_failed, store, waiting
@@ -253,6 +256,43 @@ def test_a_crash_before_processing_loses_nothing(
     worker.stop()
     assert waiting(stores) == []
     assert count(stores, Interaction) == 1
+
+
+def test_a_crash_between_the_timeline_and_the_inbox_zone_adds_nothing_on_retry(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Korean customer writes to a Japanese account: the inbox row is in zone jp, the
+    timeline entry in kr. Marking the row processed fails after the entry is committed;
+    the retry finds the entry and adds no second one."""
+    _settings, stores, registry = deployment
+    with stores.session() as session:
+        korean = Customers(session, regiocrm_hooks).create(
+            NewCustomer(market="KR"), [IdentityRef("echo", "kim")]
+        )
+    message = InboundMessage("m7", (IdentityRef("echo", "kim"),), datetime.now(UTC), text="안녕")
+    with stores.session() as session:
+        [stored] = store(session, registry.accounts["echo_jp"], [message])
+    assert stored.inbox is not None
+    assert stored.inbox.zone == "jp"
+    monkeypatch.setattr(inbox_module, "_CLAIM", update(InboxMessage).values(no_such_column="x"))
+    with pytest.raises(CompileError):
+        process(stores, regiocrm_hooks, registry, stored.inbox)
+    monkeypatch.undo()
+    with stores.engine("kr").connect() as connection:
+        written = connection.execute(select(Interaction.id)).scalars().all()
+    assert len(written) == 1, "the timeline entry was committed before the failure"
+    assert [r[3] for r in echo.received] == [], "not announced: the message is not processed"
+    assert requeue_failed(stores) == 1
+    [again] = waiting(stores)
+    done = process(stores, regiocrm_hooks, registry, again)
+    assert done is not None
+    assert done.customer_id == korean.id
+    with stores.engine("kr").connect() as connection:
+        entries = connection.execute(select(Interaction.id, Interaction.text)).all()
+    assert entries == [(done.interaction_id, "안녕")]
+    assert written == [done.interaction_id]
+    assert count(stores, Interaction) == 1
+    assert [r[3] for r in echo.received] == [done.interaction_id]
 
 
 def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
