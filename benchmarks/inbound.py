@@ -70,11 +70,16 @@ def bodies(count: int, senders: int, offset: int) -> list[tuple[str, bytes]]:
 
 
 def deployment(url: str) -> tuple[Any, Hooks, ZoneStores]:
+    """A Japanese deployment on one zone, ``jp``, where every class of Japan's data lives."""
     hooks = Hooks(get_plugin_manager(entry_points=False))
     settings = load_settings(
-        hooks, zones={"main": url}, channel_accounts={ACCOUNT: DRIVER.account_settings()}
+        hooks,
+        zones={"jp": url},
+        home_zone="jp",
+        deployment={"market": "JP"},
+        channel_accounts={ACCOUNT: DRIVER.account_settings()},
     )
-    stores = ZoneStores(settings)
+    stores = ZoneStores.open(settings, hooks)
     Migrator(stores, hooks).upgrade()
     return settings, hooks, stores
 
@@ -96,8 +101,8 @@ def in_process(url: str, messages: list[tuple[str, bytes]]) -> float:
             with stores.session() as session:
                 stored = store(session, account, parsed)
             for item in stored:
-                assert item.inbox_id is not None
-                process(stores, hooks, registry, item.inbox_id)
+                assert item.inbox is not None
+                process(stores, hooks, registry, item.inbox)
 
     try:
         return timed("pipeline, in process", len(messages), "msgs", run)
@@ -149,7 +154,7 @@ def over_http(url: str, messages: list[tuple[str, bytes]]) -> float:
 
 def raw_sql(url: str, messages: list[tuple[str, bytes]]) -> float:
     _settings, _hooks, stores = deployment(url)
-    engine = stores.engine("main")
+    engine = stores.engine("jp")
     customers: dict[str, Any] = {}
 
     def run() -> None:

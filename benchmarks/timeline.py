@@ -66,9 +66,11 @@ def db_value(engine: Engine, value: Any) -> Any:
 
 
 def run(url: str, count: int, customer_count: int) -> None:
-    stores = ZoneStores(RegiocrmSettings(zones={"main": url}))
-    Migrator(stores, Hooks(get_plugin_manager(entry_points=False))).upgrade()
-    engine = stores.engine("main")
+    # One zone, the one China's data is placed in: the rows are Chinese customers' timelines.
+    hooks = Hooks(get_plugin_manager(entry_points=False))
+    stores = ZoneStores.open(RegiocrmSettings(zones={"cn": url}, home_zone="cn"), hooks)
+    Migrator(stores, hooks).upgrade()
+    engine = stores.engine("cn")
     customers = [uuid.uuid4() for _ in range(customer_count)]
     print(f"zone: {engine.url.render_as_string(hide_password=True)}")
 

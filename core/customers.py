@@ -27,8 +27,10 @@ from regiocrm.stores import ZonedSession, after_commit
 log = logging.getLogger(__name__)
 
 
-_HOLDERS = select(Identity.kind, Identity.value, Identity.customer_id).where(
-    tuple_(Identity.kind, Identity.value).in_(bindparam("identities", expanding=True))
+_HOLDERS = (
+    select(Identity.kind, Identity.value, Identity.customer_id, Customer.market)
+    .outerjoin(Customer, Customer.id == Identity.customer_id)
+    .where(tuple_(Identity.kind, Identity.value).in_(bindparam("identities", expanding=True)))
 )
 _MARKETS = select(Customer.id, Customer.market).where(
     Customer.id.in_(bindparam("ids", expanding=True))
@@ -298,29 +300,27 @@ class Customers:
 
         Every inbound message asks this, so it runs as Core queries on each zone's
         connection (pending changes flushed first), without building ORM objects. An
-        identity and its customer may sit in different zones (their markets' placements
-        differ after a merge across markets), so they are looked up apart, not joined.
+        identity's customer is usually in the same zone, where the join finds its market;
+        after a merge across markets it may be in another, and is looked up there.
         """
         if not identities:
             return {}
         self.session.flush()
         zones = self.session.stores.names
-        holders = {
-            IdentityRef(kind, value): customer_id
-            for zone in zones
-            for kind, value, customer_id in self.session.zone_connection(zone).execute(
+        holders: dict[IdentityRef, uuid.UUID] = {}
+        markets: dict[uuid.UUID, str] = {}
+        for zone in zones:
+            for kind, value, customer_id, market in self.session.zone_connection(zone).execute(
                 _HOLDERS, {"identities": [(i.kind, i.value) for i in identities]}
+            ):
+                holders[IdentityRef(kind, value)] = customer_id
+                if market is not None:
+                    markets[customer_id] = market
+        elsewhere = list(set(holders.values()) - set(markets))
+        for zone in zones if elsewhere else ():
+            markets.update(
+                self.session.zone_connection(zone).execute(_MARKETS, {"ids": elsewhere}).tuples()
             )
-        }
-        if not holders:
-            return {}
-        markets = {
-            customer_id: market
-            for zone in zones
-            for customer_id, market in self.session.zone_connection(zone).execute(
-                _MARKETS, {"ids": list(set(holders.values()))}
-            )
-        }
         return {
             identity: Owner(customer_id, markets[customer_id])
             for identity, customer_id in holders.items()

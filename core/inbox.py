@@ -193,55 +193,62 @@ def process(
             if client is not None:
                 message = _enrich(registry, account, message, client)
             customer = Customers(session, hooks).resolve(message.identities, account.market)
-        interaction_id = timeline_id(inbox.id)
-        timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
-        entry = {
-            "id": interaction_id,
-            "market": customer.market,
-            "customer_id": customer.customer_id,
-            "channel": account.channel,
-            "direction": Direction.INBOUND,
-            "touchpoint": account.name,
-            "text": message.text,
-            "summary": _summary(message),
-            "external_id": message.external_id,
-            "occurred_at": message.occurred_at,
-        }
+            result = Processed(
+                inbox,
+                message,
+                account,
+                customer.customer_id,
+                customer.market,
+                timeline_id(inbox.id),
+            )
+            timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
+            wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
+            if not customer.merged and timeline_zone == wrote_in == inbox.zone:
+                # Everything in the inbox's zone: one transaction does it all at once.
+                _append(session, timeline_zone, result)
+                _claim(session, hooks, result)
+                return result
+        # Across zones, in order: the customer is committed, then the entry, then the claim.
         if timeline_zone != inbox.zone:
             with stores.session() as session:
-                _append(session, timeline_zone, entry)
-        result = Processed(
-            inbox, message, account, customer.customer_id, customer.market, interaction_id
-        )
+                _append(session, timeline_zone, result)
         with stores.session() as session:
             if timeline_zone == inbox.zone:
-                _append(session, timeline_zone, entry)
-            claimed = session.zone_connection(inbox.zone).execute(
-                _CLAIM,
-                {
-                    "inbox_id": inbox.id,
-                    "customer_id": customer.customer_id,
-                    "interaction_id": interaction_id,
-                    "now": utcnow(),
-                },
-            )
-            if claimed.rowcount != 1:
-                raise _AlreadyProcessed
-            after_commit(
-                session,
-                lambda: hooks.message_received(
-                    message=message,
-                    account=account,
-                    customer_id=result.customer_id,
-                    interaction_id=result.interaction_id,
-                ),
-            )
+                _append(session, timeline_zone, result)
+            _claim(session, hooks, result)
         return result
     except _AlreadyProcessed:
         return None
     except Exception as exc:
         _mark_failed(stores, inbox, exc)
         raise
+
+
+def _claim(session: ZonedSession, hooks: Hooks, result: Processed) -> None:
+    """Mark the inbox row processed, once: ``message_received`` fires when that commits.
+
+    :raises _AlreadyProcessed: when another worker claimed it first.
+    """
+    claimed = session.zone_connection(result.inbox.zone).execute(
+        _CLAIM,
+        {
+            "inbox_id": result.inbox.id,
+            "customer_id": result.customer_id,
+            "interaction_id": result.interaction_id,
+            "now": utcnow(),
+        },
+    )
+    if claimed.rowcount != 1:
+        raise _AlreadyProcessed
+    after_commit(
+        session,
+        lambda: hooks.message_received(
+            message=result.message,
+            account=result.account,
+            customer_id=result.customer_id,
+            interaction_id=result.interaction_id,
+        ),
+    )
 
 
 def _waiting_message(
@@ -257,10 +264,25 @@ def _waiting_message(
     return account, message_from_json(row.payload)
 
 
-def _append(session: ZonedSession, zone: str, entry: dict[str, Any]) -> None:
-    """Put an inbound message's entry on the timeline, unless an earlier attempt did."""
+def _append(session: ZonedSession, zone: str, result: Processed) -> None:
+    """Put an inbound message on the timeline, unless an earlier attempt did."""
+    message, account = result.message, result.account
     connection = session.zone_connection(zone)
-    connection.execute(_INSERT_INTERACTION[connection.dialect.name], entry)
+    connection.execute(
+        _INSERT_INTERACTION[connection.dialect.name],
+        {
+            "id": result.interaction_id,
+            "market": result.market,
+            "customer_id": result.customer_id,
+            "channel": account.channel,
+            "direction": Direction.INBOUND,
+            "touchpoint": account.name,
+            "text": message.text,
+            "summary": _summary(message),
+            "external_id": message.external_id,
+            "occurred_at": message.occurred_at,
+        },
+    )
 
 
 class _AlreadyProcessed(Exception):

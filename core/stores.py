@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     Connection,
@@ -498,6 +499,9 @@ class WriteGuard:
     def __init__(self, zone: str, residency: Residency) -> None:
         self.zone = zone
         self.residency = residency
+        # An update statement is usually one object run many times (the inbox's claim, the
+        # ORM's cached flush statements): its check is built once.
+        self._checks: WeakKeyDictionary[Update, Any] = WeakKeyDictionary()
 
     def __call__(
         self,
@@ -545,7 +549,7 @@ class WriteGuard:
                 self._check_row(model, values)
                 continue
             misplaced = self._misplaced_rows(model, statement)
-            if misplaced is not None and connection.execute(misplaced, row).first() is not None:
+            if connection.execute(misplaced, row).first() is not None:
                 raise ResidencyError(
                     _(
                         "refused: rows of {table} in zone {zone!r} that this change would touch"
@@ -555,6 +559,12 @@ class WriteGuard:
                 )
 
     def _misplaced_rows(self, model: type[Model], statement: Update) -> Any:
+        """A query for any row the update would touch that this zone may no longer hold."""
+        if statement not in self._checks:
+            self._checks[statement] = self._build_check(model, statement)
+        return self._checks[statement]
+
+    def _build_check(self, model: type[Model], statement: Update) -> Any:
         table = table_of(model)
         if model.__placed_by__ is PlacedBy.DESTINATION:
             outside = table.c.destination != self.zone

@@ -209,3 +209,30 @@ def test_a_secondary_identity_that_does_not_normalise_is_left_out(
             [IdentityRef("whatsapp", "999123"), IdentityRef("phone", "+999123")], "AU"
         )
         assert identities_of(session, resolution.customer_id) == {("whatsapp", "999123")}
+
+
+def test_a_merge_across_markets_keeps_each_identity_in_its_zone_and_finds_it(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    """A Korean record (zone kr) merges into an older Hong Kong one (zone jp): the Korean
+    identity stays in kr, pointing to a customer in jp, and is still recognised."""
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        hong_kong = customers.create(NewCustomer(market="HK"), [IdentityRef("email", "a@x.hk")])
+        korean = customers.create(NewCustomer(market="KR"), [IdentityRef("email", "b@x.kr")])
+    with migrated.session() as session:
+        resolution = Customers(session, regiocrm_hooks).resolve(
+            [IdentityRef("email", "a@x.hk"), IdentityRef("email", "b@x.kr")], "HK"
+        )
+    assert (resolution.customer_id, resolution.merged) == (hong_kong.id, [korean.id])
+    with migrated.engine("kr").connect() as connection:
+        [(owner,)] = connection.execute(select(Identity.customer_id)).all()
+        assert owner == hong_kong.id, "the identity stays in its market's zone"
+    with migrated.engine("jp").connect() as connection:
+        assert connection.execute(select(Customer.id).where(Customer.id == hong_kong.id)).all()
+    with migrated.session() as session:
+        found = Customers(session, regiocrm_hooks).find(IdentityRef("email", "b@x.kr"), "KR")
+        again = Customers(session, regiocrm_hooks).resolve([IdentityRef("email", "b@x.kr")], "KR")
+    assert found is not None
+    assert found.id == hong_kong.id
+    assert (again.customer_id, again.market, again.created) == (hong_kong.id, "HK", False)
