@@ -318,9 +318,10 @@ class Customers:
                     markets[customer_id] = market
         elsewhere = list(set(holders.values()) - set(markets))
         for zone in zones if elsewhere else ():
-            markets.update(
-                self.session.zone_connection(zone).execute(_MARKETS, {"ids": elsewhere}).tuples()
-            )
+            for customer_id, market in self.session.zone_connection(zone).execute(
+                _MARKETS, {"ids": elsewhere}
+            ):
+                markets[customer_id] = market
         return {
             identity: Owner(customer_id, markets[customer_id])
             for identity, customer_id in holders.items()
