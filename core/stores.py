@@ -231,8 +231,6 @@ class ZonedSession(ShardedSession):
             shards={zone: stores.engine(zone) for zone in stores.names},
             **kwargs,
         )
-        # Runs before the sharded session's own handler, which it calls once per zone.
-        event.listen(self, "do_orm_execute", self._gather, retval=True, insert=True)
 
     def zone_connection(self, zone: str) -> Connection:
         """This session's connection to one zone, in its transaction."""
@@ -360,6 +358,15 @@ class ZonedSession(ShardedSession):
             if kept is None or state.identity_token == placed:
                 chosen[key] = row
         return list(chosen.values())
+
+
+@event.listens_for(ZonedSession, "do_orm_execute", retval=True)
+def _gather(context: ORMExecuteState) -> Result[Any] | None:
+    # Listening on the class, once, runs this before the handler the sharded session adds
+    # to each instance, which it calls once per zone.
+    session = context.session
+    assert isinstance(session, ZonedSession)
+    return session._gather(context)
 
 
 def _placement_values(instance: Any) -> dict[str, Any]:
