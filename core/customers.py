@@ -16,12 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from regiocrm import audit
 from regiocrm.channels import IdentityRef
 from regiocrm.hooks import Hooks
 from regiocrm.identities import InvalidIdentity
-from regiocrm.models import Customer, CustomerKind, Identity
+from regiocrm.models import Consent, ConsentAction, Customer, CustomerKind, Identity
 from regiocrm.stores import ZonedSession, after_commit
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,24 @@ _HOLDERS = (
 _MARKETS = select(Customer.id, Customer.market).where(
     Customer.id.in_(bindparam("ids", expanding=True))
 )
+
+
+def consent_in_force(
+    session: Session, merge_set: Sequence[uuid.UUID], purpose: str, channel: str
+) -> uuid.UUID | None:
+    """The grant in force for ``purpose`` on ``channel`` (or on every channel, ``*``): the
+    latest entry of the customer's merge set, if it is a grant; ``None`` otherwise."""
+    latest = session.execute(
+        select(Consent.id, Consent.action, Consent.occurred_at)
+        .where(
+            Consent.customer_id.in_(merge_set),
+            Consent.purpose == purpose,
+            Consent.channel.in_([channel, "*"]),
+        )
+        .order_by(Consent.occurred_at.desc(), Consent.id.desc())
+        .limit(1)
+    ).first()
+    return latest.id if latest is not None and latest.action is ConsentAction.GRANT else None
 
 
 class CustomerError(Exception):

@@ -28,14 +28,13 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from regiocrm import audit
-from regiocrm.customers import Customers
+from regiocrm.customers import Customers, consent_in_force
 from regiocrm.hooks import Hooks
 from regiocrm.i18n import _
 from regiocrm.models import (
     CampaignMember,
     Case,
     Consent,
-    ConsentAction,
     Contract,
     Customer,
     CustomerExport,
@@ -194,7 +193,7 @@ class Exports:
             found = []
             for requirement in rule.export_requires:
                 if requirement == "consent":
-                    consent = self._consent(merge_set, destination)
+                    consent = consent_in_force(self.session, merge_set, EXPORT_PURPOSE, destination)
                     if consent is None:
                         missing.append(
                             _(
@@ -221,20 +220,6 @@ class Exports:
                 pack=rule.pack
             )
         return basis, missing
-
-    def _consent(self, merge_set: Sequence[uuid.UUID], destination: str) -> uuid.UUID | None:
-        """The grant in force for export to ``destination``, if the latest entry is one."""
-        latest = self.session.execute(
-            select(Consent.id, Consent.action, Consent.occurred_at)
-            .where(
-                Consent.customer_id.in_(merge_set),
-                Consent.purpose == EXPORT_PURPOSE,
-                Consent.channel.in_([destination, "*"]),
-            )
-            .order_by(Consent.occurred_at.desc(), Consent.id.desc())
-            .limit(1)
-        ).first()
-        return latest.id if latest is not None and latest.action is ConsentAction.GRANT else None
 
     def _assessment(
         self, market: str, data_class: DataClass, destination: str, today: date

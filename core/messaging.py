@@ -19,10 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regiocrm.channels import Channel, ChannelAccount, ChannelRegistry, IdentityRef, SendError
+from regiocrm.customers import consent_in_force
 from regiocrm.inbox import message_from_json
 from regiocrm.models import (
-    Consent,
-    ConsentAction,
     Customer,
     Direction,
     Identity,
@@ -145,17 +144,7 @@ class Messaging:
     def has_consent(self, merge_set: Sequence[uuid.UUID], purpose: str, channel: str) -> bool:
         """Whether the latest consent entry for ``purpose`` on ``channel`` (or on every
         channel) is a grant."""
-        latest = self.session.scalar(
-            select(Consent.action)
-            .where(
-                Consent.customer_id.in_(merge_set),
-                Consent.purpose == purpose,
-                Consent.channel.in_([channel, "*"]),
-            )
-            .order_by(Consent.occurred_at.desc(), Consent.id.desc())
-            .limit(1)
-        )
-        return latest is ConsentAction.GRANT
+        return consent_in_force(self.session, merge_set, purpose, channel) is not None
 
     def send(
         self,
