@@ -16,6 +16,7 @@ import argparse
 import random
 import tempfile
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,15 +101,18 @@ def run(url: str, count: int, customer_count: int) -> None:
         f" ORDER BY occurred_at DESC LIMIT {PAGE}"
     )
 
-    def orm_read() -> None:
-        with stores.session() as session:
-            for customer in sample:
-                session.scalars(
-                    select(Interaction)
-                    .where(Interaction.customer_id == customer)
-                    .order_by(Interaction.occurred_at.desc())
-                    .limit(PAGE)
-                ).all()
+    def orm_reader(zoned: ZoneStores) -> Callable[[], None]:
+        def read() -> None:
+            with zoned.session() as session:
+                for customer in sample:
+                    session.scalars(
+                        select(Interaction)
+                        .where(Interaction.customer_id == customer)
+                        .order_by(Interaction.occurred_at.desc())
+                        .limit(PAGE)
+                    ).all()
+
+        return read
 
     def raw_read() -> None:
         with engine.connect() as connection:
@@ -120,22 +124,14 @@ def run(url: str, count: int, customer_count: int) -> None:
         wide = ZoneStores.open(RegiocrmSettings(zones={"cn": url, **others}, home_zone="cn"), hooks)
         Migrator(wide, hooks).upgrade(list(others))
 
-        def orm_read_five_zones() -> None:
-            with wide.session() as session:
-                for customer in sample:
-                    session.scalars(
-                        select(Interaction)
-                        .where(Interaction.customer_id == customer)
-                        .order_by(Interaction.occurred_at.desc())
-                        .limit(PAGE)
-                    ).all()
-
         orm_w = timed(f"write: ORM, {BATCH} per commit", count, "rows", orm_write)
         raw_w = timed(f"write: raw SQL, {BATCH} per commit", count, "rows", raw_write)
-        orm_r = timed(f"read: timeline page of {PAGE}, ORM", len(sample), "pages", orm_read)
+        orm_r = timed(
+            f"read: timeline page of {PAGE}, ORM", len(sample), "pages", orm_reader(stores)
+        )
         raw_r = timed(f"read: timeline page of {PAGE}, raw", len(sample), "pages", raw_read)
         wide_r = timed(
-            f"read: page of {PAGE}, ORM over 5 zones", len(sample), "pages", orm_read_five_zones
+            f"read: page of {PAGE}, ORM over 5 zones", len(sample), "pages", orm_reader(wide)
         )
         wide.dispose()
     # Rates: raw/ORM is how many times longer the ORM takes.

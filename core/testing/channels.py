@@ -40,6 +40,14 @@ class SignedRequest:
     query: dict[str, str] = field(default_factory=dict)
     method: str = "POST"
 
+    def send(self, client: httpx.Client, url: str) -> httpx.Response:
+        """Deliver this request to ``url`` through ``client`` (a ``TestClient`` of the app,
+        or any ``httpx.Client``), with its query, body and headers as the provider sends
+        them."""
+        return client.request(
+            self.method, url, params=self.query, content=self.body, headers=self.headers
+        )
+
     def with_headers(self, **headers: str) -> SignedRequest:
         return replace(self, headers={**self.headers, **headers})
 

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -57,14 +56,7 @@ class Deployment:
     provider_calls: list[httpx.Request] = field(default_factory=list)
 
     def deliver(self, request: SignedRequest) -> httpx.Response:
-        query = f"?{urlencode(request.query)}" if request.query else ""
-        response: httpx.Response = self.client.request(
-            request.method,
-            f"{self.url.removeprefix(BASE_URL)}{query}",
-            content=request.body,
-            headers=request.headers,
-        )
-        return response
+        return request.send(self.client, self.url.removeprefix(BASE_URL))
 
     def count(self, model: type[InboxMessage] | type[Interaction]) -> int:
         self.services.inbox.drain()

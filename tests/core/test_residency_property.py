@@ -99,12 +99,7 @@ def play(client: TestClient, auth: dict[str, str], steps: list[tuple[Any, ...]])
                 message_id=str(step[2]),
                 at=start + timedelta(seconds=number),
             )
-            answer = client.post(
-                url.removeprefix("http://testserver"),
-                params=request.query,
-                content=request.body,
-                headers=request.headers,
-            )
+            answer = request.send(client, url)
             assert answer.status_code == 200, answer.text
             client.app.state.services.inbox.drain()
         elif kind == "lead":
