@@ -350,18 +350,20 @@ class ZonedSession(ShardedSession):
         the zone it belongs in."""
         chosen: dict[Any, Row[Any]] = {}
         for row in rows:
-            entity = row[0]
-            state = inspect(entity)
-            key = state.identity
-            kept = chosen.get(key)
-            placed = self.residency.zone_of(type(entity), _placement_values(entity))
-            if kept is None or state.identity_token == placed:
-                chosen[key] = row
+            state = inspect(row[0])
+            if state.identity not in chosen or state.identity_token == self._placement(row[0]):
+                chosen[state.identity] = row
         return list(chosen.values())
+
+    def _placement(self, instance: Any) -> str | None:
+        try:
+            return self.residency.zone_of(type(instance), _placement_values(instance))
+        except ResidencyError:
+            return None
 
 
 @event.listens_for(ZonedSession, "do_orm_execute", retval=True)
-def _gather(context: ORMExecuteState) -> Result[Any] | None:
+def _answer_from_zones(context: ORMExecuteState) -> Result[Any] | None:
     # Listening on the class, once, runs this before the handler the sharded session adds
     # to each instance, which it calls once per zone.
     session = context.session

@@ -338,3 +338,16 @@ def test_a_derived_id_is_the_same_every_time_and_still_time_ordered() -> None:
     assert derived not in (source, derived_id(source, "other"))
     assert (derived.version, derived.variant) == (7, uuid.RFC_4122)
     assert derived.int >> 80 == source.int >> 80, "the same millisecond"
+
+
+def test_rows_of_a_market_no_pack_serves_are_still_read(migrated: ZoneStores) -> None:
+    """What a deployment wrote before a pack was removed stays readable (and reported)."""
+    with migrated.engine("main").begin() as connection:
+        for _ in range(2):
+            connection.exec_driver_sql(
+                "INSERT INTO customers (id, market, kind, created, updated)"
+                " VALUES (?, 'US', 'person', ?, ?)",
+                (new_id().hex, T0.isoformat(), T0.isoformat()),
+            )
+    with migrated.session() as session:
+        assert [c.market for c in session.scalars(select(Customer))] == ["US", "US"]
