@@ -50,7 +50,7 @@ from regiocrm.models import (
 )
 from regiocrm.models.base import utcnow
 from regiocrm.relocation import json_value
-from regiocrm.residency import Residency
+from regiocrm.residency import Residency, ResidencyError
 from regiocrm.stores import ZonedSession, ZoneStores, table_of
 
 FILE = "file"
@@ -166,9 +166,8 @@ def held_classes(document: dict[str, Any]) -> list[tuple[str, DataClass]]:
 class Exports:
     """Exports inside one session; the caller commits."""
 
-    def __init__(self, session: ZonedSession, hooks: Hooks) -> None:
+    def __init__(self, session: ZonedSession) -> None:
         self.session = session
-        self.hooks = hooks
         self.residency: Residency = session.residency
 
     def basis(
@@ -183,8 +182,12 @@ class Exports:
         basis: dict[str, str] = {}
         missing: list[str] = []
         for market, data_class in held:
-            rule = self.residency.rule(market, data_class)
             key = f"{market} {data_class.value}"
+            try:
+                rule = self.residency.rule(market, data_class)
+            except ResidencyError as exc:
+                missing.append(str(exc))
+                continue
             if destination != FILE and destination in rule.zones:
                 basis[key] = _("zone {zone} is allowed by pack {pack}").format(
                     zone=destination, pack=rule.pack
@@ -274,7 +277,7 @@ def export_customer(
             document = customer_document(session, customers, customer)
             document["destination"] = destination
             held = held_classes(document)
-            basis, missing = Exports(session, hooks).basis(
+            basis, missing = Exports(session).basis(
                 held, customers.merge_set(customer.id), destination, utcnow().date()
             )
             detail = {

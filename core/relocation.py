@@ -348,7 +348,7 @@ class Migration:
         """Upsert the rows into the target; those that collide with a different row on
         another unique key stay behind, named in ``moved.conflicts``."""
         table = table_of(move.model)
-        engine = self._engine(move.target)
+        engine = self.stores.engine(move.target)
         statement = _upsert(table, engine.dialect.name)
         try:
             with engine.begin() as connection:
@@ -371,7 +371,7 @@ class Migration:
         """The batch's checksum, once the target reads back exactly as the source."""
         table = table_of(move.model)
         ids = [row["id"] for row in rows]
-        with self._engine(move.target).connect() as connection:
+        with self.stores.engine(move.target).connect() as connection:
             stored = {
                 row["id"]: row
                 for row in (
@@ -416,7 +416,7 @@ class Migration:
             "created": utcnow(),
             "updated": utcnow(),
         }
-        engine = self._engine(zone)
+        engine = self.stores.engine(zone)
         table = table_of(AuditEvent)
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         with engine.begin() as connection:
@@ -428,11 +428,8 @@ class Migration:
         """Remove the rows in one statement: a table referring to itself is checked once,
         at its end."""
         if ids:
-            with self._engine(zone).begin() as connection:
+            with self.stores.engine(zone).begin() as connection:
                 connection.execute(table.delete().where(table.c.id.in_(ids)))
-
-    def _engine(self, zone: str) -> Any:
-        return self.stores.engine(zone)
 
     def _announce(self, done: list[Moved]) -> None:
         totals: dict[tuple[str, str, str, str], int] = {}
