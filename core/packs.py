@@ -12,7 +12,7 @@ import enum
 import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import time
 from typing import Any, Literal
 
@@ -407,8 +407,7 @@ def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
 
     for code in by_code:
         resolve(code, ())
-    _check_market_owners(resolved.values())
-    return resolved
+    return _hand_over_markets(resolved)
 
 
 def _market(pack: str, code: str, profile: MarketProfile, values: Mapping[str, Any]) -> Market:
@@ -420,15 +419,36 @@ def _market(pack: str, code: str, profile: MarketProfile, values: Mapping[str, A
     return Market(code, profile.locale, currency, timezone, profile.holiday_subdivision, residency)
 
 
-def _check_market_owners(packs: Iterable[Pack]) -> None:
-    owners: dict[str, str] = {}
-    for pack in packs:
+def _hand_over_markets(packs: dict[str, Pack]) -> dict[str, Pack]:
+    """Give each market to the one pack that serves it. A pack extending another may take
+    over one of its markets (Hong Kong rolled out on its own from the Greater China
+    template): the most derived claimant keeps it and the packs it extends let it go.
+
+    :raises PackError: for a market claimed by two packs neither of which extends the other.
+    """
+    claims: dict[str, list[Pack]] = {}
+    for pack in packs.values():
         for market in pack.markets:
-            if market in owners:
-                raise PackError(
-                    f"market {market} is claimed by packs {owners[market]!r} and {pack.code!r}"
-                )
-            owners[market] = pack.code
+            claims.setdefault(market, []).append(pack)
+    released: dict[str, set[str]] = {}
+    for market, claimants in claims.items():
+        owner = max(claimants, key=lambda pack: len(pack.chain))
+        for other in claimants:
+            if other is owner:
+                continue
+            if other.code not in owner.chain:
+                first, second = sorted((other.code, owner.code))
+                raise PackError(f"market {market} is claimed by packs {first!r} and {second!r}")
+            released.setdefault(other.code, set()).add(market)
+    return {
+        code: replace(
+            pack,
+            markets={m: v for m, v in pack.markets.items() if m not in released[code]},
+        )
+        if code in released
+        else pack
+        for code, pack in packs.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,34 @@ def test_a_market_belongs_to_one_pack(register_plugin, regiocrm_hooks: Hooks) ->
         regiocrm_hooks.packs()
 
 
+def test_a_pack_extending_another_may_take_over_one_of_its_markets(
+    register_plugin, regiocrm_hooks: Hooks
+) -> None:
+    class HongKong:
+        @hookimpl
+        def register_packs(self) -> list[PackSpec]:
+            return [
+                spec(
+                    "hk",
+                    extends="cn",
+                    markets={
+                        "HK": MarketProfile(
+                            locale="zh_Hant_HK", currency="HKD", timezone="Asia/Hong_Kong"
+                        )
+                    },
+                    channels=("whatsapp", "sms"),
+                )
+            ]
+
+    register_plugin(HongKong())
+    packs = regiocrm_hooks.packs()
+    assert packs.for_market("HK").code == "hk"
+    assert packs.for_market("HK").channels == ("whatsapp", "sms")
+    assert set(packs.get("cn").markets) == {"CN", "TW"}
+    assert packs.market("HK").currency == "HKD"
+    assert packs.get("hk").phonetic_name is packs.get("cn").phonetic_name, "the rest inherited"
+
+
 def test_hook_register_packs(register_plugin, regiocrm_hooks: Hooks) -> None:
     class Thailand:
         @hookimpl
