@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
+    from regiocrm.rollout import RolloutCheck
     from regiocrm.settings import RegiocrmSettings, SettingsSection
 
 
@@ -98,6 +99,10 @@ class Hooks:
             if folder != core and folder not in folders.values() and folder.is_dir():
                 folders[name] = folder
         return folders
+
+    def rollout_checks(self) -> list[RolloutCheck]:
+        """Every plugin's rollout checks, the core's first."""
+        return [c for checks in reversed(self.pm.hook.register_rollout_checks()) for c in checks]
 
     def channels(self) -> dict[str, Channel]:
         """Every registered channel by name.

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from regiocrm.identities import NormalizedIdentity
     from regiocrm.maps import MapProvider
     from regiocrm.packs import Pack, PackSpec
+    from regiocrm.rollout import RolloutCheck
     from regiocrm.settings import SettingsSection
 
 PROJECT_NAME = "regiocrm"
@@ -152,6 +153,22 @@ def register_map_providers() -> Iterable[MapProvider]:
     ``[maps.<provider.name>]``, validated by its ``settings_model``.
 
     :returns: the plugin's providers, each an instance of :class:`regiocrm.maps.MapProvider`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_rollout_checks() -> Iterable[RolloutCheck]:
+    """Contribute checks to ``regiocrm rollout check``, the readiness of a market to go live.
+
+    Each check is called once per market checked, with what it may look at (the hooks, the
+    settings or the reason they are invalid, the zones, the market and its pack), and says
+    ``pass``, ``warn`` or ``fail`` with the reason and, for anything short of a pass, the
+    fix. A pack checks what only it knows: a partner system's credentials, a local
+    regulator's registration.
+
+    :returns: the plugin's checks, each a :class:`regiocrm.rollout.RolloutCheck`.
 
     .. versionadded:: 0.1
     """

@@ -288,6 +288,25 @@ def catalog_status(folder: Traversable, label: str = "regiocrm") -> list[Catalog
     return statuses
 
 
+def untranslated(locale: str, folders: Iterable[Traversable]) -> tuple[list[str], int]:
+    """The messages a locale has no translation for, from the catalogs of ``folders`` merged
+    (the core's first, plugins' over it), against every folder's template; and how many
+    messages there are in all. The source language needs none."""
+    wanted: dict[str, None] = {}
+    searched = tuple(folders)
+    for folder in searched:
+        template = folder / f"{DOMAIN}.pot"
+        if template.is_file():
+            wanted.update(
+                dict.fromkeys(_message_key(m.id) for m in _read_catalog(template) if m.id)
+            )
+    if parse_locale(locale).language == SOURCE_LOCALE:
+        return [], len(wanted)
+    others = tuple(folder for folder in searched if folder != core_catalogs())
+    catalog = translations(str(parse_locale(locale)), others)
+    return [message for message in wanted if catalog.gettext(message) == message], len(wanted)
+
+
 def _read_catalog(path: Traversable) -> Any:
     with path.open("rb") as handle:
         return read_po(handle)

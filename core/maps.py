@@ -140,11 +140,13 @@ class MapProvider(ABC):
     :cvar name: the provider's name in packs' chains and in settings (``amap``).
     :cvar datum: the datum the provider's API speaks.
     :cvar settings_model: its ``[maps.<name>]`` section; secrets as ``SecretStr``.
+    :cvar offline: whether it answers without the network (a chain needs one such last).
     """
 
     name: ClassVar[str]
     datum: ClassVar[Datum]
     settings_model: ClassVar[type[MapProviderSettings]] = MapProviderSettings
+    offline: ClassVar[bool] = False
 
     def configured(self, settings: Any) -> bool:
         """Whether the deployment gave what the provider needs (its API key). A chain

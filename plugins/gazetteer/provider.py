@@ -36,6 +36,7 @@ class GazetteerProvider(MapProvider):
 
     name = "gazetteer"
     datum = Datum.WGS84
+    offline = True
 
     @cached_property
     def places(self) -> dict[str, list[KnownPlace]]:

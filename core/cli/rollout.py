@@ -1,0 +1,94 @@
+"""``regiocrm rollout``: is a market ready to go live, and if not, what is missing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_table
+from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
+from regiocrm.packs import PackError
+from regiocrm.rollout import Finding, Outcome, Target, run_checks
+from regiocrm.settings import RegiocrmSettings, SettingsError, load_settings
+from regiocrm.stores import ZoneStores
+
+app = typer.Typer(help="Check a market's readiness to go live.", no_args_is_help=True)
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    market: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--market",
+            help="A market to check (repeatable); default: the deployment's own and those of"
+            " its channel accounts.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run every rollout check (the core's, the packs' and the plugins'): each passes,
+    warns or fails with the reason and the fix. Exit 1 when any fails."""
+    hooks = cli_context(ctx).hooks
+    try:
+        packs = hooks.packs()
+    except PackError as exc:
+        raise CliError(str(exc)) from None
+    settings: RegiocrmSettings | None = None
+    problem: SettingsError | None = None
+    stores: ZoneStores | None = None
+    try:
+        settings = load_settings(hooks)
+        stores = ZoneStores.open(settings, hooks)
+    except SettingsError as exc:
+        problem = exc
+    markets = market or _served(settings)
+    findings: dict[str, list[Finding]] = {}
+    try:
+        for code in dict.fromkeys(m.upper() for m in markets):
+            try:
+                pack = packs.for_market(code)
+            except PackError as exc:
+                raise CliError(str(exc)) from None
+            target = Target(hooks, code, pack, settings, problem, stores)
+            findings[code] = run_checks(target)
+    finally:
+        if stores is not None:
+            stores.dispose()
+    if as_json:
+        print_json(
+            [
+                {"market": code, **finding.as_dict()}
+                for code, found in findings.items()
+                for finding in found
+            ]
+        )
+    else:
+        print_table(
+            _("rollout"),
+            ["market", "check", "outcome", "reason", "fix"],
+            [
+                [code, f.check, f.outcome.value, f.reason, f.fix]
+                for code, found in findings.items()
+                for f in found
+            ],
+        )
+    failed = [f for found in findings.values() for f in found if f.outcome is Outcome.FAIL]
+    if failed:
+        raise typer.Exit(1)
+
+
+def _served(settings: RegiocrmSettings | None) -> list[str]:
+    """The deployment's own market and its channel accounts'."""
+    if settings is None:
+        raise CliError(_("the settings are invalid: name the markets to check with --market"))
+    accounts = settings.channel_accounts.values()
+    return [settings.deployment.market, *(account.market for account in accounts)]
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="rollout")
