@@ -34,6 +34,26 @@ def register_migrations() -> list[Path]:
     return [Path(str(files("regiocrm.migrations") / "versions"))]
 
 
+def alembic_config(locations: list[Path], connection: Connection | None = None) -> Config:
+    """alembic's configuration for the shared history in ``locations``, run on
+    ``connection`` (``None`` to read the history only)."""
+    config = Config()
+    config.set_main_option("script_location", str(files("regiocrm.migrations")))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(map(str, locations)))
+    config.set_main_option("file_template", FILE_TEMPLATE)
+    config.attributes["connection"] = connection
+    return config
+
+
+def core_head(hooks: Hooks) -> str:
+    """The head of the core's own branch: the revision a pack's first one depends on."""
+    script = ScriptDirectory.from_config(alembic_config(hooks.migration_locations()))
+    head = script.get_revision(f"{CORE_BRANCH}@head")
+    assert head is not None, "the core's branch always has a head"
+    return head.revision
+
+
 @dataclass(frozen=True)
 class ZoneState:
     """Where one zone stands against the migration heads."""
@@ -71,13 +91,7 @@ class Migrator:
         self.locations = hooks.migration_locations()
 
     def config(self, connection: Connection | None = None) -> Config:
-        config = Config()
-        config.set_main_option("script_location", str(files("regiocrm.migrations")))
-        config.set_main_option("path_separator", "os")
-        config.set_main_option("version_locations", os.pathsep.join(map(str, self.locations)))
-        config.set_main_option("file_template", FILE_TEMPLATE)
-        config.attributes["connection"] = connection
-        return config
+        return alembic_config(self.locations, connection)
 
     @cached_property
     def script(self) -> ScriptDirectory:

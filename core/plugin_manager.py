@@ -33,6 +33,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.cli.export",
     "regiocrm.cli.inbox",
     "regiocrm.cli.maps",
+    "regiocrm.cli.new_market",
     "regiocrm.cli.plugins",
     "regiocrm.cli.orgs",
     "regiocrm.cli.packs",

@@ -76,6 +76,10 @@ def test_wheel_holds_every_folder_of_the_layout(wheel: Path) -> None:
         "regiocrm/migrations/env.py",
         "regiocrm/migrations/script.py.mako",
         "regiocrm/templates/__init__.py",
+        "regiocrm/templates/market/cookiecutter.json",
+        "regiocrm/templates/market/hooks/pre_gen_project.py",
+        "regiocrm/templates/market/{{cookiecutter.__project_slug}}/pyproject.toml",
+        "regiocrm/templates/market/{{cookiecutter.__project_slug}}/tests/test_pack.py",
     ):
         assert expected in names
     assert not any(name.startswith(("tests/", "core/", "docs/")) for name in names)

@@ -1,0 +1,100 @@
+"""``regiocrm new-market``: scaffold a new market's pack from the regional template."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cookiecutter.exceptions import CookiecutterException, FailedHookException
+from cookiecutter.main import cookiecutter
+
+from regiocrm.cli.context import CliError, cli_context
+from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
+from regiocrm.scaffold import KEYS, ScaffoldError, context, country_defaults, problems, template
+
+
+def new_market(
+    ctx: typer.Context,
+    values: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[KEY=VALUE]...",
+            help=f"Values for the template: {', '.join(KEYS)}. Given only country_code, the"
+            " others default to what CLDR and ISO 3166 say of the country.",
+            show_default=False,
+        ),
+    ] = None,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Ask nothing: the values given and the defaults.")
+    ] = False,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Where the project's folder is made.")
+    ] = Path("."),
+) -> None:
+    """Scaffold a new market: a pack distribution that installs, registers itself through its
+    entry point and passes its own tests, then `regiocrm rollout check` says what it lacks.
+
+    Example: regiocrm new-market --no-input country_code=TH -o markets
+    """
+    hooks = cli_context(ctx).hooks
+    given = _parse(values or [])
+    code = given.get("country_code")
+    if code is None:
+        if no_input:
+            raise CliError(_("country_code is needed: e.g. country_code=TH"))
+        code = typer.prompt(_("country_code (ISO 3166-1 alpha-2)"))
+    try:
+        chosen = {**country_defaults(code, hooks), **given, "country_code": code.upper()}
+    except ScaffoldError as exc:
+        raise CliError(str(exc)) from None
+    project = output_dir / f"regiocrm-market-{chosen['country_code'].lower()}"
+    if project.exists():
+        raise CliError(_("{path} exists already: choose another --output-dir").format(path=project))
+    if no_input and (found := problems(chosen, hooks)):
+        raise CliError("\n".join(found))
+    with template() as folder, tempfile.TemporaryDirectory() as scratch:
+        # cookiecutter writes replay files and caches under the user's home unless told.
+        config = Path(scratch) / "cookiecutter.yaml"
+        config.write_text(f"cookiecutters_dir: {scratch}/templates\nreplay_dir: {scratch}/replay\n")
+        try:
+            made = cookiecutter(
+                str(folder),
+                no_input=no_input,
+                extra_context=context(chosen, hooks),
+                output_dir=str(output_dir),
+                config_file=str(config),
+            )
+        except FailedHookException:
+            raise CliError(
+                _("the values cannot make a market (see above); nothing was generated")
+            ) from None
+        except CookiecutterException as exc:
+            raise CliError(str(exc)) from None
+    typer.echo(_("created {path}").format(path=made))
+    typer.echo(
+        _("next: pip install -e {path}, then `regiocrm rollout check --market {market}`").format(
+            path=made, market=chosen["country_code"]
+        )
+    )
+
+
+def _parse(values: list[str]) -> dict[str, str]:
+    parsed = {}
+    for value in values:
+        key, separator, text = value.partition("=")
+        if not separator:
+            raise CliError(_("{value!r} is not KEY=VALUE").format(value=value))
+        if key not in KEYS:
+            raise CliError(
+                _("unknown key {key!r}: use {known}").format(key=key, known=", ".join(KEYS))
+            )
+        parsed[key] = text.strip()
+    return parsed
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.command("new-market")(new_market)

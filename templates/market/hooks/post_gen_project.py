@@ -1,0 +1,8 @@
+"""Adds the message catalogs of the market's languages and removes what was not chosen."""
+
+import json
+from pathlib import Path
+
+from regiocrm.scaffold import finish
+
+finish(Path.cwd(), json.loads(r"""{{ cookiecutter | jsonify }}"""))

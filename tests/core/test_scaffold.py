@@ -1,0 +1,215 @@
+"""Scaffolding a market: defaults from CLDR and ISO 3166, every bad value refused with its
+reason before anything is written, and what the template makes of good ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+from regiocrm.hooks import Hooks
+from regiocrm.migrate import core_head
+from regiocrm.scaffold import context, country_defaults, problems, template
+
+
+def test_a_country_code_alone_gives_what_cldr_and_iso_say(regiocrm_hooks: Hooks) -> None:
+    assert country_defaults("th", regiocrm_hooks) == {
+        "country_code": "TH",
+        "country_name": "Thailand",
+        "locales": "th_TH",
+        "default_locale": "th_TH",
+        "currency": "THB",
+        "timezone": "Asia/Bangkok",
+        "extends": "asia",
+        "channels": "sms",
+        "map_providers": "gazetteer",
+        "zone": "th",
+    }
+    hong_kong = country_defaults("HK", regiocrm_hooks)
+    assert (hong_kong["locales"], hong_kong["currency"], hong_kong["timezone"]) == (
+        "zh_Hant_HK,en_HK",
+        "HKD",
+        "Asia/Hong_Kong",
+    )
+    assert hong_kong["extends"] == "cn", "the pack serving Hong Kong now is the one to extend"
+    assert country_defaults("ID", regiocrm_hooks)["timezone"] == "Asia/Jakarta", "the main zone"
+    assert country_defaults("TW", regiocrm_hooks)["country_name"] == "Taiwan"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"country_code": "XX"}, "country_code: 'XX' is not an ISO 3166-1 alpha-2 code"),
+        ({"locales": "th_TH,xx_YY"}, "locales: 'xx_YY': not a locale Babel knows"),
+        ({"default_locale": "en"}, "default_locale: 'en' is not one of the locales"),
+        ({"currency": "BAHT"}, "currency: 'BAHT' is not an ISO 4217 currency code"),
+        ({"timezone": "Asia/Atlantis"}, "timezone: 'Asia/Atlantis' is not an IANA time zone"),
+        ({"extends": "europe"}, "extends: 'europe' is not an installed pack"),
+        ({"channels": "line,telegram"}, "channels: 'telegram' is not an installed channel"),
+        ({"map_providers": "osm"}, "map_providers: 'osm' is not an installed map provider"),
+        ({"zone": "Bangkok-1"}, "zone: 'Bangkok-1' is not a zone name"),
+    ],
+    ids=[
+        "country",
+        "locale",
+        "default-locale",
+        "currency",
+        "timezone",
+        "parent",
+        "channel",
+        "map-provider",
+        "zone",
+    ],
+)
+def test_a_bad_value_is_named_with_its_reason(
+    regiocrm_hooks: Hooks, change: dict[str, str], reason: str
+) -> None:
+    values = {**country_defaults("TH", regiocrm_hooks), **change}
+    [found] = problems(values, regiocrm_hooks)
+    assert found.startswith(reason)
+
+
+def test_a_market_an_installed_pack_serves_is_only_taken_over_by_extending_it(
+    regiocrm_hooks: Hooks,
+) -> None:
+    values = {**country_defaults("HK", regiocrm_hooks), "extends": "asia"}
+    assert problems(values, regiocrm_hooks) == [
+        "extends: HK is served by pack 'cn'; a new HK pack must extend it (extends=cn) to take"
+        " the market over"
+    ]
+    japan = country_defaults("JP", regiocrm_hooks)
+    assert problems(japan, regiocrm_hooks) == ["country_code: a pack 'jp' is installed already"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["country_code=XX"], "Error: country_code: 'XX' is not an ISO 3166-1 alpha-2 code"),
+        (["country_code=TH", "locales=th_XX"], "locales: 'th_XX': not a locale Babel knows"),
+        (["country_code=TH", "currency=BAHT"], "currency: 'BAHT' is not an ISO 4217 currency"),
+        (["country_code=TH", "extends=europe"], "extends: 'europe' is not an installed pack"),
+        (["country_code=TH", "colour=blue"], "Error: unknown key 'colour': use country_code,"),
+        (["TH"], "Error: 'TH' is not KEY=VALUE"),
+        ([], "Error: country_code is needed: e.g. country_code=TH"),
+    ],
+    ids=["country", "locale", "currency", "parent", "unknown-key", "not-key-value", "no-country"],
+)
+def test_bad_input_exits_2_and_generates_nothing(
+    regiocrm_cli, deployment_dir: Path, args: list[str], message: str
+) -> None:
+    result = regiocrm_cli("new-market", "--no-input", *args, "-o", "markets")
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert list(deployment_dir.iterdir()) == []
+
+
+def test_an_existing_project_folder_is_not_touched(regiocrm_cli, deployment_dir: Path) -> None:
+    existing = deployment_dir / "markets" / "regiocrm-market-th"
+    existing.mkdir(parents=True)
+    (existing / "notes.txt").write_text("ours")
+    result = regiocrm_cli("new-market", "--no-input", "country_code=TH", "-o", "markets")
+    assert result.exit_code == 2
+    assert "regiocrm-market-th exists already: choose another --output-dir" in result.stderr
+    assert [p.name for p in existing.iterdir()] == ["notes.txt"]
+
+
+def test_the_templates_own_hook_refuses_bad_values_and_leaves_nothing(
+    regiocrm_hooks: Hooks,
+    deployment_dir: Path,
+    capfd: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Used with cookiecutter directly, the template checks its values itself."""
+    values = {**context(country_defaults("TH", regiocrm_hooks), regiocrm_hooks), "currency": "XYZ"}
+    with template() as folder, pytest.raises(FailedHookException):
+        cookiecutter(
+            str(folder),
+            no_input=True,
+            extra_context=values,
+            output_dir=str(deployment_dir),
+            config_file=str(_config(tmp_path_factory.mktemp("cookiecutter"))),
+        )
+    assert "Error: currency: 'XYZ' is not an ISO 4217 currency code" in capfd.readouterr().err
+    assert list(deployment_dir.iterdir()) == []
+
+
+def _config(folder: Path) -> Path:
+    config = folder / "cookiecutter.yaml"
+    config.write_text(f"replay_dir: {folder}/replay\ncookiecutters_dir: {folder}/templates\n")
+    return config
+
+
+def test_what_the_template_makes_of_a_market(
+    regiocrm_cli, regiocrm_hooks: Hooks, deployment_dir: Path
+) -> None:
+    result = regiocrm_cli(
+        "new-market", "--no-input", "country_code=HK", "channels=whatsapp,sms", "-o", "markets"
+    )
+    assert result.exit_code == 0, result.stderr
+    project = deployment_dir / "markets" / "regiocrm-market-hk"
+    assert result.stdout.splitlines()[0] == f"created {project}"
+    files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    [migration] = [f for f in files if f.startswith("regiocrm_market_hk/migrations/")]
+    assert files == sorted(
+        [
+            "README.md",
+            "pyproject.toml",
+            "regiocrm.toml",
+            "tox.ini",
+            "regiocrm_market_hk/__init__.py",
+            migration,
+            "regiocrm_market_hk/locale/regiocrm.pot",
+            "regiocrm_market_hk/locale/zh_Hant_HK/LC_MESSAGES/regiocrm.po",
+            "regiocrm_market_hk/locale/zh_Hant_HK/LC_MESSAGES/regiocrm.mo",
+            "tests/conftest.py",
+            "tests/test_channels.py",
+            "tests/test_pack.py",
+        ]
+    ), "no catalog for en_HK: English is the source language"
+    text = "\n".join((project / f).read_text() for f in files if not f.endswith(".mo"))
+    assert "{{" not in text
+    assert "cookiecutter" not in text.replace("new-market", "")
+    module = (project / "regiocrm_market_hk" / "__init__.py").read_text()
+    assert 'extends="cn"' in module
+    assert 'channels=["whatsapp", "sms"]' in module
+    assert "map_providers=" not in module, "only what differs from cn"
+    pyproject = (project / "pyproject.toml").read_text()
+    assert 'hk = "regiocrm_market_hk"' in pyproject
+    migration_text = (project / migration).read_text()
+    assert (
+        f'depends_on: str | Sequence[str] | None = "{core_head(regiocrm_hooks)}"' in migration_text
+    )
+    assert 'branch_labels: str | Sequence[str] | None = ("regiocrm_market_hk",)' in migration_text
+    channels = (project / "tests" / "test_channels.py").read_text()
+    assert "class TestWhatsapp(ChannelConformance)" in channels
+    assert "class TestSms(ChannelConformance)" in channels
+    with (project / "regiocrm_market_hk/locale/zh_Hant_HK/LC_MESSAGES/regiocrm.po").open(
+        "rb"
+    ) as po:
+        catalog = read_po(po)
+    assert all(message.string for message in catalog if message.id), "zh_Hant's translations"
+
+
+def test_a_market_with_no_channel_driver_gets_no_conformance_tests(
+    regiocrm_cli, deployment_dir: Path
+) -> None:
+    result = regiocrm_cli("new-market", "--no-input", "country_code=VN", "channels=", "-o", ".")
+    assert result.exit_code == 0, result.stderr
+    project = deployment_dir / "regiocrm-market-vn"
+    assert not (project / "tests" / "test_channels.py").exists()
+    module = (project / "regiocrm_market_vn" / "__init__.py").read_text()
+    assert "channels=[]" in module
+    [po] = (project / "regiocrm_market_vn" / "locale").glob("*/LC_MESSAGES/regiocrm.po")
+    assert po.parent.parent.name == "vi_VN"
+    with po.open("rb") as handle:
+        assert not any(message.string for message in read_po(handle) if message.id)
+
+
+def test_new_market_help_names_every_key(regiocrm_cli) -> None:
+    result = regiocrm_cli("new-market", "--help")
+    assert result.exit_code == 0
+    for key in ("country_code", "default_locale", "map_providers", "zone"):
+        assert key in result.stdout

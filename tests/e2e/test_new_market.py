@@ -1,0 +1,150 @@
+"""Rolling out two markets as a rollout team would: Thailand (a market of its own) and Hong
+Kong (taken over from the Greater China pack), each generated with ``--no-input``, installed
+into a fresh virtual environment beside regiocrm, passing its own tests, seen by regiocrm,
+migrated on its own branch, and checked for go-live."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+from regiocrm.testing import deployment_environment
+
+
+def fresh_environment(folder: Path) -> Path:
+    """A new virtual environment that sees this one's packages (regiocrm and what it needs)
+    beside its own, without downloading them again; its Python."""
+    venv.EnvBuilder(with_pip=False).create(folder)
+    python = folder / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    here = sysconfig.get_paths()["purelib"]
+    (Path(site) / "regiocrm-beside.pth").write_text(f"import site; site.addsitedir({here!r})\n")
+    return python
+
+
+def run(*command: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=deployment_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def roll_out(folder: Path, *values: str) -> tuple[Path, Path]:
+    """Generate a market, install it into a fresh environment; its project and Python."""
+    made = run(
+        sys.executable,
+        "-m",
+        "regiocrm",
+        "new-market",
+        "--no-input",
+        *values,
+        "-o",
+        folder,
+        cwd=folder,
+    )
+    assert made.returncode == 0, made.stderr
+    project = Path(made.stdout.splitlines()[0].removeprefix("created "))
+    python = fresh_environment(folder / f"venv-{project.name}")
+    installed = run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        project,
+        cwd=folder,
+    )
+    assert installed.returncode == 0, installed.stderr
+    return project, python
+
+
+def passes_its_own_tests(project: Path, python: Path) -> str:
+    tested = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    return tested.stdout.strip().splitlines()[-1]
+
+
+def test_thailand_rolls_out_and_lacks_only_credentials_and_translations(tmp_path: Path) -> None:
+    project, python = roll_out(
+        tmp_path,
+        "country_code=TH",
+        "locales=th_TH",
+        "currency=THB",
+        "timezone=Asia/Bangkok",
+        "channels=line",
+    )
+    summary = passes_its_own_tests(project, python)
+    assert " passed" in summary
+    assert "failed" not in summary
+    regiocrm = [python, "-m", "regiocrm"]
+    deployment = tmp_path / "deployment"
+    deployment.mkdir()
+
+    packs = {
+        p["code"]: p
+        for p in json.loads(run(*regiocrm, "packs", "list", "--json", cwd=deployment).stdout)
+    }
+    assert packs["th"]["extends"] == "asia"
+    assert packs["th"]["markets"] == ["TH"]
+    assert packs["th"]["channels"] == ["line"]
+
+    assert run(*regiocrm, "db", "upgrade", cwd=deployment).returncode == 0
+    [migration] = (project / "regiocrm_market_th" / "migrations").glob("*.py")
+    revision = migration.name.split("-")[1].split("_")[0]
+    zones = json.loads(run(*regiocrm, "db", "current", "--json", cwd=deployment).stdout)
+    assert {zone["zone"] for zone in zones} >= {"main", "th"}
+    assert all(zone["migrated"] and revision in zone["heads"] for zone in zones)
+
+    checked = run(*regiocrm, "rollout", "check", "--market", "TH", "--json", cwd=deployment)
+    assert checked.returncode == 1
+    failed = {f["check"]: f for f in json.loads(checked.stdout) if f["outcome"] == "fail"}
+    assert set(failed) == {"channel line", "translations th_TH"}
+    assert failed["channel line"]["fix"].startswith(
+        "add [channel_accounts.<name>] with channel = 'line', market = 'TH'"
+    )
+    assert failed["translations th_TH"]["reason"].endswith("messages are not translated")
+    diff = run(*regiocrm, "packs", "diff", "th", "--json", cwd=deployment)
+    assert diff.returncode == 0
+    changed = {change["field"] for change in json.loads(diff.stdout)["changes"]}
+    assert {"markets", "channels", "locales"} <= changed
+
+
+def test_hong_kong_is_taken_over_from_the_greater_china_pack(tmp_path: Path) -> None:
+    project, python = roll_out(tmp_path, "country_code=HK", "locales=zh_Hant_HK", "currency=HKD")
+    assert " passed" in passes_its_own_tests(project, python)
+    regiocrm = [python, "-m", "regiocrm"]
+    packs = {
+        p["code"]: p
+        for p in json.loads(run(*regiocrm, "packs", "list", "--json", cwd=tmp_path).stdout)
+    }
+    assert (packs["hk"]["extends"], packs["hk"]["markets"]) == ("cn", ["HK"])
+    assert packs["cn"]["markets"] == ["CN", "TW"]
+    assert run(*regiocrm, "db", "upgrade", cwd=tmp_path).returncode == 0
+    checked = run(*regiocrm, "rollout", "check", "--market", "HK", "--json", cwd=tmp_path)
+    failed = {f["check"] for f in json.loads(checked.stdout) if f["outcome"] == "fail"}
+    assert failed == {"channel wechat", "channel sms"}, "its catalogs come from zh_Hant, complete"
+
+
+@pytest.fixture(autouse=True)
+def _not_in_the_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
