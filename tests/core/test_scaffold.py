@@ -3,6 +3,8 @@ reason before anything is written, and what the template makes of good ones."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ from cookiecutter.main import cookiecutter
 
 from regiocrm.hooks import Hooks
 from regiocrm.migrate import core_head
-from regiocrm.scaffold import context, country_defaults, problems, template
+from regiocrm.scaffold import KEYS, context, country_defaults, problems, template
+from regiocrm.testing import deployment_environment
 
 
 def test_a_country_code_alone_gives_what_cldr_and_iso_say(regiocrm_hooks: Hooks) -> None:
@@ -213,3 +216,36 @@ def test_new_market_help_names_every_key(regiocrm_cli) -> None:
     assert result.exit_code == 0
     for key in ("country_code", "default_locale", "map_providers", "zone"):
         assert key in result.stdout
+
+
+def _ask(folder: Path, answers: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "regiocrm", "new-market", "-o", "."],
+        cwd=folder,
+        env=deployment_environment(),
+        input=answers,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_a_person_is_asked_for_each_value_with_the_countrys_defaults(deployment_dir: Path) -> None:
+    asked = _ask(deployment_dir, "VN\n" + "\n" * len(KEYS))
+    assert asked.returncode == 0, asked.stderr
+    for prompt in ("country_name (Vietnam)", "currency (VND)", "timezone (Asia/Ho_Chi_Minh)"):
+        assert prompt in asked.stdout
+    module = (
+        deployment_dir / "regiocrm-market-vn" / "regiocrm_market_vn" / "__init__.py"
+    ).read_text()
+    assert 'currency="VND"' in module
+
+
+def test_a_bad_answer_stops_the_template_and_leaves_nothing(deployment_dir: Path) -> None:
+    answers = ["VN", "", "", "", "", "DONG", *[""] * (len(KEYS) - 5)]
+    asked = _ask(deployment_dir, "\n".join(answers) + "\n")
+    assert asked.returncode == 2
+    assert "Error: currency: 'DONG' is not an ISO 4217 currency code" in asked.stderr
+    assert "nothing was generated" in asked.stderr
+    assert list(deployment_dir.iterdir()) == []
