@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pycountry
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.core import get_global
 from babel.languages import get_official_languages
 from babel.messages.catalog import Catalog
@@ -32,12 +32,14 @@ from babel.messages.pofile import read_po, write_po
 from babel.numbers import get_territory_currencies, is_currency
 
 from regiocrm.hooks import Hooks
-from regiocrm.i18n import DOMAIN, SOURCE_LOCALE, _, core_catalogs, translations
+from regiocrm.i18n import DOMAIN, SOURCE_LOCALE, _, core_catalogs, parse_locale, translations
 from regiocrm.migrate import core_head
 from regiocrm.packs import PACK_CODE, PackError
 from regiocrm.settings import ZONE_NAME
 
 TEMPLATE = "market"
+# The pack a market extends when no installed pack serves it yet.
+REGIONAL_TEMPLATE = "asia"
 KEYS = (
     "country_code",
     "country_name",
@@ -90,7 +92,7 @@ def country_defaults(country_code: str, hooks: Hooks) -> dict[str, str]:
     try:
         parent = packs.for_market(code)
     except PackError:
-        parent = packs.get("asia")
+        parent = packs.get(REGIONAL_TEMPLATE)
     installed = hooks.channels()
     return {
         "country_code": code,
@@ -108,8 +110,8 @@ def country_defaults(country_code: str, hooks: Hooks) -> dict[str, str]:
 
 def _is_locale(value: str) -> bool:
     try:
-        Locale.parse(value)
-    except (UnknownLocaleError, ValueError):
+        parse_locale(value)
+    except ValueError:
         return False
     return True
 
