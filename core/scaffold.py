@@ -14,6 +14,7 @@ import ast
 import importlib.util
 import re
 import secrets
+import shutil
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -324,8 +325,11 @@ def write_catalogs(package: Path, locales: list[str]) -> list[Path]:
 
 
 def finish(project: Path, values: Mapping[str, str]) -> None:
-    """What the post-generation hook does: the catalogs for the market's languages, and no
-    conformance tests when none of its channels ships a driver."""
+    """What the post-generation hook does: the catalogs for the market's languages, no
+    conformance tests when none of its channels ships a driver, and no bytecode an
+    installer compiled from the template's own files (pip compiles package data too)."""
+    for cache in list(project.rglob("__pycache__")):
+        shutil.rmtree(cache)
     write_catalogs(project / values["__package_name"], _split(values["locales"]))
     if not values.get("__conformance"):
         (project / "tests" / "test_channels.py").unlink()

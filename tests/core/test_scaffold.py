@@ -3,8 +3,11 @@ reason before anything is written, and what the template makes of good ones."""
 
 from __future__ import annotations
 
+import compileall
+import shutil
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -158,6 +161,7 @@ def test_what_the_template_makes_of_a_market(
     [migration] = [f for f in files if f.startswith("regiocrm_market_hk/migrations/")]
     assert files == sorted(
         [
+            ".gitignore",
             "README.md",
             "pyproject.toml",
             "regiocrm.toml",
@@ -249,3 +253,18 @@ def test_a_bad_answer_stops_the_template_and_leaves_nothing(deployment_dir: Path
     assert "Error: currency: 'DONG' is not an ISO 4217 currency code" in asked.stderr
     assert "nothing was generated" in asked.stderr
     assert list(deployment_dir.iterdir()) == []
+
+
+def test_bytecode_an_installer_compiled_in_the_template_is_not_copied(
+    regiocrm_cli, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip compiles every .py of a wheel, the template's own files included."""
+    copy = deployment_dir.parent / "template"
+    with template() as folder:
+        shutil.copytree(folder, copy)
+    compileall.compile_dir(copy, quiet=2)
+    assert list(copy.rglob("*.pyc")), "some of the template's files compile"
+    monkeypatch.setattr("regiocrm.cli.new_market.template", lambda: nullcontext(copy))
+    result = regiocrm_cli("new-market", "--no-input", "country_code=TH", "-o", "out")
+    assert result.exit_code == 0, result.stderr
+    assert list((deployment_dir / "out").rglob("__pycache__")) == []
