@@ -79,6 +79,7 @@ def test_wheel_holds_every_folder_of_the_layout(wheel: Path) -> None:
         "regiocrm/templates/market/cookiecutter.json",
         "regiocrm/templates/market/hooks/pre_gen_project.py",
         "regiocrm/templates/market/{{cookiecutter.__project_slug}}/pyproject.toml",
+        "regiocrm/templates/market/{{cookiecutter.__project_slug}}/.gitignore",
         "regiocrm/templates/market/{{cookiecutter.__project_slug}}/tests/test_pack.py",
     ):
         assert expected in names
