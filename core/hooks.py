@@ -218,6 +218,25 @@ class Hooks:
             survivor_id=survivor_id, merged_id=merged_id, reason=reason, actor_id=actor_id
         )
 
+    def case_transitioned(
+        self,
+        *,
+        case_id: uuid.UUID,
+        market: str,
+        previous: str | None,
+        status: str,
+        reason: str,
+        actor_id: uuid.UUID | None,
+    ) -> None:
+        self.pm.hook.case_transitioned(
+            case_id=case_id,
+            market=market,
+            previous=previous,
+            status=status,
+            reason=reason,
+            actor_id=actor_id,
+        )
+
     def residency_moved(
         self, *, market: str, data_class: str, source: str, target: str, rows: int
     ) -> None:

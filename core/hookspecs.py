@@ -326,6 +326,34 @@ def customer_merged(
 
 
 @hookspec
+def case_transitioned(
+    case_id: uuid.UUID,
+    market: str,
+    previous: str | None,
+    status: str,
+    reason: str,
+    actor_id: uuid.UUID | None,
+) -> None:
+    """A case was opened, moved on, reopened or escalated.
+
+    Called once the change is committed: a notification to the assignee, a supervisor's
+    alert on an escalation, a ticket in a partner's system hang here. ``regiocrm cases
+    escalate`` calls it for each case it raises, with the status unchanged.
+
+    :param case_id: the case.
+    :param market: its market.
+    :param previous: the status it had, or ``None`` when it was just opened.
+    :param status: the status it has now (``new``, ``assigned``, ``in_progress``,
+        ``waiting_customer``, ``resolved``, ``closed``).
+    :param reason: what happened: ``opened``, the new status, ``reopened``, or
+        ``escalated: …`` with the deadline missed.
+    :param actor_id: the user who acted, or ``None`` for the system.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
 def residency_moved(market: str, data_class: str, source: str, target: str, rows: int) -> None:
     """Rows of one class of a market's data moved from one zone to another.
 

@@ -33,6 +33,7 @@ import httpx
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from regiocrm.cases import OPEN
 from regiocrm.channels import (
     ChannelAccount,
     ChannelRegistry,
@@ -43,7 +44,7 @@ from regiocrm.channels import (
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
 from regiocrm.ids import derived_id, new_id
-from regiocrm.models import DataClass, Direction, InboxMessage, InboxStatus, Interaction
+from regiocrm.models import Case, DataClass, Direction, InboxMessage, InboxStatus, Interaction
 from regiocrm.models.base import utcnow
 from regiocrm.residency import ResidencyError
 from regiocrm.stores import ZonedSession, ZoneStores, after_commit
@@ -133,6 +134,12 @@ _INSERT_INTERACTION = {
     name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
+_OPEN_CASE = (
+    select(Case.id)
+    .where(Case.customer_id == bindparam("customer_id"), Case.status.in_(OPEN))
+    .order_by(Case.opened_at.desc())
+    .limit(1)
+)
 _CLAIM = (
     update(InboxMessage)
     .where(
@@ -265,9 +272,11 @@ def _waiting_message(
 
 
 def _append(session: ZonedSession, zone: str, result: Processed) -> None:
-    """Put an inbound message on the timeline, unless an earlier attempt did."""
+    """Put an inbound message on the timeline, unless an earlier attempt did, attached to
+    the customer's newest open case there."""
     message, account = result.message, result.account
     connection = session.zone_connection(zone)
+    case_id = connection.execute(_OPEN_CASE, {"customer_id": result.customer_id}).scalar()
     connection.execute(
         _INSERT_INTERACTION[connection.dialect.name],
         {
@@ -281,6 +290,7 @@ def _append(session: ZonedSession, zone: str, result: Processed) -> None:
             "summary": _summary(message),
             "external_id": message.external_id,
             "occurred_at": message.occurred_at,
+            "case_id": case_id,
         },
     )
 

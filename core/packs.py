@@ -22,7 +22,7 @@ from babel.numbers import is_currency
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from regiocrm.i18n import _
-from regiocrm.models import DataClass, LicenceTier
+from regiocrm.models import DataClass, LicenceTier, Priority
 
 PACK_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 ZONE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -118,6 +118,21 @@ class ResidencyRule(_Spec):
         return value
 
 
+class CaseTarget(_Spec):
+    """How soon a case of one priority gets its first answer and its resolution, in business
+    hours of the market's calendar (around the clock for a 24×7 call centre)."""
+
+    response_hours: float = Field(gt=0)
+    resolution_hours: float = Field(gt=0)
+
+    @field_validator("resolution_hours")
+    @classmethod
+    def _resolution_after_response(cls, value: float, info: Any) -> float:
+        if "response_hours" in info.data and value < info.data["response_hours"]:
+            raise ValueError("a case cannot be due for resolution before its first answer")
+        return value
+
+
 class MarketProfile(_Spec):
     """One market of a pack; what is left out comes from the pack."""
 
@@ -174,6 +189,9 @@ class PackSpec(_Spec):
     )
     residency: dict[DataClass, ResidencyRule] | None = None
     storage_quotas_mib: dict[LicenceTier, int] | None = None
+    case_targets: dict[Priority, CaseTarget] | None = Field(
+        default=None, description="response and resolution targets by case priority"
+    )
 
     @field_validator("code")
     @classmethod
@@ -289,6 +307,7 @@ class Pack:
     leads_to_selling_dealer: bool
     residency: dict[DataClass, ResidencyRule]
     storage_quotas_mib: dict[LicenceTier, int]
+    case_targets: dict[Priority, CaseTarget]
 
     def market(self, code: str) -> Market:
         try:
@@ -338,6 +357,13 @@ class Pack:
             "storage_quotas_mib": {
                 tier.value: mib for tier, mib in self.storage_quotas_mib.items()
             },
+            "case_targets": {
+                priority.value: {
+                    "response_hours": target.response_hours,
+                    "resolution_hours": target.resolution_hours,
+                }
+                for priority, target in self.case_targets.items()
+            },
         }
 
 
@@ -350,7 +376,7 @@ def _rules(rules: Mapping[DataClass, ResidencyRule]) -> dict[str, Any]:
 
 # Fields a spec may leave out (None) to inherit; identity fields are handled apart.
 _INHERITED = [f.name for f in fields(Pack) if f.name not in ("code", "extends", "chain", "markets")]
-_MERGED_BY_KEY = ("residency", "storage_quotas_mib")
+_MERGED_BY_KEY = ("residency", "storage_quotas_mib", "case_targets")
 
 
 def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
@@ -394,6 +420,9 @@ def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
         # A policy added after packs were first written: a root that says nothing routes
         # every lead to the nearest dealer, as before.
         values.setdefault("leads_to_selling_dealer", False)
+        # Likewise case targets: a root that sets none gives its markets' cases no due time
+        # until a pack sets one.
+        values.setdefault("case_targets", {})
         missing = [name for name in _INHERITED if values.get(name) is None and name != "currency"]
         if missing:
             raise PackError(f"pack {code!r} extends nothing and leaves {', '.join(missing)} unset")

@@ -27,6 +27,7 @@ ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.migrate",)
 # Built-in capabilities, registered exactly as a third-party plugin would be: a module
 # whose functions carry ``@hookimpl``. Any of them can be disabled.
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "regiocrm.cli.cases",
     "regiocrm.cli.channels",
     "regiocrm.cli.config",
     "regiocrm.cli.db",
@@ -47,6 +48,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.customers",
     "regiocrm.http.webhooks",
     "regiocrm.http.leads",
+    "regiocrm.http.cases",
     "regiocrm.http.exports",
     "regiocrm.rollout",
     "regiocrm.plugins.wechat",

@@ -38,7 +38,16 @@ class Case(Model):
     priority: Mapped[Priority] = mapped_column(default=Priority.NORMAL)
     organization_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    service: Mapped[str] = mapped_column(
+        String(20), default="office", doc="whose clock runs: office, or call_centre (24x7)"
+    )
     opened_at: Mapped[datetime]
-    due_at: Mapped[datetime | None]
+    response_due_at: Mapped[datetime | None] = mapped_column(doc="first answer due")
+    responded_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None] = mapped_column(doc="resolution due")
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(
+        default=0, doc="0 on time; 1 the first answer is late; 2 the resolution is late"
+    )
+    escalated_at: Mapped[datetime | None]

@@ -20,8 +20,16 @@ from regiocrm.channels import ChannelAccount, InboundMessage
 from regiocrm.formats import Address, PersonName, address_from_pack, name_from_pack
 from regiocrm.i18n import _, use_locale
 from regiocrm.identities import InvalidIdentity, NormalizedIdentity
-from regiocrm.models import DataClass, LicenceTier
-from regiocrm.packs import BusinessHours, NameOrder, Pack, PackSpec, PhoneticRule, ResidencyRule
+from regiocrm.models import DataClass, LicenceTier, Priority
+from regiocrm.packs import (
+    BusinessHours,
+    CaseTarget,
+    NameOrder,
+    Pack,
+    PackSpec,
+    PhoneticRule,
+    ResidencyRule,
+)
 
 # Providers that ignore dots and "+tags" in the local part: one mailbox, many spellings.
 CANONICAL_MAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -46,6 +54,12 @@ def register_packs() -> list[PackSpec]:
             map_providers=("gazetteer",),
             residency={data_class: everywhere for data_class in DataClass},
             storage_quotas_mib={LicenceTier.FULL: 102_400, LicenceTier.COMMUNITY: 10_240},
+            case_targets={
+                Priority.URGENT: CaseTarget(response_hours=1, resolution_hours=8),
+                Priority.HIGH: CaseTarget(response_hours=4, resolution_hours=18),
+                Priority.NORMAL: CaseTarget(response_hours=8, resolution_hours=27),
+                Priority.LOW: CaseTarget(response_hours=18, resolution_hours=90),
+            },
         )
     ]
 

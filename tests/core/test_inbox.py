@@ -22,6 +22,7 @@ from sqlalchemy.exc import CompileError
 
 from regiocrm import hookimpl
 from regiocrm import inbox as inbox_module
+from regiocrm.cases import Cases, NewCase
 from regiocrm.channels import (
     BadSignature,
     Channel,
@@ -41,7 +42,7 @@ from regiocrm.customers import Customers, NewCustomer
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.inbox import InboxWorker, process, requeue_failed, store, waiting
-from regiocrm.models import Identity, InboxMessage, InboxStatus, Interaction
+from regiocrm.models import CaseStatus, Identity, InboxMessage, InboxStatus, Interaction, Priority
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
@@ -465,3 +466,39 @@ def test_a_provider_that_cannot_enrich_does_not_lose_the_message(
     assert done is not None
     assert count(stores, Identity) == 1
     assert count(stores, Interaction) == 1
+
+
+def test_a_message_from_a_customer_with_an_open_case_is_attached_to_it(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    with stores.session() as session:
+        customer = Customers(session, regiocrm_hooks).create(
+            NewCustomer(market="JP"), [IdentityRef("echo", "tanaka")]
+        )
+        cases = Cases(session, regiocrm_hooks)
+        older = cases.open(NewCase(customer.id, "JP", Priority.NORMAL, "塗装の傷"), actor_id=None)
+        newer = cases.open(NewCase(customer.id, "JP", Priority.HIGH, "異音"), actor_id=None)
+
+    def write(message_id: str) -> Any:
+        message = InboundMessage(
+            message_id, (IdentityRef("echo", "tanaka"),), datetime.now(UTC), text="まだですか"
+        )
+        with stores.session() as session:
+            [stored] = store(session, account, [message])
+        done = process(stores, regiocrm_hooks, registry, stored.inbox)
+        with stores.session() as session:
+            return session.get_one(Interaction, done.interaction_id).case_id
+
+    assert write("m1") == newer.id, "the newest open case"
+    with stores.session() as session:
+        cases = Cases(session, regiocrm_hooks)
+        for status in (CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED):
+            cases.transition(newer.id, status, actor_id=None)
+    assert write("m2") == older.id
+    with stores.session() as session:
+        cases = Cases(session, regiocrm_hooks)
+        for status in (CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED):
+            cases.transition(older.id, status, actor_id=None)
+    assert write("m3") is None, "no open case: the message stands alone"

@@ -8,7 +8,7 @@ import pytest
 
 from regiocrm import hookimpl
 from regiocrm.hooks import Hooks
-from regiocrm.models import DataClass, LicenceTier
+from regiocrm.models import DataClass, LicenceTier, Priority
 from regiocrm.packs import MarketProfile, NameOrder, PackError, PackSpec, resolve_packs
 
 
@@ -64,8 +64,11 @@ def test_tables_merge_key_by_key() -> None:
         extends="base",
         residency={"financial": {"zones": ("vault",)}},
         storage_quotas_mib={"community": 5},
+        case_targets={"urgent": {"response_hours": 0.5, "resolution_hours": 4}},
     )
     packs = resolve_packs([base, child])
+    assert packs["base"].case_targets == {}
+    assert packs["child"].case_targets[Priority.URGENT].response_hours == 0.5
     assert packs["child"].residency[DataClass.FINANCIAL].zones == ("vault",)
     assert packs["child"].residency[DataClass.CRM].zones == ("main",)
     assert packs["child"].storage_quotas_mib == {LicenceTier.FULL: 100, LicenceTier.COMMUNITY: 5}

@@ -1,0 +1,223 @@
+"""Cases: complaints and service requests on service-level clocks.
+
+A case moves ``new → assigned → in_progress → waiting_customer → resolved → closed`` and
+may be reopened from ``resolved`` or ``closed``. Its pack sets, per priority, how many
+business hours its first answer and its resolution may take; the due times run on the
+market's business calendar (around the clock for a call centre that works 24×7), so a
+complaint opened on the eve of a public holiday is due after it. Every step goes on the
+customer's timeline and into the audit trail, and ``case_transitioned`` fires once it is
+committed. ``escalate`` raises the cases whose clocks have run out, once per deadline, so
+it is safe to run from cron.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+
+from regiocrm import audit
+from regiocrm.calendars import Service
+from regiocrm.customers import Customers
+from regiocrm.hooks import Hooks
+from regiocrm.models import Case, CaseStatus, Direction, Interaction, Priority
+from regiocrm.models.base import utcnow
+from regiocrm.stores import ZonedSession, after_commit
+
+TRANSITIONS: dict[CaseStatus, tuple[CaseStatus, ...]] = {
+    CaseStatus.NEW: (CaseStatus.ASSIGNED, CaseStatus.IN_PROGRESS),
+    CaseStatus.ASSIGNED: (CaseStatus.IN_PROGRESS,),
+    CaseStatus.IN_PROGRESS: (CaseStatus.WAITING_CUSTOMER, CaseStatus.RESOLVED),
+    CaseStatus.WAITING_CUSTOMER: (CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED),
+    # Back to in_progress from here is a reopening.
+    CaseStatus.RESOLVED: (CaseStatus.CLOSED, CaseStatus.IN_PROGRESS),
+    CaseStatus.CLOSED: (CaseStatus.IN_PROGRESS,),
+}
+OPEN = (CaseStatus.NEW, CaseStatus.ASSIGNED, CaseStatus.IN_PROGRESS, CaseStatus.WAITING_CUSTOMER)
+# Statuses in which the customer has had a first answer.
+ANSWERED = (CaseStatus.IN_PROGRESS, CaseStatus.WAITING_CUSTOMER, CaseStatus.RESOLVED)
+RESPONSE_LATE, RESOLUTION_LATE = 1, 2
+
+
+class CaseError(Exception):
+    """A case operation that cannot be done as asked; nothing was stored."""
+
+
+class UnknownCase(CaseError):
+    pass
+
+
+class IllegalTransition(CaseError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """What opening a case takes; ``opened_at`` for a case imported from elsewhere."""
+
+    customer_id: uuid.UUID
+    market: str
+    priority: Priority
+    subject: str
+    opened_at: datetime | None = None
+    service: Service = Service.OFFICE
+    organization_id: uuid.UUID | None = None
+
+
+class Cases:
+    """Case operations inside one session; the caller commits."""
+
+    def __init__(self, session: ZonedSession, hooks: Hooks) -> None:
+        self.session = session
+        self.hooks = hooks
+
+    def get(self, case_id: uuid.UUID) -> Case:
+        case = self.session.get(Case, case_id)
+        if case is None:
+            raise UnknownCase(f"no case {case_id}")
+        return case
+
+    def open(self, new: NewCase, *, actor_id: uuid.UUID | None) -> Case:
+        """Open a case with its due times on the market's clock.
+
+        :raises regiocrm.customers.UnknownCustomer: for no such customer.
+        :raises regiocrm.packs.PackError: for a market no pack serves.
+        :raises CaseError: when the market's pack sets no target for the priority.
+        """
+        customer = Customers(self.session, self.hooks).get(new.customer_id)
+        pack = self.hooks.packs().for_market(new.market)
+        target = pack.case_targets.get(new.priority)
+        if target is None:
+            raise CaseError(f"pack {pack.code!r} sets no target for {new.priority.value} cases")
+        opened = new.opened_at or utcnow()
+
+        def due(hours: float) -> datetime:
+            return self.hooks.due_at(
+                market=new.market,
+                start=opened,
+                duration=timedelta(hours=hours),
+                service=new.service,
+            )
+
+        case = Case(
+            market=new.market,
+            customer_id=customer.id,
+            subject=new.subject,
+            priority=new.priority,
+            service=new.service.value,
+            organization_id=new.organization_id,
+            opened_at=opened,
+            response_due_at=due(target.response_hours),
+            due_at=due(target.resolution_hours),
+        )
+        self.session.add(case)
+        self.session.flush()
+        self._record(case, None, "opened", actor_id)
+        return case
+
+    def transition(
+        self,
+        case_id: uuid.UUID,
+        to: CaseStatus,
+        *,
+        actor_id: uuid.UUID | None,
+        organization_id: uuid.UUID | None = None,
+        assignee_id: uuid.UUID | None = None,
+    ) -> Case:
+        """Move a case on.
+
+        :raises UnknownCase: for no such case.
+        :raises IllegalTransition: naming where the case may go from where it is.
+        """
+        case = self.get(case_id)
+        previous = case.status
+        allowed = TRANSITIONS[previous]
+        if to not in allowed:
+            raise IllegalTransition(
+                f"a {previous.value} case cannot become {to.value}: it may become"
+                f" {', '.join(status.value for status in allowed)}"
+            )
+        if to is CaseStatus.ASSIGNED and not (
+            organization_id or assignee_id or case.organization_id or case.assignee_id
+        ):
+            raise IllegalTransition("assigning a case needs an organization or a user")
+        now = utcnow()
+        case.organization_id = organization_id or case.organization_id
+        case.assignee_id = assignee_id or case.assignee_id
+        case.status = to
+        if to in ANSWERED and case.responded_at is None:
+            case.responded_at = now
+        if to is CaseStatus.RESOLVED:
+            case.resolved_at = now
+        if to is CaseStatus.CLOSED:
+            case.closed_at = now
+        reopened = previous in (CaseStatus.RESOLVED, CaseStatus.CLOSED) and to in OPEN
+        if reopened:
+            case.resolved_at = case.closed_at = None
+        self.session.flush()
+        self._record(case, previous, "reopened" if reopened else to.value, actor_id)
+        return case
+
+    def escalate(self, now: datetime | None = None) -> list[Case]:
+        """Raise every open case whose first answer or resolution is late, once per
+        deadline missed; the cases raised."""
+        now = now or utcnow()
+        late_answer = and_(
+            Case.responded_at.is_(None),
+            Case.response_due_at < now,
+            Case.escalation_level < RESPONSE_LATE,
+        )
+        late_resolution = and_(Case.due_at < now, Case.escalation_level < RESOLUTION_LATE)
+        overdue = self.session.scalars(
+            select(Case).where(Case.status.in_(OPEN), or_(late_answer, late_resolution))
+        ).all()
+        for case in overdue:
+            late = case.due_at is not None and case.due_at < now
+            case.escalation_level = RESOLUTION_LATE if late else RESPONSE_LATE
+            case.escalated_at = now
+            self.session.flush()
+            reason = "escalated: resolution late" if late else "escalated: first answer late"
+            self._record(case, case.status, reason, None)
+        return list(overdue)
+
+    def _record(
+        self, case: Case, previous: CaseStatus | None, reason: str, actor_id: uuid.UUID | None
+    ) -> None:
+        """The step on the customer's timeline, in the audit trail, and announced once
+        committed."""
+        step = f"{previous.value} → {case.status.value}" if previous else case.status.value
+        self.session.add(
+            Interaction(
+                market=case.market,
+                customer_id=case.customer_id,
+                channel="case",
+                direction=Direction.INTERNAL,
+                touchpoint="case",
+                summary=f"case {case.subject!r}: {reason} ({step})"[:500],
+                occurred_at=utcnow(),
+                organization_id=case.organization_id,
+                case_id=case.id,
+            )
+        )
+        audit.record(
+            self.session,
+            actor_id=actor_id,
+            action=f"case.{reason.split(':')[0]}",
+            subject_type="case",
+            subject=case,
+            detail={"status": case.status.value, "reason": reason},
+        )
+        status, case_id, market = case.status.value, case.id, case.market
+        after_commit(
+            self.session,
+            lambda: self.hooks.case_transitioned(
+                case_id=case_id,
+                market=market,
+                previous=previous.value if previous else None,
+                status=status,
+                reason=reason,
+                actor_id=actor_id,
+            ),
+        )

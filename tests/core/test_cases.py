@@ -1,0 +1,277 @@
+"""Cases: due times on the market's calendar, the steps a case may take (and those it may
+not), each on the customer's timeline, and escalation that is safe to run from cron."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from regiocrm.accounts import create_organization, create_user
+from regiocrm.hooks import Hooks
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.app import create_app
+from regiocrm.models import AuditEvent, Case, Interaction, OrganizationKind, UserRole
+from regiocrm.models.base import utcnow
+from regiocrm.packs import CaseTarget
+from regiocrm.settings import RegiocrmSettings
+from regiocrm.stores import ZoneStores
+from regiocrm.testing import upgrade_zones
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class Desk:
+    def __init__(self, client: TestClient, stores: ZoneStores, token: str, org: uuid.UUID) -> None:
+        self.client = client
+        self.stores = stores
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.org = org
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self.client.post(path, json=body, headers=self.headers)
+
+    def customer(self, market: str = "CN") -> str:
+        answer = self.post("/api/customers", {"market": market, "family_name": "王"})
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    def case(self, **values: Any) -> dict[str, Any]:
+        body = {"customer_id": self.customer(), "market": "CN", "subject": "刹车异响", **values}
+        answer = self.post("/api/cases", body)
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    def count(self, model: Any) -> int:
+        with self.stores.session() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.fixture
+def desk(settings: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Desk]:
+    stores = ZoneStores.open(settings, regiocrm_hooks)
+    upgrade_zones(stores, regiocrm_hooks)
+    with stores.session() as session:
+        org = create_organization(
+            session, name="Call centre", kind=OrganizationKind.CALL_CENTRE, market="CN"
+        )
+        agent = create_user(session, name="mei", role=UserRole.AGENT, organization=org)
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        yield Desk(client, stores, agent.token, org.id)
+    stores.dispose()
+
+
+def local(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(SHANGHAI)
+
+
+def test_a_complaint_opened_on_the_eve_of_national_day_is_due_after_it(desk: Desk) -> None:
+    """Opened at 17:00 on 30 September 2026. National Day's holidays run 1 to 7 October
+    (the 4th is a Sunday), and Saturday 10 October is a working day made up for them. A
+    normal case gets its first answer within 8 business hours and its resolution within
+    27: one hour on the eve, then from 9:00 on 8 October."""
+    case = desk.case(priority="normal", opened_at="2026-09-30T17:00:00+08:00")
+    assert case["due_at"].endswith("+00:00"), "ISO 8601 with its offset"
+    assert local(case["response_due_at"]) == datetime(2026, 10, 8, 16, tzinfo=SHANGHAI)
+    assert local(case["due_at"]) == datetime(2026, 10, 10, 17, tzinfo=SHANGHAI)
+    assert case["status"] == "new"
+
+
+def test_a_call_centre_case_runs_around_the_clock(desk: Desk) -> None:
+    case = desk.case(
+        priority="urgent", opened_at="2026-09-30T23:30:00+08:00", service="call_centre"
+    )
+    assert local(case["response_due_at"]) == datetime(2026, 10, 1, 0, 30, tzinfo=SHANGHAI)
+    assert local(case["due_at"]) == datetime(2026, 10, 1, 7, 30, tzinfo=SHANGHAI)
+
+
+def test_the_steps_of_a_case_go_on_the_customers_timeline(desk: Desk) -> None:
+    case = desk.case(priority="high")
+    path = f"/api/cases/{case['id']}/transition"
+    assigned = desk.post(path, {"to": "assigned", "organization_id": str(desk.org)})
+    assert assigned.json()["organization_id"] == str(desk.org)
+    working = desk.post(path, {"to": "in_progress"}).json()
+    assert working["responded_at"] is not None
+    waiting = desk.post(path, {"to": "waiting_customer"}).json()
+    assert waiting["responded_at"] == working["responded_at"], "the first answer stays first"
+    resolved = desk.post(path, {"to": "resolved"}).json()
+    assert resolved["resolved_at"] is not None
+    closed = desk.post(path, {"to": "closed"}).json()
+    assert closed["closed_at"] is not None
+    reopened = desk.post(path, {"to": "in_progress"}).json()
+    assert (reopened["status"], reopened["resolved_at"], reopened["closed_at"]) == (
+        "in_progress",
+        None,
+        None,
+    )
+    timeline = desk.client.get(
+        f"/api/customers/{case['customer_id']}/timeline", headers=desk.headers
+    ).json()
+    summaries = [item["summary"] for item in timeline["items"]]
+    assert summaries == [
+        "case '刹车异响': opened (new)",
+        "case '刹车异响': assigned (new → assigned)",
+        "case '刹车异响': in_progress (assigned → in_progress)",
+        "case '刹车异响': waiting_customer (in_progress → waiting_customer)",
+        "case '刹车异响': resolved (waiting_customer → resolved)",
+        "case '刹车异响': closed (resolved → closed)",
+        "case '刹车异响': reopened (closed → in_progress)",
+    ]
+    with desk.stores.session() as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.subject_id == uuid.UUID(case["id"]))
+        ).all()
+    assert sorted(actions) == sorted(
+        [
+            "case.opened",
+            "case.assigned",
+            "case.in_progress",
+            "case.waiting_customer",
+            "case.resolved",
+            "case.closed",
+            "case.reopened",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("steps", "refused", "reason"),
+    [
+        ([], "closed", "a new case cannot become closed: it may become assigned, in_progress"),
+        ([], "assigned", "assigning a case needs an organization or a user"),
+        (["in_progress"], "new", "a in_progress case cannot become new: it may become"),
+        (
+            ["in_progress", "resolved"],
+            "waiting_customer",
+            "a resolved case cannot become waiting_customer",
+        ),
+    ],
+    ids=["skip-to-closed", "assign-to-nobody", "back-to-new", "resolved-to-waiting"],
+)
+def test_an_illegal_step_is_refused_and_nothing_is_stored(
+    desk: Desk, steps: list[str], refused: str, reason: str
+) -> None:
+    case = desk.case()
+    path = f"/api/cases/{case['id']}/transition"
+    for step in steps:
+        assert desk.post(path, {"to": step}).status_code == 200
+    before = (desk.count(Interaction), desk.count(AuditEvent))
+    answer = desk.post(path, {"to": refused})
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith(reason)
+    assert (desk.count(Interaction), desk.count(AuditEvent)) == before
+    assert desk.client.get(f"/api/cases/{case['id']}", headers=desk.headers).json()["status"] == (
+        steps[-1] if steps else "new"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reason"),
+    [
+        ({"customer_id": str(uuid.uuid4())}, 422, "no customer"),
+        ({"market": "US"}, 422, "no pack serves market 'US'"),
+        ({"priority": "whenever"}, 422, "Input should be 'low', 'normal', 'high' or 'urgent'"),
+        ({"opened_at": "2026-09-30T17:00:00"}, 422, "Input should have timezone info"),
+        ({"subject": ""}, 422, "String should have at least 1 character"),
+    ],
+    ids=["unknown-customer", "unserved-market", "priority", "naive-time", "empty-subject"],
+)
+def test_a_bad_case_is_refused_and_nothing_is_stored(
+    desk: Desk, change: dict[str, str], status: int, reason: str
+) -> None:
+    body = {"customer_id": desk.customer(), "market": "CN", "subject": "x", **change}
+    answer = desk.post("/api/cases", body)
+    assert answer.status_code == status
+    assert reason in answer.text
+    assert desk.count(Case) == 0
+
+
+def test_cases_are_listed_by_status_and_organization(desk: Desk) -> None:
+    first, second = desk.case(priority="urgent"), desk.case(priority="low")
+    desk.post(
+        f"/api/cases/{second['id']}/transition",
+        {"to": "assigned", "organization_id": str(desk.org)},
+    )
+    listed = desk.client.get("/api/cases", headers=desk.headers).json()["items"]
+    assert [case["id"] for case in listed] == [first["id"], second["id"]], "most urgent first"
+    assigned = desk.client.get(f"/api/cases?status=assigned&org={desk.org}", headers=desk.headers)
+    assert [case["id"] for case in assigned.json()["items"]] == [second["id"]]
+
+
+def test_escalation_raises_each_late_case_once(desk: Desk, regiocrm_cli, register_plugin) -> None:
+    raised: list[tuple[str, str]] = []
+
+    class Supervisor:
+        @hookimpl
+        def case_transitioned(self, case_id, market, previous, status, reason, actor_id) -> None:
+            raised.append((str(case_id), reason))
+
+    register_plugin(Supervisor())
+
+    def call_centre_case(hours_ago: int) -> dict[str, Any]:
+        opened = (utcnow() - timedelta(hours=hours_ago)).isoformat()
+        return desk.case(priority="urgent", opened_at=opened, service="call_centre")
+
+    # Urgent call-centre cases: a first answer within 1 hour, resolution within 8, 24x7.
+    unresolved, unanswered, answered = (
+        call_centre_case(10),
+        call_centre_case(3),
+        call_centre_case(3),
+    )
+    desk.post(f"/api/cases/{answered['id']}/transition", {"to": "in_progress"})
+    on_time = desk.case(priority="low")
+    raised.clear()
+    first = regiocrm_cli("cases", "escalate", "--json")
+    assert first.exit_code == 0, first.stderr
+    escalated = {case["id"]: case["escalation_level"] for case in json.loads(first.stdout)}
+    assert escalated == {unresolved["id"]: 2, unanswered["id"]: 1}
+    assert on_time["id"] not in escalated
+    assert sorted(raised) == sorted(
+        [
+            (unresolved["id"], "escalated: resolution late"),
+            (unanswered["id"], "escalated: first answer late"),
+        ]
+    )
+    again = regiocrm_cli("cases", "escalate", "--json")
+    assert again.stdout.strip() == "[]", "each deadline is escalated once"
+
+
+def test_hook_case_transitioned(desk: Desk, register_plugin) -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Recorder:
+        @hookimpl
+        def case_transitioned(self, case_id, market, previous, status, reason, actor_id) -> None:
+            seen.append(
+                {
+                    "case": case_id,
+                    "market": market,
+                    "previous": previous,
+                    "status": status,
+                    "reason": reason,
+                    "actor": actor_id,
+                }
+            )
+
+    register_plugin(Recorder())
+    case = desk.case()
+    desk.post(f"/api/cases/{case['id']}/transition", {"to": "in_progress"})
+    desk.post(f"/api/cases/{case['id']}/transition", {"to": "closed"})  # refused: no call
+    assert [(s["previous"], s["status"], s["reason"]) for s in seen] == [
+        (None, "new", "opened"),
+        ("new", "in_progress", "in_progress"),
+    ]
+    assert {s["case"] for s in seen} == {uuid.UUID(case["id"])}
+    assert all(isinstance(s["actor"], uuid.UUID) for s in seen)
+
+
+def test_a_case_target_cannot_resolve_before_it_answers() -> None:
+    with pytest.raises(ValueError, match="due for resolution before its first answer"):
+        CaseTarget(response_hours=8, resolution_hours=4)
