@@ -49,6 +49,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.webhooks",
     "regiocrm.http.leads",
     "regiocrm.http.cases",
+    "regiocrm.http.contracts",
     "regiocrm.http.exports",
     "regiocrm.rollout",
     "regiocrm.plugins.wechat",

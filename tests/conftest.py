@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from desk import Desk, open_desk
 
 from regiocrm.hooks import Hooks
 from regiocrm.settings import RegiocrmSettings
@@ -28,6 +30,13 @@ def stores(settings: RegiocrmSettings, regiocrm_hooks: Hooks):
     zone_stores = ZoneStores.open(settings, regiocrm_hooks)
     yield zone_stores
     zone_stores.dispose()
+
+
+@pytest.fixture
+def desk(settings: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Desk]:
+    """A call-centre agent at a served deployment (see ``tests/desk.py``)."""
+    with open_desk(settings, regiocrm_hooks) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -5,67 +5,27 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from desk import Desk
+from sqlalchemy import select
 
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.app import create_app
-from regiocrm.models import AuditEvent, Case, Interaction, OrganizationKind, UserRole
+from regiocrm.models import AuditEvent, Case, Interaction
 from regiocrm.models.base import utcnow
 from regiocrm.packs import CaseTarget
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
-from regiocrm.testing import upgrade_zones
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-class Desk:
-    def __init__(self, client: TestClient, stores: ZoneStores, token: str, org: uuid.UUID) -> None:
-        self.client = client
-        self.stores = stores
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.org = org
-
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self.client.post(path, json=body, headers=self.headers)
-
-    def customer(self, market: str = "CN") -> str:
-        answer = self.post("/api/customers", {"market": market, "family_name": "王"})
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["id"])
-
-    def case(self, **values: Any) -> dict[str, Any]:
-        body = {"customer_id": self.customer(), "market": "CN", "subject": "刹车异响", **values}
-        answer = self.post("/api/cases", body)
-        assert answer.status_code == 201, answer.text
-        return dict(answer.json())
-
-    def count(self, model: Any) -> int:
-        with self.stores.session() as session:
-            return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-@pytest.fixture
-def desk(settings: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Desk]:
-    stores = ZoneStores.open(settings, regiocrm_hooks)
-    upgrade_zones(stores, regiocrm_hooks)
-    with stores.session() as session:
-        org = create_organization(
-            session, name="Call centre", kind=OrganizationKind.CALL_CENTRE, market="CN"
-        )
-        agent = create_user(session, name="mei", role=UserRole.AGENT, organization=org)
-    with TestClient(create_app(settings, regiocrm_hooks)) as client:
-        yield Desk(client, stores, agent.token, org.id)
-    stores.dispose()
+def open_case(desk: Desk, **values: Any) -> dict[str, Any]:
+    body = {"customer_id": desk.customer(), "market": "CN", "subject": "刹车异响", **values}
+    answer = desk.post("/api/cases", body)
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
 
 
 def local(value: str) -> datetime:
@@ -77,7 +37,7 @@ def test_a_complaint_opened_on_the_eve_of_national_day_is_due_after_it(desk: Des
     (the 4th is a Sunday), and Saturday 10 October is a working day made up for them. A
     normal case gets its first answer within 8 business hours and its resolution within
     27: one hour on the eve, then from 9:00 on 8 October."""
-    case = desk.case(priority="normal", opened_at="2026-09-30T17:00:00+08:00")
+    case = open_case(desk, priority="normal", opened_at="2026-09-30T17:00:00+08:00")
     assert case["due_at"].endswith("+00:00"), "ISO 8601 with its offset"
     assert local(case["response_due_at"]) == datetime(2026, 10, 8, 16, tzinfo=SHANGHAI)
     assert local(case["due_at"]) == datetime(2026, 10, 10, 17, tzinfo=SHANGHAI)
@@ -85,15 +45,15 @@ def test_a_complaint_opened_on_the_eve_of_national_day_is_due_after_it(desk: Des
 
 
 def test_a_call_centre_case_runs_around_the_clock(desk: Desk) -> None:
-    case = desk.case(
-        priority="urgent", opened_at="2026-09-30T23:30:00+08:00", service="call_centre"
+    case = open_case(
+        desk, priority="urgent", opened_at="2026-09-30T23:30:00+08:00", service="call_centre"
     )
     assert local(case["response_due_at"]) == datetime(2026, 10, 1, 0, 30, tzinfo=SHANGHAI)
     assert local(case["due_at"]) == datetime(2026, 10, 1, 7, 30, tzinfo=SHANGHAI)
 
 
 def test_the_steps_of_a_case_go_on_the_customers_timeline(desk: Desk) -> None:
-    case = desk.case(priority="high")
+    case = open_case(desk, priority="high")
     path = f"/api/cases/{case['id']}/transition"
     assigned = desk.post(path, {"to": "assigned", "organization_id": str(desk.org)})
     assert assigned.json()["organization_id"] == str(desk.org)
@@ -158,7 +118,7 @@ def test_the_steps_of_a_case_go_on_the_customers_timeline(desk: Desk) -> None:
 def test_an_illegal_step_is_refused_and_nothing_is_stored(
     desk: Desk, steps: list[str], refused: str, reason: str
 ) -> None:
-    case = desk.case()
+    case = open_case(desk)
     path = f"/api/cases/{case['id']}/transition"
     for step in steps:
         assert desk.post(path, {"to": step}).status_code == 200
@@ -194,7 +154,7 @@ def test_a_bad_case_is_refused_and_nothing_is_stored(
 
 
 def test_cases_are_listed_by_status_and_organization(desk: Desk) -> None:
-    first, second = desk.case(priority="urgent"), desk.case(priority="low")
+    first, second = open_case(desk, priority="urgent"), open_case(desk, priority="low")
     desk.post(
         f"/api/cases/{second['id']}/transition",
         {"to": "assigned", "organization_id": str(desk.org)},
@@ -217,7 +177,7 @@ def test_escalation_raises_each_late_case_once(desk: Desk, regiocrm_cli, registe
 
     def call_centre_case(hours_ago: int) -> dict[str, Any]:
         opened = (utcnow() - timedelta(hours=hours_ago)).isoformat()
-        return desk.case(priority="urgent", opened_at=opened, service="call_centre")
+        return open_case(desk, priority="urgent", opened_at=opened, service="call_centre")
 
     # Urgent call-centre cases: a first answer within 1 hour, resolution within 8, 24x7.
     unresolved, unanswered, answered = (
@@ -226,7 +186,7 @@ def test_escalation_raises_each_late_case_once(desk: Desk, regiocrm_cli, registe
         call_centre_case(3),
     )
     desk.post(f"/api/cases/{answered['id']}/transition", {"to": "in_progress"})
-    on_time = desk.case(priority="low")
+    on_time = open_case(desk, priority="low")
     raised.clear()
     first = regiocrm_cli("cases", "escalate", "--json")
     assert first.exit_code == 0, first.stderr
@@ -261,7 +221,7 @@ def test_hook_case_transitioned(desk: Desk, register_plugin) -> None:
             )
 
     register_plugin(Recorder())
-    case = desk.case()
+    case = open_case(desk)
     desk.post(f"/api/cases/{case['id']}/transition", {"to": "in_progress"})
     desk.post(f"/api/cases/{case['id']}/transition", {"to": "closed"})  # refused: no call
     assert [(s["previous"], s["status"], s["reason"]) for s in seen] == [
