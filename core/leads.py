@@ -19,8 +19,10 @@ from regiocrm.customers import Customers
 from regiocrm.geo import convert, great_circle_km
 from regiocrm.geocoding import MapChain, NotLocated
 from regiocrm.hooks import Hooks
+from regiocrm.lead_lifecycle import follow_up_due
 from regiocrm.maps import Datum, Point
-from regiocrm.models import Lead, Organization, OrganizationKind, Ownership
+from regiocrm.models import Lead, LeadStatus, Organization, OrganizationKind, Ownership
+from regiocrm.models.base import utcnow
 from regiocrm.routing import Nearest, NearestIndex
 from regiocrm.stores import ZonedSession, after_commit
 
@@ -113,6 +115,7 @@ class Leads:
         )
         lead = Lead(
             market=new.market,
+            status=LeadStatus.NEW,
             customer_id=owner.id if owner else None,
             source=new.source,
             vehicle_model=new.vehicle_model,
@@ -144,6 +147,7 @@ class Leads:
                 lead.unassigned_reason = f"no active dealer of {new.market} has a location"
             else:
                 lead.dealer_id, lead.distance_km = nearest.key, round(nearest.km, 3)
+        lead.follow_up_due_at = follow_up_due(self.hooks, lead, utcnow())
         self.session.add(lead)
         self.session.flush()
         after_commit(

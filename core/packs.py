@@ -22,7 +22,7 @@ from babel.numbers import is_currency
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from regiocrm.i18n import _
-from regiocrm.models import DataClass, LicenceTier, Priority
+from regiocrm.models import DataClass, LeadStatus, LicenceTier, Priority
 
 PACK_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 ZONE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -192,6 +192,23 @@ class PackSpec(_Spec):
     case_targets: dict[Priority, CaseTarget] | None = Field(
         default=None, description="response and resolution targets by case priority"
     )
+    lead_follow_up_hours: dict[LeadStatus, float] | None = Field(
+        default=None,
+        description="business hours a dealer has for the next step of a lead in each open"
+        " status (new, contacted, qualified)",
+    )
+
+    @field_validator("lead_follow_up_hours")
+    @classmethod
+    def _follow_up_of_open_leads(
+        cls, value: dict[LeadStatus, float] | None
+    ) -> dict[LeadStatus, float] | None:
+        for status, hours in (value or {}).items():
+            if status in (LeadStatus.WON, LeadStatus.LOST):
+                raise ValueError(f"a {status.value} lead has no next step to follow up")
+            if hours <= 0:
+                raise ValueError(f"the follow-up of a {status.value} lead needs hours above 0")
+        return value
 
     @field_validator("code")
     @classmethod
@@ -308,6 +325,7 @@ class Pack:
     residency: dict[DataClass, ResidencyRule]
     storage_quotas_mib: dict[LicenceTier, int]
     case_targets: dict[Priority, CaseTarget]
+    lead_follow_up_hours: dict[LeadStatus, float]
 
     def market(self, code: str) -> Market:
         try:
@@ -364,6 +382,9 @@ class Pack:
                 }
                 for priority, target in self.case_targets.items()
             },
+            "lead_follow_up_hours": {
+                status.value: hours for status, hours in self.lead_follow_up_hours.items()
+            },
         }
 
 
@@ -376,7 +397,7 @@ def _rules(rules: Mapping[DataClass, ResidencyRule]) -> dict[str, Any]:
 
 # Fields a spec may leave out (None) to inherit; identity fields are handled apart.
 _INHERITED = [f.name for f in fields(Pack) if f.name not in ("code", "extends", "chain", "markets")]
-_MERGED_BY_KEY = ("residency", "storage_quotas_mib", "case_targets")
+_MERGED_BY_KEY = ("residency", "storage_quotas_mib", "case_targets", "lead_follow_up_hours")
 
 
 def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
@@ -423,6 +444,7 @@ def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
         # Likewise case targets: a root that sets none gives its markets' cases no due time
         # until a pack sets one.
         values.setdefault("case_targets", {})
+        values.setdefault("lead_follow_up_hours", {})
         missing = [name for name in _INHERITED if values.get(name) is None and name != "currency"]
         if missing:
             raise PackError(f"pack {code!r} extends nothing and leaves {', '.join(missing)} unset")

@@ -1,19 +1,24 @@
-"""``/api/leads`` and ``/api/dealers/nearest``: leads routed to the nearest dealer."""
+"""``/api/leads`` and ``/api/dealers/nearest``: leads routed to the nearest dealer and
+followed up to a sale."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
 
 from regiocrm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc
+from regiocrm.lead_lifecycle import Conflict, LeadError, LeadLifecycle, Sale, UnknownLead, overdue
 from regiocrm.leads import Leads, NewLead
 from regiocrm.maps import Datum, Point
-from regiocrm.models import Lead, Organization
+from regiocrm.models import Lead, LeadStatus, Organization
+from regiocrm.models.base import utcnow
 from regiocrm.packs import PackError
 
 router = APIRouter(prefix="/api", tags=["leads"])
@@ -70,7 +75,33 @@ def _as_json(session: DbSession, lead: Lead) -> dict[str, Any]:
         "distance_km": lead.distance_km,
         "unassigned_reason": lead.unassigned_reason,
         "customer_id": str(lead.customer_id) if lead.customer_id else None,
+        "vehicle_model": lead.vehicle_model,
+        "follow_up_due_at": (
+            None if lead.follow_up_due_at is None else lead.follow_up_due_at.isoformat()
+        ),
+        "lost_reason": lead.lost_reason,
+        "ownership_id": str(lead.ownership_id) if lead.ownership_id else None,
     }
+
+
+class LeadStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: LeadStatus
+    reason: str = Field(default="", max_length=500, description="why a lead was lost")
+
+
+class SaleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vin: str = Field(min_length=1, max_length=20, examples=["LSVAU2180N2183456"])
+    started_on: date = Field(default_factory=date.today, description="the day of the sale")
+    make: str | None = Field(default=None, max_length=60)
+    model: str | None = Field(default=None, max_length=60, description="default: the lead's")
+    model_year: int | None = Field(default=None, ge=1900, le=2100)
+    customer_id: uuid.UUID | None = Field(
+        default=None, description="the buyer, for a lead that has no customer"
+    )
 
 
 @router.post("/leads", status_code=status.HTTP_201_CREATED)
@@ -95,12 +126,73 @@ def create_lead(body: LeadIn, user: CurrentUser, session: DbSession, svc: Svc) -
     return _as_json(session, lead)
 
 
+@router.get("/leads")
+def list_leads(
+    user: CurrentUser,
+    session: DbSession,
+    dealer_id: uuid.UUID | None = None,
+    status_: Annotated[LeadStatus | None, Query(alias="status")] = None,
+    overdue_only: Annotated[
+        bool, Query(alias="overdue", description="open leads whose follow-up is late")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Leads, the follow-up due soonest first."""
+    query = select(Lead).order_by(Lead.follow_up_due_at, Lead.id).limit(limit)
+    if dealer_id is not None:
+        query = query.where(Lead.dealer_id == dealer_id)
+    if status_ is not None:
+        query = query.where(Lead.status == status_)
+    if overdue_only:
+        query = query.where(overdue(utcnow()))
+    return {"items": [_as_json(session, lead) for lead in session.scalars(query)]}
+
+
 @router.get("/leads/{lead_id}")
 def get_lead(lead_id: uuid.UUID, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """A lead with the dealer it was routed to and the distance."""
     lead = session.get(Lead, lead_id)
     if lead is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead {lead_id}")
+    return _as_json(session, lead)
+
+
+@router.post("/leads/{lead_id}/transition")
+def transition_lead(
+    lead_id: uuid.UUID, body: LeadStep, user: CurrentUser, session: DbSession, svc: Svc
+) -> dict[str, Any]:
+    """Move a lead on: ``contacted``, ``qualified``, or ``lost`` with its reason. A step the
+    lead cannot take is 400 with where it may go; nothing is stored."""
+    try:
+        lead = LeadLifecycle(session, svc.hooks).transition(
+            lead_id, body.to, actor_id=user.id, reason=body.reason
+        )
+    except UnknownLead as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except LeadError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    return _as_json(session, lead)
+
+
+@router.post("/leads/{lead_id}/convert")
+def convert_lead(
+    lead_id: uuid.UUID, body: SaleIn, user: CurrentUser, session: DbSession, svc: Svc
+) -> dict[str, Any]:
+    """Win a qualified lead with the sale of a vehicle: the customer owns it from
+    ``started_on``, bought from the lead's dealer. Sending the same sale again is safe.
+    A lead not qualified or a malformed VIN is 400; another vehicle than the lead was won
+    with, or a vehicle someone owns, 409; an unknown buyer 422."""
+    sale = Sale(**body.model_dump())
+    try:
+        lead = LeadLifecycle(session, svc.hooks).convert(lead_id, sale, actor_id=user.id)
+    except UnknownLead as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except LeadError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    except UnknownCustomer as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return _as_json(session, lead)
 
 

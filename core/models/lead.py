@@ -39,5 +39,8 @@ class Lead(Model):
     unassigned_reason: Mapped[str | None] = mapped_column(
         Text, doc="why no dealer could be chosen: the lead is kept, flagged for a person"
     )
-    follow_up_due_at: Mapped[datetime | None]
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(
+        index=True, doc="when the dealer's next step is due; none once won or lost"
+    )
+    lost_reason: Mapped[str | None] = mapped_column(Text)
     ownership_id: Mapped[uuid.UUID | None] = mapped_column(doc="the sale the lead became")

@@ -20,7 +20,7 @@ from regiocrm.channels import ChannelAccount, InboundMessage
 from regiocrm.formats import Address, PersonName, address_from_pack, name_from_pack
 from regiocrm.i18n import _, use_locale
 from regiocrm.identities import InvalidIdentity, NormalizedIdentity
-from regiocrm.models import DataClass, LicenceTier, Priority
+from regiocrm.models import DataClass, LeadStatus, LicenceTier, Priority
 from regiocrm.packs import (
     BusinessHours,
     CaseTarget,
@@ -59,6 +59,11 @@ def register_packs() -> list[PackSpec]:
                 Priority.HIGH: CaseTarget(response_hours=4, resolution_hours=18),
                 Priority.NORMAL: CaseTarget(response_hours=8, resolution_hours=27),
                 Priority.LOW: CaseTarget(response_hours=18, resolution_hours=90),
+            },
+            lead_follow_up_hours={
+                LeadStatus.NEW: 4,
+                LeadStatus.CONTACTED: 24,
+                LeadStatus.QUALIFIED: 40,
             },
         )
     ]

@@ -8,7 +8,7 @@ import pytest
 
 from regiocrm import hookimpl
 from regiocrm.hooks import Hooks
-from regiocrm.models import DataClass, LicenceTier, Priority
+from regiocrm.models import DataClass, LeadStatus, LicenceTier, Priority
 from regiocrm.packs import MarketProfile, NameOrder, PackError, PackSpec, resolve_packs
 
 
@@ -65,8 +65,11 @@ def test_tables_merge_key_by_key() -> None:
         residency={"financial": {"zones": ("vault",)}},
         storage_quotas_mib={"community": 5},
         case_targets={"urgent": {"response_hours": 0.5, "resolution_hours": 4}},
+        lead_follow_up_hours={"new": 2},
     )
     packs = resolve_packs([base, child])
+    assert packs["base"].lead_follow_up_hours == {}
+    assert packs["child"].lead_follow_up_hours == {LeadStatus.NEW: 2}
     assert packs["base"].case_targets == {}
     assert packs["child"].case_targets[Priority.URGENT].response_hours == 0.5
     assert packs["child"].residency[DataClass.FINANCIAL].zones == ("vault",)
