@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from regiocrm.models import AuditEvent, Model
+from regiocrm.models import AuditEvent, Model, Organization, User
 
 
 def record(
@@ -35,3 +39,91 @@ def record(
             detail={key: str(value) for key, value in (detail or {}).items()},
         )
     )
+
+
+def record_reads(
+    session: Session, *, actor_id: uuid.UUID | None, subject_type: str, subjects: Iterable[Model]
+) -> None:
+    """An audit event ``<subject_type>.read`` for each row shown to ``actor_id``."""
+    for subject in subjects:
+        record(
+            session,
+            actor_id=actor_id,
+            action=f"{subject_type}.read",
+            subject_type=subject_type,
+            subject=subject,
+        )
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One audit event as a partner audit reads it: who (by name and role), did what, to
+    what, when."""
+
+    id: uuid.UUID
+    occurred_at: datetime
+    actor: str
+    role: str
+    action: str
+    subject_type: str
+    subject_id: str
+    market: str
+    detail: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "id": str(self.id),
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+
+def trail(
+    session: Session,
+    organization: Organization,
+    since: datetime,
+    until: datetime | None = None,
+    *,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    batch: int = 1000,
+) -> Iterator[TrailEntry]:
+    """Every audit event by the organization's users from ``since`` (inclusive) to
+    ``until`` (exclusive), oldest first, read a batch at a time from every zone; from the
+    event after ``after`` (its time and id) to go on from a page."""
+    users = {
+        user.id: user
+        for user in session.scalars(select(User).where(User.organization_id == organization.id))
+    }
+    if not users:
+        return
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.actor_id.in_(list(users)), AuditEvent.occurred_at >= since)
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)
+        .limit(batch)
+    )
+    if until is not None:
+        query = query.where(AuditEvent.occurred_at < until)
+    while True:
+        page = (
+            query
+            if after is None
+            else query.where(tuple_(AuditEvent.occurred_at, AuditEvent.id) > after)
+        )
+        events = list(session.scalars(page))
+        for event in events:
+            actor = users[event.actor_id] if event.actor_id is not None else None
+            yield TrailEntry(
+                id=event.id,
+                occurred_at=event.occurred_at,
+                actor=actor.name if actor else "",
+                role=actor.role.value if actor else "",
+                action=event.action,
+                subject_type=event.subject_type,
+                subject_id="" if event.subject_id is None else str(event.subject_id),
+                market=event.market,
+                detail=dict(event.detail),
+            )
+        if len(events) < batch:
+            return
+        after = (events[-1].occurred_at, events[-1].id)

@@ -8,12 +8,13 @@ a renewal campaign is made of: :func:`expiring` finds them in the database.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from regiocrm import audit
 from regiocrm.customers import Customers
@@ -95,10 +96,20 @@ class Contracts:
         self._audit(contract, "contract.created", actor_id)
         return contract
 
-    def read(self, contract_id: uuid.UUID, *, actor_id: uuid.UUID | None) -> Contract:
-        """:raises UnknownContract: for no such contract."""
+    def read(
+        self,
+        contract_id: uuid.UUID,
+        *,
+        actor_id: uuid.UUID | None,
+        within: Callable[[str, uuid.UUID | None], bool] = lambda market, organization: True,
+    ) -> Contract:
+        """The contract, if ``within`` (given its market and organization) says the reader
+        may see it.
+
+        :raises UnknownContract: for no such contract, or one the reader may not see.
+        """
         contract = self.session.get(Contract, contract_id)
-        if contract is None:
+        if contract is None or not within(contract.market, contract.organization_id):
             raise UnknownContract(f"no contract {contract_id}")
         self._audit(contract, "contract.read", actor_id)
         return contract
@@ -107,13 +118,17 @@ class Contracts:
         self,
         *,
         actor_id: uuid.UUID | None,
+        within: ColumnElement[bool] | None = None,
         customer_ids: list[uuid.UUID] | None = None,
         status: ContractStatus | None = None,
         ending_within_days: int | None = None,
         limit: int = 50,
     ) -> list[Contract]:
-        """Contracts, those ending soonest first; each one listed is a read, audited."""
+        """Contracts (those ``within`` holds of), those ending soonest first; each one listed
+        is a read, audited."""
         query = select(Contract).order_by(Contract.ends_on, Contract.id).limit(limit)
+        if within is not None:
+            query = query.where(within)
         if customer_ids is not None:
             query = query.where(Contract.customer_id.in_(customer_ids))
         if status is not None:

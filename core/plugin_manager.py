@@ -27,6 +27,7 @@ ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.migrate",)
 # Built-in capabilities, registered exactly as a third-party plugin would be: a module
 # whose functions carry ``@hookimpl``. Any of them can be disabled.
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "regiocrm.cli.audit",
     "regiocrm.cli.cases",
     "regiocrm.cli.channels",
     "regiocrm.cli.config",
@@ -50,6 +51,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.leads",
     "regiocrm.http.cases",
     "regiocrm.http.contracts",
+    "regiocrm.http.audit",
     "regiocrm.http.exports",
     "regiocrm.rollout",
     "regiocrm.plugins.wechat",

@@ -42,6 +42,10 @@ class Rule:
     pack: str
 
 
+class ApartError(ResidencyError):
+    """Classes of a market's data a query must read together are kept in different zones."""
+
+
 @dataclass(frozen=True)
 class ResidencyProblem:
     """A residency setting that cannot be used: the settings key and why."""
@@ -188,6 +192,21 @@ class Residency:
         """The zone this deployment keeps one class of a market's data in."""
         self.rule(market, data_class)
         return self.placement[market, data_class]
+
+    def zone_together(self, market: str, classes: Iterable[DataClass]) -> str:
+        """The one zone keeping every class of ``classes`` of the market's data, where a
+        query relating them (customers with their ownerships, say) runs as one statement.
+
+        :raises ApartError: naming where each class is, when they are apart.
+        """
+        zones = {data_class: self.zone_for(market, data_class) for data_class in classes}
+        if len(set(zones.values())) != 1:
+            where = ", ".join(f"{c.value} in {zone}" for c, zone in sorted(zones.items()))
+            raise ApartError(
+                f"{market} keeps {where}: a query relating them cannot run in one zone;"
+                " place them in one zone ([residency.placement])"
+            )
+        return next(iter(zones.values()))
 
     def allows(self, market: str, data_class: DataClass, zone: str) -> bool:
         rule = self.rules.get((market, data_class))

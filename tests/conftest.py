@@ -34,7 +34,8 @@ def stores(settings: RegiocrmSettings, regiocrm_hooks: Hooks):
 
 @pytest.fixture
 def desk(settings: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Desk]:
-    """A call-centre agent at a served deployment (see ``tests/desk.py``)."""
+    """A competence-centre user, who sees every market, at a served deployment (see
+    ``tests/desk.py``)."""
     with open_desk(settings, regiocrm_hooks) as opened:
         yield opened
 

@@ -49,8 +49,8 @@ def open_desk(
     settings: RegiocrmSettings,
     hooks: Hooks,
     *,
-    kind: OrganizationKind = OrganizationKind.CALL_CENTRE,
-    role: UserRole = UserRole.AGENT,
+    kind: OrganizationKind = OrganizationKind.OEM,
+    role: UserRole = UserRole.COMPETENCE_CENTRE,
     market: str = "CN",
 ) -> Iterator[Desk]:
     """A migrated deployment served in-process, with one organization and one user."""

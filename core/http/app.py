@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from functools import partial
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
 
 from regiocrm import __version__
+from regiocrm.access import Forbidden
 from regiocrm.channels import PROVIDER_TIMEOUT, ChannelRegistry
 from regiocrm.geocoding import MapChain
 from regiocrm.hooks import Hooks
@@ -19,6 +21,7 @@ from regiocrm.inbox import InboxWorker
 from regiocrm.leads import DealerLocator
 from regiocrm.migrate import Migrator
 from regiocrm.replies import record_auto_reply
+from regiocrm.residency import ApartError
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
 
@@ -36,6 +39,16 @@ class Services:
     http_client: httpx.Client
     maps: MapChain
     dealers: DealerLocator
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
+
+
+async def _apart(request: Request, exc: Exception) -> JSONResponse:
+    """The deployment's residency keeps apart what the query relates: its configuration
+    must change, not the request."""
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 def create_app(
@@ -88,5 +101,7 @@ def create_app(
     )
     for router in hooks.routers():
         app.include_router(router)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(ApartError, _apart)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http.max_body_bytes)
     return app

@@ -9,11 +9,13 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from regiocrm import audit
+from regiocrm.access import Scope, holds, rows_in, visible_customer
 from regiocrm.calendars import Service
 from regiocrm.cases import CaseError, Cases, IllegalTransition, NewCase, UnknownCase
-from regiocrm.customers import UnknownCustomer
+from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, DbSession, Svc
+from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.models import Case, CaseStatus, Priority
 from regiocrm.packs import PackError
 
@@ -71,11 +73,18 @@ def as_json(case: Case) -> dict[str, Any]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def open_case(body: CaseIn, user: CurrentUser, session: DbSession, svc: Svc) -> dict[str, Any]:
+def open_case(
+    body: CaseIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
+) -> dict[str, Any]:
     """Open a case; ``due_at`` (resolution) and ``response_due_at`` (first answer) come from
-    the pack's targets for the priority, on the market's business calendar."""
-    new = NewCase(**body.model_dump())
+    the pack's targets for the priority, on the market's business calendar. A dealer's or
+    wholesaler's case is assigned to their organization unless it names one."""
+    values = body.model_dump()
+    if scope.organizations is not None and body.organization_id is None:
+        values["organization_id"] = user.organization_id
+    new = NewCase(**values)
     try:
+        visible_customer(Customers(session, svc.hooks), scope, body.customer_id)
         case = Cases(session, svc.hooks).open(new, actor_id=user.id)
     except (UnknownCustomer, PackError, CaseError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
@@ -85,37 +94,65 @@ def open_case(body: CaseIn, user: CurrentUser, session: DbSession, svc: Svc) -> 
 @router.get("")
 def list_cases(
     user: CurrentUser,
+    scope: Viewer,
     session: DbSession,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     org: Annotated[uuid.UUID | None, Query(description="the organization assigned")] = None,
     customer_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> dict[str, Any]:
-    """Cases, the most urgent due first."""
-    query = select(Case).order_by(Case.due_at, Case.id).limit(limit)
+    """Cases the caller sees, the most urgent due first."""
+    scope.require_customers()
+    query = (
+        select(Case)
+        .where(rows_in(scope, Case.market, Case.organization_id))
+        .order_by(Case.due_at, Case.id)
+        .limit(limit)
+    )
     if status_ is not None:
         query = query.where(Case.status == status_)
     if org is not None:
         query = query.where(Case.organization_id == org)
     if customer_id is not None:
         query = query.where(Case.customer_id == customer_id)
-    return {"items": [as_json(case) for case in session.scalars(query)]}
+    found = list(session.scalars(query))
+    audit.record_reads(session, actor_id=user.id, subject_type="case", subjects=found)
+    return {"items": [as_json(case) for case in found]}
+
+
+def _case(cases: Cases, scope: Scope, case_id: uuid.UUID) -> Case:
+    """The case, if the caller sees it: one outside the scope is answered as unknown."""
+    scope.require_customers()
+    try:
+        case = cases.get(case_id)
+    except UnknownCase as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    if not holds(scope, case.market, case.organization_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no case {case_id}")
+    return case
 
 
 @router.get("/{case_id}")
-def get_case(case_id: uuid.UUID, user: CurrentUser, session: DbSession, svc: Svc) -> dict[str, Any]:
-    try:
-        return as_json(Cases(session, svc.hooks).get(case_id))
-    except UnknownCase as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+def get_case(
+    case_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
+) -> dict[str, Any]:
+    case = _case(Cases(session, svc.hooks), scope, case_id)
+    audit.record_reads(session, actor_id=user.id, subject_type="case", subjects=[case])
+    return as_json(case)
 
 
 @router.post("/{case_id}/transition")
 def transition(
-    case_id: uuid.UUID, body: TransitionIn, user: CurrentUser, session: DbSession, svc: Svc
+    case_id: uuid.UUID,
+    body: TransitionIn,
+    user: CurrentUser,
+    scope: Viewer,
+    session: DbSession,
+    svc: Svc,
 ) -> dict[str, Any]:
     """Move a case on: 400 naming where it may go when it may not go there."""
     cases = Cases(session, svc.hooks)
+    _case(cases, scope, case_id)
     try:
         case = cases.transition(
             case_id,

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from regiocrm.access import holds, rows_in, visible_customer
 from regiocrm.contracts import ContractError, Contracts, NewContract, UnknownContract
 from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, DbSession, Svc
+from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.models import Contract, ContractKind, ContractStatus
 from regiocrm.packs import PackError
 
@@ -59,7 +61,7 @@ def as_json(contract: Contract) -> dict[str, Any]:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_contract(
-    body: ContractIn, user: CurrentUser, session: DbSession, svc: Svc
+    body: ContractIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Store a contract. A date range backwards is 400; an unknown customer or vehicle, a
     market no pack serves or an amount finer than its currency allows is 422."""
@@ -69,10 +71,12 @@ def create_contract(
             detail=f"ends_on {body.ends_on} is before starts_on {body.starts_on}:"
             " the date range is backwards",
         )
+    values = body.model_dump()
+    if scope.organizations is not None and body.organization_id is None:
+        values["organization_id"] = user.organization_id
     try:
-        contract = Contracts(session, svc.hooks).create(
-            NewContract(**body.model_dump()), actor_id=user.id
-        )
+        visible_customer(Customers(session, svc.hooks), scope, body.customer_id)
+        contract = Contracts(session, svc.hooks).create(NewContract(**values), actor_id=user.id)
     except (ContractError, UnknownCustomer, PackError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     return as_json(contract)
@@ -81,6 +85,7 @@ def create_contract(
 @router.get("")
 def list_contracts(
     user: CurrentUser,
+    scope: Viewer,
     session: DbSession,
     svc: Svc,
     customer_id: uuid.UUID | None = None,
@@ -96,8 +101,10 @@ def list_contracts(
     merged = None
     if customer_id is not None:
         merged = Customers(session, svc.hooks).merge_set(customer_id)
+    scope.require_customers()
     found = Contracts(session, svc.hooks).listing(
         actor_id=user.id,
+        within=rows_in(scope, Contract.market, Contract.organization_id),
         customer_ids=merged,
         status=status_,
         ending_within_days=ending_within_days,
@@ -108,12 +115,17 @@ def list_contracts(
 
 @router.get("/{contract_id}")
 def get_contract(
-    contract_id: uuid.UUID, user: CurrentUser, session: DbSession, svc: Svc
+    contract_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
+    """One contract, if the caller sees it; one outside the scope is answered as unknown."""
+    scope.require_customers()
     try:
-        return as_json(Contracts(session, svc.hooks).read(contract_id, actor_id=user.id))
+        contract = Contracts(session, svc.hooks).read(
+            contract_id, actor_id=user.id, within=partial(holds, scope)
+        )
     except UnknownContract as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    return as_json(contract)
 
 
 @hookimpl

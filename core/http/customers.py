@@ -6,10 +6,8 @@ Asking for a customer that was merged answers with the survivor.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -18,15 +16,25 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from regiocrm import audit
+from regiocrm.access import Forbidden, Scope, scoped_customers, sees, visible_customer
 from regiocrm.channels import IdentityRef
 from regiocrm.customers import CustomerError, Customers, IdentityTaken, NewCustomer, UnknownCustomer
 from regiocrm.formats import PersonName
 from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, DbSession, Svc
+from regiocrm.http import paging
+from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.identities import InvalidIdentity
 from regiocrm.messaging import DeliveryError, Messaging, NoConsent, NoRoute
-from regiocrm.models import Consent, ConsentAction, Customer, CustomerKind, Interaction
+from regiocrm.models import (
+    Consent,
+    ConsentAction,
+    Customer,
+    CustomerKind,
+    Direction,
+    Interaction,
+)
+from regiocrm.models.base import utcnow
 from regiocrm.packs import PackError
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
@@ -95,9 +103,11 @@ def _served(hooks: Hooks, market: str) -> None:
         raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
-def _customer(customers: Customers, customer_id: uuid.UUID) -> Customer:
+def _customer(customers: Customers, customer_id: uuid.UUID, scope: Scope) -> Customer:
+    """The customer (or its survivor), if the caller's scope sees it; one outside the scope
+    is answered as one that does not exist."""
     try:
-        return customers.get(customer_id)
+        return visible_customer(customers, scope, customer_id)
     except UnknownCustomer as exc:
         raise _problem(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
@@ -152,11 +162,19 @@ def _add_consents(session: Session, customer: Customer, consents: list[ConsentIn
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_customer(
-    body: CustomerIn, user: CurrentUser, session: DbSession, svc: Svc
+    body: CustomerIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Create a customer with names, market, identities and consents (as a dealer enters
-    one). An identity that already belongs to a customer is a conflict (409) naming it."""
+    one). An identity that already belongs to a customer is a conflict (409) naming it.
+    A dealer's or wholesaler's customer goes on the timeline as registered there, which
+    links it to them."""
     _served(svc.hooks, body.market)
+    scope.require_customers()
+    if scope.markets is not None and body.market not in scope.markets:
+        raise Forbidden(
+            f"a {scope.role.value} registers customers of {', '.join(sorted(scope.markets))}"
+            f" only, not of {body.market}"
+        )
     customers = Customers(session, svc.hooks)
     details = NewCustomer(**body.model_dump(exclude={"identities", "consents"}))
     identities = [IdentityRef(i.kind, i.value) for i in body.identities]
@@ -167,26 +185,34 @@ def create_customer(
     except IdentityTaken as exc:
         raise _problem(status.HTTP_409_CONFLICT, str(exc)) from None
     _add_consents(session, customer, body.consents)
+    if scope.organizations is not None:
+        session.add(
+            Interaction(
+                market=customer.market,
+                customer_id=customer.id,
+                channel="crm",
+                direction=Direction.INTERNAL,
+                touchpoint="registration",
+                summary="registered",
+                occurred_at=utcnow(),
+                organization_id=user.organization_id,
+            )
+        )
     session.flush()
     return _as_json(customers, customer)
 
 
-def _cursor(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(value.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _problem(status.HTTP_400_BAD_REQUEST, "not a cursor this API gave") from None
-
-
-def _next(last: str | None) -> str | None:
-    return None if last is None else base64.urlsafe_b64encode(last.encode()).decode()
+def _first(session: Session, statements: Sequence[Any], limit: int) -> list[Customer]:
+    """The first ``limit`` customers by id of what the statements (one per market, each
+    ordered by id) find together."""
+    found = [customer for statement in statements for customer in session.scalars(statement)]
+    return sorted(found, key=lambda customer: customer.id)[:limit]
 
 
 @router.get("")
 def find_customers(
     user: CurrentUser,
+    scope: Viewer,
     session: DbSession,
     svc: Svc,
     identity: Annotated[
@@ -211,18 +237,18 @@ def find_customers(
             )
         except InvalidIdentity as exc:
             raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-        page = [] if found is None else [found]
+        page = [] if found is None or not sees(session, scope, found) else [found]
         next_cursor = None
     else:
-        after = _cursor(cursor)
+        after = paging.decode(cursor)
         query = select(Customer).where(Customer.merged_into_id.is_(None)).order_by(Customer.id)
         if after is not None:
             try:
                 query = query.where(Customer.id > uuid.UUID(after))
             except ValueError:
-                raise _problem(status.HTTP_400_BAD_REQUEST, "not a cursor this API gave") from None
-        page = list(session.scalars(query.limit(limit + 1)))
-        next_cursor = _next(str(page[limit - 1].id)) if len(page) > limit else None
+                raise _problem(status.HTTP_400_BAD_REQUEST, paging.NOT_A_CURSOR) from None
+        page = _first(session, scoped_customers(session, scope, query.limit(limit + 1)), limit + 1)
+        next_cursor = paging.encode(str(page[limit - 1].id)) if len(page) > limit else None
         page = page[:limit]
     for customer in page:
         _read(session, user, customer, "customer.read")
@@ -231,11 +257,11 @@ def find_customers(
 
 @router.get("/{customer_id}")
 def get_customer(
-    customer_id: uuid.UUID, user: CurrentUser, session: DbSession, svc: Svc
+    customer_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """One customer (or the survivor it was merged into) with every identity."""
     customers = Customers(session, svc.hooks)
-    customer = _customer(customers, customer_id)
+    customer = _customer(customers, customer_id, scope)
     _read(session, user, customer, "customer.read")
     return _as_json(customers, customer)
 
@@ -244,6 +270,7 @@ def get_customer(
 def timeline(
     customer_id: uuid.UUID,
     user: CurrentUser,
+    scope: Viewer,
     session: DbSession,
     svc: Svc,
     limit: Limit = PAGE_DEFAULT,
@@ -251,19 +278,14 @@ def timeline(
 ) -> dict[str, Any]:
     """Every interaction of the customer and of the records merged into it, oldest first."""
     customers = Customers(session, svc.hooks)
-    customer = _customer(customers, customer_id)
+    customer = _customer(customers, customer_id, scope)
     query = (
         select(Interaction)
         .where(Interaction.customer_id.in_(customers.merge_set(customer.id)))
         .order_by(Interaction.occurred_at, Interaction.id)
     )
-    after = _cursor(cursor)
-    if after is not None:
-        moment, _, row_id = after.partition("|")
-        try:
-            position = (datetime.fromisoformat(moment), uuid.UUID(row_id))
-        except ValueError:
-            raise _problem(status.HTTP_400_BAD_REQUEST, "not a cursor this API gave") from None
+    position = paging.decode_moment(cursor)
+    if position is not None:
         query = query.where(tuple_(Interaction.occurred_at, Interaction.id) > position)
     rows = list(session.scalars(query.limit(limit + 1)))
     last = rows[limit - 1] if len(rows) > limit else None
@@ -282,18 +304,23 @@ def timeline(
             }
             for row in rows[:limit]
         ],
-        "next": _next(f"{last.occurred_at.isoformat()}|{last.id}") if last else None,
+        "next": paging.encode_moment(last.occurred_at, last.id) if last else None,
     }
 
 
 @router.post("/{customer_id}/identities")
 def bind_identity(
-    customer_id: uuid.UUID, body: BindIn, user: CurrentUser, session: DbSession, svc: Svc
+    customer_id: uuid.UUID,
+    body: BindIn,
+    user: CurrentUser,
+    scope: Viewer,
+    session: DbSession,
+    svc: Svc,
 ) -> dict[str, Any]:
     """Bind an identity to a customer, as an agent confirms it; where it already belongs to
     another customer the two are merged, and the answer is the survivor."""
     customers = Customers(session, svc.hooks)
-    customer = _customer(customers, customer_id)
+    customer = _customer(customers, customer_id, scope)
     try:
         resolution = customers.bind(
             customer.id,
@@ -308,12 +335,17 @@ def bind_identity(
 
 @router.post("/{customer_id}/merge")
 def merge_customers(
-    customer_id: uuid.UUID, body: MergeIn, user: CurrentUser, session: DbSession, svc: Svc
+    customer_id: uuid.UUID,
+    body: MergeIn,
+    user: CurrentUser,
+    scope: Viewer,
+    session: DbSession,
+    svc: Svc,
 ) -> dict[str, Any]:
     """Merge ``other_id`` into this customer, which survives with every identity."""
     customers = Customers(session, svc.hooks)
-    survivor = _customer(customers, customer_id)
-    other = _customer(customers, body.other_id)
+    survivor = _customer(customers, customer_id, scope)
+    other = _customer(customers, body.other_id, scope)
     try:
         customers.merge(survivor.id, other.id, reason=body.reason, actor_id=user.id)
     except CustomerError as exc:
@@ -323,11 +355,16 @@ def merge_customers(
 
 @router.post("/{customer_id}/consents", status_code=status.HTTP_201_CREATED)
 def record_consent(
-    customer_id: uuid.UUID, body: ConsentIn, user: CurrentUser, session: DbSession, svc: Svc
+    customer_id: uuid.UUID,
+    body: ConsentIn,
+    user: CurrentUser,
+    scope: Viewer,
+    session: DbSession,
+    svc: Svc,
 ) -> dict[str, Any]:
     """Append a consent grant or withdrawal; the latest entry per purpose and channel holds."""
     customers = Customers(session, svc.hooks)
-    customer = _customer(customers, customer_id)
+    customer = _customer(customers, customer_id, scope)
     _add_consents(session, customer, [body])
     audit.record(
         session,
@@ -342,7 +379,12 @@ def record_consent(
 
 @router.post("/{customer_id}/messages", status_code=status.HTTP_201_CREATED)
 def send_message(
-    customer_id: uuid.UUID, body: MessageIn, user: CurrentUser, session: DbSession, svc: Svc
+    customer_id: uuid.UUID,
+    body: MessageIn,
+    user: CurrentUser,
+    scope: Viewer,
+    session: DbSession,
+    svc: Svc,
 ) -> dict[str, Any]:
     """Send a message on the chosen channel, or on the one the customer last wrote on.
 
@@ -350,7 +392,7 @@ def send_message(
     no configured account can reach them; 502 when the provider refuses or keeps failing.
     """
     customers = Customers(session, svc.hooks)
-    customer = _customer(customers, customer_id)
+    customer = _customer(customers, customer_id, scope)
     messaging = Messaging(session, svc.channels, svc.http_client)
     try:
         interaction = messaging.send(

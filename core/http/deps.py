@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from regiocrm.access import Scope, scope_of
 from regiocrm.accounts import authenticate
 from regiocrm.http.app import Services
 from regiocrm.models import User
@@ -42,6 +43,15 @@ def current_user(
     return user
 
 
+def caller_scope(
+    session: Annotated[ZonedSession, Depends(db_session)],
+    user: Annotated[User, Depends(current_user)],
+) -> Scope:
+    """What the caller may see (:mod:`regiocrm.access`)."""
+    return scope_of(session, user)
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
 Svc = Annotated[Services, Depends(services)]
 DbSession = Annotated[ZonedSession, Depends(db_session)]
+Viewer = Annotated[Scope, Depends(caller_scope)]

@@ -11,9 +11,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from regiocrm.customers import UnknownCustomer
+from regiocrm import audit
+from regiocrm.access import Scope, holds, rows_in, visible_customer
+from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, DbSession, Svc
+from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.lead_lifecycle import Conflict, LeadError, LeadLifecycle, Sale, UnknownLead, overdue
 from regiocrm.leads import Leads, NewLead
 from regiocrm.maps import Datum, Point
@@ -105,12 +107,17 @@ class SaleIn(BaseModel):
 
 
 @router.post("/leads", status_code=status.HTTP_201_CREATED)
-def create_lead(body: LeadIn, user: CurrentUser, session: DbSession, svc: Svc) -> dict[str, Any]:
+def create_lead(
+    body: LeadIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
+) -> dict[str, Any]:
     """Store a lead and route it to the nearest active dealer of its market. A lead that
     cannot be placed is kept unassigned, with ``unassigned_reason`` saying why."""
     point = None if body.lat is None or body.lon is None else Point(body.lat, body.lon, body.datum)
     leads = Leads(session, svc.hooks, svc.maps, svc.dealers)
+    scope.require_customers()
     try:
+        if body.customer_id is not None:
+            visible_customer(Customers(session, svc.hooks), scope, body.customer_id)
         lead = leads.create(
             NewLead(
                 market=body.market,
@@ -129,6 +136,7 @@ def create_lead(body: LeadIn, user: CurrentUser, session: DbSession, svc: Svc) -
 @router.get("/leads")
 def list_leads(
     user: CurrentUser,
+    scope: Viewer,
     session: DbSession,
     dealer_id: uuid.UUID | None = None,
     status_: Annotated[LeadStatus | None, Query(alias="status")] = None,
@@ -137,32 +145,56 @@ def list_leads(
     ] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    """Leads, the follow-up due soonest first."""
-    query = select(Lead).order_by(Lead.follow_up_due_at, Lead.id).limit(limit)
+    """Leads the caller sees, the follow-up due soonest first."""
+    scope.require_customers()
+    query = (
+        select(Lead)
+        .where(rows_in(scope, Lead.market, Lead.dealer_id))
+        .order_by(Lead.follow_up_due_at, Lead.id)
+        .limit(limit)
+    )
     if dealer_id is not None:
         query = query.where(Lead.dealer_id == dealer_id)
     if status_ is not None:
         query = query.where(Lead.status == status_)
     if overdue_only:
         query = query.where(overdue(utcnow()))
-    return {"items": [_as_json(session, lead) for lead in session.scalars(query)]}
+    found = list(session.scalars(query))
+    audit.record_reads(session, actor_id=user.id, subject_type="lead", subjects=found)
+    return {"items": [_as_json(session, lead) for lead in found]}
+
+
+def _lead(session: DbSession, scope: Scope, lead_id: uuid.UUID) -> Lead:
+    """The lead, if the caller sees it: one outside the scope is answered as unknown."""
+    scope.require_customers()
+    lead = session.get(Lead, lead_id)
+    if lead is None or not holds(scope, lead.market, lead.dealer_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead {lead_id}")
+    return lead
 
 
 @router.get("/leads/{lead_id}")
-def get_lead(lead_id: uuid.UUID, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def get_lead(
+    lead_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession
+) -> dict[str, Any]:
     """A lead with the dealer it was routed to and the distance."""
-    lead = session.get(Lead, lead_id)
-    if lead is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead {lead_id}")
+    lead = _lead(session, scope, lead_id)
+    audit.record_reads(session, actor_id=user.id, subject_type="lead", subjects=[lead])
     return _as_json(session, lead)
 
 
 @router.post("/leads/{lead_id}/transition")
 def transition_lead(
-    lead_id: uuid.UUID, body: LeadStep, user: CurrentUser, session: DbSession, svc: Svc
+    lead_id: uuid.UUID,
+    body: LeadStep,
+    user: CurrentUser,
+    scope: Viewer,
+    session: DbSession,
+    svc: Svc,
 ) -> dict[str, Any]:
     """Move a lead on: ``contacted``, ``qualified``, or ``lost`` with its reason. A step the
     lead cannot take is 400 with where it may go; nothing is stored."""
+    _lead(session, scope, lead_id)
     try:
         lead = LeadLifecycle(session, svc.hooks).transition(
             lead_id, body.to, actor_id=user.id, reason=body.reason
@@ -176,14 +208,22 @@ def transition_lead(
 
 @router.post("/leads/{lead_id}/convert")
 def convert_lead(
-    lead_id: uuid.UUID, body: SaleIn, user: CurrentUser, session: DbSession, svc: Svc
+    lead_id: uuid.UUID,
+    body: SaleIn,
+    user: CurrentUser,
+    scope: Viewer,
+    session: DbSession,
+    svc: Svc,
 ) -> dict[str, Any]:
     """Win a qualified lead with the sale of a vehicle: the customer owns it from
     ``started_on``, bought from the lead's dealer. Sending the same sale again is safe.
     A lead not qualified or a malformed VIN is 400; another vehicle than the lead was won
     with, or a vehicle someone owns, 409; an unknown buyer 422."""
+    _lead(session, scope, lead_id)
     sale = Sale(**body.model_dump())
     try:
+        if body.customer_id is not None:
+            visible_customer(Customers(session, svc.hooks), scope, body.customer_id)
         lead = LeadLifecycle(session, svc.hooks).convert(lead_id, sale, actor_id=user.id)
     except UnknownLead as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

@@ -14,13 +14,14 @@ from regiocrm.models.organization import Organization
 
 
 class UserRole(enum.StrEnum):
+    """What a user does, and so what they see (see :mod:`regiocrm.access`)."""
+
     ADMIN = "admin"
     COMPETENCE_CENTRE = "competence_centre"
-    AGENT = "agent"
     WHOLESALER_STAFF = "wholesaler_staff"
     DEALER_STAFF = "dealer_staff"
-    CAMPAIGN_MANAGER = "campaign_manager"
-    PARTNER = "partner"
+    CALL_CENTRE_AGENT = "call_centre_agent"
+    PARTNER_AUDITOR = "partner_auditor"
 
 
 class User(Model):

@@ -148,7 +148,9 @@ class ChannelConformance:
             org = create_organization(
                 session, name="HQ", kind=OrganizationKind.OEM, market=self.driver.market
             )
-            agent = create_user(session, name="agent", role=UserRole.AGENT, organization=org)
+            agent = create_user(
+                session, name="agent", role=UserRole.CALL_CENTRE_AGENT, organization=org
+            )
         stores.dispose()
         auth = {"Authorization": f"Bearer {agent.token}"}
         calls: list[httpx.Request] = []

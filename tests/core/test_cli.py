@@ -94,7 +94,7 @@ def test_unreachable_zone_is_one_clear_error(regiocrm_cli, monkeypatch: pytest.M
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: zone 'cn': connection failed:")
     assert result.stderr.count("\n") == 1
-    added = regiocrm_cli("users", "add", "mei", "--role", "agent")
+    added = regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent")
     assert added.exit_code == 2
     assert added.stderr.startswith("Error: zone 'cn' is unreachable: connection failed:")
 
@@ -156,7 +156,7 @@ def test_config_show_masks_passwords(regiocrm_cli, monkeypatch: pytest.MonkeyPat
 
 def test_users_add_prints_a_token_stored_only_hashed(regiocrm_cli, deployment_dir: Path) -> None:
     regiocrm_cli("db", "upgrade")
-    result = regiocrm_cli("users", "add", "mei", "--role", "agent")
+    result = regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent")
     assert result.exit_code == 0, result.stderr
     token = result.last_line
     assert token.startswith("rcm_")
@@ -165,7 +165,7 @@ def test_users_add_prints_a_token_stored_only_hashed(regiocrm_cli, deployment_di
     [(user, org)] = query(deployment_dir, select(User, Organization).join(Organization))
     assert (user.name, user.role.value, org.name, org.kind.value) == (
         "mei",
-        "agent",
+        "call_centre_agent",
         "Headquarters",
         "oem",
     )
@@ -200,7 +200,7 @@ def test_users_add_into_a_named_organization(regiocrm_cli, deployment_dir: Path)
     ("args", "message"),
     [
         (
-            ["users", "add", "x", "--role", "agent", "--org", "Nowhere"],
+            ["users", "add", "x", "--role", "call_centre_agent", "--org", "Nowhere"],
             "Error: unknown organization 'Nowhere'",
         ),
         (["users", "add", "x", "--role", "emperor"], "Invalid value for '--role'"),
@@ -225,14 +225,14 @@ def test_bad_account_input_stores_nothing(
 
 def test_duplicate_user_is_refused(regiocrm_cli, deployment_dir: Path) -> None:
     regiocrm_cli("db", "upgrade")
-    regiocrm_cli("users", "add", "mei", "--role", "agent")
+    regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent")
     result = regiocrm_cli("users", "add", "mei", "--role", "admin")
     assert (result.exit_code, result.stderr) == (2, "Error: user 'mei' already exists\n")
     assert len(query(deployment_dir, select(ApiToken))) == 1
 
 
 def test_users_add_before_migration_says_what_to_run(regiocrm_cli, deployment_dir: Path) -> None:
-    result = regiocrm_cli("users", "add", "mei", "--role", "agent")
+    result = regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent")
     assert result.exit_code == 2
     assert (
         result.stderr == "Error: zone 'main' is not migrated to head: run `regiocrm db upgrade`\n"

@@ -51,7 +51,7 @@ def api(settings: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Api]:
     upgrade_zones(stores, regiocrm_hooks)
     with stores.session() as session:
         org = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="CN")
-        agent = create_user(session, name="mei", role=UserRole.AGENT, organization=org)
+        agent = create_user(session, name="mei", role=UserRole.COMPETENCE_CENTRE, organization=org)
     with TestClient(create_app(settings, regiocrm_hooks)) as client:
         yield Api(client, stores, agent.token, agent.user.id)
     stores.dispose()

@@ -94,7 +94,7 @@ def desk(settings: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Desk]:
         org = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="CN")
         tokens = {
             role.value: create_user(session, name=role.value, role=role, organization=org).token
-            for role in (UserRole.ADMIN, UserRole.AGENT)
+            for role in (UserRole.ADMIN, UserRole.CALL_CENTRE_AGENT)
         }
     with TestClient(create_app(settings, regiocrm_hooks)) as client:
         yield Desk(client, stores, tokens)
@@ -230,9 +230,11 @@ def test_where_the_rules_ask_nothing_nothing_is_needed(desk: Desk) -> None:
 
 def test_the_api_export_is_for_data_protection_roles_only(desk: Desk) -> None:
     customer = desk.customer("AU")
-    answer = desk.post(f"/api/customers/{customer}/exports", {"to": "download"}, who="agent")
+    answer = desk.post(
+        f"/api/customers/{customer}/exports", {"to": "download"}, who="call_centre_agent"
+    )
     assert answer.status_code == 403
-    assert answer.json()["detail"] == "a agent may not export customer data"
+    assert answer.json()["detail"] == "a call_centre_agent may not export customer data"
     assert desk.audit("customer.exported") == []
     assert desk.post(f"/api/customers/{uuid.uuid4()}/exports", {"to": "jp"}).status_code == 404
     unknown = desk.post(f"/api/customers/{customer}/exports", {"to": "mars"})

@@ -126,7 +126,7 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
     ]
 
     recorder.calls.clear()
-    added = regiocrm_cli("users", "add", "chen", "--role", "agent")
+    added = regiocrm_cli("users", "add", "chen", "--role", "competence_centre")
     assert added.exit_code == 0
     assert recorder.calls == [
         "register_commands",

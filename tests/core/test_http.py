@@ -30,7 +30,9 @@ def token(migrated: ZoneStores) -> str:
         org = create_organization(
             session, name="Tokyo Hub", kind=OrganizationKind.WHOLESALER, market="JP"
         )
-        return create_user(session, name="sato", role=UserRole.AGENT, organization=org).token
+        return create_user(
+            session, name="sato", role=UserRole.CALL_CENTRE_AGENT, organization=org
+        ).token
 
 
 def test_healthz_is_503_until_migrated_and_creates_nothing(
@@ -82,7 +84,7 @@ def test_api_knows_the_caller(token: str, client: TestClient) -> None:
     response = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     body = response.json()
-    assert (body["name"], body["role"]) == ("sato", "agent")
+    assert (body["name"], body["role"]) == ("sato", "call_centre_agent")
     assert body["organization"]["name"] == "Tokyo Hub"
     assert body["organization"]["market"] == "JP"
 

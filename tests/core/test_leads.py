@@ -109,7 +109,7 @@ def serve(regiocrm_hooks: Hooks, amap: Amap | None, **settings_values: Any) -> I
                 session, name=name, kind=OrganizationKind.DEALER, market=market, location=point
             )
         hq = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="CN")
-        agent = create_user(session, name="li", role=UserRole.AGENT, organization=hq)
+        agent = create_user(session, name="li", role=UserRole.COMPETENCE_CENTRE, organization=hq)
     client = httpx.Client(transport=httpx.MockTransport(amap or Amap()))
     with TestClient(create_app(settings, regiocrm_hooks, http_client=client)) as test_client:
         yield Served(test_client, stores, agent.token)

@@ -401,7 +401,10 @@ def test_the_directory_follows_the_home_zone_parents_first(
                 parent_id=oem.id,
             )
         )
-    assert regiocrm_cli("users", "add", "li", "--role", "agent", "--org", "HQ").exit_code == 0
+    assert (
+        regiocrm_cli("users", "add", "li", "--role", "call_centre_agent", "--org", "HQ").exit_code
+        == 0
+    )
     before = contents(stores)
     deployment.configure('home_zone = "cn"\n' + zones)
     report = json.loads(regiocrm_cli("residency", "report", "--json").stdout)

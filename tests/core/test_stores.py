@@ -35,7 +35,12 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(migrated: ZoneStores) -> None
 def test_foreign_keys_are_enforced_in_the_directory(migrated: ZoneStores) -> None:
     with pytest.raises(IntegrityError), migrated.session() as session:
         session.add(
-            User(name="ghost", role=UserRole.AGENT, organization_id=uuid.uuid4(), market="CN")
+            User(
+                name="ghost",
+                role=UserRole.CALL_CENTRE_AGENT,
+                organization_id=uuid.uuid4(),
+                market="CN",
+            )
         )
 
 

@@ -62,10 +62,12 @@ def served(deployment_dir: Path, regiocrm_hooks: Hooks) -> Iterator[Served]:
     stores = ZoneStores.open(settings, regiocrm_hooks)
     upgrade_zones(stores, regiocrm_hooks)
     with stores.session() as session:
-        dealer = create_organization(
-            session, name="Sydney Motors", kind=OrganizationKind.DEALER, market="AU"
+        centre = create_organization(
+            session, name="Regional centre", kind=OrganizationKind.OEM, market="AU"
         )
-        agent = create_user(session, name="amy", role=UserRole.AGENT, organization=dealer)
+        agent = create_user(
+            session, name="amy", role=UserRole.COMPETENCE_CENTRE, organization=centre
+        )
     stores.dispose()
     app = create_app(
         settings,

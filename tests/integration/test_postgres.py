@@ -78,6 +78,6 @@ def test_cli_on_a_postgresql_zone(
     assert regiocrm_cli("db", "upgrade").exit_code == 0
     [state] = json.loads(regiocrm_cli("db", "current", "--json").stdout)
     assert state["migrated"] is True
-    added = regiocrm_cli("users", "add", "park", "--role", "agent")
+    added = regiocrm_cli("users", "add", "park", "--role", "call_centre_agent")
     assert added.exit_code == 0, added.stderr
     assert added.last_line.startswith("rcm_")

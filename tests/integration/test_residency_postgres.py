@@ -10,16 +10,8 @@ from residency_story import play
 from sqlalchemy.engine import URL
 
 from regiocrm.hooks import Hooks
-from regiocrm.testing import scratch_database
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def second_postgres_url(postgres_url: URL) -> URL:
-    """Another scratch database beside ``postgres_url`` (skipped or failed as it is)."""
-    with scratch_database() as url:
-        yield url
 
 
 def test_the_story_on_two_postgresql_zones(

@@ -1,0 +1,156 @@
+"""``regiocrm audit export``: what an organization's people read and changed, for an audit."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from regiocrm import audit
+from regiocrm.accounts import organization_named
+from regiocrm.cli.context import CliError, JsonOption, cli_context, progress
+from regiocrm.hookspecs import hookimpl
+from regiocrm.i18n import _
+from regiocrm.models import Organization
+from regiocrm.models.base import utcnow
+
+app = typer.Typer(help="Report on the audit trail.", no_args_is_help=True)
+
+CSV_COLUMNS = [
+    "id",
+    "occurred_at",
+    "actor",
+    "role",
+    "action",
+    "subject_type",
+    "subject_id",
+    "market",
+    "detail",
+]
+
+
+def _day(value: str, option: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    except ValueError:
+        raise CliError(
+            _("{option} {value!r} is not a date (YYYY-MM-DD)").format(option=option, value=value)
+        ) from None
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Option("--org", metavar="ORG", help="The organization's name.")],
+    since: Annotated[
+        str, typer.Option("--since", metavar="DATE", help="First day (UTC), YYYY-MM-DD.")
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="DATE", help="Day after the last (UTC); default: now."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report here instead of to stdout."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every audit event by the organization's users in the period, oldest first: who (name
+    and role) read or changed what, in which market, when. CSV by default, one row per
+    event; with --json, one document with the period, a count per action and the events.
+    The export is itself recorded in the audit trail."""
+    start = _day(since, "--since")
+    end = _day(until, "--until") if until is not None else None
+    if end is not None and end <= start:
+        raise CliError(
+            _("--until {until} is not after --since {since}: the date range is backwards").format(
+                until=until, since=since
+            )
+        )
+    if output is not None and output.exists():
+        raise CliError(_("{path} exists: choose a new file").format(path=output))
+    context = cli_context(ctx)
+    context.require_migrated()
+    with context.stores.session() as session:
+        organization = organization_named(session, org)
+        if organization is None:
+            raise CliError(_("no organization named {name!r}").format(name=org))
+        with progress() as bar, _opened(output) as stream:
+            task = bar.add_task(_("reading the audit trail"), total=None)
+
+            def counted() -> Iterator[dict[str, Any]]:
+                for entry in audit.trail(session, organization, start, end):
+                    bar.advance(task)
+                    yield entry.as_dict()
+
+            if as_json:
+                written = _write_json(stream, organization, start, end, list(counted()))
+            else:
+                written = _write_csv(stream, counted())
+        audit.record(
+            session,
+            actor_id=None,
+            action="audit.exported",
+            subject_type="organization",
+            subject=organization,
+            detail={"since": start.date(), "until": end.date() if end else "", "events": written},
+        )
+    if output is not None:
+        typer.echo(
+            _("{count} events written to {path}").format(count=written, path=output), err=True
+        )
+
+
+@contextmanager
+def _opened(output: Path | None) -> Iterator[IO[str]]:
+    """The report's stream: a new file (never one overwritten), or standard output."""
+    if output is None:
+        yield sys.stdout
+        return
+    with output.open("x", newline="", encoding="utf-8") as stream:
+        yield stream
+
+
+def _write_json(
+    stream: IO[str],
+    organization: Organization,
+    start: datetime,
+    end: datetime | None,
+    entries: list[dict[str, Any]],
+) -> int:
+    report = {
+        "organization": {"id": str(organization.id), "name": organization.name},
+        "since": start.isoformat(),
+        "until": (end or utcnow()).isoformat(),
+        "generated_at": utcnow().isoformat(),
+        "summary": dict(sorted(Counter(entry["action"] for entry in entries).items())),
+        "events": entries,
+    }
+    json.dump(report, stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+    return len(entries)
+
+
+def _write_csv(stream: IO[str], entries: Iterable[dict[str, Any]]) -> int:
+    """The entries as CSV rows, written as they are read; how many."""
+    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    written = 0
+    for entry in entries:
+        detail = json.dumps(entry["detail"], ensure_ascii=False, sort_keys=True)
+        writer.writerow({**entry, "detail": detail})
+        written += 1
+    return written
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.add_typer(app, name="audit")
