@@ -36,6 +36,7 @@ from regiocrm.models import (
     Interaction,
     Lead,
     Organization,
+    OrganizationKind,
     Ownership,
     User,
     UserRole,
@@ -89,24 +90,41 @@ def scope_of(session: ZonedSession, user: User) -> Scope:
             return Scope(user.id, user.role, None, None)
         case UserRole.CALL_CENTRE_AGENT:
             return Scope(user.id, user.role, frozenset({organization.market}), None)
-        case UserRole.DEALER_STAFF:
-            return Scope(
-                user.id, user.role, frozenset({organization.market}), frozenset({organization.id})
-            )
-        case UserRole.WHOLESALER_STAFF:
-            dealers = session.execute(
-                select(Organization.id, Organization.market).where(
-                    Organization.parent_id == organization.id
-                )
-            ).all()
-            return Scope(
-                user.id,
-                user.role,
-                frozenset({organization.market, *(market for _id, market in dealers)}),
-                frozenset({organization.id, *(dealer for dealer, _market in dealers)}),
-            )
+        case UserRole.DEALER_STAFF | UserRole.WHOLESALER_STAFF:
+            markets, organizations = _network(session, organization)
+            return Scope(user.id, user.role, markets, organizations)
         case UserRole.PARTNER_AUDITOR:
             return Scope(user.id, user.role, frozenset(), frozenset(), customers=False)
+
+
+def organization_scope(session: ZonedSession, organization: Organization) -> Scope | None:
+    """Whose customers the organization's own work (a campaign it plans) reaches: a
+    dealer's, a wholesaler's and its dealers'; ``None`` for everyone (the OEM, a call
+    centre)."""
+    if organization.kind not in (OrganizationKind.DEALER, OrganizationKind.WHOLESALER):
+        return None
+    markets, organizations = _network(session, organization)
+    role = (
+        UserRole.DEALER_STAFF
+        if organization.kind is OrganizationKind.DEALER
+        else UserRole.WHOLESALER_STAFF
+    )
+    return Scope(organization.id, role, markets, organizations)
+
+
+def _network(
+    session: ZonedSession, organization: Organization
+) -> tuple[frozenset[str], frozenset[uuid.UUID]]:
+    """The markets and organizations of an organization and the dealers under it."""
+    dealers = session.execute(
+        select(Organization.id, Organization.market).where(
+            Organization.parent_id == organization.id
+        )
+    ).all()
+    return (
+        frozenset({organization.market, *(market for _id, market in dealers)}),
+        frozenset({organization.id, *(dealer for dealer, _market in dealers)}),
+    )
 
 
 def linked_to(organizations: frozenset[uuid.UUID], customer: Any = Customer) -> ColumnElement[bool]:

@@ -19,6 +19,7 @@ channel's own validated settings model (secrets as ``SecretStr``).
 
 from __future__ import annotations
 
+import enum
 import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -158,6 +159,23 @@ class Reply:
     text: str
 
 
+class ReceiptStatus(enum.StrEnum):
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The provider's word on a message sent: ``external_id`` is the id :meth:`Channel.send`
+    returned for it."""
+
+    external_id: str
+    status: ReceiptStatus
+    at: datetime
+    error: str | None = None
+
+
 class Channel(ABC):
     """A messaging network. Subclass it, set the class attributes, implement the methods.
 
@@ -173,6 +191,9 @@ class Channel(ABC):
         arrived (most do, with the same message id). A provider that never does, and
         gives no message id, makes every request a message of its own: a customer who
         writes the same words twice is heard twice.
+    :cvar sends_per_second: how many messages a campaign sends per second through one
+        account: the provider's documented limit, with a margin (``[campaigns.send_rates]``
+        may lower it).
     """
 
     name: ClassVar[str]
@@ -181,6 +202,7 @@ class Channel(ABC):
     replies_in_response: ClassVar[bool] = False
     identity_kinds: ClassVar[tuple[str, ...]] = ()
     redelivers: ClassVar[bool] = True
+    sends_per_second: ClassVar[float] = 10.0
 
     def handshake(self, account: ChannelAccount, request: WebhookRequest) -> WebhookResponse:
         """Answer a GET: the provider's URL verification. Default: none (405).
@@ -203,6 +225,14 @@ class Channel(ABC):
 
         :raises MalformedPayload: for a body that is not the channel's format.
         """
+
+    def receipts(self, account: ChannelAccount, request: WebhookRequest) -> list[Receipt]:
+        """The delivery receipts of a verified request: what became of messages sent.
+        Default: none (the provider reports no delivery).
+
+        :raises MalformedPayload: for a body that is not the channel's format.
+        """
+        return []
 
     def respond(
         self,

@@ -26,7 +26,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -44,7 +44,16 @@ from regiocrm.channels import (
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
 from regiocrm.ids import derived_id, new_id
-from regiocrm.models import Case, DataClass, Direction, InboxMessage, InboxStatus, Interaction
+from regiocrm.models import (
+    CampaignMember,
+    Case,
+    DataClass,
+    DeliveryStatus,
+    Direction,
+    InboxMessage,
+    InboxStatus,
+    Interaction,
+)
 from regiocrm.models.base import utcnow
 from regiocrm.residency import ResidencyError
 from regiocrm.stores import ZonedSession, ZoneStores, after_commit
@@ -139,6 +148,18 @@ _OPEN_CASE = (
     .where(Case.customer_id == bindparam("customer_id"), Case.status.in_(OPEN))
     .order_by(Case.opened_at.desc())
     .limit(1)
+)
+# A member's message within the reply window after a campaign's is their reply.
+_REPLIED = (
+    update(CampaignMember)
+    .where(
+        CampaignMember.customer_id == bindparam("member"),
+        CampaignMember.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
+        CampaignMember.sent_at >= bindparam("since"),
+        CampaignMember.sent_at <= bindparam("at"),
+    )
+    .values(status=DeliveryStatus.REPLIED, replied_at=bindparam("at"), updated=bindparam("at"))
+    .execution_options(synchronize_session=False)
 )
 _CLAIM = (
     update(InboxMessage)
@@ -273,10 +294,20 @@ def _waiting_message(
 
 def _append(session: ZonedSession, zone: str, result: Processed) -> None:
     """Put an inbound message on the timeline, unless an earlier attempt did, attached to
-    the customer's newest open case there."""
+    the customer's newest open case there, and count it as the reply to the campaign
+    messages they had within the reply window (kept beside their timeline)."""
     message, account = result.message, result.account
     connection = session.zone_connection(zone)
     case_id = connection.execute(_OPEN_CASE, {"customer_id": result.customer_id}).scalar()
+    window = timedelta(days=session.stores.settings.campaigns.reply_window_days)
+    connection.execute(
+        _REPLIED,
+        {
+            "member": result.customer_id,
+            "at": message.occurred_at,
+            "since": message.occurred_at - window,
+        },
+    )
     connection.execute(
         _INSERT_INTERACTION[connection.dialect.name],
         {

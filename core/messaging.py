@@ -169,6 +169,19 @@ class Messaging:
                 f" on {route.channel.name}"
             )
         external_id = deliver(route, text, client=self.client)
+        return self.record_sent(customer, route, text, external_id, organization_id=organization_id)
+
+    def record_sent(
+        self,
+        customer: Customer,
+        route: Route,
+        text: str,
+        external_id: str,
+        *,
+        organization_id: uuid.UUID | None = None,
+        summary: str | None = None,
+    ) -> Interaction:
+        """Put a message sent on the customer's timeline."""
         interaction = Interaction(
             market=customer.market,
             customer_id=customer.id,
@@ -176,6 +189,7 @@ class Messaging:
             direction=Direction.OUTBOUND,
             touchpoint=route.account.name,
             text=text,
+            summary=summary,
             external_id=external_id,
             occurred_at=utcnow(),
             organization_id=organization_id,

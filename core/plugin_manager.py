@@ -28,6 +28,7 @@ ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.migrate",)
 # whose functions carry ``@hookimpl``. Any of them can be disabled.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.cli.audit",
+    "regiocrm.cli.campaigns",
     "regiocrm.cli.cases",
     "regiocrm.cli.channels",
     "regiocrm.cli.config",
@@ -52,6 +53,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.cases",
     "regiocrm.http.contracts",
     "regiocrm.http.audit",
+    "regiocrm.http.campaigns",
     "regiocrm.http.exports",
     "regiocrm.rollout",
     "regiocrm.plugins.wechat",

@@ -140,6 +140,30 @@ class DeploymentSettings(Section):
 MarketCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
+class CampaignSettings(Section):
+    """``[campaigns]``: how fast campaigns send, and how long a reply counts."""
+
+    send_rates: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")], float] = Field(
+        default_factory=dict,
+        description="channel -> messages per second, below the channel's own limit (e.g."
+        " line = 500); channels not named send at the rate their plugin declares",
+    )
+    reply_window_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="a member's message within this many days of the campaign's is their reply",
+    )
+
+    @field_validator("send_rates")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for channel, rate in value.items():
+            if rate <= 0:
+                raise ValueError(f"{channel}: a send rate is messages per second, above 0")
+        return value
+
+
 class ResidencySettings(Section):
     """``[residency]``: where this deployment keeps each market's data, among the zones the
     market's pack allows."""
@@ -189,6 +213,7 @@ class RegiocrmSettings(BaseSettings):
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     maps: Section = Field(
         default_factory=Section,
         description="one table per installed map provider: [maps.<provider>]",

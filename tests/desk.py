@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -52,15 +53,17 @@ def open_desk(
     kind: OrganizationKind = OrganizationKind.OEM,
     role: UserRole = UserRole.COMPETENCE_CENTRE,
     market: str = "CN",
+    http_client: httpx.Client | None = None,
 ) -> Iterator[Desk]:
-    """A migrated deployment served in-process, with one organization and one user."""
+    """A migrated deployment served in-process, with one organization and one user;
+    providers are called through ``http_client`` (a mocked transport)."""
     stores = ZoneStores.open(settings, hooks)
     upgrade_zones(stores, hooks)
     with stores.session() as session:
         org = create_organization(session, name="Desk", kind=kind, market=market)
         user = create_user(session, name="desk", role=role, organization=org)
     try:
-        with TestClient(create_app(settings, hooks)) as client:
+        with TestClient(create_app(settings, hooks, http_client=http_client)) as client:
             yield Desk(client, stores, user.token, org.id)
     finally:
         stores.dispose()

@@ -15,11 +15,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from regiocrm.campaigns import record_receipts
 from regiocrm.channels import (
     Channel,
     ChannelAccount,
     ChannelError,
     InboundMessage,
+    Receipt,
     Reply,
     WebhookRequest,
     WebhookResponse,
@@ -86,16 +88,25 @@ async def _deliver(
 ) -> WebhookResponse:
     channel.verify(account, request)
     messages = channel.parse(account, request)
-    stored = await run_in_threadpool(_store, svc, account, messages)
+    receipts = channel.receipts(account, request)
+    stored = await run_in_threadpool(_store, svc, account, messages, receipts)
     replies = _passive_replies(svc.hooks, channel, account, messages)
     answer = channel.respond(account, request, messages, replies)
     svc.inbox.submit([s.inbox for s in stored if s.inbox is not None])
     return answer
 
 
-def _store(svc: Services, account: ChannelAccount, messages: list[InboundMessage]) -> list[Stored]:
+def _store(
+    svc: Services,
+    account: ChannelAccount,
+    messages: list[InboundMessage],
+    receipts: list[Receipt],
+) -> list[Stored]:
+    """The messages kept, and the delivery receipts applied to campaign members."""
     with svc.stores.session() as session:
-        return store(session, account, messages)
+        stored = store(session, account, messages)
+        record_receipts(session, receipts)
+        return stored
 
 
 def _passive_replies(

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model
@@ -23,6 +23,8 @@ class CampaignStatus(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
+    # Handed to the provider, answer not yet recorded: after a crash, not sent again.
+    SENDING = "sending"
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
@@ -37,16 +39,38 @@ class Campaign(Model):
     organization_id: Mapped[uuid.UUID] = mapped_column(index=True, doc="directory: resolved by id")
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="the saved filter")
     channels: Mapped[list[str]] = mapped_column(default=list, doc="in order of preference")
+    purpose: Mapped[str] = mapped_column(
+        String(40), default="marketing", doc="the consent each member must have given"
+    )
+    messages: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, doc="the text by locale; {name} is the member's name"
+    )
+    planned_by: Mapped[uuid.UUID | None] = mapped_column(doc="the user, or none for the CLI")
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
+    launched_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    audience_size: Mapped[int | None] = mapped_column(
+        doc="the members, once all are listed; none while a launch is listing them"
+    )
 
 
 class CampaignMember(Model):
     __data_class__ = DataClass.CRM
-    __table_args__ = (UniqueConstraint("campaign_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        Index(None, "campaign_id", "status"),
+    )
 
     campaign_id: Mapped[uuid.UUID]
     customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
     channel: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[DeliveryStatus] = mapped_column(default=DeliveryStatus.PENDING)
+    locale: Mapped[str | None] = mapped_column(String(35))
+    external_id: Mapped[str | None] = mapped_column(
+        String(200), index=True, doc="the provider's id of the message sent"
+    )
     sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text, doc="why it was not sent")

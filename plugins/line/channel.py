@@ -130,6 +130,8 @@ class LineChannel(Channel):
     reply_deadline = timedelta(seconds=2)
     replies_in_response = False
     identity_kinds = ("line",)
+    # LINE allows 2,000 requests a second per channel and asks senders to keep a margin.
+    sends_per_second = 1000.0
 
     def __init__(self) -> None:
         self._retry_keys = _PendingRetryKeys()

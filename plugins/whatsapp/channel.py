@@ -28,6 +28,8 @@ from regiocrm.channels import (
     InboundMessage,
     MalformedPayload,
     MissingSignature,
+    Receipt,
+    ReceiptStatus,
     SendError,
     WebhookRequest,
     WebhookResponse,
@@ -151,6 +153,31 @@ class _MessagesValue(_Payload):
     messages: list[_Message] = []
 
 
+class _StatusError(_Payload):
+    code: int | None = None
+    title: str = ""
+
+
+class _Status(_Payload):
+    id: str
+    status: str
+    timestamp: int
+    errors: list[_StatusError] = []
+
+
+class _StatusesValue(_Payload):
+    metadata: _Metadata
+    statuses: list[_Status] = []
+
+
+# Meta's status names for what became of a message; "sent" says only that it left.
+RECEIPT_STATUSES = {
+    "delivered": ReceiptStatus.DELIVERED,
+    "read": ReceiptStatus.READ,
+    "failed": ReceiptStatus.FAILED,
+}
+
+
 class _Change(_Payload):
     field: str
     value: dict[str, Any]
@@ -178,6 +205,8 @@ class WhatsAppChannel(Channel):
     reply_deadline = timedelta(seconds=3)
     replies_in_response = False
     identity_kinds = ("whatsapp", "phone")
+    # The Cloud API's default throughput per business phone number.
+    sends_per_second = 80.0
 
     def handshake(self, account: ChannelAccount, request: WebhookRequest) -> WebhookResponse:
         """Echo ``hub.challenge`` when ``hub.verify_token`` is the account's, as Meta requires
@@ -227,6 +256,38 @@ class WhatsAppChannel(Channel):
             for value in values
             if value.metadata.phone_number_id == settings.phone_number_id
             for message in value.messages
+        ]
+
+    def receipts(self, account: ChannelAccount, request: WebhookRequest) -> list[Receipt]:
+        """One receipt per ``statuses[]`` item (``delivered``, ``read`` or ``failed``, with
+        the first error's code and title) of the ``messages`` changes addressed to this
+        account's number; ``sent`` tells nothing new and gives none."""
+        settings = _settings(account)
+        try:
+            notification = _Notification.model_validate_json(request.body)
+            values = [
+                _StatusesValue.model_validate(change.value)
+                for entry in notification.entry
+                for change in entry.changes
+                if change.field == "messages"
+            ]
+        except ValidationError as exc:
+            raise MalformedPayload(f"not a WhatsApp notification: {_first_error(exc)}") from None
+        return [
+            Receipt(
+                external_id=status.id,
+                status=RECEIPT_STATUSES[status.status],
+                at=datetime.fromtimestamp(status.timestamp, UTC),
+                error=(
+                    f"{status.errors[0].code} {status.errors[0].title}".strip()
+                    if status.errors
+                    else None
+                ),
+            )
+            for value in values
+            if value.metadata.phone_number_id == settings.phone_number_id
+            for status in value.statuses
+            if status.status in RECEIPT_STATUSES
         ]
 
     def send(

@@ -59,40 +59,37 @@ class WhatsAppDriver(ChannelDriver):
         )
 
     def text_body(self, *, sender: str, text: str, message_id: str, at: datetime) -> bytes:
-        notification = {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "102290129340398",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": DISPLAY_PHONE_NUMBER,
-                                    "phone_number_id": PHONE_NUMBER_ID,
-                                },
-                                "contacts": [
-                                    {"profile": {"name": "Kerry Fisher"}, "wa_id": sender}
-                                ],
-                                "messages": [
-                                    {
-                                        "from": sender,
-                                        "id": message_id,
-                                        "timestamp": str(int(at.timestamp())),
-                                        "type": "text",
-                                        "text": {"body": text},
-                                    }
-                                ],
-                            },
-                        }
-                    ],
-                }
-            ],
+        return _notification(
+            {
+                "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": sender}],
+                "messages": [
+                    {
+                        "from": sender,
+                        "id": message_id,
+                        "timestamp": str(int(at.timestamp())),
+                        "type": "text",
+                        "text": {"body": text},
+                    }
+                ],
+            }
+        )
+
+    def status_body(
+        self, *, wamid: str, status: str, recipient: str, at: datetime, error: int | None = None
+    ) -> bytes:
+        """A delivery receipt as Meta sends it: ``statuses[]`` of a ``messages`` change;
+        a failed one carries Meta's error code and title."""
+        receipt: dict[str, Any] = {
+            "id": wamid,
+            "status": status,
+            "timestamp": str(int(at.timestamp())),
+            "recipient_id": recipient,
         }
-        # json.dumps escapes non-ASCII as \uXXXX, as Meta does in the bytes it signs.
-        return json.dumps(notification).encode()
+        if error is not None:
+            receipt["errors"] = [
+                {"code": error, "title": "Message undeliverable", "message": "Undeliverable"}
+            ]
+        return _notification({"statuses": [receipt]})
 
     def sender(self, number: int) -> str:
         """A wa_id: an Australian mobile number's international digits, no ``+``."""
@@ -142,6 +139,33 @@ class WhatsAppDriver(ChannelDriver):
         if message.get("type") != "text":
             return None
         return str(message["text"]["body"])
+
+
+def _notification(value: dict[str, Any]) -> bytes:
+    """A webhook notification of one ``messages`` change to the test number."""
+    notification = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": DISPLAY_PHONE_NUMBER,
+                                "phone_number_id": PHONE_NUMBER_ID,
+                            },
+                            **value,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    # json.dumps escapes non-ASCII as \uXXXX, as Meta does in the bytes it signs.
+    return json.dumps(notification).encode()
 
 
 def _signature(secret: str, body: bytes) -> str:

@@ -28,6 +28,8 @@ from regiocrm.channels import (
     InboundMessage,
     MalformedPayload,
     MissingSignature,
+    Receipt,
+    ReceiptStatus,
     SendError,
     WebhookRequest,
     validate_account,
@@ -622,3 +624,28 @@ def test_driver_handshake_and_api_agree_with_the_channel() -> None:
     wamid = DRIVER.channel.send(account, DRIVER.sender_identity("61412345678"), "hi", client=client)
     assert wamid.startswith("wamid.")
     assert DRIVER.sent_text(seen[0]) == "hi"
+
+
+def test_delivery_receipts_say_what_became_of_each_message() -> None:
+    driver = WhatsAppDriver()
+    at = datetime(2026, 3, 9, 1, 5, tzinfo=UTC)
+    delivered = driver.status_body(wamid="wamid.A", status="delivered", recipient="61", at=at)
+    failed = driver.status_body(
+        wamid="wamid.B", status="failed", recipient="61", at=at, error=131026
+    )
+    sent = driver.status_body(wamid="wamid.C", status="sent", recipient="61", at=at)
+    assert CHANNEL.receipts(ACCOUNT, request(delivered)) == [
+        Receipt("wamid.A", ReceiptStatus.DELIVERED, at)
+    ]
+    assert CHANNEL.receipts(ACCOUNT, request(failed)) == [
+        Receipt("wamid.B", ReceiptStatus.FAILED, at, "131026 Message undeliverable")
+    ]
+    assert CHANNEL.receipts(ACCOUNT, request(sent)) == []
+    assert CHANNEL.parse(ACCOUNT, request(delivered)) == []
+    other_number = make_account(phone_number_id="999")
+    assert CHANNEL.receipts(other_number, request(delivered)) == []
+
+
+def test_receipts_of_a_body_that_is_not_a_notification_are_refused() -> None:
+    with pytest.raises(MalformedPayload):
+        CHANNEL.receipts(ACCOUNT, request(b'{"object": "page", "entry": []}'))
