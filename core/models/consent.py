@@ -22,7 +22,11 @@ class Consent(Model):
 
     __data_class__ = DataClass.IDENTITY
     __append_only__ = True
-    __table_args__ = (Index(None, "customer_id", "purpose", "channel", "occurred_at"),)
+    # Covering: the consent in force (the latest entry, ties broken by id) is read from the
+    # index alone, for one customer or a segment's million.
+    __table_args__ = (
+        Index(None, "customer_id", "purpose", "channel", "occurred_at", "id", "action"),
+    )
 
     customer_id: Mapped[uuid.UUID]
     purpose: Mapped[str] = mapped_column(String(40), doc="e.g. marketing, service, export")

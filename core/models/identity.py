@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model
@@ -16,9 +16,11 @@ class Identity(Model):
     belongs to one customer only."""
 
     __data_class__ = DataClass.IDENTITY
-    __table_args__ = (UniqueConstraint("kind", "value"),)
+    # (customer_id, kind) answers "can this channel reach them" from the index alone: what
+    # a campaign asks of every customer in its segment.
+    __table_args__ = (UniqueConstraint("kind", "value"), Index(None, "customer_id", "kind"))
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    customer_id: Mapped[uuid.UUID]
     kind: Mapped[str] = mapped_column(String(40))
     value: Mapped[str] = mapped_column(String(320))
     verified: Mapped[bool] = mapped_column(default=False)
