@@ -20,8 +20,10 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _, core_catalogs, untranslated
 from regiocrm.migrate import Migrator
 from regiocrm.models import DataClass
+from regiocrm.models.base import utcnow
 from regiocrm.packs import Market, Pack
 from regiocrm.settings import RegiocrmSettings, SettingsError
+from regiocrm.storage import Storage
 from regiocrm.stores import ZoneStores
 
 
@@ -282,6 +284,64 @@ def _holidays_in(holidays: HolidayBase, year: int) -> list[date]:
     return [day for day in holidays if day.year == year]
 
 
+def storage_quotas(target: Target) -> Iterable[Finding]:
+    """No organization of the market runs out of storage within ``[storage]
+    warn_within_days`` at its recent growth."""
+    if target.stores is None or target.settings is None:
+        yield _unchecked("storage")
+        return
+    if not all(state.migrated for state in Migrator(target.stores, target.hooks).states()):
+        yield Finding(
+            "storage",
+            Outcome.WARN,
+            _("not measured: the zones are not all migrated"),
+            _("run `regiocrm db upgrade`"),
+        )
+        return
+    settings = target.settings.storage
+    today = utcnow().date()
+    forecasts = [
+        forecast
+        for forecast in Storage(target.stores, target.hooks, settings).forecasts(today)
+        if forecast.market == target.market
+    ]
+    soon = [
+        forecast
+        for forecast in forecasts
+        if forecast.runs_out_on is not None
+        and (forecast.runs_out_on - today).days <= settings.warn_within_days
+    ]
+    for forecast in soon:
+        fastest = max(forecast.growth_mib_per_day, key=forecast.growth_mib_per_day.__getitem__)
+        yield Finding(
+            f"storage {forecast.organization}",
+            Outcome.WARN,
+            _(
+                "its {tier} quota of {quota:,.0f} MiB runs out on {day} ({days} days) at"
+                " {growth:,.1f} MiB a day, {fastest} growing fastest"
+            ).format(
+                tier=forecast.tier.value,
+                quota=forecast.quota_mib,
+                day=forecast.runs_out_on,
+                days=forecast.days_left(today),
+                growth=forecast.total_growth_mib_per_day,
+                fastest=fastest.value,
+            ),
+            _(
+                "raise its quota ([storage.quotas_mib] {name!r}), give it a full licence,"
+                " or archive older {fastest} data"
+            ).format(name=forecast.organization, fastest=fastest.value),
+        )
+    if not soon:
+        yield Finding(
+            "storage",
+            Outcome.PASS,
+            _("no quota of the market's {count} organizations runs out within {days} days").format(
+                count=len(forecasts), days=settings.warn_within_days
+            ),
+        )
+
+
 @hookimpl
 def register_rollout_checks() -> list[RolloutCheck]:
     return [
@@ -292,4 +352,5 @@ def register_rollout_checks() -> list[RolloutCheck]:
         RolloutCheck("translations", translations_complete),
         RolloutCheck("maps", map_chain),
         RolloutCheck("holidays", calendar_holidays),
+        RolloutCheck("storage", storage_quotas),
     ]

@@ -190,6 +190,25 @@ class ResidencySettings(Section):
         return value
 
 
+class StorageSettings(Section):
+    """``[storage]``: quotas beyond the packs', and how the forecast looks ahead."""
+
+    quotas_mib: dict[Annotated[str, Field(min_length=1)], Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="organization name -> its own quota in MiB, over its licence tier's in"
+        " the pack",
+    )
+    growth_window_days: int = Field(
+        default=30, ge=7, le=365, description="the recent days the growth is measured over"
+    )
+    warn_within_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="`regiocrm rollout check` warns of a quota running out within this many days",
+    )
+
+
 class RegiocrmSettings(BaseSettings):
     """The root settings of a deployment. Plugin sections are added by :func:`settings_model`."""
 
@@ -214,6 +233,7 @@ class RegiocrmSettings(BaseSettings):
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     maps: Section = Field(
         default_factory=Section,
         description="one table per installed map provider: [maps.<provider>]",
