@@ -22,7 +22,7 @@ from regiocrm import audit
 from regiocrm.calendars import Service
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
-from regiocrm.models import Case, CaseStatus, Direction, Interaction, Priority
+from regiocrm.models import Case, CaseStatus, Interaction, Priority
 from regiocrm.models.base import utcnow
 from regiocrm.stores import ZonedSession, after_commit
 
@@ -189,14 +189,12 @@ class Cases:
         committed."""
         step = f"{previous.value} → {case.status.value}" if previous else case.status.value
         self.session.add(
-            Interaction(
+            Interaction.step(
                 market=case.market,
                 customer_id=case.customer_id,
                 channel="case",
-                direction=Direction.INTERNAL,
                 touchpoint="case",
-                summary=f"case {case.subject!r}: {reason} ({step})"[:500],
-                occurred_at=utcnow(),
+                summary=f"case {case.subject!r}: {reason} ({step})",
                 organization_id=case.organization_id,
                 case_id=case.id,
             )

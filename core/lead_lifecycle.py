@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, select
 from regiocrm import audit
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
-from regiocrm.models import Direction, Interaction, Lead, LeadStatus, Ownership, Vehicle
+from regiocrm.models import Interaction, Lead, LeadStatus, Ownership, Vehicle
 from regiocrm.models.base import utcnow
 from regiocrm.stores import ZonedSession
 
@@ -191,14 +191,12 @@ class LeadLifecycle:
         step = f"{previous.value} → {lead.status.value}"
         if lead.customer_id is not None:
             self.session.add(
-                Interaction(
+                Interaction.step(
                     market=lead.market,
                     customer_id=lead.customer_id,
                     channel="lead",
-                    direction=Direction.INTERNAL,
                     touchpoint="lead",
-                    summary=f"lead {step}{': ' + reason if reason else ''}"[:500],
-                    occurred_at=utcnow(),
+                    summary=f"lead {step}{': ' + reason if reason else ''}",
                     organization_id=lead.dealer_id,
                 )
             )

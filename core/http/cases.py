@@ -16,12 +16,11 @@ from regiocrm.cases import CaseError, Cases, IllegalTransition, NewCase, Unknown
 from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
+from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
 from regiocrm.models import Case, CaseStatus, Priority
 from regiocrm.packs import PackError
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
-
-PAGE_MAX = 200
 
 
 class CaseIn(BaseModel):
@@ -99,22 +98,17 @@ def list_cases(
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     org: Annotated[uuid.UUID | None, Query(description="the organization assigned")] = None,
     customer_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+    limit: Limit = PAGE_DEFAULT,
 ) -> dict[str, Any]:
     """Cases the caller sees, the most urgent due first."""
     scope.require_customers()
-    query = (
+    query = where_given(
         select(Case)
         .where(rows_in(scope, Case.market, Case.organization_id))
         .order_by(Case.due_at, Case.id)
-        .limit(limit)
+        .limit(limit),
+        {Case.status: status_, Case.organization_id: org, Case.customer_id: customer_id},
     )
-    if status_ is not None:
-        query = query.where(Case.status == status_)
-    if org is not None:
-        query = query.where(Case.organization_id == org)
-    if customer_id is not None:
-        query = query.where(Case.customer_id == customer_id)
     found = list(session.scalars(query))
     audit.record_reads(session, actor_id=user.id, subject_type="case", subjects=found)
     return {"items": [as_json(case) for case in found]}

@@ -16,6 +16,7 @@ from regiocrm.contracts import ContractError, Contracts, NewContract, UnknownCon
 from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
+from regiocrm.http.paging import PAGE_DEFAULT, Limit
 from regiocrm.models import Contract, ContractKind, ContractStatus
 from regiocrm.packs import PackError
 
@@ -94,7 +95,7 @@ def list_contracts(
         int | None,
         Query(ge=0, le=3660, description="active contracts ending from today to this many days"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Limit = PAGE_DEFAULT,
 ) -> dict[str, Any]:
     """Contracts, those ending soonest first (of a customer and the records merged into
     them when ``customer_id`` is given)."""

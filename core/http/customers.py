@@ -24,6 +24,7 @@ from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http import paging
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
+from regiocrm.http.paging import PAGE_DEFAULT, Limit
 from regiocrm.identities import InvalidIdentity
 from regiocrm.messaging import DeliveryError, Messaging, NoConsent, NoRoute
 from regiocrm.models import (
@@ -31,18 +32,14 @@ from regiocrm.models import (
     ConsentAction,
     Customer,
     CustomerKind,
-    Direction,
     Interaction,
 )
-from regiocrm.models.base import utcnow
 from regiocrm.packs import PackError
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 
 MARKET = r"^[A-Z]{2}$"
 IDENTITY_KIND = r"^[a-z][a-z0-9_]{0,39}$"
-PAGE_DEFAULT = 50
-PAGE_MAX = 200
 
 
 class _In(BaseModel):
@@ -87,9 +84,6 @@ class MessageIn(_In):
     text: str = Field(min_length=1, max_length=4096)
     channel: str | None = Field(default=None, pattern=IDENTITY_KIND)
     purpose: str = Field(default="service", pattern=IDENTITY_KIND)
-
-
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 
 def _problem(code: int, detail: str) -> HTTPException:
@@ -187,14 +181,12 @@ def create_customer(
     _add_consents(session, customer, body.consents)
     if scope.organizations is not None:
         session.add(
-            Interaction(
+            Interaction.step(
                 market=customer.market,
                 customer_id=customer.id,
                 channel="crm",
-                direction=Direction.INTERNAL,
                 touchpoint="registration",
                 summary="registered",
-                occurred_at=utcnow(),
                 organization_id=user.organization_id,
             )
         )

@@ -16,6 +16,7 @@ from regiocrm.access import Scope, holds, rows_in, visible_customer
 from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
+from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
 from regiocrm.lead_lifecycle import Conflict, LeadError, LeadLifecycle, Sale, UnknownLead, overdue
 from regiocrm.leads import Leads, NewLead
 from regiocrm.maps import Datum, Point
@@ -143,20 +144,17 @@ def list_leads(
     overdue_only: Annotated[
         bool, Query(alias="overdue", description="open leads whose follow-up is late")
     ] = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Limit = PAGE_DEFAULT,
 ) -> dict[str, Any]:
     """Leads the caller sees, the follow-up due soonest first."""
     scope.require_customers()
-    query = (
+    query = where_given(
         select(Lead)
         .where(rows_in(scope, Lead.market, Lead.dealer_id))
         .order_by(Lead.follow_up_due_at, Lead.id)
-        .limit(limit)
+        .limit(limit),
+        {Lead.dealer_id: dealer_id, Lead.status: status_},
     )
-    if dealer_id is not None:
-        query = query.where(Lead.dealer_id == dealer_id)
-    if status_ is not None:
-        query = query.where(Lead.status == status_)
     if overdue_only:
         query = query.where(overdue(utcnow()))
     found = list(session.scalars(query))

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from regiocrm.models.base import DataClass, Model
+from regiocrm.models.base import DataClass, Model, utcnow
 
 
 class Direction(enum.StrEnum):
@@ -37,3 +37,29 @@ class Interaction(Model):
     occurred_at: Mapped[datetime]
     organization_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     case_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+
+    @classmethod
+    def step(
+        cls,
+        *,
+        market: str,
+        customer_id: uuid.UUID,
+        channel: str,
+        touchpoint: str,
+        summary: str,
+        organization_id: uuid.UUID | None,
+        case_id: uuid.UUID | None = None,
+    ) -> Interaction:
+        """A step taken inside the CRM (a registration, a case or lead moving on), now, as
+        the customer's timeline shows it."""
+        return cls(
+            market=market,
+            customer_id=customer_id,
+            channel=channel,
+            direction=Direction.INTERNAL,
+            touchpoint=touchpoint,
+            summary=summary[:500],
+            occurred_at=utcnow(),
+            organization_id=organization_id,
+            case_id=case_id,
+        )

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -147,8 +147,14 @@ class _Metadata(_Payload):
     phone_number_id: str
 
 
-class _MessagesValue(_Payload):
+class _Value(_Payload):
     metadata: _Metadata
+
+
+Value = TypeVar("Value", bound=_Value)
+
+
+class _MessagesValue(_Value):
     contacts: list[_Contact] = []
     messages: list[_Message] = []
 
@@ -165,8 +171,7 @@ class _Status(_Payload):
     errors: list[_StatusError] = []
 
 
-class _StatusesValue(_Payload):
-    metadata: _Metadata
+class _StatusesValue(_Value):
     statuses: list[_Status] = []
 
 
@@ -240,21 +245,9 @@ class WhatsAppChannel(Channel):
         """One message per ``messages[]`` item of every ``messages`` change addressed to this
         account's number. Delivery receipts (``statuses[]``) and other fields (template
         status, account updates) carry no customer message and give none."""
-        settings = _settings(account)
-        try:
-            notification = _Notification.model_validate_json(request.body)
-            values = [
-                _MessagesValue.model_validate(change.value)
-                for entry in notification.entry
-                for change in entry.changes
-                if change.field == "messages"
-            ]
-        except ValidationError as exc:
-            raise MalformedPayload(f"not a WhatsApp notification: {_first_error(exc)}") from None
         return [
             _inbound(message, value.contacts)
-            for value in values
-            if value.metadata.phone_number_id == settings.phone_number_id
+            for value in _addressed(account, request, _MessagesValue)
             for message in value.messages
         ]
 
@@ -262,17 +255,6 @@ class WhatsAppChannel(Channel):
         """One receipt per ``statuses[]`` item (``delivered``, ``read`` or ``failed``, with
         the first error's code and title) of the ``messages`` changes addressed to this
         account's number; ``sent`` tells nothing new and gives none."""
-        settings = _settings(account)
-        try:
-            notification = _Notification.model_validate_json(request.body)
-            values = [
-                _StatusesValue.model_validate(change.value)
-                for entry in notification.entry
-                for change in entry.changes
-                if change.field == "messages"
-            ]
-        except ValidationError as exc:
-            raise MalformedPayload(f"not a WhatsApp notification: {_first_error(exc)}") from None
         return [
             Receipt(
                 external_id=status.id,
@@ -284,8 +266,7 @@ class WhatsAppChannel(Channel):
                     else None
                 ),
             )
-            for value in values
-            if value.metadata.phone_number_id == settings.phone_number_id
+            for value in _addressed(account, request, _StatusesValue)
             for status in value.statuses
             if status.status in RECEIPT_STATUSES
         ]
@@ -327,6 +308,22 @@ def _settings(account: ChannelAccount) -> WhatsAppAccountSettings:
     if not isinstance(account.credentials, WhatsAppAccountSettings):
         raise TypeError(f"account {account.name!r} is not configured as a WhatsApp account")
     return account.credentials
+
+
+def _addressed(account: ChannelAccount, request: WebhookRequest, shape: type[Value]) -> list[Value]:
+    """The ``messages`` changes of a notification addressed to this account's number."""
+    number = _settings(account).phone_number_id
+    try:
+        notification = _Notification.model_validate_json(request.body)
+        values = [
+            shape.model_validate(change.value)
+            for entry in notification.entry
+            for change in entry.changes
+            if change.field == "messages"
+        ]
+    except ValidationError as exc:
+        raise MalformedPayload(f"not a WhatsApp notification: {_first_error(exc)}") from None
+    return [value for value in values if value.metadata.phone_number_id == number]
 
 
 def _inbound(message: _Message, contacts: list[_Contact]) -> InboundMessage:
