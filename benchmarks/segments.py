@@ -45,27 +45,32 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 EVERYONE = Segment.parse({"markets": ["JP"]})
 RENEWALS = Segment.parse({"markets": ["JP"], "contract_ends_within_days": 60})
 
-CONSENT = """
-EXISTS (SELECT 1 FROM identities i WHERE i.customer_id = c.id AND i.kind = 'line')
-AND EXISTS (SELECT 1 FROM consents g
-            WHERE g.customer_id = c.id AND g.purpose = 'marketing'
-              AND g.channel IN ('line', '*') AND g.action = 'grant'
-              AND NOT EXISTS (SELECT 1 FROM consents l
-                              WHERE l.customer_id = g.customer_id AND l.purpose = 'marketing'
-                                AND l.channel IN ('line', '*')
-                                AND (l.occurred_at, l.id) > (g.occurred_at, g.id)))
-"""
-RAW_EVERYONE = f"""
-SELECT count(*) FROM customers c
-WHERE c.market = 'JP' AND c.merged_into_id IS NULL AND {CONSENT}
-"""
-RAW_RENEWALS = f"""
-SELECT count(*) FROM customers c
-WHERE c.market = 'JP' AND c.merged_into_id IS NULL
-  AND EXISTS (SELECT 1 FROM contracts k
-              WHERE k.customer_id = c.id AND k.status = 'active'
-                AND k.ends_on >= :today AND k.ends_on <= :until)
-  AND {CONSENT}
+# By hand, as a database developer would write it for each: the identity, then the latest
+# consent entry for LINE or every channel, which must be a grant. SQLite probes an index row
+# by row, so the latest entry is looked up; PostgreSQL joins sets, so it is the grant with no
+# later entry (an anti-join).
+IDENTITY = "EXISTS (SELECT 1 FROM identities i WHERE i.customer_id = c.id AND i.kind = 'line')"
+CONSENT = {
+    "sqlite": """
+        (SELECT g.action FROM consents g
+         WHERE g.customer_id = c.id AND g.purpose = 'marketing' AND g.channel IN ('line', '*')
+         ORDER BY g.occurred_at DESC, g.id DESC LIMIT 1) = 'grant'
+    """,
+    "postgresql": """
+        EXISTS (SELECT 1 FROM consents g
+                WHERE g.customer_id = c.id AND g.purpose = 'marketing'
+                  AND g.channel IN ('line', '*') AND g.action = 'grant'
+                  AND NOT EXISTS (SELECT 1 FROM consents l
+                                  WHERE l.customer_id = g.customer_id
+                                    AND l.purpose = 'marketing' AND l.channel IN ('line', '*')
+                                    AND (l.occurred_at, l.id) > (g.occurred_at, g.id)))
+    """,
+}
+JP_CUSTOMERS = "SELECT count(*) FROM customers c WHERE c.market = 'JP' AND c.merged_into_id IS NULL"
+ENDING = """
+    EXISTS (SELECT 1 FROM contracts k
+            WHERE k.customer_id = c.id AND k.status = 'active'
+              AND k.ends_on >= :today AND k.ends_on <= :until)
 """
 
 
@@ -183,9 +188,14 @@ def main() -> None:
         registry = hooks.channel_registry(stores.settings)
         line = [registry.channels["line"]]
         today = {"today": TODAY, "until": TODAY + timedelta(days=60)}
+        consent = CONSENT[engine.dialect.name]
         for label, segment, raw in (
-            ("everyone in JP on LINE", EVERYONE, RAW_EVERYONE),
-            ("leases ending within 60 days", RENEWALS, RAW_RENEWALS),
+            ("everyone in JP on LINE", EVERYONE, f"{JP_CUSTOMERS} AND {IDENTITY} AND {consent}"),
+            (
+                "leases ending within 60 days",
+                RENEWALS,
+                f"{JP_CUSTOMERS} AND {ENDING} AND {IDENTITY} AND {consent}",
+            ),
         ):
 
             def by_segment(segment: Segment = segment) -> int:

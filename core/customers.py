@@ -44,14 +44,9 @@ def consent_in_force(
     """The grant in force for ``purpose`` on ``channel`` (or on every channel, ``*``): the
     latest entry of the customer's merge set, if it is a grant; ``None`` otherwise."""
     latest = session.execute(
-        select(Consent.id, Consent.action, Consent.occurred_at)
-        .where(
-            Consent.customer_id.in_(merge_set),
-            Consent.purpose == purpose,
-            Consent.channel.in_([channel, "*"]),
+        Consent.latest(purpose, channel, Consent.id, Consent.action).where(
+            Consent.customer_id.in_(merge_set)
         )
-        .order_by(Consent.occurred_at.desc(), Consent.id.desc())
-        .limit(1)
     ).first()
     return latest.id if latest is not None and latest.action is ConsentAction.GRANT else None
 

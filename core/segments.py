@@ -27,6 +27,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -224,9 +225,28 @@ def _in_touch(last: LastInteraction) -> ColumnElement[bool]:
     return recent if last.within_days is not None else not_(recent)
 
 
-def consents(purpose: str, channel: str) -> ColumnElement[bool]:
+def consents(purpose: str, channel: str, dialect: str) -> ColumnElement[bool]:
     """The condition of a customer whose consent for ``purpose`` on ``channel`` is in
-    force: a grant for the channel or for every channel, with no later entry for either."""
+    force: their latest entry for the channel or for every channel is a grant.
+
+    Written as each database's planner does it best over a million customers (figures in
+    docs/performance.md): SQLite probes row by row, and the latest entry is one backwards
+    step in the covering index; PostgreSQL joins sets, and "a grant with no later entry"
+    becomes a hash anti-join where a per-row subquery stays a loop.
+    """
+    if dialect == "postgresql":
+        return _grant_without_later_entry(purpose, channel)
+    latest = Consent.latest(purpose, channel, Consent.action).where(
+        Consent.customer_id == Customer.id
+    )
+    # No entry is no consent: false, not NULL, so that "not reached by an earlier channel"
+    # holds for those without one.
+    no_entry = literal(ConsentAction.WITHDRAW, Consent.action.type)
+    in_force = func.coalesce(latest.scalar_subquery(), no_entry)
+    return in_force == ConsentAction.GRANT
+
+
+def _grant_without_later_entry(purpose: str, channel: str) -> ColumnElement[bool]:
     grant, later = aliased(Consent), aliased(Consent)
     channels = [channel, "*"]
     return exists().where(
@@ -252,22 +272,29 @@ def reachable(channel: Channel) -> ColumnElement[bool]:
     )
 
 
-def receives(purpose: str, channel: Channel) -> ColumnElement[bool]:
+def receives(purpose: str, channel: Channel, dialect: str) -> ColumnElement[bool]:
     """The condition of a customer ``channel`` reaches with their consent: the identity
     first, a cheaper probe that rules many out."""
-    return and_(reachable(channel), consents(purpose, channel.name))
+    return and_(reachable(channel), consents(purpose, channel.name, dialect))
 
 
-def channel_choice(purpose: str, channels: Sequence[Channel]) -> Any:
+def channel_choice(purpose: str, channels: Sequence[Channel], dialect: str) -> Any:
     """The first of ``channels`` (in order of preference) that reaches the customer with
     their consent, as a SQL expression; NULL when none does."""
-    return case(*[(receives(purpose, channel), channel.name) for channel in channels], else_=None)
+    return case(
+        *[(receives(purpose, channel, dialect), channel.name) for channel in channels],
+        else_=None,
+    )
 
 
 def _dialect(session: Any, statement: Select[Any]) -> str:
     """The database of the one zone a segment statement runs in."""
     [zone] = statement.get_execution_options()[ZONES_OPTION]
     return str(session.stores.engine(zone).dialect.name)
+
+
+def _count(session: Any, statement: Select[Any], *conditions: ColumnElement[bool]) -> int:
+    return int(session.scalar(statement.where(*conditions)) or 0)
 
 
 class Evaluation:
@@ -321,25 +348,30 @@ class Evaluation:
         Each channel counts those it reaches and no channel before it does, without
         grouping a million rows by channel. PostgreSQL plans the conditions as semi-joins
         when they are the WHERE clause (a statement per channel); SQLite probes its indexes
-        row by row either way, so one pass counts every channel at once.
+        row by row either way, so one pass counts every channel at once (figures in
+        docs/performance.md).
         """
         purpose = self.segment.purpose
-        wanted: list[ColumnElement[bool]] = []
-        for number, channel in enumerate(channels):
-            before = [not_(receives(purpose, earlier)) for earlier in channels[:number]]
-            wanted.append(and_(receives(purpose, channel), *before))
         counts: dict[str, dict[str | None, int]] = {}
         for market, statement in self.statements([func.count()]):
-            if _dialect(session, statement) == "postgresql":
-                total = int(session.scalar(statement) or 0)
-                reached = [int(session.scalar(statement.where(w)) or 0) for w in wanted]
+            dialect = _dialect(session, statement)
+            wanted = [
+                and_(
+                    receives(purpose, channel, dialect),
+                    *(not_(receives(purpose, before, dialect)) for before in channels[:n]),
+                )
+                for n, channel in enumerate(channels)
+            ]
+            if dialect == "postgresql":
+                total = _count(session, statement)
+                reached = [_count(session, statement, condition) for condition in wanted]
             else:
                 columns = [func.count(), *(func.count(case((w, 1))) for w in wanted)]
                 total, *reached = session.execute(statement.with_only_columns(*columns)).one()
             found: dict[str | None, int] = {
                 channel.name: int(count) for channel, count in zip(channels, reached, strict=True)
             }
-            found[None] = int(total) - sum(found.values())
+            found[None] = total - sum(found.values())
             counts[market] = {key: count for key, count in found.items() if count}
         return counts
 
@@ -348,10 +380,9 @@ class Evaluation:
     ) -> Iterator[tuple[str, uuid.UUID, str | None, str]]:
         """Each reachable customer of the segment as (market, id, locale, channel), in id
         order, read a batch at a time."""
-        choice = channel_choice(self.segment.purpose, channels)
-        for market, statement in self.statements(
-            [Customer.id, Customer.preferred_locale, choice.label("channel")]
-        ):
+        for market, statement in self.statements([Customer.id, Customer.preferred_locale]):
+            choice = channel_choice(self.segment.purpose, channels, _dialect(session, statement))
+            statement = statement.add_columns(choice.label("channel"))
             after: uuid.UUID | None = None
             while True:
                 page = statement.where(choice.is_not(None)).order_by(Customer.id).limit(batch)

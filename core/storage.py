@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from regiocrm.hooks import Hooks
 from regiocrm.models import (
@@ -162,7 +163,7 @@ def table_bytes(connection: Connection, table: Table) -> float | None:
             ),
             {"name": table.name},
         ).scalar()
-    except Exception:
+    except OperationalError:
         return None
     return None if size is None else float(size)
 

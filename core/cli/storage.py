@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table
@@ -43,11 +45,17 @@ def report(ctx: typer.Context, as_json: JsonOption = False) -> None:
                     key=row["growth_mib_per_day_by_class"].get,
                     default="-",
                 ),
-                row["runs_out_on"] or _("not growing"),
+                _runs_out(row),
             ]
             for row in rows
         ],
     )
+
+
+def _runs_out(row: dict[str, Any]) -> str:
+    if row["quota_mib"] is None:
+        return "-"
+    return str(row["runs_out_on"] or _("not growing"))
 
 
 @hookimpl

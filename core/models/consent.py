@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, Select, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.models.base import DataClass, Model, utcnow
@@ -22,10 +23,11 @@ class Consent(Model):
 
     __data_class__ = DataClass.IDENTITY
     __append_only__ = True
-    # Covering: the consent in force (the latest entry, ties broken by id) is read from the
-    # index alone, for one customer or a segment's million.
+    # Covering, in the order of time: the consent in force is the last entry of the
+    # customer's purpose whose channel applies, read from the index alone by one short
+    # backwards step, for one customer or for each of a segment's million.
     __table_args__ = (
-        Index(None, "customer_id", "purpose", "channel", "occurred_at", "id", "action"),
+        Index(None, "customer_id", "purpose", "occurred_at", "id", "channel", "action"),
     )
 
     customer_id: Mapped[uuid.UUID]
@@ -34,3 +36,15 @@ class Consent(Model):
     action: Mapped[ConsentAction]
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     source: Mapped[str | None] = mapped_column(doc="where it was given: a form, a dealer visit…")
+
+    @classmethod
+    def latest(cls, purpose: str, channel: str, *columns: Any) -> Select[Any]:
+        """``SELECT columns`` of the entry in force for ``purpose`` on ``channel``: the
+        latest for the channel or for every channel (``*``), ties broken by id; the caller
+        names whose entries."""
+        return (
+            select(*columns)
+            .where(cls.purpose == purpose, cls.channel.in_([channel, "*"]))
+            .order_by(cls.occurred_at.desc(), cls.id.desc())
+            .limit(1)
+        )

@@ -7,12 +7,19 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, func, not_, select
+from sqlalchemy.orm import Session
 
 from regiocrm.access import organization_scope
 from regiocrm.accounts import create_organization
+from regiocrm.customers import consent_in_force
 from regiocrm.hooks import Hooks
 from regiocrm.models import (
+    Base,
+    Consent,
+    ConsentAction,
     Customer,
     Direction,
     Interaction,
@@ -22,7 +29,7 @@ from regiocrm.models import (
 )
 from regiocrm.models.base import utcnow
 from regiocrm.residency import ApartError
-from regiocrm.segments import Evaluation, Segment, SegmentError
+from regiocrm.segments import Evaluation, Segment, SegmentError, consents
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
@@ -224,3 +231,58 @@ def test_a_segment_relating_classes_kept_apart_is_refused(
             assert session.scalar(select(func.count()).select_from(Customer)) == 0
     finally:
         stores.dispose()
+
+
+histories = st.lists(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["line", "*", "whatsapp"]),
+            st.sampled_from(list(ConsentAction)),
+            st.integers(0, 3),  # days: the same day twice leaves the tie to the ids
+        ),
+        max_size=5,
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories=histories)
+def test_both_forms_of_consent_in_force_agree_with_the_ledger(
+    histories: list[list[tuple[str, ConsentAction, int]]],
+) -> None:
+    """The latest entry looked up (SQLite's form) and the grant with no later entry
+    (PostgreSQL's) pick the same customers, those whose own latest entry for LINE or every
+    channel, read one by one, is a grant."""
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine, tables=[Customer.__table__, Consent.__table__])
+    start = utcnow()
+    with Session(engine) as session:
+        for history in histories:
+            person = Customer(market="JP", family_name="x")
+            session.add(person)
+            session.flush()
+            for channel, action, day in history:
+                session.add(
+                    Consent(
+                        market="JP",
+                        customer_id=person.id,
+                        purpose="marketing",
+                        channel=channel,
+                        action=action,
+                        occurred_at=start + timedelta(days=day),
+                    )
+                )
+        session.flush()
+        one_by_one = {
+            person
+            for person in session.scalars(select(Customer.id))
+            if consent_in_force(session, [person], "marketing", "line") is not None
+        }
+        for dialect in ("sqlite", "postgresql"):
+            condition = consents("marketing", "line", dialect)
+            found = set(session.scalars(select(Customer.id).where(condition)))
+            assert found == one_by_one, dialect
+            refused = set(session.scalars(select(Customer.id).where(not_(condition))))
+            assert refused == set(session.scalars(select(Customer.id))) - one_by_one, dialect

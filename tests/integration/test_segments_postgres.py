@@ -1,5 +1,5 @@
-"""Segments and campaign audiences on PostgreSQL: the same statements (row-value
-comparisons, CASE, correlated EXISTS) as PostgreSQL plans them."""
+"""Segments and campaign audiences on PostgreSQL: the same statements (the latest consent
+entry as a scalar subquery, CASE, correlated EXISTS) as PostgreSQL plans them."""
 
 from __future__ import annotations
 
