@@ -47,8 +47,8 @@ from regiocrm.settings import StorageSettings
 from regiocrm.stores import ZonedSession, ZoneStores, table_of
 
 MIB = 1024 * 1024
-# What the forecast says of an organization whose usage does not grow.
-NOT_GROWING = None
+# How far ahead a forecast looks: a line that slow says nothing worth a date.
+HORIZON_DAYS = 100 * 365
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Usage:
 @dataclass(frozen=True)
 class Forecast:
     """An organization's storage against its quota, and the day the quota runs out at the
-    recent growth (``None``: it does not grow)."""
+    recent growth (``None``: no quota, no growth, or not within :data:`HORIZON_DAYS`)."""
 
     organization: str
     organization_id: uuid.UUID
@@ -270,10 +270,10 @@ class Storage:
         used = {data_class: size / MIB for data_class, size in usage.used.items()}
         quota = self.quota_mib(organization)
         total_growth = sum(growth.values())
-        runs_out: date | None = NOT_GROWING
+        runs_out: date | None = None
         if quota is not None and total_growth > 0:
-            left = (quota - sum(used.values())) / total_growth
-            runs_out = today + timedelta(days=max(0, math.ceil(left)))
+            left = max(0, math.ceil((quota - sum(used.values())) / total_growth))
+            runs_out = today + timedelta(days=left) if left <= HORIZON_DAYS else None
         elif quota is not None and sum(used.values()) >= quota:
             runs_out = today
         return Forecast(

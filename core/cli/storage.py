@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, timedelta
 
 import typer
 
@@ -10,7 +10,7 @@ from regiocrm.cli.context import JsonOption, cli_context, print_json, print_tabl
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
 from regiocrm.models.base import utcnow
-from regiocrm.storage import Storage
+from regiocrm.storage import HORIZON_DAYS, Forecast, Storage
 
 app = typer.Typer(
     help="Storage by organization, and when each quota runs out.", no_args_is_help=True
@@ -45,17 +45,21 @@ def report(ctx: typer.Context, as_json: JsonOption = False) -> None:
                     key=row["growth_mib_per_day_by_class"].get,
                     default="-",
                 ),
-                _runs_out(row),
+                _runs_out(forecast, today),
             ]
-            for row in rows
+            for forecast, row in zip(forecasts, rows, strict=True)
         ],
     )
 
 
-def _runs_out(row: dict[str, Any]) -> str:
-    if row["quota_mib"] is None:
+def _runs_out(forecast: Forecast, today: date) -> str:
+    if forecast.quota_mib is None:
         return "-"
-    return str(row["runs_out_on"] or _("not growing"))
+    if forecast.runs_out_on is not None:
+        return forecast.runs_out_on.isoformat()
+    if forecast.total_growth_mib_per_day > 0:
+        return f"> {today + timedelta(days=HORIZON_DAYS)}"
+    return _("not growing")
 
 
 @hookimpl

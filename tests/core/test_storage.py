@@ -25,7 +25,7 @@ from regiocrm.models import (
 )
 from regiocrm.models.base import utcnow
 from regiocrm.settings import SettingsError, load_settings
-from regiocrm.storage import Forecast, Storage
+from regiocrm.storage import HORIZON_DAYS, Forecast, Storage
 from regiocrm.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
 
@@ -195,3 +195,26 @@ def test_a_bad_storage_setting_is_refused(deployment_dir: Path, regiocrm_hooks: 
     with pytest.raises(SettingsError) as refused:
         load_settings(regiocrm_hooks, storage={"quotas_mib": {"Osaka Motors": 0}})
     assert "storage.quotas_mib.Osaka Motors" in str(refused.value)
+
+
+def test_growth_too_slow_to_date_is_told_apart_from_none(
+    regiocrm_cli, deployment_dir: Path, regiocrm_hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handful of events against a quota of gigabytes would run out in millennia: no date
+    (the calendar cannot hold it), but the table says it grows, beyond the horizon."""
+    seeded = Dealers(deployment_dir, regiocrm_hooks)
+    try:
+        seeded.telematics(per_day=1, days=range(3))
+        osaka = seeded.forecasts()["Osaka Motors"]
+    finally:
+        seeded.close()
+    assert osaka.total_growth_mib_per_day > 0
+    assert osaka.runs_out_on is None
+    monkeypatch.setenv("COLUMNS", "200")
+    report = regiocrm_cli("storage", "report")
+    assert report.exit_code == 0, report.stderr
+    lines = report.stdout.splitlines()
+    [dealer] = [line for line in lines if "Osaka Motors" in line]
+    [importer] = [line for line in lines if "Tokyo Importer" in line]
+    assert f"> {TODAY + timedelta(days=HORIZON_DAYS)}" in dealer
+    assert "not growing" in importer
