@@ -41,6 +41,7 @@ from regiocrm.models import (
     Customer,
     DeliveryStatus,
     Organization,
+    OrganizationKind,
 )
 from regiocrm.models.base import utcnow
 from regiocrm.ratelimit import RateLimiter
@@ -264,9 +265,9 @@ class Campaigns:
                     f"messages: none for {default}, the locale of {market}'s customers who"
                     " chose none"
                 )
-        if audience.reachable == 0:
-            raise NoAudience(_nobody(plan.segment, plan.channels, audience))
         organization = self.session.get_one(Organization, plan.organization_id)
+        if audience.reachable == 0:
+            raise NoAudience(_nobody(plan.segment, plan.channels, audience, organization))
         scheduled = plan.starts_at is not None and plan.starts_at > utcnow()
         campaign = Campaign(
             market=organization.market,
@@ -359,11 +360,16 @@ def check_launchable(campaign: Campaign, now: datetime) -> None:
         raise CampaignError(f"campaign {campaign.name!r} ended at {campaign.ends_at.isoformat()}")
 
 
-def _nobody(segment: Segment, channels: Sequence[str], audience: Audience) -> str:
+def _nobody(
+    segment: Segment, channels: Sequence[str], audience: Audience, planner: Organization
+) -> str:
+    among = "customers"
+    if planner.kind in (OrganizationKind.DEALER, OrganizationKind.WHOLESALER):
+        among = f"customers of {planner.name} (linked to it or its dealers)"
     if audience.matched == 0:
-        return "no customer matches the segment: there is no one to send to"
+        return f"no {among} match the segment: there is no one to send to"
     return (
-        f"none of the {audience.matched} customers matching the segment can receive it: none"
+        f"none of the {audience.matched} {among} matching the segment can receive it: none"
         f" has consented to {segment.purpose} messages on {' or '.join(channels)} with an"
         " identity the channel reaches"
     )

@@ -17,7 +17,8 @@ import pytest
 from desk import Desk, open_desk
 from sqlalchemy import select
 
-from regiocrm.campaigns import INTERRUPTED, Launcher
+from regiocrm.accounts import create_organization
+from regiocrm.campaigns import INTERRUPTED, Campaigns, Launcher, NoAudience, Plan
 from regiocrm.formats import PersonName
 from regiocrm.hooks import Hooks
 from regiocrm.models import (
@@ -31,11 +32,13 @@ from regiocrm.models import (
     Direction,
     Identity,
     Interaction,
+    OrganizationKind,
 )
 from regiocrm.models import Consent as ConsentRow
 from regiocrm.models.base import utcnow
 from regiocrm.plugins.line.testing import LineDriver
 from regiocrm.plugins.whatsapp.testing import WhatsAppDriver
+from regiocrm.segments import Segment
 from regiocrm.settings import load_settings
 from regiocrm.testing.channels import SignedRequest
 
@@ -565,3 +568,32 @@ def test_launching_sends_no_faster_than_the_channel_allows(
     ).launch(campaign)
     assert len(renewals.provider.calls) == 2
     assert waits == [pytest.approx(1.0)]
+
+
+def test_a_wholesaler_is_told_whose_customers_its_segment_searched(
+    renewals: Shop, regiocrm_hooks: Hooks
+) -> None:
+    """Tokyo Hub has no dealers yet: the renewal customers are not its to reach, and the
+    refusal says whose customers were searched rather than that no one matched."""
+    stores = renewals.desk.stores
+    with stores.session() as session:
+        hub = create_organization(
+            session, name="Tokyo Hub", kind=OrganizationKind.WHOLESALER, market="JP"
+        )
+        campaigns = Campaigns(
+            session, regiocrm_hooks, regiocrm_hooks.channel_registry(stores.settings)
+        )
+        plan = Plan(
+            name="契約更新のご案内",
+            organization_id=hub.id,
+            segment=Segment.parse({"markets": ["JP"], "contract_ends_within_days": 60}),
+            channels=("line",),
+            messages={"ja_JP": MESSAGE},
+        )
+        with pytest.raises(NoAudience) as refused:
+            campaigns.plan(plan, actor_id=None)
+    assert str(refused.value) == (
+        "no customers of Tokyo Hub (linked to it or its dealers) match the segment:"
+        " there is no one to send to"
+    )
+    assert renewals.count(Campaign) == 0
