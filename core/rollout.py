@@ -306,13 +306,14 @@ def storage_quotas(target: Target) -> Iterable[Finding]:
         if forecast.market == target.market
     ]
     soon = [
-        forecast
+        # A quota used up by data older than the window has no class growing: its fix
+        # archives the largest.
+        (forecast, days, forecast.fastest_growing or forecast.largest)
         for forecast in forecasts
-        if forecast.runs_out_on is not None
-        and (forecast.runs_out_on - today).days <= settings.warn_within_days
+        if (days := forecast.days_left(today)) is not None and days <= settings.warn_within_days
     ]
-    for forecast in soon:
-        fastest = max(forecast.growth_mib_per_day, key=forecast.growth_mib_per_day.__getitem__)
+    for forecast, days, fastest in soon:
+        assert fastest is not None, "a quota runs out only for an organization storing data"
         yield Finding(
             f"storage {forecast.organization}",
             Outcome.WARN,
@@ -323,7 +324,7 @@ def storage_quotas(target: Target) -> Iterable[Finding]:
                 tier=forecast.tier.value,
                 quota=forecast.quota_mib,
                 day=forecast.runs_out_on,
-                days=forecast.days_left(today),
+                days=days,
                 growth=forecast.total_growth_mib_per_day,
                 fastest=fastest.value,
             ),

@@ -82,6 +82,15 @@ class Forecast:
     def total_growth_mib_per_day(self) -> float:
         return sum(self.growth_mib_per_day.values())
 
+    @property
+    def fastest_growing(self) -> DataClass | None:
+        """The class growing fastest; ``None`` with nothing created in the window."""
+        return max(self.growth_mib_per_day, key=self.growth_mib_per_day.__getitem__, default=None)
+
+    @property
+    def largest(self) -> DataClass | None:
+        return max(self.used_mib, key=self.used_mib.__getitem__, default=None)
+
     def days_left(self, today: date) -> int | None:
         return None if self.runs_out_on is None else (self.runs_out_on - today).days
 

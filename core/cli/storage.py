@@ -40,16 +40,17 @@ def report(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "-" if row["quota_mib"] is None else f"{row['quota_mib']:,.0f}",
                 f"{row['used_mib']:,.1f}",
                 f"{row['growth_mib_per_day']:,.2f}",
-                max(
-                    row["growth_mib_per_day_by_class"],
-                    key=row["growth_mib_per_day_by_class"].get,
-                    default="-",
-                ),
+                _fastest_growing(forecast),
                 _runs_out(forecast, today),
             ]
             for forecast, row in zip(forecasts, rows, strict=True)
         ],
     )
+
+
+def _fastest_growing(forecast: Forecast) -> str:
+    fastest = forecast.fastest_growing
+    return "-" if fastest is None else fastest.value
 
 
 def _runs_out(forecast: Forecast, today: date) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from regiocrm.accounts import create_organization
 from regiocrm.hooks import Hooks
@@ -218,3 +219,27 @@ def test_growth_too_slow_to_date_is_told_apart_from_none(
     [importer] = [line for line in lines if "Tokyo Importer" in line]
     assert f"> {TODAY + timedelta(days=HORIZON_DAYS)}" in dealer
     assert "not growing" in importer
+
+
+def test_a_quota_used_up_by_old_data_alone_is_warned_of_today(
+    regiocrm_cli, deployment_dir: Path, regiocrm_hooks: Hooks
+) -> None:
+    """Nothing created within the window, so nothing grows; the quota is already used up,
+    so it runs out today, and the fix names the class taking the most room."""
+    seeded = Dealers(deployment_dir, regiocrm_hooks)
+    try:
+        seeded.telematics(per_day=60, days=range(100, 110))
+        with seeded.stores.session() as session:
+            session.execute(update(Ownership).values(created=day(200)))
+        osaka = seeded.forecasts()["Osaka Motors"]
+    finally:
+        seeded.close()
+    assert osaka.growth_mib_per_day == {}
+    (deployment_dir / "regiocrm.toml").write_text(
+        f'[storage]\nquotas_mib = {{ "Osaka Motors" = {osaka.total_mib / 2} }}\n'
+    )
+    check = regiocrm_cli("rollout", "check", "--market", "JP", "--json")
+    [warning] = [f for f in json.loads(check.stdout) if f["check"] == "storage Osaka Motors"]
+    assert warning["outcome"] == "warn"
+    assert f"runs out on {TODAY} (0 days)" in warning["reason"]
+    assert warning["fix"].endswith("or archive older telematics data")
