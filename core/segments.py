@@ -335,7 +335,7 @@ class Evaluation:
     def count(self, session: Any) -> dict[str, int]:
         """The customers in the segment, per market."""
         return {
-            market: int(session.scalar(statement) or 0)
+            market: _count(session, statement)
             for market, statement in self.statements([func.count(Customer.id)])
         }
 
