@@ -191,7 +191,7 @@ class Customers:
             action="customer.created",
             subject_type="customer",
             subject=customer,
-            detail={"identities": ", ".join(map(str, canonical))},
+            personal={"identities": ", ".join(map(str, canonical))},
         )
         return customer
 
@@ -260,7 +260,7 @@ class Customers:
             action="identity.bound",
             subject_type="customer",
             subject=self.get(resolution.customer_id),
-            detail={"identity": str(canonical)},
+            personal={"identity": str(canonical)},
         )
         return resolution
 
@@ -298,7 +298,8 @@ class Customers:
             action="customer.merged",
             subject_type="customer",
             subject=survivor,
-            detail={"merged": merged.id, "reason": reason},
+            detail={"merged": merged.id},
+            personal={"reason": reason},
         )
         after_commit(
             self.session,

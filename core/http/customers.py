@@ -162,8 +162,8 @@ def create_customer(
     one). An identity that already belongs to a customer is a conflict (409) naming it.
     A dealer's or wholesaler's customer goes on the timeline as registered there, which
     links it to them."""
-    _served(svc.hooks, body.market)
     scope.require_customers()
+    _served(svc.hooks, body.market)
     if scope.markets is not None and body.market not in scope.markets:
         raise Forbidden(
             f"a {scope.role.value} registers customers of {', '.join(sorted(scope.markets))}"
@@ -218,6 +218,7 @@ def find_customers(
 ) -> dict[str, Any]:
     """Customers, found by one identity (normalised in ``market``, default the
     deployment's), or all of them a page at a time."""
+    scope.require_customers()
     customers = Customers(session, svc.hooks)
     if identity is not None:
         kind, separator, value = identity.partition(":")
