@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
-from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.models import (
     Case,
     Customer,
@@ -205,20 +204,6 @@ def holds(scope: Scope, market: str, organization: uuid.UUID | None) -> bool:
     if scope.markets is not None and market not in scope.markets:
         return False
     return scope.organizations is None or organization in scope.organizations
-
-
-def visible_customer(customers: Customers, scope: Scope, customer_id: uuid.UUID) -> Customer:
-    """The customer (or the survivor it was merged into), if the scope sees it.
-
-    :raises Forbidden: for a role that reads no customer data.
-    :raises regiocrm.customers.UnknownCustomer: for no such customer, and alike for one
-        outside the scope: the caller learns nothing of it.
-    """
-    scope.require_customers()
-    customer = customers.get(customer_id)
-    if not sees(customers.session, scope, customer):
-        raise UnknownCustomer(f"no customer {customer_id}")
-    return customer
 
 
 def sees(session: ZonedSession, scope: Scope, customer: Customer) -> bool:

@@ -13,6 +13,11 @@ from sqlalchemy.orm import Session
 
 from regiocrm.models import AuditEvent, Model, Organization, User
 
+# The detail key listing which of an event's values are personal data. Only this module
+# reads it: a reader gets the values, masked where they may not read personal data.
+PERSONAL_KEYS = "_personal"
+MASKED = "[personal data]"
+
 
 def record(
     session: Session,
@@ -22,13 +27,21 @@ def record(
     subject_type: str,
     subject: Model,
     detail: Mapping[str, object] | None = None,
+    personal: Mapping[str, object] | None = None,
 ) -> None:
     """Add an audit event about ``subject`` to the session's transaction, so it is kept
     exactly when the change it records is.
 
     :param actor_id: the user who acted, or ``None`` for the system.
     :param action: what happened, ``<subject>.<verb>``: ``customer.read``, ``user.created``.
+    :param detail: what every reader of the trail may read (ids, states, counts).
+    :param personal: what is a customer's personal data (an identity, words a user wrote,
+        a customer the actor may not see): kept, and masked for a partner audit.
     """
+    stored: dict[str, Any] = {key: str(value) for key, value in (detail or {}).items()}
+    if personal:
+        stored |= {key: str(value) for key, value in personal.items()}
+        stored[PERSONAL_KEYS] = sorted(personal)
     session.add(
         AuditEvent(
             market=subject.market,
@@ -36,9 +49,20 @@ def record(
             action=action,
             subject_type=subject_type,
             subject_id=subject.id,
-            detail={key: str(value) for key, value in (detail or {}).items()},
+            detail=stored,
         )
     )
+
+
+def _readable(stored: Mapping[str, Any], *, personal: bool) -> dict[str, Any]:
+    """An event's detail as a reader gets it: every value, with the personal ones masked
+    unless ``personal``."""
+    hidden = frozenset(() if personal else stored.get(PERSONAL_KEYS, ()))
+    return {
+        key: MASKED if key in hidden else value
+        for key, value in stored.items()
+        if key != PERSONAL_KEYS
+    }
 
 
 def record_reads(
@@ -86,10 +110,12 @@ def trail(
     *,
     after: tuple[datetime, uuid.UUID] | None = None,
     batch: int = 1000,
+    personal: bool = False,
 ) -> Iterator[TrailEntry]:
     """Every audit event by the organization's users from ``since`` (inclusive) to
     ``until`` (exclusive), oldest first, read a batch at a time from every zone; from the
-    event after ``after`` (its time and id) to go on from a page."""
+    event after ``after`` (its time and id) to go on from a page. Personal values in the
+    details are masked unless ``personal`` (a partner audit reads no customer data)."""
     users = {
         user.id: user
         for user in session.scalars(select(User).where(User.organization_id == organization.id))
@@ -122,7 +148,7 @@ def trail(
                 subject_type=event.subject_type,
                 subject_id="" if event.subject_id is None else str(event.subject_id),
                 market=event.market,
-                detail=dict(event.detail),
+                detail=_readable(event.detail, personal=personal),
             )
         if len(events) < batch:
             return

@@ -6,6 +6,10 @@ customer records to be one person merges them. The survivor (the older record) t
 every identity; the other record points to it with ``merged_into_id``, and its consents
 and timeline entries, which are append-only, are read through the survivor from then on.
 Merges are flattened: nothing ever points to a record that itself points elsewhere.
+
+A user merges only records they see, both of them (their :class:`~regiocrm.access.Scope`);
+otherwise the merge is refused, naming no customer, and the refusal is audited. The system
+(an inbound message proving two records one person) merges whatever it must.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from regiocrm import audit
+from regiocrm.access import Scope, sees
 from regiocrm.channels import IdentityRef
 from regiocrm.hooks import Hooks
 from regiocrm.identities import InvalidIdentity
@@ -60,12 +65,20 @@ class UnknownCustomer(CustomerError):
 
 
 class IdentityTaken(CustomerError):
-    """The identity already belongs to another customer."""
+    """The identity already belongs to another customer, named only to a caller who sees
+    them (``owner_id`` is ``None`` otherwise)."""
 
-    def __init__(self, identity: IdentityRef, owner_id: uuid.UUID) -> None:
-        super().__init__(f"identity {identity} already belongs to customer {owner_id}")
+    def __init__(self, identity: IdentityRef, owner_id: uuid.UUID | None) -> None:
+        owner = "a customer you may not see" if owner_id is None else f"customer {owner_id}"
+        super().__init__(f"identity {identity} already belongs to {owner}")
         self.identity = identity
         self.owner_id = owner_id
+
+
+class MergeRefused(CustomerError):
+    """A merge the caller may not make: the other record is one they do not see. The
+    message names no customer; the refusal is recorded in the session's audit trail, to be
+    committed although nothing else is."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,21 @@ class Customers:
             return self.session.get_one(Customer, customer.merged_into_id)
         return customer
 
+    def visible(self, customer_id: uuid.UUID, scope: Scope | None) -> Customer:
+        """The customer (or the survivor it was merged into), if ``scope`` sees it; ``None``
+        is the system, which sees every customer.
+
+        :raises regiocrm.access.Forbidden: for a role that reads no customer data.
+        :raises UnknownCustomer: for no such customer, and alike for one outside the scope:
+            the caller learns nothing of it.
+        """
+        if scope is not None:
+            scope.require_customers()
+        customer = self.get(customer_id)
+        if scope is not None and not sees(self.session, scope, customer):
+            raise UnknownCustomer(f"no customer {customer_id}")
+        return customer
+
     def merge_set(self, survivor_id: uuid.UUID) -> list[uuid.UUID]:
         """The survivor's id and the ids of every record merged into it: their timeline
         entries and consents are the survivor's."""
@@ -173,14 +201,17 @@ class Customers:
         *,
         actor_id: uuid.UUID | None = None,
         verified: bool = False,
+        scope: Scope | None = None,
     ) -> Customer:
-        """A new customer with its identities.
+        """A new customer with its identities, registered by a user of ``scope`` (``None``:
+        the system).
 
-        :raises IdentityTaken: when one of them already belongs to a customer.
+        :raises IdentityTaken: when one of them already belongs to a customer, named if
+            ``scope`` sees them.
         """
         canonical = self.normalize(identities, details.market)
         for identity, owner in self._owners(canonical).items():
-            raise IdentityTaken(identity, owner.id)
+            raise IdentityTaken(identity, owner.id if self._sees(scope, owner.id) else None)
         customer = Customer(**vars(details))
         self.session.add(customer)
         self.session.flush()
@@ -191,7 +222,7 @@ class Customers:
             action="customer.created",
             subject_type="customer",
             subject=customer,
-            detail={"identities": ", ".join(map(str, canonical))},
+            personal={"identities": ", ".join(map(str, canonical))},
         )
         return customer
 
@@ -225,7 +256,7 @@ class Customers:
         for other in others:
             shared = ", ".join(str(i) for i, owner in owners.items() if owner == other)
             resolution.merged.append(other.id)
-            self.merge(survivor.id, other.id, reason=f"message from {shared}")
+            self._merge(survivor.id, other.id, reason=f"message from {shared}", actor_id=None)
         self._add_identities(survivor, [i for i in canonical if i not in owners], verified=False)
         return resolution
 
@@ -235,11 +266,17 @@ class Customers:
         identity: IdentityRef,
         *,
         actor_id: uuid.UUID | None,
+        scope: Scope | None,
         verified: bool = True,
     ) -> Resolution:
         """Attach an identity to a customer, as an agent confirms it; where it already
-        belongs to another customer, the two are one person and merge."""
-        customer = self.get(customer_id)
+        belongs to another customer, the two are one person and merge. The user (of
+        ``scope``; ``None``: the system) must see both.
+
+        :raises UnknownCustomer: for no such customer, or one outside the scope.
+        :raises MergeRefused: when the identity belongs to a customer outside the scope.
+        """
+        customer = self.visible(customer_id, scope)
         [canonical] = self.normalize([identity], customer.market)
         owner = self._owners([canonical]).get(canonical)
         resolution = Resolution(customer.id, customer.market)
@@ -248,8 +285,16 @@ class Customers:
                 Owner(customer.id, customer.market), [canonical], verified=verified
             )
         elif owner.id != customer.id:
+            if not self._sees(scope, owner.id):
+                raise self._refused(
+                    customer,
+                    f"identity {canonical} belongs to a customer you may not see:"
+                    " it was not bound and no records were merged",
+                    actor_id=actor_id,
+                    personal={"identity": canonical, "other": owner.id},
+                )
             survivor, merged = sorted([customer.id, owner.id])
-            self.merge(
+            self._merge(
                 survivor, merged, reason=f"identity {canonical} bound by a user", actor_id=actor_id
             )
             kept = self.get(survivor)
@@ -260,7 +305,7 @@ class Customers:
             action="identity.bound",
             subject_type="customer",
             subject=self.get(resolution.customer_id),
-            detail={"identity": str(canonical)},
+            personal={"identity": str(canonical)},
         )
         return resolution
 
@@ -271,16 +316,44 @@ class Customers:
         *,
         reason: str,
         actor_id: uuid.UUID | None = None,
+        scope: Scope | None,
     ) -> Customer:
-        """Make ``merged_id`` a pointer to ``survivor_id``, which takes its identities.
+        """Make ``merged_id`` a pointer to ``survivor_id``, which takes its identities; a
+        record already merged stands for its survivor. The user (of ``scope``; ``None``:
+        the system) must see both.
 
-        :raises CustomerError: when either is unknown, already merged, or they are the same.
+        :raises UnknownCustomer: when the survivor is unknown or outside the scope, or
+            the system names no other.
+        :raises MergeRefused: when the other record is outside the scope, and alike when
+            a user names none.
+        :raises CustomerError: when they are the same customer.
         """
+        survivor = self.visible(survivor_id, scope)
+        try:
+            merged = self.visible(merged_id, scope)
+        except UnknownCustomer:
+            if scope is None:
+                raise
+            raise self._refused(
+                survivor,
+                "the other record is not a customer you may see: no records were merged",
+                actor_id=actor_id,
+                personal={"other": merged_id},
+            ) from None
+        return self._merge(survivor.id, merged.id, reason=reason, actor_id=actor_id)
+
+    def _merge(
+        self,
+        survivor_id: uuid.UUID,
+        merged_id: uuid.UUID,
+        *,
+        reason: str,
+        actor_id: uuid.UUID | None,
+    ) -> Customer:
+        """The merge itself, of two survivors, with no question of scope."""
         survivor, merged = self.get(survivor_id), self.get(merged_id)
         if survivor.id == merged.id:
             raise CustomerError(f"customer {merged_id} is already customer {survivor.id}")
-        if survivor.id != survivor_id or merged.id != merged_id:
-            raise CustomerError("merge the survivors, not records already merged")
         self.session.execute(
             update(Identity)
             .where(Identity.customer_id == merged.id)
@@ -298,7 +371,8 @@ class Customers:
             action="customer.merged",
             subject_type="customer",
             subject=survivor,
-            detail={"merged": merged.id, "reason": reason},
+            detail={"merged": merged.id},
+            personal={"reason": reason},
         )
         after_commit(
             self.session,
@@ -307,6 +381,29 @@ class Customers:
             ),
         )
         return survivor
+
+    def _sees(self, scope: Scope | None, customer_id: uuid.UUID) -> bool:
+        return scope is None or sees(self.session, scope, self.get(customer_id))
+
+    def _refused(
+        self,
+        customer: Customer,
+        message: str,
+        *,
+        actor_id: uuid.UUID | None,
+        personal: dict[str, object],
+    ) -> MergeRefused:
+        """The refusal of a merge asked for ``customer`` (the caller's own record), written
+        to the audit trail; who else it concerned is personal, kept from a partner audit."""
+        audit.record(
+            self.session,
+            actor_id=actor_id,
+            action="customer.merge_refused",
+            subject_type="customer",
+            subject=customer,
+            personal=personal,
+        )
+        return MergeRefused(message)
 
     def _owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, Owner]:
         """The customer each identity belongs to. A merge moves every identity to the

@@ -206,5 +206,6 @@ class LeadLifecycle:
             action=f"lead.{lead.status.value}",
             subject_type="lead",
             subject=lead,
-            detail={"previous": previous.value, "reason": reason},
+            detail={"previous": previous.value},
+            personal={"reason": reason},
         )

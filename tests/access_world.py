@@ -16,14 +16,17 @@ from regiocrm.accounts import create_organization, create_user
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.models import (
+    AuditEvent,
     Case,
     Customer,
     Direction,
+    Identity,
     Interaction,
     Lead,
     OrganizationKind,
     Ownership,
     Priority,
+    User,
     UserRole,
     Vehicle,
 )
@@ -66,6 +69,30 @@ class World:
     def count(self, model: Any) -> int:
         with self.stores.session() as session:
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    def records(self) -> dict[str, set[tuple[Any, ...]]]:
+        """Every customer's record, identities and timeline entries, to show that a refused
+        change changed none of them."""
+        with self.stores.session() as session:
+            return {
+                "customers": set(session.execute(select(Customer.id, Customer.merged_into_id))),
+                "identities": set(
+                    session.execute(select(Identity.customer_id, Identity.kind, Identity.value))
+                ),
+                "timeline": set(session.execute(select(Interaction.id, Interaction.customer_id))),
+            }
+
+    def audited(self, who: str) -> list[tuple[str, str]]:
+        """The actions ``who`` is in the audit trail for, with their subjects, oldest first
+        (each zone keeps its own)."""
+        with self.stores.session() as session:
+            actor = session.scalars(select(User.id).where(User.name == who)).one()
+            events = session.execute(
+                select(AuditEvent.occurred_at, AuditEvent.action, AuditEvent.subject_id).where(
+                    AuditEvent.actor_id == actor
+                )
+            )
+            return [(action, str(subject)) for _at, action, subject in sorted(events)]
 
 
 def populate(stores: ZoneStores) -> tuple[dict[str, str], dict[str, uuid.UUID], dict[str, str]]:
@@ -153,7 +180,12 @@ def populate(stores: ZoneStores) -> tuple[dict[str, str], dict[str, uuid.UUID], 
                 organization_id=pudong.id,
             )
         )
-        orgs = {"importer": importer.id, "pudong": pudong.id, "auditors": auditors.id}
+        orgs = {
+            "importer": importer.id,
+            "pudong": pudong.id,
+            "auditors": auditors.id,
+            "centre": centre.id,
+        }
         return tokens, orgs, {name: str(c.id) for name, c in customers.items()}
 
 

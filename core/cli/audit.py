@@ -66,7 +66,8 @@ def export(
     """Every audit event by the organization's users in the period, oldest first: who (name
     and role) read or changed what, in which market, when. CSV by default, one row per
     event; with --json, one document with the period, a count per action and the events.
-    The export is itself recorded in the audit trail."""
+    The report is for a partner audit: personal values in the details (identities, reasons
+    users wrote) are masked. The export is itself recorded in the audit trail."""
     start = _day(since, "--since")
     end = _day(until, "--until") if until is not None else None
     if end is not None and end <= start:

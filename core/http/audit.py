@@ -32,7 +32,8 @@ def read_trail(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """What the organization's users read and changed in the period, oldest first, a page
-    at a time (``next`` is the next page's cursor). Reading it is recorded in the trail."""
+    at a time (``next`` is the next page's cursor). Reading it is recorded in the trail.
+    A partner auditor reads no customer data: personal values in the details are masked."""
     scope.require(*AUDIT_READERS)
     if until is not None and until <= since:
         raise HTTPException(
@@ -44,7 +45,8 @@ def read_trail(
     if organization is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no organization {org}")
     after = paging.decode_moment(cursor)
-    entries = list(islice(audit.trail(session, organization, since, until, after=after), limit + 1))
+    trail = audit.trail(session, organization, since, until, after=after, personal=scope.customers)
+    entries = list(islice(trail, limit + 1))
     audit.record(
         session,
         actor_id=user.id,

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from regiocrm import audit
-from regiocrm.access import Scope, holds, rows_in, visible_customer
+from regiocrm.access import Scope, holds, rows_in
 from regiocrm.calendars import Service
 from regiocrm.cases import CaseError, Cases, IllegalTransition, NewCase, UnknownCase
 from regiocrm.customers import Customers, UnknownCustomer
@@ -83,7 +83,7 @@ def open_case(
         values["organization_id"] = user.organization_id
     new = NewCase(**values)
     try:
-        visible_customer(Customers(session, svc.hooks), scope, body.customer_id)
+        Customers(session, svc.hooks).visible(body.customer_id, scope)
         case = Cases(session, svc.hooks).open(new, actor_id=user.id)
     except (UnknownCustomer, PackError, CaseError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None

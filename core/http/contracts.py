@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from regiocrm.access import holds, rows_in, visible_customer
+from regiocrm.access import holds, rows_in
 from regiocrm.contracts import ContractError, Contracts, NewContract, UnknownContract
 from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
@@ -76,7 +76,7 @@ def create_contract(
     if scope.organizations is not None and body.organization_id is None:
         values["organization_id"] = user.organization_id
     try:
-        visible_customer(Customers(session, svc.hooks), scope, body.customer_id)
+        Customers(session, svc.hooks).visible(body.customer_id, scope)
         contract = Contracts(session, svc.hooks).create(NewContract(**values), actor_id=user.id)
     except (ContractError, UnknownCustomer, PackError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None

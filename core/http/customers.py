@@ -16,9 +16,16 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from regiocrm import audit
-from regiocrm.access import Forbidden, Scope, scoped_customers, sees, visible_customer
+from regiocrm.access import Forbidden, Scope, scoped_customers, sees
 from regiocrm.channels import IdentityRef
-from regiocrm.customers import CustomerError, Customers, IdentityTaken, NewCustomer, UnknownCustomer
+from regiocrm.customers import (
+    CustomerError,
+    Customers,
+    IdentityTaken,
+    MergeRefused,
+    NewCustomer,
+    UnknownCustomer,
+)
 from regiocrm.formats import PersonName
 from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
@@ -101,9 +108,17 @@ def _customer(customers: Customers, customer_id: uuid.UUID, scope: Scope) -> Cus
     """The customer (or its survivor), if the caller's scope sees it; one outside the scope
     is answered as one that does not exist."""
     try:
-        return visible_customer(customers, scope, customer_id)
+        return customers.visible(customer_id, scope)
     except UnknownCustomer as exc:
         raise _problem(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+def _refused(session: Session, refusal: MergeRefused) -> HTTPException:
+    """409 for a merge the caller may not make, naming no customer. Raising rolls the
+    request's transaction back, so the refusal the service audited is committed first:
+    nothing else was changed."""
+    session.commit()
+    return _problem(status.HTTP_409_CONFLICT, str(refusal))
 
 
 def _as_json(customers: Customers, customer: Customer) -> dict[str, Any]:
@@ -159,11 +174,11 @@ def create_customer(
     body: CustomerIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Create a customer with names, market, identities and consents (as a dealer enters
-    one). An identity that already belongs to a customer is a conflict (409) naming it.
-    A dealer's or wholesaler's customer goes on the timeline as registered there, which
-    links it to them."""
-    _served(svc.hooks, body.market)
+    one). An identity that already belongs to a customer is a conflict (409), naming that
+    customer only to a caller who sees them. A dealer's or wholesaler's customer goes on
+    the timeline as registered there, which links it to them."""
     scope.require_customers()
+    _served(svc.hooks, body.market)
     if scope.markets is not None and body.market not in scope.markets:
         raise Forbidden(
             f"a {scope.role.value} registers customers of {', '.join(sorted(scope.markets))}"
@@ -173,7 +188,7 @@ def create_customer(
     details = NewCustomer(**body.model_dump(exclude={"identities", "consents"}))
     identities = [IdentityRef(i.kind, i.value) for i in body.identities]
     try:
-        customer = customers.create(details, identities, actor_id=user.id)
+        customer = customers.create(details, identities, actor_id=user.id, scope=scope)
     except InvalidIdentity as exc:
         raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except IdentityTaken as exc:
@@ -218,6 +233,7 @@ def find_customers(
 ) -> dict[str, Any]:
     """Customers, found by one identity (normalised in ``market``, default the
     deployment's), or all of them a page at a time."""
+    scope.require_customers()
     customers = Customers(session, svc.hooks)
     if identity is not None:
         kind, separator, value = identity.partition(":")
@@ -310,18 +326,24 @@ def bind_identity(
     svc: Svc,
 ) -> dict[str, Any]:
     """Bind an identity to a customer, as an agent confirms it; where it already belongs to
-    another customer the two are merged, and the answer is the survivor."""
+    another customer the two are merged, and the answer is the survivor. Both must be
+    customers the caller sees: an identity of someone else's customer is 409, naming no
+    one, and nothing is bound or merged."""
     customers = Customers(session, svc.hooks)
-    customer = _customer(customers, customer_id, scope)
     try:
         resolution = customers.bind(
-            customer.id,
+            customer_id,
             IdentityRef(body.kind, body.value),
             actor_id=user.id,
+            scope=scope,
             verified=body.verified,
         )
+    except UnknownCustomer as exc:
+        raise _problem(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except InvalidIdentity as exc:
         raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except MergeRefused as exc:
+        raise _refused(session, exc) from None
     return _as_json(customers, customers.get(resolution.customer_id))
 
 
@@ -334,12 +356,18 @@ def merge_customers(
     session: DbSession,
     svc: Svc,
 ) -> dict[str, Any]:
-    """Merge ``other_id`` into this customer, which survives with every identity."""
+    """Merge ``other_id`` into this customer, which survives with every identity. An
+    ``other_id`` the caller does not see, or that is no customer at all, is 409 naming no
+    one; nothing is merged."""
     customers = Customers(session, svc.hooks)
-    survivor = _customer(customers, customer_id, scope)
-    other = _customer(customers, body.other_id, scope)
     try:
-        customers.merge(survivor.id, other.id, reason=body.reason, actor_id=user.id)
+        survivor = customers.merge(
+            customer_id, body.other_id, reason=body.reason, actor_id=user.id, scope=scope
+        )
+    except UnknownCustomer as exc:
+        raise _problem(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except MergeRefused as exc:
+        raise _refused(session, exc) from None
     except CustomerError as exc:
         raise _problem(status.HTTP_409_CONFLICT, str(exc)) from None
     return _as_json(customers, survivor)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from regiocrm import audit
-from regiocrm.access import Scope, holds, rows_in, visible_customer
+from regiocrm.access import Scope, holds, rows_in
 from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
@@ -118,7 +118,7 @@ def create_lead(
     scope.require_customers()
     try:
         if body.customer_id is not None:
-            visible_customer(Customers(session, svc.hooks), scope, body.customer_id)
+            Customers(session, svc.hooks).visible(body.customer_id, scope)
         lead = leads.create(
             NewLead(
                 market=body.market,
@@ -221,7 +221,7 @@ def convert_lead(
     sale = Sale(**body.model_dump())
     try:
         if body.customer_id is not None:
-            visible_customer(Customers(session, svc.hooks), scope, body.customer_id)
+            Customers(session, svc.hooks).visible(body.customer_id, scope)
         lead = LeadLifecycle(session, svc.hooks).convert(lead_id, sale, actor_id=user.id)
     except UnknownLead as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

@@ -19,9 +19,11 @@ from sqlalchemy import event, func, select
 from regiocrm.hooks import Hooks
 from regiocrm.models import (
     AuditEvent,
+    Case,
     Consent,
     Customer,
     Interaction,
+    Lead,
 )
 from regiocrm.models.base import utcnow
 from regiocrm.settings import RegiocrmSettings, load_settings
@@ -248,3 +250,201 @@ def test_the_audit_api_pages_through_the_trail(world: World) -> None:
     )
     assert backwards.status_code == 400
     assert "the date range is backwards" in backwards.json()["detail"]
+
+
+# Who tries to take over a customer they may not see: a dealer another dealer's, an agent
+# one of another market; who sees both records (and may merge them); the victim's phone.
+TAKEOVERS = [
+    pytest.param("pudong", "owner", "minhang owner", "importer", "+8613800138001", id="dealer"),
+    pytest.param("agent", "unlinked", "osaka owner", "region", "+819012345678", id="agent"),
+]
+REFUSED_BIND = (
+    "identity phone:{phone} belongs to a customer you may not see:"
+    " it was not bound and no records were merged"
+)
+REFUSED_MERGE = "the other record is not a customer you may see: no records were merged"
+
+
+def _bind(world: World, who: str, customer: str, phone: str) -> Any:
+    return world.post(
+        who,
+        f"/api/customers/{world.customers[customer]}/identities",
+        {"kind": "phone", "value": phone},
+    )
+
+
+@pytest.mark.parametrize(("attacker", "own", "victim", "both", "phone"), TAKEOVERS)
+def test_binding_the_identity_of_a_customer_out_of_scope_takes_nothing_over(
+    world: World, attacker: str, own: str, victim: str, both: str, phone: str
+) -> None:
+    """The merge an identity would prove needs both records in the caller's scope: else
+    409 naming no customer, nothing bound or merged, and the refusal audited."""
+    assert _bind(world, "admin", victim, phone).status_code == 200
+    before = world.records()
+    answer = _bind(world, attacker, own, phone)
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == REFUSED_BIND.format(phone=phone)
+    assert world.records() == before
+    theirs, mine = world.customers[victim], world.customers[own]
+    assert world.audited(attacker) == [("customer.merge_refused", mine)]
+    for path in ("", "/timeline"):
+        assert world.get(attacker, f"/api/customers/{theirs}{path}").status_code == 404
+    merged = _bind(world, both, own, phone)
+    assert merged.status_code == 200, merged.text
+    assert {merged.json()["id"], *merged.json()["merged_ids"]} == {theirs, mine}
+
+
+@pytest.mark.parametrize(("attacker", "own", "victim", "both", "phone"), TAKEOVERS)
+def test_merging_with_a_customer_out_of_scope_is_refused_as_with_none(
+    world: World, attacker: str, own: str, victim: str, both: str, phone: str
+) -> None:
+    """An other_id out of scope and one that is no customer at all get the same 409: the
+    caller learns nothing of either."""
+    mine = world.customers[own]
+    before = world.records()
+    for other in (world.customers[victim], str(uuid.uuid4())):
+        body = {"other_id": other, "reason": "same person"}
+        answer = world.post(attacker, f"/api/customers/{mine}/merge", body)
+        assert answer.status_code == 409
+        assert answer.json()["detail"] == REFUSED_MERGE
+    assert world.records() == before
+    assert world.audited(attacker) == [("customer.merge_refused", mine)] * 2
+    body = {"other_id": world.customers[victim], "reason": "same person"}
+    merged = world.post(both, f"/api/customers/{mine}/merge", body)
+    assert merged.status_code == 200, merged.text
+
+
+@pytest.mark.parametrize(("attacker", "own", "victim", "both", "phone"), TAKEOVERS)
+def test_a_taken_identity_names_its_owner_only_to_who_sees_them(
+    world: World, attacker: str, own: str, victim: str, both: str, phone: str
+) -> None:
+    assert _bind(world, "admin", victim, phone).status_code == 200
+    before = world.records()
+    body = {"market": "CN", "identities": [{"kind": "phone", "value": phone}]}
+    answer = world.post(attacker, "/api/customers", body)
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == (
+        f"identity phone:{phone} already belongs to a customer you may not see"
+    )
+    assert world.records() == before
+    market = "CN" if victim == "minhang owner" else "JP"
+    named = world.post(both, "/api/customers", {**body, "market": market})
+    assert named.status_code == 409
+    assert named.json()["detail"] == (
+        f"identity phone:{phone} already belongs to customer {world.customers[victim]}"
+    )
+
+
+def test_a_partner_audit_reads_no_personal_data(
+    world: World, regiocrm_cli, deployment_dir: Path
+) -> None:
+    """Identities, reasons users wrote and whom a refused merge concerned are masked in
+    what a partner auditor reads and in the export for a partner audit; admins read them."""
+    phone, email = "+8613800138002", "li@example.cn"
+    why, why_lost = "called from 13800138003", "bought elsewhere, says 13800138004"
+    theirs, their_phone = world.customers["minhang owner"], "+8613800138001"
+    assert _bind(world, "admin", "minhang owner", their_phone).status_code == 200
+    body = {"market": "CN", "identities": [{"kind": "phone", "value": phone}]}
+    created = world.post("pudong", "/api/customers", body).json()["id"]
+    bound = world.customers["owner"]
+    identity = {"kind": "email", "value": email}
+    assert world.post("pudong", f"/api/customers/{bound}/identities", identity).status_code == 200
+    merge = {"other_id": bound, "reason": why}
+    assert world.post("pudong", f"/api/customers/{created}/merge", merge).status_code == 200
+    assert _bind(world, "pudong", "case", their_phone).status_code == 409
+    [lead] = world.get("pudong", "/api/leads").json()["items"]
+    lost = {"to": "lost", "reason": why_lost}
+    assert world.post("pudong", f"/api/leads/{lead['id']}/transition", lost).status_code == 200
+    personal = [phone, email, why, why_lost, theirs, their_phone]
+
+    since = (utcnow() - timedelta(hours=1)).isoformat()
+    org = str(world.orgs["pudong"])
+    audited = world.get("auditor", "/api/audit", org=org, since=since)
+    assert audited.status_code == 200
+    details = {item["action"]: item["detail"] for item in audited.json()["items"]}
+    assert details["customer.created"] == {"identities": "[personal data]"}
+    assert details["identity.bound"] == {"identity": "[personal data]"}
+    assert details["customer.merged"] == {"merged": bound, "reason": "[personal data]"}
+    assert details["customer.merge_refused"] == {
+        "identity": "[personal data]",
+        "other": "[personal data]",
+    }
+    assert details["lead.lost"] == {"previous": "new", "reason": "[personal data]"}
+    today = date.today().isoformat()
+    exported = regiocrm_cli("audit", "export", "--org", "Pudong Motors", "--since", today)
+    assert exported.exit_code == 0, exported.stderr
+    report = deployment_dir / "pudong.json"
+    regiocrm_cli(
+        "audit", "export", "--org", "Pudong Motors", "--since", today, "--json", "-o", str(report)
+    )
+    for text in (audited.text, exported.stdout, report.read_text()):
+        assert "[personal data]" in text
+        assert [value for value in personal if value in text] == []
+    full = world.get("admin", "/api/audit", org=org, since=since).json()["items"]
+    created_by_pudong = next(item for item in full if item["action"] == "customer.created")
+    assert created_by_pudong["detail"] == {"identities": f"phone:{phone}"}
+
+
+# A valid request to each customer, case, lead and contract route, so that what answers is
+# the caller's role and nothing else.
+AUDITOR_REQUESTS = {
+    ("POST", "/api/customers"): {"market": "CN", "family_name": "王"},
+    ("GET", "/api/customers"): None,
+    ("GET", "/api/customers/{customer_id}"): None,
+    ("GET", "/api/customers/{customer_id}/timeline"): None,
+    ("POST", "/api/customers/{customer_id}/identities"): {
+        "kind": "phone",
+        "value": "+8613800138000",
+    },
+    ("POST", "/api/customers/{customer_id}/merge"): {"other_id": "{other_id}", "reason": "same"},
+    ("POST", "/api/customers/{customer_id}/consents"): {"purpose": "service"},
+    ("POST", "/api/customers/{customer_id}/messages"): {"text": "hello"},
+    ("POST", "/api/customers/{customer_id}/exports"): {"to": "download"},
+    ("POST", "/api/cases"): {"customer_id": "{customer_id}", "market": "CN", "subject": "noise"},
+    ("GET", "/api/cases"): None,
+    ("GET", "/api/cases/{case_id}"): None,
+    ("POST", "/api/cases/{case_id}/transition"): {"to": "in_progress"},
+    ("POST", "/api/leads"): {"market": "CN", "address": "上海市浦东新区张江路"},
+    ("GET", "/api/leads"): None,
+    ("GET", "/api/leads/{lead_id}"): None,
+    ("POST", "/api/leads/{lead_id}/transition"): {"to": "contacted"},
+    ("POST", "/api/leads/{lead_id}/convert"): {"vin": "LSVAU2180N2183456"},
+    ("POST", "/api/contracts"): {
+        "customer_id": "{customer_id}",
+        "market": "CN",
+        "kind": "service",
+        "starts_on": "2026-01-01",
+    },
+    ("GET", "/api/contracts"): None,
+    ("GET", "/api/contracts/{contract_id}"): None,
+}
+
+
+def test_a_partner_auditor_gets_403_on_every_customer_case_lead_and_contract_route(
+    world: World,
+) -> None:
+    prefixes = ("/api/customers", "/api/cases", "/api/leads", "/api/contracts")
+    routes = {
+        (method.upper(), path)
+        for path, operations in world.client.get("/openapi.json").json()["paths"].items()
+        if path.startswith(prefixes)
+        for method in operations
+    }
+    assert routes == set(AUDITOR_REQUESTS), "a route without a request here"
+    with world.stores.session() as session:
+        ids = {
+            "customer_id": world.customers["owner"],
+            "other_id": world.customers["case"],
+            "case_id": str(session.scalars(select(Case.id)).one()),
+            "lead_id": str(session.scalars(select(Lead.id)).one()),
+            "contract_id": str(uuid.uuid4()),
+        }
+    for (method, path), body in AUDITOR_REQUESTS.items():
+        filled = None if body is None else {k: str(v).format_map(ids) for k, v in body.items()}
+        answer = world.client.request(
+            method, path.format_map(ids), json=filled, headers=world.auth("auditor")
+        )
+        assert answer.status_code == 403, (method, path, answer.text)
+    lookup = world.get("auditor", "/api/customers", identity="phone:+8613800138000", market="CN")
+    assert lookup.status_code == 403
+    assert lookup.json()["detail"] == "a partner_auditor reads the audit trail only"

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from regiocrm import hookimpl
+from regiocrm.access import Scope
 from regiocrm.channels import IdentityRef
-from regiocrm.customers import Customers, IdentityTaken, NewCustomer
+from regiocrm.customers import Customers, IdentityTaken, MergeRefused, NewCustomer
 from regiocrm.hooks import Hooks
 from regiocrm.identities import InvalidIdentity
-from regiocrm.models import AuditEvent, Customer, Identity
+from regiocrm.models import AuditEvent, Customer, Identity, UserRole
 from regiocrm.stores import ZoneStores
 
 
@@ -97,8 +98,8 @@ def test_merges_are_flattened(migrated: ZoneStores, regiocrm_hooks: Hooks) -> No
         a, b, c = (
             customers.resolve([IdentityRef("line", f"U{n}")], "JP").customer_id for n in range(3)
         )
-        customers.merge(b, c, reason="same person")
-        customers.merge(a, b, reason="same person")
+        customers.merge(b, c, reason="same person", scope=None)
+        customers.merge(a, b, reason="same person", scope=None)
         pointers = dict(session.execute(select(Customer.id, Customer.merged_into_id)).all())
         assert pointers == {a: None, b: a, c: a}
         assert sorted(customers.merge_set(a)) == sorted([a, b, c])
@@ -115,7 +116,7 @@ def test_binding_an_identity_of_another_customer_merges_into_the_older(
         )
         follower = customers.resolve([IdentityRef("wechat_openid", "wx1:oF")], "CN").customer_id
         resolution = customers.bind(
-            follower, IdentityRef("phone", "+86 138 0013 8000"), actor_id=actor
+            follower, IdentityRef("phone", "+86 138 0013 8000"), actor_id=actor, scope=None
         )
         assert resolution.customer_id == dealer_entry.id
         assert resolution.merged == [follower]
@@ -157,6 +158,36 @@ def test_creating_with_a_taken_identity_names_its_owner(
         assert session.scalar(select(func.count()).select_from(Customer)) == 1
 
 
+def test_a_user_merges_only_customers_they_see(migrated: ZoneStores, regiocrm_hooks: Hooks) -> None:
+    """The service asks the scope, whoever calls it: a Chinese agent's binding, merge or
+    registration touching a Japanese customer is refused naming no one, and audited."""
+    agent = Scope(uuid.uuid4(), UserRole.CALL_CENTRE_AGENT, frozenset({"CN"}), None)
+    region = Scope(uuid.uuid4(), UserRole.COMPETENCE_CENTRE, None, None)
+    line = IdentityRef("line", "U4af4980629")
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        japanese = customers.resolve([line], "JP").customer_id
+        chinese = customers.create(NewCustomer(market="CN")).id
+        with pytest.raises(MergeRefused) as bound:
+            customers.bind(chinese, line, actor_id=agent.user_id, scope=agent)
+        with pytest.raises(MergeRefused) as merged:
+            customers.merge(chinese, japanese, reason="same", actor_id=agent.user_id, scope=agent)
+        with pytest.raises(IdentityTaken) as taken:
+            customers.create(NewCustomer(market="CN"), [line], scope=agent)
+        for refusal in (bound, merged, taken):
+            assert str(japanese) not in str(refusal.value)
+        assert taken.value.owner_id is None
+        assert identities_of(session, japanese) == {("line", "U4af4980629")}
+        assert session.get_one(Customer, japanese).merged_into_id is None
+        refusals = session.execute(
+            select(AuditEvent.action, AuditEvent.subject_id).where(
+                AuditEvent.actor_id == agent.user_id
+            )
+        ).all()
+        assert refusals == [("customer.merge_refused", chinese)] * 2
+        assert customers.bind(chinese, line, actor_id=None, scope=region).merged
+
+
 class MergeRecorder:
     def __init__(self) -> None:
         self.calls: list[tuple[uuid.UUID, uuid.UUID, str, uuid.UUID | None]] = []
@@ -175,7 +206,7 @@ def test_hook_customer_merged(migrated: ZoneStores, regiocrm_hooks: Hooks, regis
         customers = Customers(session, regiocrm_hooks)
         a = customers.resolve([IdentityRef("line", "Ua")], "JP").customer_id
         b = customers.resolve([IdentityRef("line", "Ub")], "JP").customer_id
-        customers.merge(a, b, reason="agent says so", actor_id=None)
+        customers.merge(a, b, reason="agent says so", actor_id=None, scope=None)
         assert recorder.calls == []  # not before the merge is committed
     assert recorder.calls == [(a, b, "agent says so", None)]
 
@@ -191,7 +222,7 @@ def test_a_merge_rolled_back_is_never_announced(
             customers = Customers(session, regiocrm_hooks)
             a = customers.resolve([IdentityRef("line", "Ua")], "JP").customer_id
             b = customers.resolve([IdentityRef("line", "Ub")], "JP").customer_id
-            customers.merge(a, b, reason="oops")
+            customers.merge(a, b, reason="oops", scope=None)
             raise RuntimeError("the request failed after the merge")
 
     with pytest.raises(RuntimeError):
