@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from desk import Desk
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from starlette.types import Message, Receive, Scope, Send
 
 from regiocrm.accounts import create_organization, create_user
 from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import create_app
 from regiocrm.http.deps import CurrentUser
-from regiocrm.models import ApiToken, OrganizationKind, UserRole
+from regiocrm.models import ApiToken, Case, Customer, OrganizationKind, UserRole
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
 
@@ -151,3 +154,60 @@ def test_bodies_over_the_limit_are_refused(
             "/api/echo", content=chunks(), headers={**auth, "Content-Type": "application/json"}
         )
         assert streamed.status_code == 413
+
+
+@pytest.fixture
+def admin_token(migrated: ZoneStores) -> str:
+    with migrated.session() as session:
+        org = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="CN")
+        return create_user(session, name="ops", role=UserRole.ADMIN, organization=org).token
+
+
+def test_a_write_is_committed_before_its_answer_starts(
+    admin_token: str, migrated: ZoneStores, settings: RegiocrmSettings, regiocrm_hooks: Hooks
+) -> None:
+    """The zone is read, on another connection, at the moment the answer's status line
+    leaves the app: the customer must already be there. (The served test does the same
+    over a socket; this one sees the exact moment.)"""
+    app = create_app(settings, regiocrm_hooks)
+    stored_when_answered: list[int] = []
+
+    async def watching(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                with migrated.session() as session:
+                    stored_when_answered.append(
+                        session.scalar(select(func.count()).select_from(Customer)) or 0
+                    )
+            await send(message)
+
+        await app(scope, receive, send_watched)
+
+    with TestClient(watching) as client:
+        answer = client.post(
+            "/api/customers",
+            json={"market": "CN", "family_name": "王"},
+            headers={"Authorization": f"Bearer {admin_token}"},
+        )
+    assert answer.status_code == 201, answer.text
+    assert stored_when_answered == [1]
+
+
+class FailingSupervisor:
+    @hookimpl
+    def case_transitioned(self, case_id, market, previous, status, reason, actor_id) -> None:
+        raise RuntimeError("the supervisor's pager is down")
+
+
+def test_an_event_hook_failing_after_the_commit_does_not_fail_the_kept_write(
+    register_plugin, desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Event hooks run after the commit, before the answer: one that raises is logged, and
+    the caller is still told the truth, that the case was opened (a 5xx would make it
+    open the case again)."""
+    register_plugin(FailingSupervisor())
+    customer = desk.customer()
+    answer = desk.post("/api/cases", {"customer_id": customer, "market": "CN", "subject": "异响"})
+    assert answer.status_code == 201, answer.text
+    assert desk.count(Case) == 1
+    assert "the supervisor's pager is down" in caplog.text
