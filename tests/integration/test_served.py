@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from at_commit import LOST, REFUSED, SLOW, at_commit, nothing_at_commit
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
@@ -140,23 +141,6 @@ class PostgresDesk:
             timeout=30,
         )
 
-    def at_commit(self, statement: str) -> None:
-        """Run ``statement`` in the COMMIT of every transaction that registers a customer:
-        a deferrable, initially deferred constraint trigger, as a real schema may hold."""
-        with self.zone.begin() as connection:
-            connection.exec_driver_sql(
-                "CREATE OR REPLACE FUNCTION at_commit() RETURNS trigger LANGUAGE plpgsql"
-                f" AS $$ BEGIN {statement}; RETURN NULL; END $$"
-            )
-            connection.exec_driver_sql(
-                "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON customers"
-                " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION at_commit()"
-            )
-
-    def nothing_at_commit(self) -> None:
-        with self.zone.begin() as connection:
-            connection.exec_driver_sql("DROP TRIGGER at_commit ON customers")
-
     def stored(self, table: str, **where: str) -> int:
         condition = " AND ".join(f"{column} = :{column}" for column in where) or "true"
         with self.zone.connect() as connection:
@@ -193,7 +177,7 @@ def test_served_201_only_after_its_row_is_committed(postgres_desk: PostgresDesk)
     the row is visible to any new connection, whatever the timing: the test cannot fail
     for a slow machine.
     """
-    postgres_desk.at_commit(f"PERFORM pg_sleep({SLOW_COMMIT_SECONDS})")
+    at_commit(postgres_desk.zone, "customers", SLOW.format(seconds=SLOW_COMMIT_SECONDS))
     early = []
     for number in range(8):
         answer = postgres_desk.register(f"王{number}")
@@ -210,7 +194,7 @@ def test_served_commit_that_fails_is_500_with_nothing_stored(
 ) -> None:
     """A constraint checked at COMMIT refuses the transaction: the caller is told it failed
     (500), and neither the customer nor its audit entry is kept."""
-    postgres_desk.at_commit("RAISE EXCEPTION 'refused at commit'")
+    at_commit(postgres_desk.zone, "customers", REFUSED)
     answer = postgres_desk.register("王")
     assert answer.status_code == 500, answer.text
     assert postgres_desk.stored("customers") == 0
@@ -224,14 +208,14 @@ def test_served_database_lost_at_commit_is_503_then_recovers(
     """The server's connection dies during COMMIT (the backend is terminated, as a
     failover or a restart does): the answer is 503 with Retry-After and nothing is kept.
     Once the database is back the same request succeeds on a new connection."""
-    postgres_desk.at_commit("PERFORM pg_terminate_backend(pg_backend_pid())")
+    at_commit(postgres_desk.zone, "customers", LOST)
     lost = postgres_desk.register("王")
     assert lost.status_code == 503, lost.text
     assert lost.headers["retry-after"].isdigit()
     assert "database" in lost.json()["detail"]
     assert postgres_desk.stored("customers") == 0
     assert "postgres" not in lost.text
-    postgres_desk.nothing_at_commit()
+    nothing_at_commit(postgres_desk.zone, "customers")
     again = postgres_desk.register("王")
     assert again.status_code == 201, again.text
     assert postgres_desk.stored("customers", id=again.json()["id"]) == 1
