@@ -18,6 +18,7 @@ from regiocrm.access import Forbidden
 from regiocrm.channels import PROVIDER_TIMEOUT, ChannelRegistry
 from regiocrm.geocoding import MapChain
 from regiocrm.hooks import Hooks
+from regiocrm.http.headers import SecurityHeaders
 from regiocrm.http.limits import BodySizeLimit
 from regiocrm.inbox import InboxWorker
 from regiocrm.leads import DealerLocator
@@ -75,7 +76,8 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 def create_app(
     settings: RegiocrmSettings, hooks: Hooks, *, http_client: httpx.Client | None = None
 ) -> FastAPI:
-    """A FastAPI app with every plugin's routers and the deployment's body-size limit.
+    """A FastAPI app with every plugin's routers, the deployment's body-size limit and the
+    security headers (:mod:`regiocrm.http.headers`).
 
     :param http_client: the client for providers' APIs; tests pass one with a mocked
         transport. The inbox worker runs while the app's lifespan does.
@@ -126,4 +128,6 @@ def create_app(
     app.add_exception_handler(ApartError, _apart)
     app.add_exception_handler(OperationalError, _unavailable)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http.max_body_bytes)
+    # Added last, so it is outside the body limit: its refusals get the headers too.
+    app.add_middleware(SecurityHeaders)
     return app

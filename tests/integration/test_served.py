@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import subprocess
@@ -19,6 +20,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from regiocrm.http.access_log import MASK
+from regiocrm.plugins.whatsapp.testing import VERIFY_TOKEN, WhatsAppDriver
 from regiocrm.testing import deployment_environment, run_regiocrm
 
 
@@ -58,7 +61,8 @@ def serving(cwd: Path) -> Iterator[Server]:
         process = subprocess.Popen(
             [sys.executable, "-m", "regiocrm", "serve", "--port", str(port)],
             cwd=cwd,
-            env=deployment_environment(),
+            # Each log line written as it is logged, for the test to read while it serves.
+            env=deployment_environment(PYTHONUNBUFFERED="1"),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -95,6 +99,10 @@ def test_served_health_openapi_and_auth(served: tuple[str, str]) -> None:
     assert httpx.get(f"{base}/api/me").status_code == 401
     me = httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"})
     assert (me.status_code, me.json()["name"]) == (200, "ops")
+    assert (me.headers["x-content-type-options"], me.headers["cache-control"]) == (
+        "nosniff",
+        "no-store",
+    )
     too_big = httpx.post(f"{base}/api/me", content=b"x" * 2_000_000)
     assert too_big.status_code == 413
 
@@ -122,6 +130,42 @@ def test_served_write_on_a_locked_zone_is_503_with_nothing_stored(
         assert zone.execute("SELECT count(*) FROM customers").fetchone() == (0,)
     finally:
         zone.close()
+
+
+def test_served_access_log_shows_no_secret(tmp_path: Path) -> None:
+    """Meta verifies a WhatsApp webhook with the account's verify token in the query
+    string; `config show` masks that token, and so must the access log, however the
+    token is encoded. A phone number looked up through the API stays out of it too."""
+    account = WhatsAppDriver().account_settings()
+    table = "\n".join(f"{key} = {json.dumps(value)}" for key, value in account.items())
+    (tmp_path / "regiocrm.toml").write_text(f"[channel_accounts.wa_au]\n{table}\n")
+    token = admin_token(tmp_path)
+    webhook = "/webhooks/whatsapp/wa_au"
+    with serving(tmp_path) as server:
+        verified = httpx.get(
+            f"{server.base}{webhook}",
+            params={
+                "hub.mode": "subscribe",
+                "hub.verify_token": VERIFY_TOKEN,
+                "hub.challenge": "7",
+            },
+        )
+        assert (verified.status_code, verified.text) == (200, "7")
+        encoded = "".join(f"%{byte:02X}" for byte in VERIFY_TOKEN.encode())
+        httpx.get(f"{server.base}{webhook}?hub.verify_token={encoded}&hub.challenge=8")
+        found = httpx.get(
+            f"{server.base}/api/customers",
+            params={"identity": "phone:+8613800138000"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert found.status_code == 200
+        log = server.log()
+    assert f"{webhook}?hub.mode=subscribe&hub.verify_token={MASK}&hub.challenge=7" in log
+    assert f"{webhook}?hub.verify_token={MASK}&hub.challenge=8" in log
+    assert f"/api/customers?identity={MASK}" in log
+    assert VERIFY_TOKEN not in log
+    assert encoded not in log
+    assert "13800138000" not in log
 
 
 @dataclass(frozen=True)
