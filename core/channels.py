@@ -194,6 +194,10 @@ class Channel(ABC):
     :cvar sends_per_second: how many messages a campaign sends per second through one
         account: the provider's documented limit, with a margin (``[campaigns.send_rates]``
         may lower it).
+    :cvar private_query_parameters: query parameters of the provider's webhook requests
+        whose values no log may show: a credential, a signature over one (which would let
+        a reader replay the request, or guess a weak credential offline), or who the
+        sender is. The account's configured secrets are kept out of logs anyway.
     """
 
     name: ClassVar[str]
@@ -203,6 +207,7 @@ class Channel(ABC):
     identity_kinds: ClassVar[tuple[str, ...]] = ()
     redelivers: ClassVar[bool] = True
     sends_per_second: ClassVar[float] = 10.0
+    private_query_parameters: ClassVar[tuple[str, ...]] = ()
 
     def handshake(self, account: ChannelAccount, request: WebhookRequest) -> WebhookResponse:
         """Answer a GET: the provider's URL verification. Default: none (405).

@@ -13,7 +13,7 @@ import operator
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     create_model,
@@ -306,6 +307,27 @@ class RegiocrmSettings(BaseSettings):
             name: url.render_as_string(hide_password=True) for name, url in urls.items()
         }
         return data
+
+    def secret_values(self) -> set[str]:
+        """Every secret the settings hold, in clear: each ``SecretStr`` (plugin sections and
+        channel accounts included) and each zone's database password. What no log may show.
+        """
+        passwords = {url.password for url in self.zone_urls().values() if url.password}
+        return passwords | set(_secrets_in(self))
+
+
+def _secrets_in(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secrets_in(getattr(value, name))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _secrets_in(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _secrets_in(item)
 
 
 @dataclass(frozen=True)

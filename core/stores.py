@@ -20,6 +20,7 @@ database, whether it comes from the ORM, from Core statements or from a tool.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ from regiocrm.settings import RegiocrmSettings
 
 if TYPE_CHECKING:
     from regiocrm.hooks import Hooks
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # The execution option that narrows a query to some zones: ``execution_options(zones=[...])``.
@@ -642,14 +645,22 @@ _AFTER_COMMIT = "regiocrm_after_commit"
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:
     """Run ``action`` once the session's transaction has committed, and never if it rolls
-    back: event hooks must not announce a change that was not kept."""
+    back: event hooks must not announce a change that was not kept.
+
+    An action that raises is logged and the others still run: the change is kept, so the
+    caller (an HTTP answer, a command's exit status) must not be told it failed, and one
+    plugin's failing hook must not silence another's.
+    """
     session.info.setdefault(_AFTER_COMMIT, []).append(action)
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
     for action in session.info.pop(_AFTER_COMMIT, []):
-        action()
+        try:
+            action()
+        except Exception:
+            log.exception("an event hook failed after its change was committed (kept)")
 
 
 @event.listens_for(Session, "after_rollback")

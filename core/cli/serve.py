@@ -10,6 +10,7 @@ import uvicorn
 
 from regiocrm.cli.context import cli_context
 from regiocrm.hookspecs import hookimpl
+from regiocrm.http.access_log import log_config
 from regiocrm.http.app import create_app
 from regiocrm.i18n import _
 
@@ -39,7 +40,12 @@ def serve(
     # query string: keep those lines out of a deployment's logs whatever its log level.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     app = create_app(settings, context.hooks)
-    uvicorn.run(app, host=host or settings.http.host, port=port or settings.http.port)
+    uvicorn.run(
+        app,
+        host=host or settings.http.host,
+        port=port or settings.http.port,
+        log_config=log_config(settings, context.hooks.channels().values()),
+    )
 
 
 @hookimpl

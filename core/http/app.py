@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,12 +11,14 @@ from functools import partial
 import httpx
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from regiocrm import __version__
 from regiocrm.access import Forbidden
 from regiocrm.channels import PROVIDER_TIMEOUT, ChannelRegistry
 from regiocrm.geocoding import MapChain
 from regiocrm.hooks import Hooks
+from regiocrm.http.headers import SecurityHeaders
 from regiocrm.http.limits import BodySizeLimit
 from regiocrm.inbox import InboxWorker
 from regiocrm.leads import DealerLocator
@@ -24,6 +27,11 @@ from regiocrm.replies import record_auto_reply
 from regiocrm.residency import ApartError
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
+
+log = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait before trying a write again on a busy database.
+RETRY_AFTER_UNAVAILABLE = 5
 
 
 @dataclass
@@ -51,10 +59,25 @@ async def _apart(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is unreachable or busy (a dropped connection, SQLite's lock held too
+    long, a serialization failure): the transaction was rolled back, and the same request
+    may succeed later. The driver's message names hosts and databases: it goes to the log
+    only."""
+    reason = exc.orig if isinstance(exc, OperationalError) else exc
+    log.error("%s %s answered 503: %s", request.method, request.url.path, reason)
+    return JSONResponse(
+        {"detail": "the database is unavailable or busy: try again later"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+    )
+
+
 def create_app(
     settings: RegiocrmSettings, hooks: Hooks, *, http_client: httpx.Client | None = None
 ) -> FastAPI:
-    """A FastAPI app with every plugin's routers and the deployment's body-size limit.
+    """A FastAPI app with every plugin's routers, the deployment's body-size limit and the
+    security headers (:mod:`regiocrm.http.headers`).
 
     :param http_client: the client for providers' APIs; tests pass one with a mocked
         transport. The inbox worker runs while the app's lifespan does.
@@ -103,5 +126,8 @@ def create_app(
         app.include_router(router)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(ApartError, _apart)
+    app.add_exception_handler(OperationalError, _unavailable)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http.max_body_bytes)
+    # Added last, so it is outside the body limit: its refusals get the headers too.
+    app.add_middleware(SecurityHeaders)
     return app

@@ -22,10 +22,23 @@ def services(request: Request) -> Services:
     return result
 
 
-def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[ZonedSession]:
-    """A session over every zone, committed when the request succeeds."""
+def _transaction(svc: Annotated[Services, Depends(services)]) -> Iterator[ZonedSession]:
     with svc.stores.session() as session:
         yield session
+
+
+def db_session(
+    session: Annotated[ZonedSession, Depends(_transaction, scope="function")],
+) -> ZonedSession:
+    """A session over every zone, committed when the route returns and before its answer
+    is sent, rolled back when it raises.
+
+    A commit that fails is then the request's error (503 for an unreachable or busy
+    database, 500 otherwise) instead of a success already on its way to the caller. The
+    ``function`` scope is declared here, once, on the transaction this returns: however a
+    route or another dependency depends on ``db_session``, it shares that transaction.
+    """
+    return session
 
 
 def current_user(

@@ -140,6 +140,10 @@ class WeChatChannel(Channel):
     reply_deadline = timedelta(seconds=5)
     replies_in_response = True
     identity_kinds = ("wechat_openid", "wechat_unionid")
+    # Each signature is a SHA-1 over the account's token, a timestamp and a nonce: logged, it
+    # could be replayed within the window or turned into the token by trying candidates.
+    # The openid names the customer who wrote.
+    private_query_parameters = ("signature", "msg_signature", "openid")
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

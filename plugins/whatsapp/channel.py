@@ -210,6 +210,8 @@ class WhatsAppChannel(Channel):
     reply_deadline = timedelta(seconds=3)
     replies_in_response = False
     identity_kinds = ("whatsapp", "phone")
+    # The URL verification carries the account's verify token itself.
+    private_query_parameters = ("hub.verify_token",)
     # The Cloud API's default throughput per business phone number.
     sends_per_second = 80.0
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 import pytest
-from fastapi import APIRouter
+from desk import Desk
+from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from starlette.types import Message, Receive, Scope, Send
 
 from regiocrm.accounts import create_organization, create_user
 from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import create_app
 from regiocrm.http.deps import CurrentUser
-from regiocrm.models import ApiToken, OrganizationKind, UserRole
+from regiocrm.models import ApiToken, Case, Customer, OrganizationKind, UserRole
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
 
@@ -151,3 +156,176 @@ def test_bodies_over_the_limit_are_refused(
             "/api/echo", content=chunks(), headers={**auth, "Content-Type": "application/json"}
         )
         assert streamed.status_code == 413
+
+
+@pytest.fixture
+def admin_token(migrated: ZoneStores) -> str:
+    with migrated.session() as session:
+        org = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="CN")
+        return create_user(session, name="ops", role=UserRole.ADMIN, organization=org).token
+
+
+def test_a_write_is_committed_before_its_answer_starts(
+    admin_token: str, migrated: ZoneStores, settings: RegiocrmSettings, regiocrm_hooks: Hooks
+) -> None:
+    """The zone is read, on another connection, at the moment the answer's status line
+    leaves the app: the customer must already be there. (The served test does the same
+    over a socket; this one sees the exact moment.)"""
+    app = create_app(settings, regiocrm_hooks)
+    stored_when_answered: list[int] = []
+
+    async def watching(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                with migrated.session() as session:
+                    stored_when_answered.append(
+                        session.scalar(select(func.count()).select_from(Customer)) or 0
+                    )
+            await send(message)
+
+        await app(scope, receive, send_watched)
+
+    with TestClient(watching) as client:
+        answer = client.post(
+            "/api/customers",
+            json={"market": "CN", "family_name": "王"},
+            headers={"Authorization": f"Bearer {admin_token}"},
+        )
+    assert answer.status_code == 201, answer.text
+    assert stored_when_answered == [1]
+
+
+class FailingSupervisor:
+    @hookimpl
+    def case_transitioned(self, case_id, market, previous, status, reason, actor_id) -> None:
+        raise RuntimeError("the supervisor's pager is down")
+
+
+def test_an_event_hook_failing_after_the_commit_does_not_fail_the_kept_write(
+    register_plugin, desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Event hooks run after the commit, before the answer: one that raises is logged, and
+    the caller is still told the truth, that the case was opened (a 5xx would make it
+    open the case again)."""
+    register_plugin(FailingSupervisor())
+    customer = desk.customer()
+    answer = desk.post("/api/cases", {"customer_id": customer, "market": "CN", "subject": "异响"})
+    assert answer.status_code == 201, answer.text
+    assert desk.count(Case) == 1
+    assert "the supervisor's pager is down" in caplog.text
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "cross-origin-resource-policy": "same-origin",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none';"
+    " form-action 'none'",
+}
+
+
+def test_every_answer_carries_the_security_headers(
+    register_plugin, token: str, deployment_dir, regiocrm_hooks: Hooks
+) -> None:
+    register_plugin(Echo())
+    settings = RegiocrmSettings(http={"max_body_bytes": 2048})
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        answers = [
+            client.get("/healthz"),
+            client.get("/openapi.json"),
+            client.get("/api/me", headers=auth),
+            client.get("/api/me"),
+            client.get("/api/nowhere"),
+            client.post("/api/echo", json={"say": 1}, headers=auth),
+            client.post("/api/echo", json={"say": "x" * 4000}, headers=auth),
+            client.get("/webhooks/whatsapp/nobody"),
+        ]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 401, 404, 422, 413, 404]
+    for answer in answers:
+        assert {name: answer.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+
+
+class OwnPolicy:
+    @hookimpl
+    def register_routes(self) -> list[APIRouter]:
+        router = APIRouter()
+
+        @router.get("/page")
+        async def page() -> Response:
+            return HTMLResponse(
+                "<p>hello</p>",
+                headers={
+                    "Content-Security-Policy": "default-src 'self'",
+                    "Cache-Control": "max-age=60",
+                },
+            )
+
+        return [router]
+
+
+def test_a_page_that_sets_its_own_policy_keeps_it(
+    register_plugin, settings: RegiocrmSettings, regiocrm_hooks: Hooks
+) -> None:
+    """The web console's pages will need scripts and styles of their own: what a route
+    sets wins, and the other headers still come."""
+    register_plugin(OwnPolicy())
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        page = client.get("/page")
+    assert page.headers["content-security-policy"] == "default-src 'self'"
+    assert page.headers["cache-control"] == "max-age=60"
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+class Resources(HTMLParser):
+    """What a page loads: scripts, stylesheets and icons by URL, and its inline code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: dict[str, list[str]] = {"script-src": [], "style-src": [], "img-src": []}
+        self.inline: set[str] = set()
+        self._open: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "script" and attributes.get("src"):
+            self.loaded["script-src"].append(str(attributes["src"]))
+        elif tag == "link" and attributes.get("rel") == "stylesheet":
+            self.loaded["style-src"].append(str(attributes["href"]))
+        elif tag == "link" and "icon" in str(attributes.get("rel")):
+            self.loaded["img-src"].append(str(attributes["href"]))
+        self._open = tag if tag in {"script", "style"} and not attributes.get("src") else None
+
+    def handle_data(self, data: str) -> None:
+        if self._open and data.strip():
+            self.inline.add(f"{self._open}-src")
+
+
+def policy(header: str) -> dict[str, list[str]]:
+    directives = (directive.split() for directive in header.split(";"))
+    return {name: sources for name, *sources in directives}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_documentation_pages_may_load_what_they_use(
+    page: str, settings: RegiocrmSettings, regiocrm_hooks: Hooks
+) -> None:
+    """FastAPI's documentation pages load Swagger UI and ReDoc from a CDN and start them
+    inline: each page's policy allows every resource its HTML names, and the default
+    policy (nothing at all) stays on the API."""
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        answer = client.get(page)
+    allowed = policy(answer.headers["content-security-policy"])
+    resources = Resources()
+    resources.feed(answer.text)
+    for directive, urls in resources.loaded.items():
+        for url in urls:
+            assert any(url.startswith(source) for source in allowed[directive]), (directive, url)
+    for directive in resources.inline:
+        assert "'unsafe-inline'" in allowed[directive]
+    assert allowed["connect-src"] == ["'self'"], "the page fetches /openapi.json"
+    assert allowed["frame-ancestors"] == ["'none'"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert resources.loaded["script-src"], "the page was read"
