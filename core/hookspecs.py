@@ -232,13 +232,16 @@ def normalize_identity(kind: str, value: str, market: str) -> NormalizedIdentity
 
 @hookspec(firstresult=True)
 def auto_reply(message: InboundMessage, account: ChannelAccount, locale: str) -> str | None:
-    """The passive reply to an inbound message or event, if any.
+    """The automatic reply to an inbound message or event, if any.
 
-    Stops at the first non-None result. Called while the provider waits for the webhook's
-    answer, before the message is resolved to a customer, so it must be quick and must not
-    touch the network; the text goes out in the HTTP answer where the channel takes it
-    there, otherwise through the channel's send API. The template welcomes a new follower
-    in the locale given and leaves ordinary messages unanswered.
+    Stops at the first non-None result. Called once per message, on every channel, when the
+    webhook stores it: while the provider waits for the answer and before the message is
+    resolved to a customer, so it must be quick and must not touch the network. The text is
+    kept with the message: it goes out in the HTTP answer where the channel takes it there
+    (a redelivery gets the same text without asking again), otherwise through the
+    channel's send API, at most once; the customer's timeline shows the text that went
+    out. The template welcomes a new follower in the locale given and leaves ordinary
+    messages unanswered.
 
     :param message: the message or event as the channel parsed it.
     :param account: the channel account it arrived on.
@@ -246,6 +249,9 @@ def auto_reply(message: InboundMessage, account: ChannelAccount, locale: str) ->
     :returns: the reply text, or ``None`` for no reply from this plugin.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        Asked once, when the message is stored, for channels that send replies through
+        their API too (before, the inbox worker asked again after processing).
     """
 
 
