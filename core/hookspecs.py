@@ -256,19 +256,32 @@ def auto_reply(message: InboundMessage, account: ChannelAccount, locale: str) ->
 
 
 @hookspec(firstresult=True)
-def business_calendar(market: str, pack: Pack, service: Service) -> BusinessCalendar | None:
-    """The calendar a service-level clock runs on in a market.
+def business_calendar(
+    market: str, pack: Pack, service: Service, subdivision: str | None
+) -> BusinessCalendar | None:
+    """The calendar a service-level clock runs on in a market, or in one subdivision of it.
 
     Stops at the first non-None result. The template uses the pack's business hours and
-    the market's public holidays (``holidays`` library), or runs around the clock for a
-    call centre when the pack says ``call_centre_24x7``.
+    the public holidays of the ``holidays`` library: those of ``subdivision`` when given;
+    else those of the market's ``holiday_subdivision`` when the pack sets one; else the
+    days that are holidays in every subdivision the library knows (so every Australian
+    state's observed Boxing Day stops the market's clock, while the King's Birthday, a
+    holiday in some states only, does not). It runs around the clock for a call centre
+    when the pack says ``call_centre_24x7``.
 
     :param market: the ISO 3166-1 alpha-2 market.
     :param pack: the resolved pack serving that market.
     :param service: ``office`` (business hours) or ``call_centre``.
+    :param subdivision: the ISO 3166-2 subdivision (``NSW`` for AU-NSW) of the
+        organization whose clock it is (a case's, a lead's dealer's), or ``None`` for the
+        market's own clock.
     :returns: the calendar, or ``None`` to leave it to another plugin.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        ``subdivision``: a case's or a lead's clock follows its organization's
+        subdivision. An implementation that does not take it keeps working, and is then
+        asked for the market's calendar only.
     """
 
 

@@ -73,8 +73,11 @@ class Recorder:
         self.calls.append("normalize_identity")
 
     @hookimpl
-    def business_calendar(self, market: str, pack: Pack, service: Service) -> None:
+    def business_calendar(
+        self, market: str, pack: Pack, service: Service, subdivision: str | None
+    ) -> None:
         assert isinstance(service, Service)
+        assert subdivision is None, "the market's own clock"
         self.calls.append("business_calendar")
 
     @hookimpl
