@@ -99,7 +99,7 @@ def in_process(url: str, messages: list[tuple[str, bytes]]) -> float:
             channel.verify(account, request)
             parsed = channel.parse(account, request)
             with stores.session() as session:
-                stored = store(session, account, parsed)
+                stored = store(session, account, parsed, hooks=hooks, channel=channel)
             for item in stored:
                 assert item.inbox is not None
                 process(stores, hooks, registry, item.inbox)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regiocrm import audit
+from regiocrm.calendars import iso_subdivisions, subdivision_code
 from regiocrm.i18n import _
 from regiocrm.maps import Datum, Point
 from regiocrm.models import (
@@ -69,14 +71,19 @@ def create_organization(
     licence_tier: LicenceTier | None = None,
     address: str | None = None,
     location: Point | None = None,
+    subdivision: str | None = None,
     actor: User | None = None,
 ) -> Organization:
     """Add an organization; the licence tier defaults to what its kind usually holds.
 
     :param location: where it is, in WGS-84 (dealers with one receive leads).
+    :param subdivision: its ISO 3166-2 subdivision of ``market`` (``NSW``, ``nsw`` or
+        ``AU-NSW``), whose public holidays its clocks keep.
     """
     if location is not None and location.datum is not Datum.WGS84:
         raise AccountError(f"an organization's location is stored in WGS-84, not {location.datum}")
+    if subdivision is not None:
+        subdivision = subdivision_in(market, subdivision)
     if organization_named(session, name) is not None:
         raise AccountError(_("organization {name!r} already exists").format(name=name))
     parent_org = None
@@ -93,6 +100,7 @@ def create_organization(
         address=address,
         latitude=location.lat if location else None,
         longitude=location.lon if location else None,
+        subdivision=subdivision,
     )
     session.add(org)
     session.flush()
@@ -100,6 +108,40 @@ def create_organization(
         session, actor, "organization.created", "organization", org, {"name": name, "kind": kind}
     )
     return org
+
+
+def subdivision_in(market: str, value: str) -> str:
+    """The ISO 3166-2 code suffix ``value`` names in ``market``.
+
+    :raises AccountError: naming the market's subdivisions, for one it does not have.
+    """
+    code = subdivision_code(market, value)
+    if code is not None:
+        return code
+    known = iso_subdivisions(market)
+    if not known:
+        raise AccountError(
+            _("{value!r}: ISO 3166-2 divides {market} into no subdivisions").format(
+                value=value, market=market
+            )
+        )
+    raise AccountError(
+        _("{value!r} is not an ISO 3166-2 subdivision of {market}: it has {known}").format(
+            value=value, market=market, known=", ".join(known)
+        )
+    )
+
+
+def clock_subdivision(session: Session, organization_id: uuid.UUID, market: str) -> str | None:
+    """The subdivision whose public holidays the clocks of an organization's work in
+    ``market`` keep: its own, when it is in that market.
+
+    :raises AccountError: for no such organization.
+    """
+    organization = session.get(Organization, organization_id)
+    if organization is None:
+        raise AccountError(_("unknown organization {id}").format(id=organization_id))
+    return organization.subdivision if organization.market == market else None
 
 
 def create_user(

@@ -2,8 +2,9 @@
 
 A case moves ``new → assigned → in_progress → waiting_customer → resolved → closed`` and
 may be reopened from ``resolved`` or ``closed``. Its pack sets, per priority, how many
-business hours its first answer and its resolution may take; the due times run on the
-market's business calendar (around the clock for a call centre that works 24×7), so a
+business hours its first answer and its resolution may take; the due times are set when it
+is opened, on the market's business calendar with the public holidays of its
+organization's subdivision (around the clock for a call centre that works 24×7), so a
 complaint opened on the eve of a public holiday is due after it. Every step goes on the
 customer's timeline and into the audit trail, and ``case_transitioned`` fires once it is
 committed. ``escalate`` raises the cases whose clocks have run out, once per deadline, so
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 
 from regiocrm import audit
+from regiocrm.accounts import AccountError, clock_subdivision
 from regiocrm.calendars import Service
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
@@ -92,6 +94,7 @@ class Cases:
         if target is None:
             raise CaseError(f"pack {pack.code!r} sets no target for {new.priority.value} cases")
         opened = new.opened_at or utcnow()
+        subdivision = self._subdivision(new.organization_id, new.market)
 
         def due(hours: float) -> datetime:
             return self.hooks.due_at(
@@ -99,6 +102,7 @@ class Cases:
                 start=opened,
                 duration=timedelta(hours=hours),
                 service=new.service,
+                subdivision=subdivision,
             )
 
         case = Case(
@@ -116,6 +120,19 @@ class Cases:
         self.session.flush()
         self._record(case, None, "opened", actor_id)
         return case
+
+    def _subdivision(self, organization_id: uuid.UUID | None, market: str) -> str | None:
+        """The subdivision whose holidays the case's clocks keep: its organization's; none
+        for a case of no organization.
+
+        :raises CaseError: for no such organization.
+        """
+        if organization_id is None:
+            return None
+        try:
+            return clock_subdivision(self.session, organization_id, market)
+        except AccountError as exc:
+            raise CaseError(str(exc)) from None
 
     def transition(
         self,

@@ -161,11 +161,12 @@ class Hooks:
         return answer if answer is not None else NormalizedIdentity(kind, value.strip())
 
     def business_calendar(
-        self, *, market: str, service: Service = Service.OFFICE
+        self, *, market: str, service: Service = Service.OFFICE, subdivision: str | None = None
     ) -> BusinessCalendar:
+        """The market's calendar, or that of an organization in ``subdivision`` of it."""
         pack = self.packs().for_market(market)
         calendar: BusinessCalendar | None = self.pm.hook.business_calendar(
-            market=market, pack=pack, service=service
+            market=market, pack=pack, service=service, subdivision=subdivision
         )
         return self._answer("business_calendar", calendar)
 
@@ -176,9 +177,12 @@ class Hooks:
         start: datetime,
         duration: timedelta,
         service: Service = Service.OFFICE,
+        subdivision: str | None = None,
     ) -> datetime:
-        """When ``duration`` of the market's business time has passed after ``start`` (UTC)."""
-        return self.business_calendar(market=market, service=service).due(start, duration)
+        """When ``duration`` of business time has passed after ``start`` (UTC), on the
+        market's calendar, or on that of an organization in ``subdivision`` of it."""
+        calendar = self.business_calendar(market=market, service=service, subdivision=subdivision)
+        return calendar.due(start, duration)
 
     def auto_reply(
         self, *, message: InboundMessage, account: ChannelAccount, locale: str

@@ -232,13 +232,16 @@ def normalize_identity(kind: str, value: str, market: str) -> NormalizedIdentity
 
 @hookspec(firstresult=True)
 def auto_reply(message: InboundMessage, account: ChannelAccount, locale: str) -> str | None:
-    """The passive reply to an inbound message or event, if any.
+    """The automatic reply to an inbound message or event, if any.
 
-    Stops at the first non-None result. Called while the provider waits for the webhook's
-    answer, before the message is resolved to a customer, so it must be quick and must not
-    touch the network; the text goes out in the HTTP answer where the channel takes it
-    there, otherwise through the channel's send API. The template welcomes a new follower
-    in the locale given and leaves ordinary messages unanswered.
+    Stops at the first non-None result. Called once per message, on every channel, when the
+    webhook stores it: while the provider waits for the answer and before the message is
+    resolved to a customer, so it must be quick and must not touch the network. The text is
+    kept with the message: it goes out in the HTTP answer where the channel takes it there
+    (a redelivery gets the same text without asking again), otherwise through the
+    channel's send API, at most once; the customer's timeline shows the text that went
+    out. The template welcomes a new follower in the locale given and leaves ordinary
+    messages unanswered.
 
     :param message: the message or event as the channel parsed it.
     :param account: the channel account it arrived on.
@@ -246,23 +249,39 @@ def auto_reply(message: InboundMessage, account: ChannelAccount, locale: str) ->
     :returns: the reply text, or ``None`` for no reply from this plugin.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        Asked once, when the message is stored, for channels that send replies through
+        their API too (before, the inbox worker asked again after processing).
     """
 
 
 @hookspec(firstresult=True)
-def business_calendar(market: str, pack: Pack, service: Service) -> BusinessCalendar | None:
-    """The calendar a service-level clock runs on in a market.
+def business_calendar(
+    market: str, pack: Pack, service: Service, subdivision: str | None
+) -> BusinessCalendar | None:
+    """The calendar a service-level clock runs on in a market, or in one subdivision of it.
 
     Stops at the first non-None result. The template uses the pack's business hours and
-    the market's public holidays (``holidays`` library), or runs around the clock for a
-    call centre when the pack says ``call_centre_24x7``.
+    the public holidays of the ``holidays`` library: those of ``subdivision`` when given;
+    else those of the market's ``holiday_subdivision`` when the pack sets one; else the
+    days that are holidays in every subdivision the library knows (so every Australian
+    state's observed Boxing Day stops the market's clock, while the King's Birthday, a
+    holiday in some states only, does not). It runs around the clock for a call centre
+    when the pack says ``call_centre_24x7``.
 
     :param market: the ISO 3166-1 alpha-2 market.
     :param pack: the resolved pack serving that market.
     :param service: ``office`` (business hours) or ``call_centre``.
+    :param subdivision: the ISO 3166-2 subdivision (``NSW`` for AU-NSW) of the
+        organization whose clock it is (a case's, a lead's dealer's), or ``None`` for the
+        market's own clock.
     :returns: the calendar, or ``None`` to leave it to another plugin.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        ``subdivision``: a case's or a lead's clock follows its organization's
+        subdivision. An implementation that does not take it keeps working, and is then
+        asked for the market's calendar only.
     """
 
 

@@ -15,6 +15,13 @@ attempt created, and the timeline entry's id is derived from the inbox row's, so
 attempt finds the entry instead of adding one. Marking the row processed comes last (in the
 same transaction as the timeline entry where both share a zone), so a message is on the
 timeline exactly once and ``message_received`` fires exactly once.
+
+Auto-replies are decided once, by the ``auto_reply`` hook, in the insert that stores the
+message, for every channel: the reply is kept with the inbox row. A channel that takes
+replies in the HTTP answer gets that text, a redelivery too; for the others the inbox
+pipeline (:class:`regiocrm.replies.InboxPipeline`) sends it and notes on the row what was
+sent. The reply goes on the timeline with the message, from the row, so the timeline shows
+exactly the text that went out, once, however often processing is retried.
 """
 
 from __future__ import annotations
@@ -30,11 +37,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regiocrm.cases import OPEN
 from regiocrm.channels import (
+    Channel,
     ChannelAccount,
     ChannelRegistry,
     IdentityRef,
@@ -43,6 +51,7 @@ from regiocrm.channels import (
 )
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
+from regiocrm.i18n import negotiate
 from regiocrm.ids import derived_id, new_id
 from regiocrm.models import (
     CampaignMember,
@@ -53,6 +62,7 @@ from regiocrm.models import (
     InboxMessage,
     InboxStatus,
     Interaction,
+    ReplyStatus,
 )
 from regiocrm.models.base import utcnow
 from regiocrm.residency import ResidencyError
@@ -85,13 +95,18 @@ class InboxRef:
 @dataclass(frozen=True)
 class Stored:
     """A message of a webhook request, and its inbox row if this delivery stored it (None
-    when an earlier delivery already had)."""
+    when an earlier delivery already had).
+
+    :param reply: the auto-reply kept with the row, whichever delivery stored it.
+    """
 
     message: InboundMessage
     inbox: InboxRef | None
+    reply: str | None
 
 
 TIMELINE = "timeline"
+AUTO_REPLY = "auto-reply"
 
 
 def timeline_id(inbox_id: uuid.UUID) -> uuid.UUID:
@@ -99,21 +114,47 @@ def timeline_id(inbox_id: uuid.UUID) -> uuid.UUID:
     return derived_id(inbox_id, TIMELINE)
 
 
-def store(
-    session: ZonedSession, account: ChannelAccount, messages: Sequence[InboundMessage]
-) -> list[Stored]:
-    """Insert each message into the inbox of the account market's crm zone unless it is
-    there already.
+def reply_timeline_id(inbox_id: uuid.UUID) -> uuid.UUID:
+    """The id of the timeline entry an inbox message's auto-reply becomes."""
+    return derived_id(inbox_id, AUTO_REPLY)
 
-    Uses the database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id)
-    key, so two deliveries racing each other still store one row.
+
+def reply_locale(hooks: Hooks, account: ChannelAccount) -> str:
+    """Auto-replies are written before the sender is known: in the language of the
+    account's market."""
+    return str(negotiate(hooks.packs().market(account.market).locale))
+
+
+def store(
+    session: ZonedSession,
+    account: ChannelAccount,
+    messages: Sequence[InboundMessage],
+    *,
+    hooks: Hooks,
+    channel: Channel,
+) -> list[Stored]:
+    """Insert each message, with its auto-reply, into the inbox of the account market's
+    crm zone unless it is there already.
+
+    The ``auto_reply`` hook is asked only for messages not stored yet, before anything is
+    written; a redelivery gets the reply its row keeps. Uses the database's own
+    ``ON CONFLICT DO NOTHING`` on the unique (account, message id) key, so two deliveries
+    racing each other still store one row and answer with its reply.
     """
     zone = session.residency.zone_for(account.market, DataClass.CRM)
     connection = session.zone_connection(zone)
     statement = _INSERT_NEW[connection.dialect.name]
+    replies = _kept_replies(connection, account, messages)
+    locale = reply_locale(hooks, account)
+    for message in messages:
+        if message.external_id not in replies:
+            replies[message.external_id] = hooks.auto_reply(
+                message=message, account=account, locale=locale
+            )
     now = utcnow()
     stored = []
     for message in messages:
+        reply = replies[message.external_id]
         row = {
             "id": new_id(),
             "market": account.market,
@@ -125,10 +166,38 @@ def store(
             "status": InboxStatus.RECEIVED,
             "created": now,
             "updated": now,
+            **_reply_columns(reply, channel, now),
         }
         inserted = connection.execute(statement, row).scalar_one_or_none()
-        stored.append(Stored(message, None if inserted is None else InboxRef(zone, inserted)))
+        if inserted is None:
+            # Stored before: by an earlier delivery, by this one, or by one racing it.
+            reply = _kept_replies(connection, account, [message])[message.external_id]
+        replies[message.external_id] = reply
+        stored.append(
+            Stored(message, None if inserted is None else InboxRef(zone, inserted), reply)
+        )
     return stored
+
+
+def _reply_columns(reply: str | None, channel: Channel, now: datetime) -> dict[str, Any]:
+    if reply is None:
+        return {"reply": None, "reply_status": None, "replied_at": None}
+    if channel.replies_in_response:
+        return {"reply": reply, "reply_status": ReplyStatus.IN_ANSWER, "replied_at": now}
+    return {"reply": reply, "reply_status": ReplyStatus.TO_SEND, "replied_at": None}
+
+
+def _kept_replies(
+    connection: Connection, account: ChannelAccount, messages: Sequence[InboundMessage]
+) -> dict[str, str | None]:
+    """The replies kept with those of ``messages`` the inbox has already, by message id."""
+    if not messages:
+        return {}
+    rows = connection.execute(
+        _KEPT_REPLIES,
+        {"account": account.name, "external_ids": [m.external_id for m in messages]},
+    )
+    return {external_id: reply for external_id, reply in rows}
 
 
 # Built once: the webhook's hot path then only binds values to a statement SQLAlchemy has
@@ -139,6 +208,10 @@ _INSERT_NEW = {
     .returning(InboxMessage.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
+_KEPT_REPLIES = select(InboxMessage.external_id, InboxMessage.reply).where(
+    InboxMessage.channel_account == bindparam("account"),
+    InboxMessage.external_id.in_(bindparam("external_ids", expanding=True)),
+)
 _INSERT_INTERACTION = {
     name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
@@ -175,14 +248,34 @@ _CLAIM = (
     )
     .execution_options(synchronize_session=False)
 )
-_WAITING = select(InboxMessage.status, InboxMessage.channel_account, InboxMessage.payload).where(
-    InboxMessage.id == bindparam("inbox_id")
-)
+_WAITING = select(
+    InboxMessage.status,
+    InboxMessage.channel_account,
+    InboxMessage.payload,
+    InboxMessage.reply,
+    InboxMessage.reply_status,
+    InboxMessage.reply_external_id,
+    InboxMessage.replied_at,
+).where(InboxMessage.id == bindparam("inbox_id"))
+# What went out: the timeline shows a reply only once the provider had it.
+_WENT_OUT = (ReplyStatus.IN_ANSWER, ReplyStatus.SENT)
+
+
+@dataclass(frozen=True)
+class SentReply:
+    """An auto-reply that went out, as its inbox row keeps it.
+
+    :param external_id: the provider's id for it; None for one in the webhook's answer.
+    """
+
+    text: str
+    external_id: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)
 class Processed:
-    """A message on its customer's timeline.
+    """A message on its customer's timeline, with the auto-reply that went out to it.
 
     :param market: the customer's market, which places the rows written for them.
     """
@@ -193,6 +286,7 @@ class Processed:
     customer_id: uuid.UUID
     market: str
     interaction_id: uuid.UUID
+    reply: SentReply | None
 
 
 def process(
@@ -217,7 +311,7 @@ def process(
             found = _waiting_message(session, registry, inbox)
             if found is None:
                 return None
-            account, message = found
+            account, message, reply = found
             if client is not None:
                 message = _enrich(registry, account, message, client)
             customer = Customers(session, hooks).resolve(message.identities, account.market)
@@ -228,6 +322,7 @@ def process(
                 customer.customer_id,
                 customer.market,
                 timeline_id(inbox.id),
+                reply,
             )
             timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
             wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
@@ -281,21 +376,26 @@ def _claim(session: ZonedSession, hooks: Hooks, result: Processed) -> None:
 
 def _waiting_message(
     session: ZonedSession, registry: ChannelRegistry, inbox: InboxRef
-) -> tuple[ChannelAccount, InboundMessage] | None:
-    """The account and message of an inbox row still waiting; None when it is not."""
+) -> tuple[ChannelAccount, InboundMessage, SentReply | None] | None:
+    """The account, message and reply sent of an inbox row still waiting; None when it is
+    not."""
     row = session.zone_connection(inbox.zone).execute(_WAITING, {"inbox_id": inbox.id}).first()
     if row is None or row.status is not InboxStatus.RECEIVED:
         return None
     account = registry.accounts.get(row.channel_account)
     if account is None:
         raise LookupError(f"channel account {row.channel_account!r} is not configured")
-    return account, message_from_json(row.payload)
+    reply = None
+    if row.reply is not None and row.reply_status in _WENT_OUT:
+        reply = SentReply(row.reply, row.reply_external_id, row.replied_at)
+    return account, message_from_json(row.payload), reply
 
 
 def _append(session: ZonedSession, zone: str, result: Processed) -> None:
-    """Put an inbound message on the timeline, unless an earlier attempt did, attached to
-    the customer's newest open case there, and count it as the reply to the campaign
-    messages they had within the reply window (kept beside their timeline)."""
+    """Put an inbound message and the auto-reply that went out to it on the timeline,
+    unless an earlier attempt did, attached to the customer's newest open case there, and
+    count it as the reply to the campaign messages they had within the reply window (kept
+    beside their timeline)."""
     message, account = result.message, result.account
     connection = session.zone_connection(zone)
     case_id = connection.execute(_OPEN_CASE, {"customer_id": result.customer_id}).scalar()
@@ -324,6 +424,23 @@ def _append(session: ZonedSession, zone: str, result: Processed) -> None:
             "case_id": case_id,
         },
     )
+    if result.reply is not None:
+        connection.execute(
+            _INSERT_INTERACTION[connection.dialect.name],
+            {
+                "id": reply_timeline_id(result.inbox.id),
+                "market": result.market,
+                "customer_id": result.customer_id,
+                "channel": account.channel,
+                "direction": Direction.OUTBOUND,
+                "touchpoint": account.name,
+                "text": result.reply.text,
+                "summary": AUTO_REPLY,
+                "external_id": result.reply.external_id,
+                "occurred_at": result.reply.at,
+                "case_id": case_id,
+            },
+        )
 
 
 class _AlreadyProcessed(Exception):
@@ -392,25 +509,15 @@ def requeue_failed(stores: ZoneStores) -> int:
 
 
 class InboxWorker:
-    """A background thread that processes stored messages in arrival order.
+    """A background thread that takes stored messages through a pipeline in arrival order.
 
-    :param after_process: called with each result in the worker thread (the webhook uses it
-        to send auto-replies through channels that do not take them in the HTTP answer).
+    :param pipeline: what is done with each message: the HTTP app passes the one
+        ``regiocrm inbox retry`` runs too, :class:`regiocrm.replies.InboxPipeline`.
     """
 
-    def __init__(
-        self,
-        stores: ZoneStores,
-        hooks: Hooks,
-        registry: ChannelRegistry,
-        after_process: Callable[[Processed], None] | None = None,
-        client: httpx.Client | None = None,
-    ) -> None:
+    def __init__(self, stores: ZoneStores, pipeline: Callable[[InboxRef], object]) -> None:
         self.stores = stores
-        self.hooks = hooks
-        self.registry = registry
-        self.client = client
-        self.after_process = after_process
+        self.pipeline = pipeline
         self._queue: queue.Queue[InboxRef | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -445,9 +552,7 @@ class InboxWorker:
             try:
                 if inbox is None:
                     return
-                result = process(self.stores, self.hooks, self.registry, inbox, client=self.client)
-                if result is not None and self.after_process is not None:
-                    self.after_process(result)
+                self.pipeline(inbox)
             except Exception:
                 log.exception("inbox message %s failed", inbox.id if inbox else None)
             finally:

@@ -1,10 +1,10 @@
 """A lead's life after routing: ``new → contacted → qualified → won``, or ``lost`` on the way.
 
 Each open status gives the dealer a number of business hours for the next step (the pack's
-``lead_follow_up_hours``), on the market's calendar; a lead nobody followed up in time is
-overdue. A lead is won only by converting it: the vehicle sold becomes the customer's,
-bought from the lead's dealer. Every step is audited and, for a lead with a customer, goes
-on the customer's timeline.
+``lead_follow_up_hours``), on the market's calendar with the public holidays of the
+dealer's subdivision; a lead nobody followed up in time is overdue. A lead is won only by
+converting it: the vehicle sold becomes the customer's, bought from the lead's dealer.
+Every step is audited and, for a lead with a customer, goes on the customer's timeline.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
 
 from regiocrm import audit
+from regiocrm.accounts import clock_subdivision
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
 from regiocrm.models import Interaction, Lead, LeadStatus, Ownership, Vehicle
@@ -59,15 +61,28 @@ class Sale:
     customer_id: uuid.UUID | None = None
 
 
-def follow_up_due(hooks: Hooks, lead: Lead, start: datetime) -> datetime | None:
+def follow_up_due(
+    hooks: Hooks, lead: Lead, start: datetime, *, subdivision: str | None
+) -> datetime | None:
     """When the dealer's next step on ``lead`` is due, counted from ``start`` in business
-    hours of its market; none for a lead without a dealer, closed, or without a target."""
+    hours of its market, in the dealer's ``subdivision`` (see :func:`dealer_subdivision`);
+    none for a lead without a dealer, closed, or without a target."""
     if lead.dealer_id is None or lead.status not in OPEN:
         return None
     hours = hooks.packs().for_market(lead.market).lead_follow_up_hours.get(lead.status)
     if hours is None:
         return None
-    return hooks.due_at(market=lead.market, start=start, duration=timedelta(hours=hours))
+    return hooks.due_at(
+        market=lead.market, start=start, duration=timedelta(hours=hours), subdivision=subdivision
+    )
+
+
+def dealer_subdivision(session: Session, lead: Lead) -> str | None:
+    """The subdivision whose holidays the lead's follow-up clock keeps: its dealer's; none
+    for a lead without a dealer."""
+    if lead.dealer_id is None:
+        return None
+    return clock_subdivision(session, lead.dealer_id, lead.market)
 
 
 def overdue(now: datetime) -> ColumnElement[bool]:
@@ -106,7 +121,9 @@ class LeadLifecycle:
         previous = lead.status
         lead.status = to
         lead.lost_reason = reason.strip() if to is LeadStatus.LOST else None
-        lead.follow_up_due_at = follow_up_due(self.hooks, lead, utcnow())
+        lead.follow_up_due_at = follow_up_due(
+            self.hooks, lead, utcnow(), subdivision=dealer_subdivision(self.session, lead)
+        )
         self.session.flush()
         self._record(lead, previous, actor_id, reason.strip())
         return lead

@@ -19,7 +19,7 @@ from regiocrm.customers import Customers
 from regiocrm.geo import convert, great_circle_km
 from regiocrm.geocoding import MapChain, NotLocated
 from regiocrm.hooks import Hooks
-from regiocrm.lead_lifecycle import follow_up_due
+from regiocrm.lead_lifecycle import dealer_subdivision, follow_up_due
 from regiocrm.maps import Datum, Point
 from regiocrm.models import Lead, LeadStatus, Organization, OrganizationKind, Ownership
 from regiocrm.models.base import utcnow
@@ -147,7 +147,9 @@ class Leads:
                 lead.unassigned_reason = f"no active dealer of {new.market} has a location"
             else:
                 lead.dealer_id, lead.distance_km = nearest.key, round(nearest.km, 3)
-        lead.follow_up_due_at = follow_up_due(self.hooks, lead, utcnow())
+        lead.follow_up_due_at = follow_up_due(
+            self.hooks, lead, utcnow(), subdivision=dealer_subdivision(self.session, lead)
+        )
         self.session.add(lead)
         self.session.flush()
         after_commit(

@@ -10,8 +10,9 @@ from regiocrm.channels import PROVIDER_TIMEOUT
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table, progress
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
-from regiocrm.inbox import process, requeue_failed, waiting
+from regiocrm.inbox import requeue_failed, waiting
 from regiocrm.models import InboxMessage, InboxStatus
+from regiocrm.replies import InboxPipeline
 
 app = typer.Typer(help="See and retry the inbox of inbound messages.", no_args_is_help=True)
 
@@ -65,7 +66,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @app.command()
 def retry(ctx: typer.Context) -> None:
-    """Put failed messages back and process everything waiting, now, in this process."""
+    """Put failed messages back and process everything waiting, now, in this process, as
+    the server's inbox worker does: auto-replies still to be sent are sent, once."""
     context = cli_context(ctx)
     context.require_migrated()
     registry = context.hooks.channel_registry(context.settings)
@@ -73,11 +75,11 @@ def retry(ctx: typer.Context) -> None:
     pending = waiting(context.stores)
     done = failed = 0
     with progress() as bar, httpx.Client(timeout=PROVIDER_TIMEOUT) as client:
+        pipeline = InboxPipeline(context.stores, context.hooks, registry, client)
         task = bar.add_task(_("processing the inbox"), total=len(pending))
         for inbox in pending:
             try:
-                processed = process(context.stores, context.hooks, registry, inbox, client=client)
-                if processed is not None:
+                if pipeline(inbox) is not None:
                     done += 1
             except Exception:
                 failed += 1

@@ -8,7 +8,7 @@ import httpx
 import typer
 from sqlalchemy import select
 
-from regiocrm.accounts import AccountError, create_organization
+from regiocrm.accounts import AccountError, create_organization, subdivision_in
 from regiocrm.channels import PROVIDER_TIMEOUT
 from regiocrm.cli.context import CliContext, CliError, JsonOption, cli_context, print_rows
 from regiocrm.geocoding import MapChain, NotLocated
@@ -39,6 +39,13 @@ def add(
     ] = None,
     lat: Annotated[float | None, typer.Option(min=-90, max=90, help="WGS-84 latitude.")] = None,
     lon: Annotated[float | None, typer.Option(min=-180, max=180, help="WGS-84 longitude.")] = None,
+    subdivision: Annotated[
+        str | None,
+        typer.Option(
+            help="ISO 3166-2 subdivision of the market, e.g. NSW (AU-NSW): its clocks keep"
+            " the subdivision's public holidays."
+        ),
+    ] = None,
 ) -> None:
     """Add an organization; a dealer with a location receives the leads nearest to it."""
     context = cli_context(ctx)
@@ -49,6 +56,11 @@ def add(
         raise CliError(str(exc)) from None
     if (lat is None) != (lon is None):
         raise CliError(_("--lat and --lon go together"))
+    try:
+        # Checked before a dealer's address is sent to the map providers.
+        subdivision = None if subdivision is None else subdivision_in(market, subdivision)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
     context.require_migrated()
     location = None if lat is None or lon is None else Point(lat, lon)
     if location is None and address and kind is OrganizationKind.DEALER:
@@ -64,12 +76,14 @@ def add(
                 licence_tier=tier,
                 address=address,
                 location=location,
+                subdivision=subdivision,
             )
     except AccountError as exc:
         raise CliError(str(exc)) from None
+    where = org.market if org.subdivision is None else f"{org.market}-{org.subdivision}"
     typer.echo(
         _("created {kind} {name} ({market}, {tier} licence)").format(
-            kind=org.kind.value, name=org.name, market=org.market, tier=org.licence_tier.value
+            kind=org.kind.value, name=org.name, market=where, tier=org.licence_tier.value
         )
     )
 
@@ -91,6 +105,7 @@ def list_orgs(
                 "name": org.name,
                 "kind": org.kind.value,
                 "market": org.market,
+                "subdivision": org.subdivision,
                 "licence_tier": org.licence_tier.value,
                 "parent": names.get(org.parent_id) if org.parent_id else None,
                 "active": org.active,
@@ -100,7 +115,16 @@ def list_orgs(
             }
             for org in orgs
         ]
-    columns = ["name", "kind", "market", "licence_tier", "parent", "active", "address"]
+    columns = [
+        "name",
+        "kind",
+        "market",
+        "subdivision",
+        "licence_tier",
+        "parent",
+        "active",
+        "address",
+    ]
     print_rows(_("organizations"), rows, columns, as_json)
 
 

@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 
 import httpx
 from fastapi import FastAPI, Request, status
@@ -23,7 +22,7 @@ from regiocrm.http.limits import BodySizeLimit
 from regiocrm.inbox import InboxWorker
 from regiocrm.leads import DealerLocator
 from regiocrm.migrate import Migrator
-from regiocrm.replies import record_auto_reply
+from regiocrm.replies import InboxPipeline
 from regiocrm.residency import ApartError
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
@@ -86,15 +85,7 @@ def create_app(
     migrator = Migrator(stores, hooks)
     channels = hooks.channel_registry(settings)
     client = http_client or httpx.Client(timeout=PROVIDER_TIMEOUT)
-    inbox = InboxWorker(
-        stores,
-        hooks,
-        channels,
-        after_process=partial(
-            record_auto_reply, hooks=hooks, registry=channels, stores=stores, client=client
-        ),
-        client=client,
-    )
+    inbox = InboxWorker(stores, InboxPipeline(stores, hooks, channels, client))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

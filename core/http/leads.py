@@ -59,6 +59,7 @@ def _dealer(session: DbSession, dealer_id: uuid.UUID | None) -> dict[str, Any] |
     return {
         "id": str(dealer.id),
         "name": dealer.name,
+        "subdivision": dealer.subdivision,
         "address": dealer.address,
         "lat": dealer.latitude,
         "lon": dealer.longitude,

@@ -26,6 +26,7 @@ def me(user: CurrentUser, session: DbSession) -> dict[str, Any]:
             "name": organization.name,
             "kind": organization.kind.value,
             "market": organization.market,
+            "subdivision": organization.subdivision,
         },
     }
 

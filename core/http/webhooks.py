@@ -2,8 +2,9 @@
 
 The order is fixed, so that nothing unverified is ever parsed or stored and nothing stored
 is ever lost: the account is looked up (404), the raw body's signature is checked (401/403),
-the body is parsed (400), every message is stored in the inbox (a redelivery finds its row),
-the provider is answered (with a passive reply where it takes one), and only then does the
+the body is parsed (400), every message is stored in the inbox with its auto-reply (a
+redelivery finds its row and its reply), the provider is answered (with that reply where it
+takes one), and only then does the
 inbox worker resolve the sender, write the timeline and call the event hooks.
 """
 
@@ -26,13 +27,11 @@ from regiocrm.channels import (
     WebhookRequest,
     WebhookResponse,
 )
-from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services
 from regiocrm.http.deps import services
 from regiocrm.inbox import Stored, store
 from regiocrm.models.base import utcnow
-from regiocrm.replies import reply_locale
 
 router = APIRouter(tags=["webhooks"])
 
@@ -89,38 +88,32 @@ async def _deliver(
     channel.verify(account, request)
     messages = channel.parse(account, request)
     receipts = channel.receipts(account, request)
-    stored = await run_in_threadpool(_store, svc, account, messages, receipts)
-    replies = _passive_replies(svc.hooks, channel, account, messages)
-    answer = channel.respond(account, request, messages, replies)
+    stored = await run_in_threadpool(_store, svc, channel, account, messages, receipts)
+    answer = channel.respond(account, request, messages, _passive_replies(channel, stored))
     svc.inbox.submit([s.inbox for s in stored if s.inbox is not None])
     return answer
 
 
 def _store(
     svc: Services,
+    channel: Channel,
     account: ChannelAccount,
     messages: list[InboundMessage],
     receipts: list[Receipt],
 ) -> list[Stored]:
-    """The messages kept, and the delivery receipts applied to campaign members."""
+    """The messages kept with their auto-replies, and the delivery receipts applied to
+    campaign members."""
     with svc.stores.session() as session:
-        stored = store(session, account, messages)
+        stored = store(session, account, messages, hooks=svc.hooks, channel=channel)
         record_receipts(session, receipts)
         return stored
 
 
-def _passive_replies(
-    hooks: Hooks, channel: Channel, account: ChannelAccount, messages: list[InboundMessage]
-) -> list[Reply]:
+def _passive_replies(channel: Channel, stored: list[Stored]) -> list[Reply]:
+    """The replies kept with the messages, where the channel takes them in the answer."""
     if not channel.replies_in_response:
         return []
-    locale = reply_locale(hooks, account)
-    replies = []
-    for message in messages:
-        text = hooks.auto_reply(message=message, account=account, locale=locale)
-        if text is not None:
-            replies.append(Reply(message, text))
-    return replies
+    return [Reply(s.message, s.reply) for s in stored if s.reply is not None]
 
 
 @hookimpl

@@ -18,6 +18,22 @@ class InboxStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class ReplyStatus(enum.StrEnum):
+    """Where the auto-reply decided when its message was stored has got to."""
+
+    IN_ANSWER = "in_answer"
+    """It went out in the webhook's HTTP answer (a redelivery is answered with it again)."""
+    TO_SEND = "to_send"
+    """The inbox pipeline sends it through the channel's API."""
+    SENDING = "sending"
+    """A worker began sending it. Found so later, the worker died meanwhile: the provider
+    may have it, so it is never sent again, and it stays off the timeline."""
+    SENT = "sent"
+    """The provider took it, under ``reply_external_id``."""
+    FAILED = "failed"
+    """The provider refused it (the log says why); it stays off the timeline."""
+
+
 class InboxMessage(Model):
     __data_class__ = DataClass.CRM
     __table_args__ = (UniqueConstraint("channel_account", "external_id"),)
@@ -33,3 +49,11 @@ class InboxMessage(Model):
     error: Mapped[str | None] = mapped_column(Text)
     customer_id: Mapped[uuid.UUID | None]
     interaction_id: Mapped[uuid.UUID | None]
+    reply: Mapped[str | None] = mapped_column(
+        Text, doc="the auto-reply, decided once, in the insert that stores the message"
+    )
+    reply_status: Mapped[ReplyStatus | None]
+    reply_external_id: Mapped[str | None] = mapped_column(
+        String(200), doc="the provider's id for the reply sent through its API"
+    )
+    replied_at: Mapped[datetime | None] = mapped_column(doc="when the reply went out")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import ForeignKey, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from regiocrm.models.base import DataClass, Model, PlacedBy
@@ -35,6 +35,11 @@ class Organization(Model):
     licence_tier: Mapped[LicenceTier]
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    subdivision: Mapped[str | None] = mapped_column(
+        String(3),
+        doc="its ISO 3166-2 subdivision's code suffix (NSW for AU-NSW): its clocks keep the"
+        " subdivision's public holidays",
+    )
     address: Mapped[str | None] = mapped_column(Text, doc="as the market writes it")
     latitude: Mapped[float | None] = mapped_column(doc="WGS-84, geocoded or given")
     longitude: Mapped[float | None] = mapped_column(doc="WGS-84, geocoded or given")

@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import time
 from zoneinfo import ZoneInfo
 
-import holidays
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from regiocrm import hookimpl
-from regiocrm.calendars import BusinessCalendar, Service
+from regiocrm.calendars import BusinessCalendar, Service, public_holidays
 from regiocrm.channels import ChannelAccount, InboundMessage
 from regiocrm.formats import Address, PersonName, address_from_pack, name_from_pack
 from regiocrm.i18n import _, use_locale
@@ -98,12 +97,16 @@ def auto_reply(message: InboundMessage, account: ChannelAccount, locale: str) ->
 
 
 @hookimpl(trylast=True)
-def business_calendar(market: str, pack: Pack, service: Service) -> BusinessCalendar:
+def business_calendar(
+    market: str, pack: Pack, service: Service, subdivision: str | None
+) -> BusinessCalendar:
+    """An organization's own subdivision comes first: a pack's ``holiday_subdivision`` is
+    the market's default, for the clocks no organization's subdivision sets."""
     profile = pack.market(market)
     if service is Service.CALL_CENTRE and pack.call_centre_24x7:
         return BusinessCalendar(ZoneInfo(profile.timezone), None, None)
-    public_holidays = holidays.country_holidays(market, subdiv=profile.holiday_subdivision)
-    return BusinessCalendar(ZoneInfo(profile.timezone), pack.business_hours, public_holidays)
+    days_off = public_holidays(market, subdivision or profile.holiday_subdivision)
+    return BusinessCalendar(ZoneInfo(profile.timezone), pack.business_hours, days_off)
 
 
 def _e164(value: str, market: str) -> str:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 from desk import Desk
 from sqlalchemy import select
 
+from regiocrm.accounts import create_organization
 from regiocrm.hookspecs import hookimpl
-from regiocrm.models import AuditEvent, Case, Interaction
+from regiocrm.models import AuditEvent, Case, Interaction, OrganizationKind
 from regiocrm.models.base import utcnow
 from regiocrm.packs import CaseTarget
 
@@ -235,3 +237,58 @@ def test_hook_case_transitioned(desk: Desk, register_plugin) -> None:
 def test_a_case_target_cannot_resolve_before_it_answers() -> None:
     with pytest.raises(ValueError, match="due for resolution before its first answer"):
         CaseTarget(response_hours=8, resolution_hours=4)
+
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+
+
+def first_working_day_after(calendar: holidays.HolidayBase, day: date) -> date:
+    """The reference: the holidays library's own word on which day is worked."""
+    day += timedelta(days=1)
+    while not calendar.is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def test_a_case_runs_on_the_public_holidays_of_its_organizations_state(desk: Desk) -> None:
+    """Opened at 17:00 on Friday 5 June 2026 for a Sydney dealer, a Perth dealer and the
+    market: a normal case's first answer (8 business hours) is due the first working day
+    after, which for Sydney is not the King's Birthday on Monday 8 June."""
+    with desk.stores.session() as session:
+        dealers = {
+            state: create_organization(
+                session,
+                name=f"{state} Motors",
+                kind=OrganizationKind.DEALER,
+                market="AU",
+                subdivision=state,
+            ).id
+            for state in ("NSW", "WA")
+        }
+    customer = desk.customer(market="AU", family_name="Citizen")
+
+    def first_answer_day(organization_id: uuid.UUID | None) -> date:
+        body = {"customer_id": customer, "market": "AU", "subject": "brakes"}
+        if organization_id is not None:
+            body["organization_id"] = str(organization_id)
+        case = open_case(desk, **body, opened_at="2026-06-05T17:00:00+10:00")
+        return datetime.fromisoformat(case["response_due_at"]).astimezone(SYDNEY).date()
+
+    friday = date(2026, 6, 5)
+    nsw = first_working_day_after(holidays.country_holidays("AU", subdiv="NSW"), friday)
+    wa = first_working_day_after(holidays.country_holidays("AU", subdiv="WA"), friday)
+    assert nsw != wa
+    assert first_answer_day(dealers["NSW"]) == nsw
+    assert first_answer_day(dealers["WA"]) == wa
+    assert first_answer_day(None) == wa, "the market works unless every state rests"
+
+
+def test_a_case_for_an_unknown_organization_is_refused_and_nothing_is_stored(
+    desk: Desk,
+) -> None:
+    nowhere = uuid.uuid4()
+    body = {"customer_id": desk.customer(), "market": "CN", "subject": "x"}
+    answer = desk.post("/api/cases", {**body, "organization_id": str(nowhere)})
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == f"unknown organization {nowhere}"
+    assert desk.count(Case) == 0

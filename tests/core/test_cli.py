@@ -223,6 +223,51 @@ def test_bad_account_input_stores_nothing(
     assert query(deployment_dir, select(AuditEvent)) == []
 
 
+def test_orgs_add_a_dealer_in_a_subdivision(regiocrm_cli, deployment_dir: Path) -> None:
+    regiocrm_cli("db", "upgrade")
+    dealer = ("orgs", "add", "--kind", "dealer")
+    added = regiocrm_cli(*dealer, "Parramatta Motors", "--market", "au", "--subdivision", "nsw")
+    assert added.exit_code == 0, added.stderr
+    assert added.stdout == "created dealer Parramatta Motors (AU-NSW, community licence)\n"
+    perth = regiocrm_cli(*dealer, "Perth Motors", "--market", "AU", "--subdivision", "AU-WA")
+    assert perth.exit_code == 0, perth.stderr
+    listed = json.loads(regiocrm_cli("orgs", "list", "--json").stdout)
+    assert [(org["name"], org["market"], org["subdivision"]) for org in listed] == [
+        ("Parramatta Motors", "AU", "NSW"),
+        ("Perth Motors", "AU", "WA"),
+    ]
+    assert "NSW" in regiocrm_cli("orgs", "list").stdout
+
+
+@pytest.mark.parametrize(
+    ("market", "subdivision", "message"),
+    [
+        (
+            "AU",
+            "Sydney",
+            "Error: 'Sydney' is not an ISO 3166-2 subdivision of AU:"
+            " it has ACT, NSW, NT, QLD, SA, TAS, VIC, WA\n",
+        ),
+        ("AU", "NSW Western", "Error: 'NSW Western' is not an ISO 3166-2 subdivision of AU:"),
+        ("AU", "", "Error: '' is not an ISO 3166-2 subdivision of AU:"),
+        ("JP", "NSW", "Error: 'NSW' is not an ISO 3166-2 subdivision of JP: it has 01, 02,"),
+    ],
+    ids=["a-city", "not-iso", "empty", "another-markets"],
+)
+def test_orgs_add_refuses_a_subdivision_the_market_does_not_have(
+    regiocrm_cli, deployment_dir: Path, market: str, subdivision: str, message: str
+) -> None:
+    regiocrm_cli("db", "upgrade")
+    result = regiocrm_cli(
+        "orgs", "add", "X", "--kind", "dealer", "--market", market, "--subdivision", subdivision
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
+    assert query(deployment_dir, select(Organization)) == []
+    assert query(deployment_dir, select(AuditEvent)) == []
+
+
 def test_duplicate_user_is_refused(regiocrm_cli, deployment_dir: Path) -> None:
     regiocrm_cli("db", "upgrade")
     regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent")

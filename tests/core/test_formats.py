@@ -57,6 +57,33 @@ def test_hook_business_calendar(register_plugin, regiocrm_hooks: Hooks) -> None:
     assert due == datetime(2026, 10, 10, 11, 0, tzinfo=ZoneInfo("Asia/Seoul"))
 
 
+def test_hook_business_calendar_is_asked_for_an_organizations_subdivision(
+    register_plugin, regiocrm_hooks: Hooks
+) -> None:
+    """A plugin that takes ``subdivision`` (added in 0.2) is told whose clock it is; the
+    one above, written before, still answers for the market."""
+    asked: list[str | None] = []
+
+    class TasmanianNightShift:
+        @hookimpl
+        def business_calendar(
+            self, market: str, pack: Pack, service: Service, subdivision: str | None
+        ) -> BusinessCalendar | None:
+            asked.append(subdivision)
+            if subdivision != "TAS":
+                return None
+            return BusinessCalendar(ZoneInfo("Australia/Hobart"), None, None)
+
+    register_plugin(TasmanianNightShift())
+    start = datetime(2026, 12, 25, 22, 0, tzinfo=ZoneInfo("Australia/Hobart"))
+    hour = timedelta(hours=1)
+    assert regiocrm_hooks.due_at(market="AU", start=start, duration=hour, subdivision="TAS") == (
+        start + hour
+    )
+    assert regiocrm_hooks.due_at(market="AU", start=start, duration=hour) > start + hour
+    assert asked == ["TAS", None]
+
+
 def test_a_market_no_pack_serves(regiocrm_hooks: Hooks) -> None:
     with pytest.raises(
         PackError, match=r"no pack serves market 'TH' \(served: AU, CN, HK, JP, KR, TW\)"

@@ -73,8 +73,11 @@ class Recorder:
         self.calls.append("normalize_identity")
 
     @hookimpl
-    def business_calendar(self, market: str, pack: Pack, service: Service) -> None:
+    def business_calendar(
+        self, market: str, pack: Pack, service: Service, subdivision: str | None
+    ) -> None:
         assert isinstance(service, Service)
+        assert subdivision is None, "the market's own clock"
         self.calls.append("business_calendar")
 
     @hookimpl
@@ -207,10 +210,10 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
         "register_routes",
         "normalize_identity",  # the dealer's entry
         "format_name",  # its display name in the answer
-        # LINE takes no reply in the webhook's answer: nothing is asked while it waits.
+        # Asked once, as the message is stored; LINE's API will carry the reply, if any.
+        "auto_reply",
         "normalize_identity",  # the worker resolves the sender
         "message_received",
-        "auto_reply",  # the worker: a reply to send through LINE's API?
         "normalize_identity",  # the lookup by LINE id
         "format_name",
         "normalize_identity",  # the agent binds the phone number

@@ -94,6 +94,24 @@ def test_api_knows_the_caller(token: str, client: TestClient) -> None:
     assert body["organization"]["market"] == "JP"
 
 
+def test_api_shows_the_subdivision_of_the_callers_organization(
+    migrated: ZoneStores, client: TestClient
+) -> None:
+    with migrated.session() as session:
+        org = create_organization(
+            session,
+            name="Geelong Motors",
+            kind=OrganizationKind.DEALER,
+            market="AU",
+            subdivision="VIC",
+        )
+        token = create_user(
+            session, name="jack", role=UserRole.DEALER_STAFF, organization=org
+        ).token
+    body = client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert (body["organization"]["market"], body["organization"]["subdivision"]) == ("AU", "VIC")
+
+
 def test_a_revoked_token_is_refused(token: str, client: TestClient, migrated: ZoneStores) -> None:
     from sqlalchemy import update
 

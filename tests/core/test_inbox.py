@@ -41,8 +41,26 @@ from regiocrm.channels import (
 from regiocrm.customers import Customers, NewCustomer
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
-from regiocrm.inbox import InboxWorker, process, requeue_failed, store, waiting
-from regiocrm.models import CaseStatus, Identity, InboxMessage, InboxStatus, Interaction, Priority
+from regiocrm.inbox import (
+    InboxWorker,
+    Stored,
+    process,
+    reply_timeline_id,
+    requeue_failed,
+    store,
+    waiting,
+)
+from regiocrm.models import (
+    CaseStatus,
+    Direction,
+    Identity,
+    InboxMessage,
+    InboxStatus,
+    Interaction,
+    Priority,
+    ReplyStatus,
+)
+from regiocrm.replies import InboxPipeline
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
@@ -52,6 +70,10 @@ class EchoSettings(ChannelAccountSettings):
     channel: Literal["echo"] = "echo"
     key: SecretStr
     profiles: bool = False
+
+
+class PushSettings(EchoSettings):
+    channel: Literal["push"] = "push"  # type: ignore[assignment]
 
 
 class EchoChannel(Channel):
@@ -123,14 +145,42 @@ class EchoChannel(Channel):
         return client.post("https://echo.invalid/send", json={"to": recipient.value}).text
 
 
+class PushChannel(EchoChannel):
+    """Echo, but replies go out through its send API, which the test reads from ``sent``
+    (so even a CLI run with its own HTTP client touches no network); it refuses a text
+    that says "refuse"."""
+
+    name = "push"
+    account_settings = PushSettings
+    replies_in_response = False
+
+    def __init__(self, sent: list[tuple[str, str]]) -> None:
+        self.sent = sent
+
+    def send(
+        self,
+        account: ChannelAccount,
+        recipient: IdentityRef,
+        text: str,
+        *,
+        client: httpx.Client,
+        reply_token: str | None = None,
+    ) -> str:
+        if "refuse" in text:
+            raise SendError("400: refused", retryable=False)
+        self.sent.append((recipient.value, text))
+        return f"push-{len(self.sent)}"
+
+
 class EchoPlugin:
     def __init__(self) -> None:
         self.received: list[tuple[InboundMessage, str, uuid.UUID, uuid.UUID]] = []
         self.replies: list[tuple[str, str]] = []
+        self.sent: list[tuple[str, str]] = []
 
     @hookimpl
     def register_channels(self) -> list[Channel]:
-        return [EchoChannel()]
+        return [EchoChannel(), PushChannel(self.sent)]
 
     @hookimpl
     def auto_reply(
@@ -154,6 +204,7 @@ AT = datetime(2026, 11, 25, 8, 0, tzinfo=UTC).isoformat()
 ACCOUNTS = {
     "echo_jp": {"channel": "echo", "market": "JP", "key": "k3y"},
     "echo_profiles": {"channel": "echo", "market": "JP", "key": "k3y", "profiles": True},
+    "push_jp": {"channel": "push", "market": "JP", "key": "k3y"},
 }
 
 
@@ -182,6 +233,32 @@ def count(stores: ZoneStores, model: Any, *where: Any) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
+def keep(
+    stores: ZoneStores, hooks: Hooks, account: ChannelAccount, messages: list[InboundMessage]
+) -> list[Stored]:
+    """Store as the webhook does, the auto-replies decided with the messages."""
+    with stores.session() as session:
+        return store(
+            session, account, messages, hooks=hooks, channel=hooks.channels()[account.channel]
+        )
+
+
+def timeline(stores: ZoneStores) -> list[tuple[Direction, str | None, str | None, str | None]]:
+    """Every entry's direction, text, summary and provider id, oldest first."""
+    with stores.session() as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(
+                    Interaction.direction,
+                    Interaction.text,
+                    Interaction.summary,
+                    Interaction.external_id,
+                ).order_by(Interaction.occurred_at, Interaction.direction)
+            )
+        ]
+
+
 def test_hook_register_channels(regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
     channels = regiocrm_hooks.channels()
     assert isinstance(channels["echo"], EchoChannel)
@@ -197,31 +274,32 @@ def test_channel_account_settings_are_validated_by_the_channel(
     assert settings.masked()["channel_accounts"]["echo_jp"]["key"] == "**********"
 
 
-def test_store_keeps_one_row_per_account_and_message_id(deployment) -> None:
+def test_store_keeps_one_row_per_account_and_message_id(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
     _settings, stores, registry = deployment
     account = registry.accounts["echo_jp"]
     message = InboundMessage("m1", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")
-    with stores.session() as session:
-        first = store(session, account, [message])
-    with stores.session() as session:
-        second = store(session, account, [message, message])
+    first = keep(stores, regiocrm_hooks, account, [message])
+    second = keep(stores, regiocrm_hooks, account, [message, message])
     assert first[0].inbox is not None
     assert [s.inbox for s in second] == [None, None]
     assert count(stores, InboxMessage) == 1
+    assert [s.reply for s in first + second] == ["got hi"] * 3, "the reply kept with the row"
+    assert echo.replies == [("m1", "ja_JP")]
 
 
 def test_processing_happens_once(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
     _settings, stores, registry = deployment
     account = registry.accounts["echo_jp"]
     message = InboundMessage("m1", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")
-    with stores.session() as session:
-        [stored] = store(session, account, [message])
+    [stored] = keep(stores, regiocrm_hooks, account, [message])
     assert stored.inbox is not None
     done = process(stores, regiocrm_hooks, registry, stored.inbox)
     again = process(stores, regiocrm_hooks, registry, stored.inbox)
     assert done is not None
     assert again is None
-    assert count(stores, Interaction) == 1
+    assert [text for _, text, _, _ in timeline(stores)] == ["hi", "got hi"]
     assert [r[3] for r in echo.received] == [done.interaction_id]
 
 
@@ -229,8 +307,7 @@ def test_hook_message_received(deployment, regiocrm_hooks: Hooks, echo: EchoPlug
     _settings, stores, registry = deployment
     account = registry.accounts["echo_jp"]
     message = InboundMessage("m9", (IdentityRef("echo", "b"),), datetime.now(UTC), text="yo")
-    with stores.session() as session:
-        [stored] = store(session, account, [message])
+    [stored] = keep(stores, regiocrm_hooks, account, [message])
     done = process(stores, regiocrm_hooks, registry, stored.inbox)
     [(got, account_name, customer_id, interaction_id)] = echo.received
     assert got == message
@@ -244,19 +321,19 @@ def test_a_crash_before_processing_loses_nothing(
     """Stored, then the process died: the next worker to start processes it."""
     _settings, stores, registry = deployment
     account = registry.accounts["echo_jp"]
-    with stores.session() as session:
-        store(
-            session,
-            account,
-            [InboundMessage("m2", (IdentityRef("echo", "c"),), datetime.now(UTC), text="x")],
-        )
+    keep(
+        stores,
+        regiocrm_hooks,
+        account,
+        [InboundMessage("m2", (IdentityRef("echo", "c"),), datetime.now(UTC), text="x")],
+    )
     assert len(waiting(stores)) == 1
-    worker = InboxWorker(stores, regiocrm_hooks, registry)
+    worker = InboxWorker(stores, InboxPipeline(stores, regiocrm_hooks, registry, httpx.Client()))
     worker.start()
     worker.drain()
     worker.stop()
     assert waiting(stores) == []
-    assert count(stores, Interaction) == 1
+    assert [text for _, text, _, _ in timeline(stores)] == ["x", "got x"]
 
 
 def test_a_crash_between_the_timeline_and_the_inbox_zone_adds_nothing_on_retry(
@@ -271,8 +348,7 @@ def test_a_crash_between_the_timeline_and_the_inbox_zone_adds_nothing_on_retry(
             NewCustomer(market="KR"), [IdentityRef("echo", "kim")]
         )
     message = InboundMessage("m7", (IdentityRef("echo", "kim"),), datetime.now(UTC), text="안녕")
-    with stores.session() as session:
-        [stored] = store(session, registry.accounts["echo_jp"], [message])
+    [stored] = keep(stores, regiocrm_hooks, registry.accounts["echo_jp"], [message])
     assert stored.inbox is not None
     assert stored.inbox.zone == "jp"
     monkeypatch.setattr(inbox_module, "_CLAIM", update(InboxMessage).values(no_such_column="x"))
@@ -281,7 +357,7 @@ def test_a_crash_between_the_timeline_and_the_inbox_zone_adds_nothing_on_retry(
     monkeypatch.undo()
     with stores.engine("kr").connect() as connection:
         written = connection.execute(select(Interaction.id)).scalars().all()
-    assert len(written) == 1, "the timeline entry was committed before the failure"
+    assert len(written) == 2, "the entry and its reply were committed before the failure"
     assert [r[3] for r in echo.received] == [], "not announced: the message is not processed"
     assert requeue_failed(stores) == 1
     [again] = waiting(stores)
@@ -290,9 +366,11 @@ def test_a_crash_between_the_timeline_and_the_inbox_zone_adds_nothing_on_retry(
     assert done.customer_id == korean.id
     with stores.engine("kr").connect() as connection:
         entries = connection.execute(select(Interaction.id, Interaction.text)).all()
-    assert entries == [(done.interaction_id, "안녕")]
-    assert written == [done.interaction_id]
-    assert count(stores, Interaction) == 1
+    assert sorted(entries) == sorted(
+        [(done.interaction_id, "안녕"), (reply_timeline_id(stored.inbox.id), "got 안녕")]
+    )
+    assert sorted(written) == sorted(entry_id for entry_id, _ in entries)
+    assert count(stores, Interaction) == 2
     assert [r[3] for r in echo.received] == [done.interaction_id]
 
 
@@ -301,12 +379,12 @@ def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
 ) -> None:
     _settings, stores, registry = deployment
     account = registry.accounts["echo_jp"]
-    with stores.session() as session:
-        [stored] = store(
-            session,
-            account,
-            [InboundMessage("m3", (IdentityRef("phone", "not a number"),), datetime.now(UTC))],
-        )
+    [stored] = keep(
+        stores,
+        regiocrm_hooks,
+        account,
+        [InboundMessage("m3", (IdentityRef("phone", "not a number"),), datetime.now(UTC))],
+    )
     with pytest.raises(Exception, match="not a phone number"):
         process(stores, regiocrm_hooks, registry, stored.inbox)
     with stores.session() as session:
@@ -328,12 +406,181 @@ def test_hook_auto_reply(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) ->
         )
         client.app.state.services.inbox.drain()
     assert answer.json() == {"reply": ["got こんにちは"]}
-    # Called in the request for the answer, then by the worker to put it on the timeline,
-    # both times in the market's language.
-    assert echo.replies == [("m1", "ja_JP"), ("m1", "ja_JP")]
+    # Asked once, when the message was stored, in the market's language.
+    assert echo.replies == [("m1", "ja_JP")]
+    assert timeline(stores) == [
+        (Direction.INBOUND, "こんにちは", None, "m1"),
+        (Direction.OUTBOUND, "got こんにちは", "auto-reply", None),
+    ]
+
+
+class Fickle:
+    """An auto-reply that differs each time it is asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    @hookimpl(tryfirst=True)
+    def auto_reply(
+        self, message: InboundMessage, account: ChannelAccount, locale: str
+    ) -> str | None:
+        self.asked += 1
+        return f"reply #{self.asked}"
+
+
+@pytest.fixture
+def fickle(register_plugin) -> Fickle:
+    plugin = Fickle()
+    register_plugin(plugin)
+    return plugin
+
+
+def post(client: TestClient, account: str, *items: dict[str, Any]) -> httpx.Response:
+    channel = account.split("_")[0]
+    return client.post(
+        f"/webhooks/{channel}/{account}", content=body(*items), headers={"x-echo-key": "k3y"}
+    )
+
+
+def test_a_reply_in_the_answer_is_decided_once_and_the_timeline_shows_that_text(
+    deployment, regiocrm_hooks: Hooks, fickle: Fickle
+) -> None:
+    """The provider got "reply #1": the timeline says so, and a redelivery of the message
+    is answered with it again, without asking anew."""
+    settings, stores, _registry = deployment
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        first = post(client, "echo_jp", {"id": "m1", "from": "a", "text": "hi"})
+        client.app.state.services.inbox.drain()
+        again = post(client, "echo_jp", {"id": "m1", "from": "a", "text": "hi"})
+        client.app.state.services.inbox.drain()
+    assert first.json() == again.json() == {"reply": ["reply #1"]}
+    assert fickle.asked == 1
+    assert timeline(stores) == [
+        (Direction.INBOUND, "hi", None, "m1"),
+        (Direction.OUTBOUND, "reply #1", "auto-reply", None),
+    ]
+
+
+def test_a_reply_through_the_api_is_sent_once_with_the_text_decided_on_arrival(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, fickle: Fickle
+) -> None:
+    settings, stores, _registry = deployment
+    app = create_app(settings, regiocrm_hooks)
+    answer = post(TestClient(app), "push_jp", {"id": "p1", "from": "u1", "text": "hi"})
+    assert answer.json() == {"reply": []}, "this channel takes no reply in the answer"
+    assert (fickle.asked, echo.sent) == (1, []), "decided with the message, not sent yet"
+    worker = app.state.services.inbox
+    worker.start()
+    worker.drain()
+    worker.stop()
+    assert echo.sent == [("u1", "reply #1")]
+    assert fickle.asked == 1
+    assert timeline(stores) == [
+        (Direction.INBOUND, "hi", None, "p1"),
+        (Direction.OUTBOUND, "reply #1", "auto-reply", "push-1"),
+    ]
     with stores.session() as session:
-        texts = session.scalars(select(Interaction.text).order_by(Interaction.occurred_at)).all()
-    assert sorted(texts) == ["got こんにちは", "こんにちは"]
+        row = session.scalars(select(InboxMessage)).one()
+    assert (row.reply, row.reply_status, row.reply_external_id) == (
+        "reply #1",
+        ReplyStatus.SENT,
+        "push-1",
+    )
+
+
+def write_config(stores: ZoneStores, *accounts: str) -> None:
+    """The deployment's regiocrm.toml with these accounts of ACCOUNTS, for the CLI."""
+    lines = []
+    for name in accounts:
+        lines.append(f"[channel_accounts.{name}]")
+        lines.extend(f'{key} = "{value}"' for key, value in ACCOUNTS[name].items())
+    (stores.settings.data_dir.parent / "regiocrm.toml").write_text("\n".join(lines) + "\n")
+
+
+def test_inbox_retry_sends_the_auto_reply_and_records_it(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, regiocrm_cli
+) -> None:
+    """Stored, then the server stopped before its worker got to the message: the CLI does
+    what the worker would have, and a second run sends nothing more."""
+    settings, stores, _registry = deployment
+    write_config(stores, "push_jp")
+    served = TestClient(create_app(settings, regiocrm_hooks))  # no lifespan: no worker
+    assert post(served, "push_jp", {"id": "p2", "from": "u2", "text": "hi"}).status_code == 200
+    assert echo.sent == []
+
+    retried = regiocrm_cli("inbox", "retry")
+    assert retried.exit_code == 0, retried.stderr
+    assert retried.stdout.strip() == "requeued 0 failed; processed 1, failed 0"
+    assert regiocrm_cli("inbox", "retry").exit_code == 0
+    assert echo.sent == [("u2", "got hi")]
+    assert timeline(stores) == [
+        (Direction.INBOUND, "hi", None, "p2"),
+        (Direction.OUTBOUND, "got hi", "auto-reply", "push-1"),
+    ]
+
+
+def test_a_reply_sent_before_processing_failed_is_recorded_on_retry_and_not_sent_again(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, regiocrm_cli, monkeypatch
+) -> None:
+    settings, stores, _registry = deployment
+    write_config(stores, "push_jp")
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("identity zone unreachable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("regiocrm.customers.Customers.resolve", unavailable)
+        with TestClient(create_app(settings, regiocrm_hooks)) as client:
+            post(client, "push_jp", {"id": "p3", "from": "u3", "text": "hi"})
+            client.app.state.services.inbox.drain()
+    assert echo.sent == [("u3", "got hi")]
+    assert timeline(stores) == []
+
+    retried = regiocrm_cli("inbox", "retry")
+    assert retried.exit_code == 0, retried.stderr
+    assert retried.stdout.strip() == "requeued 1 failed; processed 1, failed 0"
+    assert echo.sent == [("u3", "got hi")], "sent once"
+    assert timeline(stores) == [
+        (Direction.INBOUND, "hi", None, "p3"),
+        (Direction.OUTBOUND, "got hi", "auto-reply", "push-1"),
+    ]
+
+
+def test_a_send_cut_short_is_never_sent_again(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    """A worker died while the provider had the reply: it may have gone out, so the next
+    attempt processes the message without sending the reply again, or showing it."""
+    _settings, stores, registry = deployment
+    message = InboundMessage("p4", (IdentityRef("echo", "u4"),), datetime.now(UTC), text="hi")
+    [stored] = keep(stores, regiocrm_hooks, registry.accounts["push_jp"], [message])
+    with stores.session() as session:
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id == stored.inbox.id)
+            .values(reply_status=ReplyStatus.SENDING)
+            .execution_options(zones=[stored.inbox.zone])
+        )
+    done = InboxPipeline(stores, regiocrm_hooks, registry, httpx.Client())(stored.inbox)
+    assert done is not None
+    assert echo.sent == []
+    assert timeline(stores) == [(Direction.INBOUND, "hi", None, "p4")]
+
+
+def test_a_refused_reply_stays_off_the_timeline_and_the_message_goes_on(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, caplog: pytest.LogCaptureFixture
+) -> None:
+    _settings, stores, registry = deployment
+    message = InboundMessage("p5", (IdentityRef("echo", "u5"),), datetime.now(UTC), text="refuse")
+    [stored] = keep(stores, regiocrm_hooks, registry.accounts["push_jp"], [message])
+    pipeline = InboxPipeline(stores, regiocrm_hooks, registry, httpx.Client())
+    assert pipeline(stored.inbox) is not None
+    assert pipeline(stored.inbox) is None
+    assert timeline(stores) == [(Direction.INBOUND, "refuse", None, "p5")]
+    with stores.session() as session:
+        assert session.get_one(InboxMessage, stored.inbox.id).reply_status is ReplyStatus.FAILED
+    assert "auto-reply to p5 was not sent" in caplog.text
+    assert "400: refused" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -373,8 +620,7 @@ def test_inbox_cli_reports_failures_and_retries_them(
         '[channel_accounts.echo_jp]\nchannel = "echo"\nmarket = "JP"\nkey = "k3y"\n'
     )
     message = InboundMessage("m5", (IdentityRef("echo", "d"),), datetime.now(UTC), text="x")
-    with stores.session() as session:
-        [stored] = store(session, registry.accounts["echo_jp"], [message])
+    [stored] = keep(stores, regiocrm_hooks, registry.accounts["echo_jp"], [message])
 
     def unavailable(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("identity zone unreachable")
@@ -395,7 +641,7 @@ def test_inbox_cli_reports_failures_and_retries_them(
     retried = regiocrm_cli("inbox", "retry")
     assert retried.exit_code == 0, retried.stderr
     assert retried.stdout.strip() == "requeued 1 failed; processed 1, failed 0"
-    assert count(stores, Interaction) == 1
+    assert [text for _, text, _, _ in timeline(stores)] == ["x", "got x"]
     assert regiocrm_cli("inbox", "status").exit_code == 0
 
 
@@ -445,8 +691,7 @@ def test_the_provider_adds_identities_before_resolution(
 ) -> None:
     _settings, stores, registry = deployment
     message = InboundMessage("m7", (IdentityRef("echo", "kenji"),), datetime.now(UTC), text="x")
-    with stores.session() as session:
-        [stored] = store(session, registry.accounts["echo_profiles"], [message])
+    [stored] = keep(stores, regiocrm_hooks, registry.accounts["echo_profiles"], [message])
     done = process(stores, regiocrm_hooks, registry, stored.inbox, client=profile_api(200))
     with stores.session() as session:
         kinds = session.execute(
@@ -460,12 +705,11 @@ def test_a_provider_that_cannot_enrich_does_not_lose_the_message(
 ) -> None:
     _settings, stores, registry = deployment
     message = InboundMessage("m8", (IdentityRef("echo", "yuki"),), datetime.now(UTC), text="x")
-    with stores.session() as session:
-        [stored] = store(session, registry.accounts["echo_profiles"], [message])
+    [stored] = keep(stores, regiocrm_hooks, registry.accounts["echo_profiles"], [message])
     done = process(stores, regiocrm_hooks, registry, stored.inbox, client=profile_api(503))
     assert done is not None
     assert count(stores, Identity) == 1
-    assert count(stores, Interaction) == 1
+    assert count(stores, Interaction, Interaction.direction == Direction.INBOUND) == 1
 
 
 def test_a_message_from_a_customer_with_an_open_case_is_attached_to_it(
@@ -485,8 +729,7 @@ def test_a_message_from_a_customer_with_an_open_case_is_attached_to_it(
         message = InboundMessage(
             message_id, (IdentityRef("echo", "tanaka"),), datetime.now(UTC), text="まだですか"
         )
-        with stores.session() as session:
-            [stored] = store(session, account, [message])
+        [stored] = keep(stores, regiocrm_hooks, account, [message])
         done = process(stores, regiocrm_hooks, registry, stored.inbox)
         with stores.session() as session:
             return session.get_one(Interaction, done.interaction_id).case_id

@@ -4,10 +4,11 @@ may take, and conversion into the sale of a vehicle, safe to send twice."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 from desk import Desk
 from pydantic import ValidationError
@@ -73,20 +74,21 @@ def test_a_lead_in_on_the_eve_of_national_day_is_followed_up_after_it(
     evening, three from 9:00 on 8 October, after the holidays."""
     lead = Lead(market="CN", status=LeadStatus.NEW, dealer_id=uuid.uuid4())
     eve = datetime(2026, 9, 30, 17, 0, tzinfo=SHANGHAI)
-    due = follow_up_due(regiocrm_hooks, lead, eve)
+    due = follow_up_due(regiocrm_hooks, lead, eve, subdivision=None)
     assert due is not None
     assert due.astimezone(SHANGHAI) == datetime(2026, 10, 8, 12, 0, tzinfo=SHANGHAI)
     lead.status = LeadStatus.CONTACTED
-    qualified_by = follow_up_due(regiocrm_hooks, lead, eve)
+    qualified_by = follow_up_due(regiocrm_hooks, lead, eve, subdivision=None)
     assert qualified_by is not None
     assert qualified_by > due
 
 
 def test_a_lead_without_a_dealer_or_closed_has_nothing_due(regiocrm_hooks: Hooks) -> None:
     now = utcnow()
-    assert follow_up_due(regiocrm_hooks, Lead(market="CN", status=LeadStatus.NEW), now) is None
+    unrouted = Lead(market="CN", status=LeadStatus.NEW)
+    assert follow_up_due(regiocrm_hooks, unrouted, now, subdivision=None) is None
     lost = Lead(market="CN", status=LeadStatus.LOST, dealer_id=uuid.uuid4())
-    assert follow_up_due(regiocrm_hooks, lost, now) is None
+    assert follow_up_due(regiocrm_hooks, lost, now, subdivision=None) is None
 
 
 def test_a_lead_goes_from_new_to_a_sale_on_the_customers_timeline(desk: Desk, dealer: str) -> None:
@@ -266,3 +268,55 @@ def test_a_pack_sets_follow_up_hours_above_zero_for_open_leads(
     with pytest.raises(ValidationError) as refused:
         PackSpec(code="base", name="Base", lead_follow_up_hours=hours)
     assert reason in str(refused.value)
+
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+# 17:00 on Friday 5 June 2026 in Sydney; Monday is the King's Birthday in New South Wales
+# but not in Western Australia.
+FRIDAY_EVENING = datetime(2026, 6, 5, 17, 0, tzinfo=SYDNEY)
+
+
+def working_day_after(state: str, n: int) -> date:
+    """The reference: the ``n``th day after that Friday the holidays library says the
+    state works."""
+    calendar = holidays.country_holidays("AU", subdiv=state)
+    day = FRIDAY_EVENING.date()
+    while n:
+        day += timedelta(days=1)
+        n -= calendar.is_working_day(day)
+    return day
+
+
+def test_a_leads_follow_up_keeps_the_public_holidays_of_its_dealers_state(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lead near Sydney goes to the Sydney dealer, one near Perth to the Perth dealer; each
+    has 4 business hours for the first call (one that evening, three the next working day)
+    and 24 once contacted (one, nine, nine, then five on the third working day)."""
+    with desk.stores.session() as session:
+        for name, state, point in (
+            ("Parramatta Motors", "NSW", Point(-33.8150, 151.0011)),
+            ("Perth Motors", "WA", Point(-31.9523, 115.8613)),
+        ):
+            create_organization(
+                session,
+                name=name,
+                kind=OrganizationKind.DEALER,
+                market="AU",
+                location=point,
+                subdivision=state,
+            )
+    now = FRIDAY_EVENING.astimezone(UTC)
+    monkeypatch.setattr("regiocrm.leads.utcnow", lambda: now)
+    monkeypatch.setattr("regiocrm.lead_lifecycle.utcnow", lambda: now)
+
+    def due_day(lead: dict[str, Any]) -> date:
+        return datetime.fromisoformat(lead["follow_up_due_at"]).astimezone(SYDNEY).date()
+
+    for lat, lon, state in ((-33.87, 151.21, "NSW"), (-31.95, 115.86, "WA")):
+        lead = new_lead(desk, market="AU", lat=lat, lon=lon)
+        assert lead["dealer"]["subdivision"] == state
+        assert due_day(lead) == working_day_after(state, 1), state
+        contacted = step(desk, lead, "contacted").json()
+        assert due_day(contacted) == working_day_after(state, 3), state
+    assert working_day_after("NSW", 1) != working_day_after("WA", 1)

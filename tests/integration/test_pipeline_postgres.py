@@ -50,6 +50,7 @@ def test_racing_deliveries_store_one_row(
     stores = ZoneStores.open(settings, regiocrm_hooks)
     Migrator(stores, regiocrm_hooks).upgrade()
     account = ChannelAccount("line_jp", "line", "JP", None)
+    line = regiocrm_hooks.channels()["line"]
     message = InboundMessage("evt-1", (IdentityRef("line", "U1"),), datetime.now(UTC), text="hi")
     start = threading.Barrier(4)
     results: list[bool] = []
@@ -57,7 +58,7 @@ def test_racing_deliveries_store_one_row(
     def deliver() -> None:
         with stores.session() as session:
             start.wait()
-            [stored] = store(session, account, [message])
+            [stored] = store(session, account, [message], hooks=regiocrm_hooks, channel=line)
             results.append(stored.inbox is not None)
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]
