@@ -15,19 +15,25 @@ attempt created, and the timeline entry's id is derived from the inbox row's, so
 attempt finds the entry instead of adding one. Marking the row processed comes last (in the
 same transaction as the timeline entry where both share a zone), so a message is on the
 timeline exactly once and ``message_received`` fires exactly once.
+
+What is stored is what both databases can keep: nothing a provider acknowledged may fail
+later for its content, so :func:`storable` replaces the characters one of them refuses
+before any row is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 from sqlalchemy import bindparam, select, update
@@ -59,6 +65,34 @@ from regiocrm.residency import ResidencyError
 from regiocrm.stores import ZonedSession, ZoneStores, after_commit
 
 log = logging.getLogger(__name__)
+
+
+# PostgreSQL refuses NUL in text, and a lone surrogate has no UTF-8 form for either database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+Storable = TypeVar("Storable")
+
+
+def storable(value: Storable) -> Storable:
+    """``value`` with every character no database keeps replaced by U+FFFD, in each string
+    of it: a string, a tuple, or a dataclass (an inbound message, its identities, a
+    receipt) taken apart field by field."""
+    return cast("Storable", _replaced(value))
+
+
+def _replaced(value: Any) -> Any:
+    if isinstance(value, str):
+        # A clean string is kept as it is: a StrEnum member (a receipt's status) stays one.
+        return UNSTORABLE.sub(REPLACEMENT, value) if UNSTORABLE.search(value) else value
+    if isinstance(value, tuple):
+        return tuple(_replaced(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return dataclasses.replace(
+            value, **{f.name: _replaced(getattr(value, f.name)) for f in fields}
+        )
+    return value
 
 
 def message_to_json(message: InboundMessage) -> str:
@@ -106,14 +140,15 @@ def store(
     there already.
 
     Uses the database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id)
-    key, so two deliveries racing each other still store one row.
+    key, so two deliveries racing each other still store one row. Each message is made
+    :func:`storable` first; :class:`Stored` keeps it as stored.
     """
     zone = session.residency.zone_for(account.market, DataClass.CRM)
     connection = session.zone_connection(zone)
     statement = _INSERT_NEW[connection.dialect.name]
     now = utcnow()
     stored = []
-    for message in messages:
+    for message in map(storable, messages):
         row = {
             "id": new_id(),
             "market": account.market,

@@ -30,7 +30,7 @@ from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services
 from regiocrm.http.deps import services
-from regiocrm.inbox import Stored, store
+from regiocrm.inbox import Stored, storable, store
 from regiocrm.models.base import utcnow
 from regiocrm.replies import reply_locale
 
@@ -105,7 +105,7 @@ def _store(
     """The messages kept, and the delivery receipts applied to campaign members."""
     with svc.stores.session() as session:
         stored = store(session, account, messages)
-        record_receipts(session, receipts)
+        record_receipts(session, [storable(receipt) for receipt in receipts])
         return stored
 
 

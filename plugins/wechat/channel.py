@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Self
 from xml.etree.ElementTree import Element, ParseError
 
@@ -45,6 +45,7 @@ from regiocrm.channels import (
     WebhookResponse,
     call_provider,
     constant_time_equal,
+    provider_time,
     raise_for_provider,
 )
 from regiocrm.plugins.wechat import crypto
@@ -174,13 +175,16 @@ class WeChatChannel(Channel):
         :raises BadSignature: when a signature does not match the token.
         :raises StaleRequest: when the signed timestamp is further than
             ``max_clock_skew_seconds`` from when the request arrived.
-        :raises MalformedPayload: for a safe-mode body with no readable ``<Encrypt>``.
+        :raises MalformedPayload: for a signed timestamp that is no time WeChat can have
+            signed at (before 1970, or a day ahead), and for a safe-mode body with no
+            readable ``<Encrypt>``.
         """
         settings: WeChatAccountSettings = account.credentials
-        timestamp = _check_query_signature(settings, request.query)
-        skew = abs(request.received_at.timestamp() - timestamp)
-        if skew > settings.max_clock_skew_seconds:
-            raise StaleRequest(f"the signed timestamp is {skew:.0f} s from our clock")
+        skew = abs(request.received_at - _signed_at(settings, request))
+        if skew > timedelta(seconds=settings.max_clock_skew_seconds):
+            raise StaleRequest(
+                f"the signed timestamp is {skew.total_seconds():.0f} s from our clock"
+            )
 
         if not _is_safe_mode(request):
             if settings.encoding_aes_key is not None:
@@ -212,9 +216,10 @@ class WeChatChannel(Channel):
         sender = _required(xml, "FromUserName")
         created = _required(xml, "CreateTime")
         try:
-            occurred_at = datetime.fromtimestamp(int(created), UTC)
-        except (ValueError, OverflowError, OSError):
-            raise MalformedPayload(f"CreateTime {created!r} is not Unix seconds") from None
+            seconds = int(created)
+        except ValueError:
+            raise MalformedPayload(f"CreateTime {created[:40]!r} is not Unix seconds") from None
+        occurred_at = provider_time(seconds, name="CreateTime", received_at=request.received_at)
         identities = (IdentityRef("wechat_openid", f"{settings.app_id}:{sender}"),)
 
         if msg_type == "event":
@@ -432,6 +437,15 @@ def _check_query_signature(settings: WeChatAccountSettings, query: Mapping[str, 
         return int(timestamp)
     except ValueError:
         raise BadSignature(f"the signed timestamp {timestamp!r} is not Unix seconds") from None
+
+
+def _signed_at(settings: WeChatAccountSettings, request: WebhookRequest) -> datetime:
+    """When the query says it was signed, once its signature is checked.
+
+    :raises MalformedPayload: for a timestamp that is no time WeChat can have signed at.
+    """
+    timestamp = _check_query_signature(settings, request.query)
+    return provider_time(timestamp, name="the signed timestamp", received_at=request.received_at)
 
 
 def _is_safe_mode(request: WebhookRequest) -> bool:

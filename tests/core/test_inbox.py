@@ -41,8 +41,21 @@ from regiocrm.channels import (
 from regiocrm.customers import Customers, NewCustomer
 from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
-from regiocrm.inbox import InboxWorker, process, requeue_failed, store, waiting
-from regiocrm.models import CaseStatus, Identity, InboxMessage, InboxStatus, Interaction, Priority
+from regiocrm.inbox import (
+    InboxWorker,
+    process,
+    requeue_failed,
+    store,
+    waiting,
+)
+from regiocrm.models import (
+    CaseStatus,
+    Identity,
+    InboxMessage,
+    InboxStatus,
+    Interaction,
+    Priority,
+)
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
@@ -208,6 +221,39 @@ def test_store_keeps_one_row_per_account_and_message_id(deployment) -> None:
     assert first[0].inbox is not None
     assert [s.inbox for s in second] == [None, None]
     assert count(stores, InboxMessage) == 1
+
+
+def test_store_replaces_what_no_database_keeps(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    """NUL (PostgreSQL refuses it in text) and lone surrogates (no UTF-8 form) become U+FFFD
+    in every string of a message before any row is written, the same on every database,
+    so that processing cannot fail on them after the provider was answered."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    message = InboundMessage(
+        "m\x00\ud800",
+        (IdentityRef("echo", "u\x00"),),
+        datetime.now(UTC),
+        text="a\x00b\udfffc",
+        display_name="\x00",
+    )
+    with stores.session() as session:
+        [stored] = store(session, account, [message])
+    assert stored.message == replace(
+        message,
+        external_id="m\ufffd\ufffd",
+        identities=(IdentityRef("echo", "u\ufffd"),),
+        text="a\ufffdb\ufffdc",
+        display_name="\ufffd",
+    )
+    done = process(stores, regiocrm_hooks, registry, stored.inbox)
+    assert done is not None
+    with stores.session() as session:
+        entry = session.execute(select(Interaction.external_id, Interaction.text)).one()
+        identities = session.scalars(select(Identity.value)).all()
+    assert tuple(entry) == ("m\ufffd\ufffd", "a\ufffdb\ufffdc")
+    assert identities == ["u\ufffd"]
 
 
 def test_processing_happens_once(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:

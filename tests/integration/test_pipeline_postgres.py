@@ -1,5 +1,6 @@
-"""The inbound pipeline on a real PostgreSQL server: the conformance kit, and two deliveries
-of one message racing each other."""
+"""The inbound pipeline on a real PostgreSQL server: the conformance kit for every channel
+(NUL, which PostgreSQL refuses in text, included), and two deliveries of one message
+racing each other."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from regiocrm.hooks import Hooks
 from regiocrm.inbox import store
 from regiocrm.migrate import Migrator
 from regiocrm.models import InboxMessage
+from regiocrm.plugins.kakao.testing import KakaoDriver
 from regiocrm.plugins.line.testing import LineDriver
+from regiocrm.plugins.sms.testing import SmsDriver
 from regiocrm.plugins.wechat.testing import WeChatDriver
+from regiocrm.plugins.whatsapp.testing import WhatsAppDriver
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
-from regiocrm.testing.conformance import ChannelConformance
+from regiocrm.testing.conformance import ChannelConformance, Deployment
 
 pytestmark = pytest.mark.postgres
 
@@ -37,6 +41,27 @@ class TestLineOnPostgres(OnPostgres, ChannelConformance):
 
 class TestWeChatOnPostgres(OnPostgres, ChannelConformance):
     driver = WeChatDriver()
+
+
+class TestKakaoOnPostgres(OnPostgres, ChannelConformance):
+    driver = KakaoDriver()
+
+
+class TestSmsOnPostgres(OnPostgres, ChannelConformance):
+    driver = SmsDriver()
+
+
+class TestWhatsAppOnPostgres(OnPostgres, ChannelConformance):
+    driver = WhatsAppDriver()
+
+    def test_a_receipt_with_nul_is_acknowledged(self, deployment: Deployment) -> None:
+        """A delivery receipt is matched against campaign members by its message id: with
+        a NUL in it, PostgreSQL refused the query and Meta was answered 500."""
+        body = self.driver.status_body(
+            wamid="wamid.\x00HBgL", status="failed", recipient="61412340001", at=self.now()
+        )
+        response = deployment.deliver(self.driver.sign(deployment.url, body, at=self.now()))
+        assert response.status_code == 200, response.text
 
 
 def test_racing_deliveries_store_one_row(

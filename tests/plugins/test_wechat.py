@@ -1216,3 +1216,23 @@ def test_enrich_reports_a_refusal_and_drops_a_stale_token(
     fake_wechat.user_info = {"subscribe": 1, "openid": OPENID}
     channel.enrich(plain_account, follower_message(), client=client)
     assert len(fake_wechat.token_calls()) == 2  # the stale token was not used again
+
+
+# -- times no clock gives (issue 13) ------------------------------------------------------
+
+
+def test_a_400_digit_signed_timestamp_is_malformed(
+    channel: WeChatChannel, plain_account: ChannelAccount
+) -> None:
+    request = plain_request(text_xml(), timestamp="9" * 400)
+    with pytest.raises(MalformedPayload, match=r"the signed timestamp 999999999999…\(400 digits\)"):
+        channel.verify(plain_account, request)
+
+
+def test_a_create_time_after_the_request_arrived_is_malformed(
+    channel: WeChatChannel, plain_account: ChannelAccount
+) -> None:
+    later = str(int((NOW + timedelta(days=2)).timestamp()))
+    body = text_xml().replace(f"<CreateTime>{NOW_TS}".encode(), f"<CreateTime>{later}".encode())
+    with pytest.raises(MalformedPayload, match=f"CreateTime {later} is not a time"):
+        receive(channel, plain_account, plain_request(body))
