@@ -62,6 +62,10 @@ class StaleRequest(BadSignature):
     """The signed timestamp is too old (or too far ahead) to be a live request."""
 
 
+class ReplayedSignature(BadSignature):
+    """A signature that does not cover the body came again with another body."""
+
+
 class MalformedPayload(ChannelError):
     """The body is signed correctly but is not the channel's JSON or XML, or is hostile."""
 
@@ -132,6 +136,25 @@ class WebhookRequest:
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class BodylessSignature:
+    """A verified signature that leaves the body out (WeChat's plaintext mode signs only
+    token, timestamp and nonce), so that the same signed request could carry any body
+    until it goes stale.
+
+    The core records it with a digest of the body, in the transaction that stores the
+    request's messages: the same signature with the same body again is a redelivery, with
+    another body it is refused (:class:`ReplayedSignature`).
+
+    :param key: what identifies the signed request (WeChat: timestamp, nonce, signature).
+    :param valid_until: when the channel stops accepting the signature as fresh; the
+        record is kept until then.
+    """
+
+    key: str
+    valid_until: datetime
 
 
 @dataclass(frozen=True)
@@ -221,6 +244,14 @@ class Channel(ABC):
         :raises MissingSignature: when there is none.
         :raises BadSignature: when it does not match, or the signed time is stale.
         """
+
+    def bodyless_signature(
+        self, account: ChannelAccount, request: WebhookRequest
+    ) -> BodylessSignature | None:
+        """The verified signature of a request when it does not cover the body, for the core
+        to let it carry one body only. Default: None, a signature over the body.
+        """
+        return None
 
     @abstractmethod
     def parse(self, account: ChannelAccount, request: WebhookRequest) -> list[InboundMessage]:

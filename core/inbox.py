@@ -24,6 +24,7 @@ before any row is written.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import queue
@@ -36,15 +37,17 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regiocrm.cases import OPEN
 from regiocrm.channels import (
+    BodylessSignature,
     ChannelAccount,
     ChannelRegistry,
     IdentityRef,
     InboundMessage,
+    ReplayedSignature,
     SendError,
 )
 from regiocrm.customers import Customers
@@ -59,6 +62,7 @@ from regiocrm.models import (
     InboxMessage,
     InboxStatus,
     Interaction,
+    SeenSignature,
 )
 from regiocrm.models.base import utcnow
 from regiocrm.residency import ResidencyError
@@ -166,6 +170,41 @@ def store(
     return stored
 
 
+def remember_signature(
+    session: ZonedSession, account: ChannelAccount, signature: BodylessSignature, body: bytes
+) -> None:
+    """Record a signature that does not cover its body, with the body's digest, in the
+    zone and transaction that store the request's messages (so the record holds across
+    processes and restarts exactly when the messages do); records gone stale are pruned.
+
+    :raises ReplayedSignature: when the signature was seen with another body; the
+        caller's transaction then rolls back, storing nothing.
+    """
+    connection = session.zone_connection(session.residency.zone_for(account.market, DataClass.CRM))
+    now = utcnow()
+    connection.execute(_PRUNE_SIGNATURES, {"now": now})
+    key = hashlib.sha256(signature.key.encode()).hexdigest()
+    digest = hashlib.sha256(body).hexdigest()
+    row = {
+        "id": new_id(),
+        "market": account.market,
+        "channel_account": account.name,
+        "signature": key,
+        "body_digest": digest,
+        "valid_until": signature.valid_until,
+        "created": now,
+        "updated": now,
+    }
+    if connection.execute(_INSERT_SIGNATURE[connection.dialect.name], row).first() is not None:
+        return
+    # None when another transaction pruned the record meanwhile: the signature went stale.
+    seen = connection.execute(
+        _SEEN_DIGEST, {"channel_account": account.name, "signature": key}
+    ).scalar()
+    if seen != digest:
+        raise ReplayedSignature("this signature was already used with another body")
+
+
 # Built once: the webhook's hot path then only binds values to a statement SQLAlchemy has
 # already compiled and cached.
 _INSERT_NEW = {
@@ -174,6 +213,17 @@ _INSERT_NEW = {
     .returning(InboxMessage.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
+_INSERT_SIGNATURE = {
+    name: dialect.insert(SeenSignature)
+    .on_conflict_do_nothing(index_elements=["channel_account", "signature"])
+    .returning(SeenSignature.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_PRUNE_SIGNATURES = delete(SeenSignature).where(SeenSignature.valid_until < bindparam("now"))
+_SEEN_DIGEST = select(SeenSignature.body_digest).where(
+    SeenSignature.channel_account == bindparam("channel_account"),
+    SeenSignature.signature == bindparam("signature"),
+)
 _INSERT_INTERACTION = {
     name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))

@@ -11,7 +11,7 @@ from regiocrm.models.consent import Consent, ConsentAction
 from regiocrm.models.contract import Contract, ContractKind, ContractStatus
 from regiocrm.models.customer import Customer, CustomerKind
 from regiocrm.models.identity import Identity
-from regiocrm.models.inbox import InboxMessage, InboxStatus
+from regiocrm.models.inbox import InboxMessage, InboxStatus, SeenSignature
 from regiocrm.models.interaction import Direction, Interaction
 from regiocrm.models.lead import Lead, LeadStatus
 from regiocrm.models.organization import LicenceTier, Organization, OrganizationKind
@@ -54,6 +54,7 @@ __all__ = [
     "Ownership",
     "PlacedBy",
     "Priority",
+    "SeenSignature",
     "TelematicsEvent",
     "TransferAssessment",
     "User",

@@ -1,10 +1,14 @@
 """The WeChat Official Account (公众号) channel: server messages in, customer-service messages out.
 
 WeChat signs only ``token, timestamp, nonce`` in the query, never the body. In plaintext
-mode anyone who once saw a signed URL can replay its query with a body of their own
-within the clock-skew window, so an account configured with an ``encoding_aes_key`` (safe
-mode, 安全模式) refuses plaintext POSTs: its bodies must carry a ``msg_signature`` over the
-ciphertext and decrypt under the account's key to its own AppID.
+mode anyone who once saw a signed URL could replay its query with a body of their own
+within the clock-skew window: the channel hands that signature to the core as a
+:class:`~regiocrm.channels.BodylessSignature`, which lets it carry one body only (WeChat's
+own retry of it is a redelivery; another body is refused). Whoever sees a signed URL
+before WeChat's delivery arrives can still use it first, so an account configured with an
+``encoding_aes_key`` (safe mode, 安全模式) refuses plaintext POSTs: its bodies must carry a
+``msg_signature`` over the ciphertext and decrypt under the account's key to its own
+AppID. ``regiocrm rollout check`` fails an account without one.
 
 Compatible mode (兼容模式) sends the plaintext fields beside ``<Encrypt>``; a safe-mode
 account reads only what it decrypted and ignores the unsigned plaintext copy.
@@ -31,6 +35,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from regiocrm.channels import (
     BadSignature,
+    BodylessSignature,
     Channel,
     ChannelAccount,
     ChannelAccountSettings,
@@ -203,6 +208,23 @@ class WeChatChannel(Channel):
         )
         if not constant_time_equal(expected, msg_signature):
             raise BadSignature("msg_signature does not match the body and the token")
+
+    def bodyless_signature(
+        self, account: ChannelAccount, request: WebhookRequest
+    ) -> BodylessSignature | None:
+        """A plaintext request's signature, which covers token, timestamp and nonce but not
+        the body, valid until its timestamp goes stale; None in safe mode, where
+        ``msg_signature`` covers the ciphertext.
+        """
+        if _is_safe_mode(request):
+            return None
+        settings: WeChatAccountSettings = account.credentials
+        query = request.query
+        return BodylessSignature(
+            key=f"{query['timestamp']}:{query['nonce']}:{query['signature']}",
+            valid_until=_signed_at(settings, request)
+            + timedelta(seconds=settings.max_clock_skew_seconds),
+        )
 
     def parse(self, account: ChannelAccount, request: WebhookRequest) -> list[InboundMessage]:
         """The one message or event of a verified request.

@@ -6,11 +6,12 @@ plugin registers gets exactly this treatment.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -25,6 +26,7 @@ from regiocrm import inbox as inbox_module
 from regiocrm.cases import Cases, NewCase
 from regiocrm.channels import (
     BadSignature,
+    BodylessSignature,
     Channel,
     ChannelAccount,
     ChannelAccountSettings,
@@ -32,6 +34,7 @@ from regiocrm.channels import (
     InboundMessage,
     MalformedPayload,
     MissingSignature,
+    ReplayedSignature,
     Reply,
     SendError,
     WebhookRequest,
@@ -44,6 +47,7 @@ from regiocrm.http.app import create_app
 from regiocrm.inbox import (
     InboxWorker,
     process,
+    remember_signature,
     requeue_failed,
     store,
     waiting,
@@ -55,6 +59,7 @@ from regiocrm.models import (
     InboxStatus,
     Interaction,
     Priority,
+    SeenSignature,
 )
 from regiocrm.settings import load_settings
 from regiocrm.stores import ZoneStores
@@ -254,6 +259,50 @@ def test_store_replaces_what_no_database_keeps(
         identities = session.scalars(select(Identity.value)).all()
     assert tuple(entry) == ("m\ufffd\ufffd", "a\ufffdb\ufffdc")
     assert identities == ["u\ufffd"]
+
+
+def seen_signatures(stores: ZoneStores) -> list[tuple[str, str]]:
+    with stores.session() as session:
+        rows = session.execute(select(SeenSignature.channel_account, SeenSignature.body_digest))
+        return sorted((account, digest) for account, digest in rows)
+
+
+def test_a_signature_that_leaves_the_body_out_carries_one_body(deployment) -> None:
+    """Its first body is remembered; the same body again is a redelivery, another body is
+    refused and the caller's transaction stores nothing. Each account has its own."""
+    _settings, stores, registry = deployment
+    echo_jp, other = registry.accounts["echo_jp"], registry.accounts["echo_profiles"]
+    signature = BodylessSignature("1765011600:42:9f0a", datetime.now(UTC) + timedelta(minutes=5))
+    for _ in range(2):
+        with stores.session() as session:
+            remember_signature(session, echo_jp, signature, b"<xml>first</xml>")
+    message = InboundMessage("m2", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")
+
+    def store_a_replay() -> None:
+        with stores.session() as session:
+            store(session, echo_jp, [message])
+            remember_signature(session, echo_jp, signature, b"<xml>forged</xml>")
+
+    with pytest.raises(ReplayedSignature, match="already used with another body"):
+        store_a_replay()
+    with stores.session() as session:
+        remember_signature(session, other, signature, b"<xml>forged</xml>")
+    assert count(stores, InboxMessage) == 0
+    assert seen_signatures(stores) == [
+        ("echo_jp", hashlib.sha256(b"<xml>first</xml>").hexdigest()),
+        ("echo_profiles", hashlib.sha256(b"<xml>forged</xml>").hexdigest()),
+    ]
+
+
+def test_signatures_gone_stale_are_forgotten(deployment) -> None:
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    now = datetime.now(UTC)
+    with stores.session() as session:
+        remember_signature(session, account, BodylessSignature("old", now), b"old")
+    with stores.session() as session:
+        remember_signature(session, account, BodylessSignature("new", now + timedelta(1)), b"new")
+    assert seen_signatures(stores) == [("echo_jp", hashlib.sha256(b"new").hexdigest())]
 
 
 def test_processing_happens_once(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
