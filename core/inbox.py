@@ -37,8 +37,9 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import String, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import QueryableAttribute
 
 from regiocrm.cases import OPEN
 from regiocrm.channels import (
@@ -47,6 +48,7 @@ from regiocrm.channels import (
     ChannelRegistry,
     IdentityRef,
     InboundMessage,
+    MalformedPayload,
     ReplayedSignature,
     SendError,
 )
@@ -59,6 +61,7 @@ from regiocrm.models import (
     DataClass,
     DeliveryStatus,
     Direction,
+    Identity,
     InboxMessage,
     InboxStatus,
     Interaction,
@@ -76,6 +79,18 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 
 Storable = TypeVar("Storable")
+
+
+def _length(attribute: QueryableAttribute[Any]) -> int:
+    column_type = attribute.type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"{attribute} is not a string column of a set length")
+    return column_type.length
+
+
+# What the columns keep: a message id on the inbox and the timeline, an identity's value.
+MAX_EXTERNAL_ID = min(_length(InboxMessage.external_id), _length(Interaction.external_id))
+MAX_IDENTITY = _length(Identity.value)
 
 
 def storable(value: Storable) -> Storable:
@@ -146,13 +161,19 @@ def store(
     Uses the database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id)
     key, so two deliveries racing each other still store one row. Each message is made
     :func:`storable` first; :class:`Stored` keeps it as stored.
+
+    :raises MalformedPayload: for a message id or an identity longer than its column
+        (PostgreSQL refuses one, where SQLite would keep it), before anything is stored.
     """
     zone = session.residency.zone_for(account.market, DataClass.CRM)
     connection = session.zone_connection(zone)
     statement = _INSERT_NEW[connection.dialect.name]
     now = utcnow()
     stored = []
-    for message in map(storable, messages):
+    kept = [storable(message) for message in messages]
+    for message in kept:
+        _check_lengths(message)
+    for message in kept:
         row = {
             "id": new_id(),
             "market": account.market,
@@ -168,6 +189,20 @@ def store(
         inserted = connection.execute(statement, row).scalar_one_or_none()
         stored.append(Stored(message, None if inserted is None else InboxRef(zone, inserted)))
     return stored
+
+
+def _check_lengths(message: InboundMessage) -> None:
+    if len(message.external_id) > MAX_EXTERNAL_ID:
+        raise MalformedPayload(
+            f"the message id is {len(message.external_id)} characters long: ids are kept"
+            f" up to {MAX_EXTERNAL_ID}"
+        )
+    for identity in message.identities:
+        if len(identity.value) > MAX_IDENTITY:
+            raise MalformedPayload(
+                f"the {identity.kind} identity is {len(identity.value)} characters long:"
+                f" identities are kept up to {MAX_IDENTITY}"
+            )
 
 
 def remember_signature(

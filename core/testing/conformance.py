@@ -282,12 +282,35 @@ class ChannelConformance:
             request = self.driver.text_message(deployment.url, at=self.now(), **values)
         except UnicodeEncodeError:
             pytest.skip(f"{self.driver.channel.name}'s format cannot carry {character!r}")
-        response = deployment.deliver(request)
+        entry = self.processed_unless_refused(deployment, deployment.deliver(request))
+        if entry is not None and field == "text":
+            assert entry.text == "a\ufffdb"
+
+    @pytest.mark.parametrize("field", ["sender", "message_id"])
+    def test_an_id_longer_than_the_database_keeps_is_refused(
+        self, deployment: Deployment, field: str
+    ) -> None:
+        """A sender or a message id of over 400 characters, longer than its column:
+        PostgreSQL refuses to store it (SQLite keeps it), so the channel answers 400 and
+        stores nothing, unless it does not use the value (Kakao makes its own ids)."""
+        values = {"text": "hi", "sender": self.driver.sender(6), "message_id": "m-long"}
+        values[field] += "0" * 400
+        request = self.driver.text_message(deployment.url, at=self.now(), **values)
+        entry = self.processed_unless_refused(deployment, deployment.deliver(request))
+        if entry is not None:
+            assert len(entry.external_id or "") < 400
+
+    @staticmethod
+    def processed_unless_refused(deployment: Deployment, response: httpx.Response) -> Any:
+        """The timeline entry of a message the channel acknowledged, checked to be
+        processed and to hold no character a database refuses; None when the channel
+        refused it with 400, having stored nothing."""
         assert response.status_code < 500, response.text
         if not response.is_success:
             assert response.status_code == 400, response.text
+            assert response.json()["detail"]
             assert deployment.count(InboxMessage) == 0
-            return
+            return None
         deployment.services.inbox.drain()
         with deployment.services.stores.session() as session:
             inbox = session.execute(select(InboxMessage.status, InboxMessage.error)).all()
@@ -297,8 +320,7 @@ class ChannelConformance:
         [entry] = entries
         kept = [entry.text or "", entry.external_id or "", *identities]
         assert not [value for value in kept if UNSTORABLE.search(value)]
-        if field == "text":
-            assert entry.text == "a\ufffdb"
+        return entry
 
     # -- the main job ---------------------------------------------------------------------
 

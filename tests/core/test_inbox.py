@@ -261,6 +261,34 @@ def test_store_replaces_what_no_database_keeps(
     assert identities == ["u\ufffd"]
 
 
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        pytest.param(
+            InboundMessage("m" * 201, (IdentityRef("echo", "a"),), datetime.now(UTC)),
+            "the message id is 201 characters long: ids are kept up to 200",
+            id="message id",
+        ),
+        pytest.param(
+            InboundMessage("m1", (IdentityRef("echo", "a" * 321),), datetime.now(UTC)),
+            "the echo identity is 321 characters long: identities are kept up to 320",
+            id="identity",
+        ),
+    ],
+)
+def test_store_refuses_what_is_longer_than_its_column(
+    deployment, message: InboundMessage, reason: str
+) -> None:
+    """PostgreSQL refuses a value longer than its column where SQLite keeps it: the inbox
+    refuses it on both, before anything is stored, rather than fail on one later."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    fine = InboundMessage("m0", (IdentityRef("echo", "b"),), datetime.now(UTC))
+    with pytest.raises(MalformedPayload, match=reason), stores.session() as session:
+        store(session, account, [fine, message])
+    assert count(stores, InboxMessage) == 0
+
+
 def seen_signatures(stores: ZoneStores) -> list[tuple[str, str]]:
     with stores.session() as session:
         rows = session.execute(select(SeenSignature.channel_account, SeenSignature.body_digest))
