@@ -8,7 +8,8 @@ its provider's protocol:
 
 1. :meth:`Channel.handshake` answers the provider's URL check (a GET), if it has one;
 2. :meth:`Channel.verify` checks the signature on the **raw** body before anything is parsed;
-3. :meth:`Channel.parse` turns the verified body into :class:`InboundMessage` values;
+3. :meth:`Channel.parse` turns the verified body into :class:`InboundMessage` values
+   (:func:`parse_json` and :func:`provider_time` read a provider's JSON and times safely);
 4. :meth:`Channel.respond` writes the HTTP answer once the messages are safely stored,
    with passive replies where the provider takes them in the response;
 5. :meth:`Channel.send` sends a message through the provider's API with ``httpx``.
@@ -21,14 +22,16 @@ from __future__ import annotations
 
 import enum
 import hmac
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel
+from pydantic_core import from_json
 
 from regiocrm.settings import Section
 
@@ -59,8 +62,12 @@ class StaleRequest(BadSignature):
     """The signed timestamp is too old (or too far ahead) to be a live request."""
 
 
+class ReplayedSignature(BadSignature):
+    """A signature that does not cover the body came again with another body."""
+
+
 class MalformedPayload(ChannelError):
-    """The body is signed correctly but is not the channel's JSON or XML, or is hostile XML."""
+    """The body is signed correctly but is not the channel's JSON or XML, or is hostile."""
 
     status = 400
 
@@ -129,6 +136,25 @@ class WebhookRequest:
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class BodylessSignature:
+    """A verified signature that leaves the body out (WeChat's plaintext mode signs only
+    token, timestamp and nonce), so that the same signed request could carry any body
+    until it goes stale.
+
+    The core records it with a digest of the body, in the transaction that stores the
+    request's messages: the same signature with the same body again is a redelivery, with
+    another body it is refused (:class:`ReplayedSignature`).
+
+    :param key: what identifies the signed request (WeChat: timestamp, nonce, signature).
+    :param valid_until: when the channel stops accepting the signature as fresh; the
+        record is kept until then.
+    """
+
+    key: str
+    valid_until: datetime
 
 
 @dataclass(frozen=True)
@@ -224,6 +250,14 @@ class Channel(ABC):
         :raises BadSignature: when it does not match, or the signed time is stale.
         """
 
+    def bodyless_signature(
+        self, account: ChannelAccount, request: WebhookRequest
+    ) -> BodylessSignature | None:
+        """The verified signature of a request when it does not cover the body, for the core
+        to let it carry one body only. Default: None, a signature over the body.
+        """
+        return None
+
     @abstractmethod
     def parse(self, account: ChannelAccount, request: WebhookRequest) -> list[InboundMessage]:
         """The messages and events of a verified request (possibly none).
@@ -297,6 +331,77 @@ def constant_time_equal(expected: str | bytes, given: str | bytes) -> bool:
     left = expected.encode() if isinstance(expected, str) else expected
     right = given.encode() if isinstance(given, str) else given
     return hmac.compare_digest(left, right)
+
+
+# I-JSON (RFC 7493): integers beyond a double's 53 bits do not survive every JSON parser,
+# and no provider sends one; a hostile one would only overflow a conversion further on.
+JSON_SAFE_INTEGER = 2**53 - 1
+
+
+def parse_json(body: bytes) -> Any:
+    """A webhook's JSON body, parsed so that no signed body can make the parse or what
+    follows it fail with anything but :class:`MalformedPayload`.
+
+    pydantic-core's parser refuses invalid UTF-8, lone surrogates (``"\\ud800"``, which no
+    database can store), ``NaN`` and ``Infinity``, and nesting deeper than about 200 levels (it
+    does not recurse on the Python stack); numbers are then held to I-JSON's range, and a
+    float that overflowed to infinity (``1e400``) is refused too.
+
+    :raises MalformedPayload: saying what is wrong and where.
+    """
+    try:
+        payload = from_json(body, allow_inf_nan=False)
+    except ValueError as error:
+        raise MalformedPayload(f"the body is not JSON: {error}") from None
+    _check_numbers(payload)
+    return payload
+
+
+def _check_numbers(payload: Any) -> None:
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise MalformedPayload("the body holds a number too large for a float")
+        elif isinstance(value, int) and abs(value) > JSON_SAFE_INTEGER:
+            raise MalformedPayload(
+                f"the body holds the integer {_shortened(value)}, beyond JSON's safe ±2**53"
+            )
+
+
+def _shortened(value: int) -> str:
+    digits = str(value)
+    return digits if len(digits) <= 24 else f"{digits[:12]}…({len(digits)} digits)"
+
+
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A provider's clock may run ahead of ours by seconds; a day ahead, the time is not a clock's.
+PROVIDER_CLOCK_LEAD = timedelta(days=1)
+
+
+def provider_time(
+    value: int, *, name: str, received_at: datetime, milliseconds: bool = False
+) -> datetime:
+    """A provider's Unix time (seconds, or milliseconds) as a timezone-aware datetime.
+
+    A message cannot be older than Unix time or sent after it arrived: a value before 1970
+    or more than :data:`PROVIDER_CLOCK_LEAD` after ``received_at`` is refused, checked in
+    integers before any conversion, so no size of number can overflow one.
+
+    :param name: the field, for the reason.
+    :raises MalformedPayload: naming the field and the value.
+    """
+    unit = timedelta(milliseconds=1) if milliseconds else timedelta(seconds=1)
+    latest = (received_at + PROVIDER_CLOCK_LEAD - UNIX_EPOCH) // unit
+    if not 0 <= value <= latest:
+        raise MalformedPayload(
+            f"{name} {_shortened(value)} is not a time the message can have been sent at"
+        )
+    return UNIX_EPOCH + value * unit
 
 
 def call_provider(provider: str, call: Callable[[], httpx.Response]) -> httpx.Response:

@@ -22,31 +22,42 @@ replies in the HTTP answer gets that text, a redelivery too; for the others the 
 pipeline (:class:`regiocrm.replies.InboxPipeline`) sends it and notes on the row what was
 sent. The reply goes on the timeline with the message, from the row, so the timeline shows
 exactly the text that went out, once, however often processing is retried.
+
+What is stored is what both databases can keep: nothing a provider acknowledged may fail
+later for its content, so :func:`storable` replaces the characters one of them refuses
+before any row is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, String, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import QueryableAttribute
 
 from regiocrm.cases import OPEN
 from regiocrm.channels import (
+    BodylessSignature,
     Channel,
     ChannelAccount,
     ChannelRegistry,
     IdentityRef,
     InboundMessage,
+    MalformedPayload,
+    ReplayedSignature,
     SendError,
 )
 from regiocrm.customers import Customers
@@ -59,16 +70,58 @@ from regiocrm.models import (
     DataClass,
     DeliveryStatus,
     Direction,
+    Identity,
     InboxMessage,
     InboxStatus,
     Interaction,
     ReplyStatus,
+    SeenSignature,
 )
 from regiocrm.models.base import utcnow
 from regiocrm.residency import ResidencyError
 from regiocrm.stores import ZonedSession, ZoneStores, after_commit
 
 log = logging.getLogger(__name__)
+
+
+# PostgreSQL refuses NUL in text, and a lone surrogate has no UTF-8 form for either database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+Storable = TypeVar("Storable")
+
+
+def _length(attribute: QueryableAttribute[Any]) -> int:
+    column_type = attribute.type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"{attribute} is not a string column of a set length")
+    return column_type.length
+
+
+# What the columns keep: a message id on the inbox and the timeline, an identity's value.
+MAX_EXTERNAL_ID = min(_length(InboxMessage.external_id), _length(Interaction.external_id))
+MAX_IDENTITY = _length(Identity.value)
+
+
+def storable(value: Storable) -> Storable:
+    """``value`` with every character no database keeps replaced by U+FFFD, in each string
+    of it: a string, a tuple, or a dataclass (an inbound message, its identities, a
+    receipt) taken apart field by field."""
+    return cast("Storable", _replaced(value))
+
+
+def _replaced(value: Any) -> Any:
+    if isinstance(value, str):
+        # A clean string is kept as it is: a StrEnum member (a receipt's status) stays one.
+        return UNSTORABLE.sub(REPLACEMENT, value) if UNSTORABLE.search(value) else value
+    if isinstance(value, tuple):
+        return tuple(_replaced(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return dataclasses.replace(
+            value, **{f.name: _replaced(getattr(value, f.name)) for f in fields}
+        )
+    return value
 
 
 def message_to_json(message: InboundMessage) -> str:
@@ -118,7 +171,6 @@ def reply_timeline_id(inbox_id: uuid.UUID) -> uuid.UUID:
     """The id of the timeline entry an inbox message's auto-reply becomes."""
     return derived_id(inbox_id, AUTO_REPLY)
 
-
 def reply_locale(hooks: Hooks, account: ChannelAccount) -> str:
     """Auto-replies are written before the sender is known: in the language of the
     account's market."""
@@ -136,24 +188,31 @@ def store(
     """Insert each message, with its auto-reply, into the inbox of the account market's
     crm zone unless it is there already.
 
-    The ``auto_reply`` hook is asked only for messages not stored yet, before anything is
-    written; a redelivery gets the reply its row keeps. Uses the database's own
-    ``ON CONFLICT DO NOTHING`` on the unique (account, message id) key, so two deliveries
-    racing each other still store one row and answer with its reply.
+    Each message is made :func:`storable` first; :class:`Stored` keeps it as stored, and
+    the ``auto_reply`` hook sees it so. The hook is asked only for messages not stored yet,
+    before anything is written; a redelivery gets the reply its row keeps. Uses the
+    database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id) key, so
+    two deliveries racing each other still store one row and answer with its reply.
+
+    :raises MalformedPayload: for a message id or an identity longer than its column
+        (PostgreSQL refuses one, where SQLite would keep it), before anything is stored.
     """
     zone = session.residency.zone_for(account.market, DataClass.CRM)
     connection = session.zone_connection(zone)
     statement = _INSERT_NEW[connection.dialect.name]
-    replies = _kept_replies(connection, account, messages)
+    kept = [storable(message) for message in messages]
+    for message in kept:
+        _check_lengths(message)
+    replies = _kept_replies(connection, account, kept)
     locale = reply_locale(hooks, account)
-    for message in messages:
+    for message in kept:
         if message.external_id not in replies:
             replies[message.external_id] = hooks.auto_reply(
                 message=message, account=account, locale=locale
             )
     now = utcnow()
     stored = []
-    for message in messages:
+    for message in kept:
         reply = replies[message.external_id]
         row = {
             "id": new_id(),
@@ -200,6 +259,55 @@ def _kept_replies(
     return {external_id: reply for external_id, reply in rows}
 
 
+def _check_lengths(message: InboundMessage) -> None:
+    if len(message.external_id) > MAX_EXTERNAL_ID:
+        raise MalformedPayload(
+            f"the message id is {len(message.external_id)} characters long: ids are kept"
+            f" up to {MAX_EXTERNAL_ID}"
+        )
+    for identity in message.identities:
+        if len(identity.value) > MAX_IDENTITY:
+            raise MalformedPayload(
+                f"the {identity.kind} identity is {len(identity.value)} characters long:"
+                f" identities are kept up to {MAX_IDENTITY}"
+            )
+
+
+def remember_signature(
+    session: ZonedSession, account: ChannelAccount, signature: BodylessSignature, body: bytes
+) -> None:
+    """Record a signature that does not cover its body, with the body's digest, in the
+    zone and transaction that store the request's messages (so the record holds across
+    processes and restarts exactly when the messages do); records gone stale are pruned.
+
+    :raises ReplayedSignature: when the signature was seen with another body; the
+        caller's transaction then rolls back, storing nothing.
+    """
+    connection = session.zone_connection(session.residency.zone_for(account.market, DataClass.CRM))
+    now = utcnow()
+    connection.execute(_PRUNE_SIGNATURES, {"now": now})
+    key = hashlib.sha256(signature.key.encode()).hexdigest()
+    digest = hashlib.sha256(body).hexdigest()
+    row = {
+        "id": new_id(),
+        "market": account.market,
+        "channel_account": account.name,
+        "signature": key,
+        "body_digest": digest,
+        "valid_until": signature.valid_until,
+        "created": now,
+        "updated": now,
+    }
+    if connection.execute(_INSERT_SIGNATURE[connection.dialect.name], row).first() is not None:
+        return
+    # None when another transaction pruned the record meanwhile: the signature went stale.
+    seen = connection.execute(
+        _SEEN_DIGEST, {"channel_account": account.name, "signature": key}
+    ).scalar()
+    if seen != digest:
+        raise ReplayedSignature("this signature was already used with another body")
+
+
 # Built once: the webhook's hot path then only binds values to a statement SQLAlchemy has
 # already compiled and cached.
 _INSERT_NEW = {
@@ -211,6 +319,17 @@ _INSERT_NEW = {
 _KEPT_REPLIES = select(InboxMessage.external_id, InboxMessage.reply).where(
     InboxMessage.channel_account == bindparam("account"),
     InboxMessage.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+_INSERT_SIGNATURE = {
+    name: dialect.insert(SeenSignature)
+    .on_conflict_do_nothing(index_elements=["channel_account", "signature"])
+    .returning(SeenSignature.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_PRUNE_SIGNATURES = delete(SeenSignature).where(SeenSignature.valid_until < bindparam("now"))
+_SEEN_DIGEST = select(SeenSignature.body_digest).where(
+    SeenSignature.channel_account == bindparam("channel_account"),
+    SeenSignature.signature == bindparam("signature"),
 )
 _INSERT_INTERACTION = {
     name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])

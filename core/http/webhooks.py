@@ -3,8 +3,9 @@
 The order is fixed, so that nothing unverified is ever parsed or stored and nothing stored
 is ever lost: the account is looked up (404), the raw body's signature is checked (401/403),
 the body is parsed (400), every message is stored in the inbox with its auto-reply (a
-redelivery finds its row and its reply), the provider is answered (with that reply where it
-takes one), and only then does the
+redelivery finds its row and its reply; a signature that leaves the body out is recorded
+with it, and refused with another body), the provider is answered (with that reply where
+it takes one), and only then does the
 inbox worker resolve the sender, write the timeline and call the event hooks.
 """
 
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from regiocrm.campaigns import record_receipts
 from regiocrm.channels import (
+    BodylessSignature,
     Channel,
     ChannelAccount,
     ChannelError,
@@ -30,7 +32,7 @@ from regiocrm.channels import (
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services
 from regiocrm.http.deps import services
-from regiocrm.inbox import Stored, store
+from regiocrm.inbox import Stored, remember_signature, storable, store
 from regiocrm.models.base import utcnow
 
 router = APIRouter(tags=["webhooks"])
@@ -86,9 +88,12 @@ async def _deliver(
     svc: Services, channel: Channel, account: ChannelAccount, request: WebhookRequest
 ) -> WebhookResponse:
     channel.verify(account, request)
+    signature = channel.bodyless_signature(account, request)
     messages = channel.parse(account, request)
     receipts = channel.receipts(account, request)
-    stored = await run_in_threadpool(_store, svc, channel, account, messages, receipts)
+    stored = await run_in_threadpool(
+        _store, svc, channel, account, request, signature, messages, receipts
+    )
     answer = channel.respond(account, request, messages, _passive_replies(channel, stored))
     svc.inbox.submit([s.inbox for s in stored if s.inbox is not None])
     return answer
@@ -98,14 +103,19 @@ def _store(
     svc: Services,
     channel: Channel,
     account: ChannelAccount,
+    request: WebhookRequest,
+    signature: BodylessSignature | None,
     messages: list[InboundMessage],
     receipts: list[Receipt],
 ) -> list[Stored]:
     """The messages kept with their auto-replies, and the delivery receipts applied to
-    campaign members."""
+    campaign members, in one transaction with the record of a signature that leaves the
+    body out."""
     with svc.stores.session() as session:
+        if signature is not None:
+            remember_signature(session, account, signature, request.body)
         stored = store(session, account, messages, hooks=svc.hooks, channel=channel)
-        record_receipts(session, receipts)
+        record_receipts(session, [storable(receipt) for receipt in receipts])
         return stored
 
 

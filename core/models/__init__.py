@@ -11,7 +11,7 @@ from regiocrm.models.consent import Consent, ConsentAction
 from regiocrm.models.contract import Contract, ContractKind, ContractStatus
 from regiocrm.models.customer import Customer, CustomerKind
 from regiocrm.models.identity import Identity
-from regiocrm.models.inbox import InboxMessage, InboxStatus, ReplyStatus
+from regiocrm.models.inbox import InboxMessage, InboxStatus, ReplyStatus, SeenSignature
 from regiocrm.models.interaction import Direction, Interaction
 from regiocrm.models.lead import Lead, LeadStatus
 from regiocrm.models.organization import LicenceTier, Organization, OrganizationKind
@@ -55,6 +55,7 @@ __all__ = [
     "PlacedBy",
     "Priority",
     "ReplyStatus",
+    "SeenSignature",
     "TelematicsEvent",
     "TransferAssessment",
     "User",

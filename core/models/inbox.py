@@ -1,4 +1,5 @@
-"""The inbox: every inbound provider message, stored once, so retries never duplicate."""
+"""The inbox: every inbound provider message, stored once, so retries never duplicate; and
+the signatures that leave the body out, so a replay cannot bring another body."""
 
 from __future__ import annotations
 
@@ -57,3 +58,19 @@ class InboxMessage(Model):
         String(200), doc="the provider's id for the reply sent through its API"
     )
     replied_at: Mapped[datetime | None] = mapped_column(doc="when the reply went out")
+
+
+class SeenSignature(Model):
+    """A webhook signature that does not cover its request's body (WeChat's plaintext
+    mode), remembered with a digest of the body it came with until it goes stale: the same
+    signature may bring that body again (a redelivery), never another."""
+
+    __data_class__ = DataClass.CRM
+    __table_args__ = (UniqueConstraint("channel_account", "signature"),)
+
+    channel_account: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[str] = mapped_column(
+        String(64), doc="SHA-256 (hex) of what identifies the signed request"
+    )
+    body_digest: Mapped[str] = mapped_column(String(64), doc="SHA-256 (hex) of the body")
+    valid_until: Mapped[datetime] = mapped_column(index=True)

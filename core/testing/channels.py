@@ -89,7 +89,12 @@ class ChannelDriver(ABC):
 
     @abstractmethod
     def text_body(self, *, sender: str, text: str, message_id: str, at: datetime) -> bytes:
-        """The raw body the provider sends for a text message from ``sender``."""
+        """The raw body the provider sends for a text message from ``sender``.
+
+        The kit also passes characters no database keeps (NUL, a lone surrogate): write
+        them as the format escapes them (JSON's ``\\u0000`` and ``\\ud800``), or let the
+        ``UnicodeEncodeError`` of a format that cannot carry them at all propagate.
+        """
 
     def sender(self, number: int) -> str:
         """The ``number``-th distinct sender, as the provider writes it (an id, or a phone
@@ -124,6 +129,14 @@ class ChannelDriver(ABC):
         """A correctly signed body that is not the channel's format."""
         return self.sign(url, b"<<not the provider's format>>", at=at)
 
+    def hostile(self, url: str, *, at: datetime) -> dict[str, SignedRequest]:
+        """Correctly signed requests the channel must refuse with 400, storing nothing, by
+        what makes each one hostile: the traps of the provider's format, such as nesting
+        deeper than a parser should follow (:func:`deeply_nested_json`), numbers or times
+        out of range, or text the format can carry but no database can store. Default:
+        none."""
+        return {}
+
     def handshake(self, url: str, *, at: datetime) -> tuple[SignedRequest, bytes] | None:
         """A valid URL-verification GET and the body the channel must answer; None for a
         channel whose provider makes no such check."""
@@ -140,3 +153,9 @@ class ChannelDriver(ABC):
     def sent_text(self, request: httpx.Request) -> str | None:
         """The message text in an outbound API call, or None if the call sends no message
         (an access-token request)."""
+
+
+def deeply_nested_json(depth: int = 100_000) -> bytes:
+    """A JSON body of ``depth`` nested arrays: a parser that recurses on the Python stack
+    for each level fails on it with ``RecursionError``, which is no ``ValueError``."""
+    return b"[" * depth + b"]" * depth

@@ -34,7 +34,16 @@ from regiocrm.channels import InboundMessage
 from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services, create_app
-from regiocrm.models import DataClass, InboxMessage, Interaction, OrganizationKind, UserRole
+from regiocrm.inbox import UNSTORABLE
+from regiocrm.models import (
+    DataClass,
+    Identity,
+    InboxMessage,
+    InboxStatus,
+    Interaction,
+    OrganizationKind,
+    UserRole,
+)
 from regiocrm.residency import Residency
 from regiocrm.settings import RegiocrmSettings, load_settings
 from regiocrm.stores import ZoneStores
@@ -219,6 +228,19 @@ class ChannelConformance:
         assert deployment.deliver(request).status_code == 413
         assert deployment.count(InboxMessage) == 0
 
+    def test_refuses_hostile_bodies(self, deployment: Deployment) -> None:
+        """Each of the driver's hostile requests: 400 with the reason, nothing stored."""
+        hostile = self.driver.hostile(deployment.url, at=self.now())
+        if not hostile:
+            pytest.skip(f"the {self.driver.channel.name} driver names no hostile bodies")
+        answers = {name: deployment.deliver(request) for name, request in hostile.items()}
+        assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(
+            hostile, 400
+        ), {name: answer.text[:200] for name, answer in answers.items()}
+        for name, answer in answers.items():
+            assert answer.json()["detail"], f"{name}: no reason given"
+        assert deployment.count(InboxMessage) == 0
+
     def test_unknown_account_is_not_found(self, deployment: Deployment) -> None:
         request = self.message(deployment)
         url = deployment.url.replace(ACCOUNT, "nobody")
@@ -237,6 +259,68 @@ class ChannelConformance:
         refused = deployment.deliver(tampered)
         assert refused.status_code in (400, 401, 403)
         assert expected not in refused.content
+
+    # -- what no database keeps ------------------------------------------------------------
+
+    @pytest.mark.parametrize("character", ["\x00", "\ud800"], ids=["NUL", "lone surrogate"])
+    @pytest.mark.parametrize("field", ["text", "sender", "message_id"])
+    def test_a_message_acknowledged_never_fails_for_its_characters(
+        self, deployment: Deployment, field: str, character: str
+    ) -> None:
+        """NUL (PostgreSQL refuses it in text) or a lone surrogate (no database can encode
+        it) in what the customer wrote, in who they are, or in the provider's message id.
+
+        A channel may refuse the body (400, nothing stored) where its format cannot carry
+        the character or holds it to be hostile. What it acknowledges must reach the
+        timeline with U+FFFD in the character's place, and never fail for its content:
+        the provider would not send it again.
+        """
+        values = {"text": "ab", "sender": self.driver.sender(5), "message_id": "m-odd"}
+        # Inside the text; after the sender and the id, where a phone number stays one.
+        values[field] = f"a{character}b" if field == "text" else values[field] + character
+        try:
+            request = self.driver.text_message(deployment.url, at=self.now(), **values)
+        except UnicodeEncodeError:
+            pytest.skip(f"{self.driver.channel.name}'s format cannot carry {character!r}")
+        entry = self.processed_unless_refused(deployment, deployment.deliver(request))
+        if entry is not None and field == "text":
+            assert entry.text == "a\ufffdb"
+
+    @pytest.mark.parametrize("field", ["sender", "message_id"])
+    def test_an_id_longer_than_the_database_keeps_is_refused(
+        self, deployment: Deployment, field: str
+    ) -> None:
+        """A sender or a message id of over 400 characters, longer than its column:
+        PostgreSQL refuses to store it (SQLite keeps it), so the channel answers 400 and
+        stores nothing, unless it does not use the value (Kakao makes its own ids)."""
+        values = {"text": "hi", "sender": self.driver.sender(6), "message_id": "m-long"}
+        values[field] += "0" * 400
+        request = self.driver.text_message(deployment.url, at=self.now(), **values)
+        entry = self.processed_unless_refused(deployment, deployment.deliver(request))
+        if entry is not None:
+            assert len(entry.external_id or "") < 400
+
+    @staticmethod
+    def processed_unless_refused(deployment: Deployment, response: httpx.Response) -> Any:
+        """The timeline entry of a message the channel acknowledged, checked to be
+        processed and to hold no character a database refuses; None when the channel
+        refused it with 400, having stored nothing."""
+        assert response.status_code < 500, response.text
+        if not response.is_success:
+            assert response.status_code == 400, response.text
+            assert response.json()["detail"]
+            assert deployment.count(InboxMessage) == 0
+            return None
+        deployment.services.inbox.drain()
+        with deployment.services.stores.session() as session:
+            inbox = session.execute(select(InboxMessage.status, InboxMessage.error)).all()
+            entries = session.execute(select(Interaction.text, Interaction.external_id)).all()
+            identities = session.scalars(select(Identity.value)).all()
+        assert [(row.status, row.error) for row in inbox] == [(InboxStatus.PROCESSED, None)]
+        [entry] = entries
+        kept = [entry.text or "", entry.external_id or "", *identities]
+        assert not [value for value in kept if UNSTORABLE.search(value)]
+        return entry
 
     # -- the main job ---------------------------------------------------------------------
 

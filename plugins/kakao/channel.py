@@ -35,6 +35,7 @@ from regiocrm.channels import (
     WebhookResponse,
     call_provider,
     constant_time_equal,
+    parse_json,
     raise_for_provider,
 )
 from regiocrm.ids import new_id
@@ -207,10 +208,7 @@ def _task_id(response: httpx.Response) -> str:
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
-        raise MalformedPayload(f"the body is not JSON: {error}") from error
+    payload = parse_json(body)
     if not isinstance(payload, dict):
         raise MalformedPayload("a skill payload is a JSON object")
     return payload

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ import httpx
 
 from regiocrm.channels import IdentityRef
 from regiocrm.plugins.kakao.channel import KakaoChannel
-from regiocrm.testing.channels import ChannelDriver, SignedRequest
+from regiocrm.testing.channels import ChannelDriver, SignedRequest, deeply_nested_json
 
 # Made-up credentials of the test account: nothing real is guarded or sent with them.
 SHARED_SECRET = "kakao-skill-secret-5f0e2b7c9a1d"  # noqa: S105
@@ -52,31 +53,20 @@ class KakaoDriver(ChannelDriver):
         Skill payloads carry neither a message id nor a time, so ``message_id`` and ``at``
         have nowhere to go: the channel derives its id from the body.
         """
-        payload = {
-            "intent": {"id": "intent-fallback", "name": "폴백 블록"},
-            "userRequest": {
-                "timezone": "Asia/Seoul",
-                "params": {"ignoreMe": "true"},
-                "block": {"id": "block-fallback", "name": "폴백 블록"},
-                "utterance": text,
-                "lang": "ko",
-                "user": {
-                    "id": sender,
-                    "type": "botUserKey",
-                    "properties": {"botUserKey": sender, "plusfriendUserKey": f"pf-{sender}"},
-                },
-            },
-            "bot": {"id": BOT_ID, "name": "regiocrm test bot"},
-            "action": {
-                "name": "regiocrm",
-                "clientExtra": None,
-                "params": {},
-                "id": "skill-regiocrm",
-                "detailParams": {},
-            },
-            "contexts": [],
+        return _encode(_skill_payload(sender, text))
+
+    def hostile(self, url: str, *, at: datetime) -> dict[str, SignedRequest]:
+        """Nesting, a NaN, and lone surrogates (which JSON can escape but no database can
+        store) in the utterance and the user's key."""
+        nan_param = _skill_payload(self.sender(1), "hi")
+        nan_param["userRequest"]["params"]["amount"] = math.nan
+        bodies = {
+            "100,000-deep JSON": deeply_nested_json(),
+            "a NaN parameter": _encode(nan_param),
+            "a lone surrogate in the utterance": _encode(_skill_payload(self.sender(1), "\ud800")),
+            "a lone surrogate in the user's key": _encode(_skill_payload("\ud800", "hi")),
         }
-        return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return {name: self.sign(url, body, at=at) for name, body in bodies.items()}
 
     def sender_identity(self, sender: str) -> IdentityRef:
         return IdentityRef("kakao", sender)
@@ -97,3 +87,36 @@ class KakaoDriver(ChannelDriver):
         body = json.loads(request.content)
         text = body.get("event", {}).get("data", {}).get("text")
         return text if isinstance(text, str) else None
+
+
+def _skill_payload(sender: str, text: str) -> dict[str, Any]:
+    return {
+        "intent": {"id": "intent-fallback", "name": "폴백 블록"},
+        "userRequest": {
+            "timezone": "Asia/Seoul",
+            "params": {"ignoreMe": "true"},
+            "block": {"id": "block-fallback", "name": "폴백 블록"},
+            "utterance": text,
+            "lang": "ko",
+            "user": {
+                "id": sender,
+                "type": "botUserKey",
+                "properties": {"botUserKey": sender, "plusfriendUserKey": f"pf-{sender}"},
+            },
+        },
+        "bot": {"id": BOT_ID, "name": "regiocrm test bot"},
+        "action": {
+            "name": "regiocrm",
+            "clientExtra": None,
+            "params": {},
+            "id": "skill-regiocrm",
+            "detailParams": {},
+        },
+        "contexts": [],
+    }
+
+
+def _encode(payload: dict[str, Any]) -> bytes:
+    """UTF-8 JSON as Open Builder sends it; a lone surrogate, which UTF-8 cannot carry,
+    goes as JSON's ``\\ud800`` escape, as a hostile sender writes it."""
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import threading
 import uuid
 from collections.abc import Mapping
@@ -38,6 +37,8 @@ from regiocrm.channels import (
     WebhookRequest,
     call_provider,
     constant_time_equal,
+    parse_json,
+    provider_time,
 )
 
 API_BASE = "https://api.line.me"
@@ -165,7 +166,7 @@ class LineChannel(Channel):
             raise MalformedPayload("a LINE webhook has an 'events' list")
         messages = []
         for event in events:
-            message = _event_message(event)
+            message = _event_message(event, request.received_at)
             if message is not None:
                 messages.append(message)
         return messages
@@ -223,16 +224,13 @@ class LineChannel(Channel):
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
-        raise MalformedPayload(f"the body is not JSON: {error}") from error
+    payload = parse_json(body)
     if not isinstance(payload, dict):
         raise MalformedPayload("a LINE webhook is a JSON object")
     return payload
 
 
-def _event_message(event: Any) -> InboundMessage | None:
+def _event_message(event: Any, received_at: datetime) -> InboundMessage | None:
     if not isinstance(event, dict):
         raise MalformedPayload("each LINE event is a JSON object")
     event_type = _field(event, "type", str)
@@ -246,7 +244,9 @@ def _event_message(event: Any) -> InboundMessage | None:
     common: dict[str, Any] = {
         "external_id": _field(event, "webhookEventId", str),
         "identities": (IdentityRef("line", user_id),),
-        "occurred_at": datetime.fromtimestamp(timestamp / 1000, tz=UTC),
+        "occurred_at": provider_time(
+            timestamp, name="timestamp", received_at=received_at, milliseconds=True
+        ),
         "reply_token": _optional(event, "replyToken", str),
     }
     if event_type == "message":

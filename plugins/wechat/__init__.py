@@ -4,6 +4,8 @@ Customers write to the account; WeChat posts each message to
 ``/webhooks/wechat/{account}``, and the channel answers with a passive reply or
 ``success``. Later messages go out through the customer-service API, which WeChat allows
 within 48 hours of the customer's last message. See :mod:`regiocrm.plugins.wechat.channel`.
+``regiocrm rollout check`` fails an account not in safe mode
+(:mod:`regiocrm.plugins.wechat.rollout`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from regiocrm import hookimpl
 from regiocrm.channels import Channel
 from regiocrm.plugins.wechat.channel import WeChatAccountSettings, WeChatChannel
+from regiocrm.plugins.wechat.rollout import safe_mode
+from regiocrm.rollout import RolloutCheck
 
 __all__ = ["WeChatAccountSettings", "WeChatChannel"]
 
@@ -18,3 +22,8 @@ __all__ = ["WeChatAccountSettings", "WeChatChannel"]
 @hookimpl
 def register_channels() -> list[Channel]:
     return [WeChatChannel()]
+
+
+@hookimpl
+def register_rollout_checks() -> list[RolloutCheck]:
+    return [RolloutCheck("wechat safe mode", safe_mode)]

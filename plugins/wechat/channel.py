@@ -1,10 +1,14 @@
 """The WeChat Official Account (公众号) channel: server messages in, customer-service messages out.
 
 WeChat signs only ``token, timestamp, nonce`` in the query, never the body. In plaintext
-mode anyone who once saw a signed URL can replay its query with a body of their own
-within the clock-skew window, so an account configured with an ``encoding_aes_key`` (safe
-mode, 安全模式) refuses plaintext POSTs: its bodies must carry a ``msg_signature`` over the
-ciphertext and decrypt under the account's key to its own AppID.
+mode anyone who once saw a signed URL could replay its query with a body of their own
+within the clock-skew window: the channel hands that signature to the core as a
+:class:`~regiocrm.channels.BodylessSignature`, which lets it carry one body only (WeChat's
+own retry of it is a redelivery; another body is refused). Whoever sees a signed URL
+before WeChat's delivery arrives can still use it first, so an account configured with an
+``encoding_aes_key`` (safe mode, 安全模式) refuses plaintext POSTs: its bodies must carry a
+``msg_signature`` over the ciphertext and decrypt under the account's key to its own
+AppID. ``regiocrm rollout check`` fails an account without one.
 
 Compatible mode (兼容模式) sends the plaintext fields beside ``<Encrypt>``; a safe-mode
 account reads only what it decrypted and ignores the unsigned plaintext copy.
@@ -19,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Self
 from xml.etree.ElementTree import Element, ParseError
 
@@ -31,6 +35,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from regiocrm.channels import (
     BadSignature,
+    BodylessSignature,
     Channel,
     ChannelAccount,
     ChannelAccountSettings,
@@ -45,6 +50,7 @@ from regiocrm.channels import (
     WebhookResponse,
     call_provider,
     constant_time_equal,
+    provider_time,
     raise_for_provider,
 )
 from regiocrm.plugins.wechat import crypto
@@ -178,13 +184,16 @@ class WeChatChannel(Channel):
         :raises BadSignature: when a signature does not match the token.
         :raises StaleRequest: when the signed timestamp is further than
             ``max_clock_skew_seconds`` from when the request arrived.
-        :raises MalformedPayload: for a safe-mode body with no readable ``<Encrypt>``.
+        :raises MalformedPayload: for a signed timestamp that is no time WeChat can have
+            signed at (before 1970, or a day ahead), and for a safe-mode body with no
+            readable ``<Encrypt>``.
         """
         settings: WeChatAccountSettings = account.credentials
-        timestamp = _check_query_signature(settings, request.query)
-        skew = abs(request.received_at.timestamp() - timestamp)
-        if skew > settings.max_clock_skew_seconds:
-            raise StaleRequest(f"the signed timestamp is {skew:.0f} s from our clock")
+        skew = abs(request.received_at - _signed_at(settings, request))
+        if skew > timedelta(seconds=settings.max_clock_skew_seconds):
+            raise StaleRequest(
+                f"the signed timestamp is {skew.total_seconds():.0f} s from our clock"
+            )
 
         if not _is_safe_mode(request):
             if settings.encoding_aes_key is not None:
@@ -204,6 +213,23 @@ class WeChatChannel(Channel):
         if not constant_time_equal(expected, msg_signature):
             raise BadSignature("msg_signature does not match the body and the token")
 
+    def bodyless_signature(
+        self, account: ChannelAccount, request: WebhookRequest
+    ) -> BodylessSignature | None:
+        """A plaintext request's signature, which covers token, timestamp and nonce but not
+        the body, valid until its timestamp goes stale; None in safe mode, where
+        ``msg_signature`` covers the ciphertext.
+        """
+        if _is_safe_mode(request):
+            return None
+        settings: WeChatAccountSettings = account.credentials
+        query = request.query
+        return BodylessSignature(
+            key=f"{query['timestamp']}:{query['nonce']}:{query['signature']}",
+            valid_until=_signed_at(settings, request)
+            + timedelta(seconds=settings.max_clock_skew_seconds),
+        )
+
     def parse(self, account: ChannelAccount, request: WebhookRequest) -> list[InboundMessage]:
         """The one message or event of a verified request.
 
@@ -216,9 +242,10 @@ class WeChatChannel(Channel):
         sender = _required(xml, "FromUserName")
         created = _required(xml, "CreateTime")
         try:
-            occurred_at = datetime.fromtimestamp(int(created), UTC)
-        except (ValueError, OverflowError, OSError):
-            raise MalformedPayload(f"CreateTime {created!r} is not Unix seconds") from None
+            seconds = int(created)
+        except ValueError:
+            raise MalformedPayload(f"CreateTime {created[:40]!r} is not Unix seconds") from None
+        occurred_at = provider_time(seconds, name="CreateTime", received_at=request.received_at)
         identities = (IdentityRef("wechat_openid", f"{settings.app_id}:{sender}"),)
 
         if msg_type == "event":
@@ -436,6 +463,15 @@ def _check_query_signature(settings: WeChatAccountSettings, query: Mapping[str, 
         return int(timestamp)
     except ValueError:
         raise BadSignature(f"the signed timestamp {timestamp!r} is not Unix seconds") from None
+
+
+def _signed_at(settings: WeChatAccountSettings, request: WebhookRequest) -> datetime:
+    """When the query says it was signed, once its signature is checked.
+
+    :raises MalformedPayload: for a timestamp that is no time WeChat can have signed at.
+    """
+    timestamp = _check_query_signature(settings, request.query)
+    return provider_time(timestamp, name="the signed timestamp", received_at=request.received_at)
 
 
 def _is_safe_mode(request: WebhookRequest) -> bool:

@@ -62,7 +62,12 @@ class WeChatDriver(ChannelDriver):
 
         WeChat signs the query, not the URL, so ``url`` plays no part.
         """
-        timestamp, nonce = str(int(at.timestamp())), _nonce()
+        return self.sign_query(body, timestamp=str(int(at.timestamp())))
+
+    def sign_query(self, body: bytes, *, timestamp: str) -> SignedRequest:
+        """``body`` as WeChat posts it with ``timestamp`` in the signed query, whatever
+        string that is: the signature covers it as written."""
+        nonce = _nonce()
         encrypted = crypto.encrypt(crypto.aes_key(ENCODING_AES_KEY), APP_ID, body)
         envelope = (
             f"<xml><ToUserName><![CDATA[{ORIGINAL_ID}]]></ToUserName>"
@@ -84,18 +89,22 @@ class WeChatDriver(ChannelDriver):
         return SignedRequest(envelope, {"content-type": "text/xml"}, query)
 
     def text_body(self, *, sender: str, text: str, message_id: str, at: datetime) -> bytes:
-        xml = Element("xml")
-        for tag, value in (
-            ("ToUserName", ORIGINAL_ID),
-            ("FromUserName", sender),
-            ("CreateTime", str(int(at.timestamp()))),
-            ("MsgType", "text"),
-            ("Content", text),
-            ("MsgId", message_id),
-        ):
-            SubElement(xml, tag).text = value
-        body: bytes = tostring(xml, encoding="utf-8", xml_declaration=False)
-        return body
+        return _text_xml(sender, text, message_id, created=str(int(at.timestamp())))
+
+    def hostile(self, url: str, *, at: datetime) -> dict[str, SignedRequest]:
+        """Times no number type holds: a 400-digit signed timestamp in the query (signed
+        correctly: WeChat's signature covers whatever string it is) and a 400-digit
+        CreateTime in the message; and XML nested 20,000 deep."""
+        now = str(int(at.timestamp()))
+        text = _text_xml(self.sender(1), "hi", "1", created=now)
+        nested = b"<xml>" + b"<a>" * 20_000 + b"</a>" * 20_000 + b"</xml>"
+        return {
+            "a 400-digit signed timestamp": self.sign_query(text, timestamp="9" * 400),
+            "a 400-digit CreateTime": self.sign(
+                url, _text_xml(self.sender(1), "hi", "1", created="9" * 400), at=at
+            ),
+            "20,000-deep XML": self.sign(url, nested, at=at),
+        }
 
     def sender_identity(self, sender: str) -> IdentityRef:
         return IdentityRef("wechat_openid", f"{APP_ID}:{sender}")
@@ -164,6 +173,21 @@ class WeChatDriver(ChannelDriver):
             return None
         content: str = json.loads(request.content)["text"]["content"]
         return content
+
+
+def _text_xml(sender: str, text: str, message_id: str, *, created: str) -> bytes:
+    xml = Element("xml")
+    for tag, value in (
+        ("ToUserName", ORIGINAL_ID),
+        ("FromUserName", sender),
+        ("CreateTime", created),
+        ("MsgType", "text"),
+        ("Content", text),
+        ("MsgId", message_id),
+    ):
+        SubElement(xml, tag).text = value
+    body: bytes = tostring(xml, encoding="utf-8", xml_declaration=False)
+    return body
 
 
 def _parse(body: bytes) -> Element:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -36,6 +36,8 @@ from regiocrm.channels import (
     accepted_id,
     call_provider,
     constant_time_equal,
+    parse_json,
+    provider_time,
 )
 
 GRAPH_API = "https://graph.facebook.com"
@@ -248,7 +250,7 @@ class WhatsAppChannel(Channel):
         account's number. Delivery receipts (``statuses[]``) and other fields (template
         status, account updates) carry no customer message and give none."""
         return [
-            _inbound(message, value.contacts)
+            _inbound(message, value.contacts, request.received_at)
             for value in _addressed(account, request, _MessagesValue)
             for message in value.messages
         ]
@@ -261,7 +263,9 @@ class WhatsAppChannel(Channel):
             Receipt(
                 external_id=status.id,
                 status=RECEIPT_STATUSES[status.status],
-                at=datetime.fromtimestamp(status.timestamp, UTC),
+                at=provider_time(
+                    status.timestamp, name="status timestamp", received_at=request.received_at
+                ),
                 error=(
                     f"{status.errors[0].code} {status.errors[0].title}".strip()
                     if status.errors
@@ -315,8 +319,9 @@ def _settings(account: ChannelAccount) -> WhatsAppAccountSettings:
 def _addressed(account: ChannelAccount, request: WebhookRequest, shape: type[Value]) -> list[Value]:
     """The ``messages`` changes of a notification addressed to this account's number."""
     number = _settings(account).phone_number_id
+    payload = parse_json(request.body)
     try:
-        notification = _Notification.model_validate_json(request.body)
+        notification = _Notification.model_validate(payload)
         values = [
             shape.model_validate(change.value)
             for entry in notification.entry
@@ -328,7 +333,7 @@ def _addressed(account: ChannelAccount, request: WebhookRequest, shape: type[Val
     return [value for value in values if value.metadata.phone_number_id == number]
 
 
-def _inbound(message: _Message, contacts: list[_Contact]) -> InboundMessage:
+def _inbound(message: _Message, contacts: list[_Contact], received_at: datetime) -> InboundMessage:
     names = {contact.wa_id: contact.profile.name for contact in contacts if contact.profile}
     return InboundMessage(
         external_id=message.id,
@@ -338,7 +343,7 @@ def _inbound(message: _Message, contacts: list[_Contact]) -> InboundMessage:
             IdentityRef("whatsapp", message.sender),
             IdentityRef("phone", f"+{message.sender}"),
         ),
-        occurred_at=datetime.fromtimestamp(message.timestamp, UTC),
+        occurred_at=provider_time(message.timestamp, name="timestamp", received_at=received_at),
         kind=message.type,
         text=_text(message),
         display_name=names.get(message.sender),

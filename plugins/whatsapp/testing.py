@@ -18,7 +18,7 @@ import httpx
 
 from regiocrm.channels import IdentityRef
 from regiocrm.plugins.whatsapp.channel import WhatsAppChannel
-from regiocrm.testing.channels import ChannelDriver, SignedRequest
+from regiocrm.testing.channels import ChannelDriver, SignedRequest, deeply_nested_json
 
 # The fake provider's own credentials: made up, valid nowhere but in the kit.
 APP_SECRET = "9c4f0e1a7b3d5e2f8a6c4b2d0e9f7a5c"  # noqa: S105
@@ -73,6 +73,26 @@ class WhatsAppDriver(ChannelDriver):
                 ],
             }
         )
+
+    def hostile(self, url: str, *, at: datetime) -> dict[str, SignedRequest]:
+        """Nesting, a message's and a receipt's time out of range (Unix seconds in the year
+        33658), and a lone surrogate, which JSON can escape but no database can store."""
+        message = json.loads(
+            self.text_body(sender=self.sender(1), text="hi", message_id="wamid.H", at=at)
+        )
+        value = message["entry"][0]["changes"][0]["value"]
+        value["messages"][0]["timestamp"] = str(10**12)
+        bodies = {
+            "100,000-deep JSON": deeply_nested_json(),
+            "a timestamp of 10**12 s": json.dumps(message).encode(),
+            "a receipt's timestamp of 10**12 s": self.status_body(
+                wamid="wamid.H", status="delivered", recipient=self.sender(1), at=at
+            ).replace(str(int(at.timestamp())).encode(), str(10**12).encode()),
+            "a lone surrogate in the text": self.text_body(
+                sender=self.sender(1), text="\ud800", message_id="wamid.S", at=at
+            ),
+        }
+        return {name: self.sign(url, body, at=at) for name, body in bodies.items()}
 
     def status_body(
         self, *, wamid: str, status: str, recipient: str, at: datetime, error: int | None = None

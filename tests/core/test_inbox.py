@@ -6,11 +6,12 @@ plugin registers gets exactly this treatment.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -25,6 +26,7 @@ from regiocrm import inbox as inbox_module
 from regiocrm.cases import Cases, NewCase
 from regiocrm.channels import (
     BadSignature,
+    BodylessSignature,
     Channel,
     ChannelAccount,
     ChannelAccountSettings,
@@ -32,6 +34,7 @@ from regiocrm.channels import (
     InboundMessage,
     MalformedPayload,
     MissingSignature,
+    ReplayedSignature,
     Reply,
     SendError,
     WebhookRequest,
@@ -45,6 +48,7 @@ from regiocrm.inbox import (
     InboxWorker,
     Stored,
     process,
+    remember_signature,
     reply_timeline_id,
     requeue_failed,
     store,
@@ -59,6 +63,7 @@ from regiocrm.models import (
     Interaction,
     Priority,
     ReplyStatus,
+    SeenSignature,
 )
 from regiocrm.replies import InboxPipeline
 from regiocrm.settings import load_settings
@@ -287,6 +292,118 @@ def test_store_keeps_one_row_per_account_and_message_id(
     assert count(stores, InboxMessage) == 1
     assert [s.reply for s in first + second] == ["got hi"] * 3, "the reply kept with the row"
     assert echo.replies == [("m1", "ja_JP")]
+
+
+def test_store_replaces_what_no_database_keeps(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    """NUL (PostgreSQL refuses it in text) and lone surrogates (no UTF-8 form) become U+FFFD
+    in every string of a message before any row is written, the same on every database,
+    so that processing cannot fail on them after the provider was answered."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    message = InboundMessage(
+        "m\x00\ud800",
+        (IdentityRef("echo", "u\x00"),),
+        datetime.now(UTC),
+        text="a\x00b\udfffc",
+        display_name="\x00",
+    )
+    [stored] = keep(stores, regiocrm_hooks, account, [message])
+    assert stored.message == replace(
+        message,
+        external_id="m\ufffd\ufffd",
+        identities=(IdentityRef("echo", "u\ufffd"),),
+        text="a\ufffdb\ufffdc",
+        display_name="\ufffd",
+    )
+    done = process(stores, regiocrm_hooks, registry, stored.inbox)
+    assert done is not None
+    with stores.session() as session:
+        entry = session.execute(
+            select(Interaction.external_id, Interaction.text).where(
+                Interaction.direction == Direction.INBOUND
+            )
+        ).one()
+        identities = session.scalars(select(Identity.value)).all()
+    assert tuple(entry) == ("m\ufffd\ufffd", "a\ufffdb\ufffdc")
+    assert identities == ["u\ufffd"]
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        pytest.param(
+            InboundMessage("m" * 201, (IdentityRef("echo", "a"),), datetime.now(UTC)),
+            "the message id is 201 characters long: ids are kept up to 200",
+            id="message id",
+        ),
+        pytest.param(
+            InboundMessage("m1", (IdentityRef("echo", "a" * 321),), datetime.now(UTC)),
+            "the echo identity is 321 characters long: identities are kept up to 320",
+            id="identity",
+        ),
+    ],
+)
+def test_store_refuses_what_is_longer_than_its_column(
+    deployment, regiocrm_hooks: Hooks, message: InboundMessage, reason: str
+) -> None:
+    """PostgreSQL refuses a value longer than its column where SQLite keeps it: the inbox
+    refuses it on both, before anything is stored, rather than fail on one later."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    fine = InboundMessage("m0", (IdentityRef("echo", "b"),), datetime.now(UTC))
+    with pytest.raises(MalformedPayload, match=reason):
+        keep(stores, regiocrm_hooks, account, [fine, message])
+    assert count(stores, InboxMessage) == 0
+
+
+def seen_signatures(stores: ZoneStores) -> list[tuple[str, str]]:
+    with stores.session() as session:
+        rows = session.execute(select(SeenSignature.channel_account, SeenSignature.body_digest))
+        return sorted((account, digest) for account, digest in rows)
+
+
+def test_a_signature_that_leaves_the_body_out_carries_one_body(
+    deployment, regiocrm_hooks: Hooks
+) -> None:
+    """Its first body is remembered; the same body again is a redelivery, another body is
+    refused and the caller's transaction stores nothing. Each account has its own."""
+    _settings, stores, registry = deployment
+    echo_jp, other = registry.accounts["echo_jp"], registry.accounts["echo_profiles"]
+    signature = BodylessSignature("1765011600:42:9f0a", datetime.now(UTC) + timedelta(minutes=5))
+    for _ in range(2):
+        with stores.session() as session:
+            remember_signature(session, echo_jp, signature, b"<xml>first</xml>")
+    message = InboundMessage("m2", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")
+
+    def store_a_replay() -> None:
+        with stores.session() as session:
+            store(
+                session, echo_jp, [message], hooks=regiocrm_hooks, channel=EchoChannel()
+            )
+            remember_signature(session, echo_jp, signature, b"<xml>forged</xml>")
+
+    with pytest.raises(ReplayedSignature, match="already used with another body"):
+        store_a_replay()
+    with stores.session() as session:
+        remember_signature(session, other, signature, b"<xml>forged</xml>")
+    assert count(stores, InboxMessage) == 0
+    assert seen_signatures(stores) == [
+        ("echo_jp", hashlib.sha256(b"<xml>first</xml>").hexdigest()),
+        ("echo_profiles", hashlib.sha256(b"<xml>forged</xml>").hexdigest()),
+    ]
+
+
+def test_signatures_gone_stale_are_forgotten(deployment) -> None:
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    now = datetime.now(UTC)
+    with stores.session() as session:
+        remember_signature(session, account, BodylessSignature("old", now), b"old")
+    with stores.session() as session:
+        remember_signature(session, account, BodylessSignature("new", now + timedelta(1)), b"new")
+    assert seen_signatures(stores) == [("echo_jp", hashlib.sha256(b"new").hexdigest())]
 
 
 def test_processing_happens_once(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:

@@ -26,7 +26,7 @@ from regiocrm.channels import (
 from regiocrm.plugins import kakao as kakao_plugin
 from regiocrm.plugins.kakao import KakaoChannel
 from regiocrm.plugins.kakao.testing import KakaoDriver
-from regiocrm.testing.channels import SignedRequest
+from regiocrm.testing.channels import SignedRequest, deeply_nested_json
 
 SECRET = "3q2+7w-a-long-random-skill-secret"
 BOT_ID = "64a1b2c3d4e5f6a7b8c9d0e1"
@@ -169,6 +169,43 @@ def broken(change: Callable[[dict[str, Any]], None]) -> bytes:
 def test_bodies_that_are_not_a_skill_payload_are_malformed(channel, account, body) -> None:
     with pytest.raises(MalformedPayload):
         channel.parse(account, webhook(body))
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(
+            deeply_nested_json(),
+            "the body is not JSON: recursion limit exceeded",
+            id="100,000-deep JSON",
+        ),
+        pytest.param(
+            json.dumps(skill_payload(utterance="\ud800")).encode(),
+            "the body is not JSON: ",
+            id="lone surrogate in the utterance",
+        ),
+        pytest.param(
+            json.dumps(skill_payload(user_key="\udc00")).encode(),
+            "the body is not JSON: ",
+            id="lone surrogate in the user key",
+        ),
+        pytest.param(
+            broken(lambda v: v["action"]["params"].update(amount=float("nan"))),
+            "the body is not JSON: ",
+            id="NaN",
+        ),
+        pytest.param(
+            broken(lambda v: v["action"]["params"].update(amount=10**400)),
+            "the body holds the integer 100000000000…(401 digits)",
+            id="a 401-digit number",
+        ),
+    ],
+)
+def test_hostile_bodies_are_malformed_with_the_reason(channel, account, body, reason) -> None:
+    """Signed (the secret header is right) but hostile: 400 with the reason, not a 500."""
+    with pytest.raises(MalformedPayload) as refused:
+        channel.parse(account, webhook(body))
+    assert str(refused.value).startswith(reason)
 
 
 # --- respond -----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from regiocrm.channels import (
 from regiocrm.plugins import line as line_plugin
 from regiocrm.plugins.line import LineChannel
 from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.testing.channels import SignedRequest
+from regiocrm.testing.channels import SignedRequest, deeply_nested_json
 
 SECRET = "5d1c0bf4fa1e4a1c9a2b3c4d5e6f7a8b"
 TOKEN = "test-access-token"
@@ -248,6 +248,72 @@ def test_events_of_the_wrong_shape_are_malformed(channel, account, change) -> No
     broken.update(change)
     with pytest.raises(MalformedPayload):
         channel.parse(account, webhook(payload(broken)))
+
+
+# --- hostile bodies, signed (issue 13): 400 with the reason, never a 500 -----------------
+
+HI = {"id": "1", "type": "text", "text": "hi"}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(
+            deeply_nested_json(),
+            "the body is not JSON: recursion limit exceeded",
+            id="100,000-deep JSON",
+        ),
+        pytest.param(
+            payload(event(timestamp=10**20, message=HI)),
+            "the body holds the integer 100000000000000000000, beyond JSON's safe ±2**53",
+            id="timestamp 10**20",
+        ),
+        pytest.param(
+            payload(event(timestamp=-(10**20), message=HI)),
+            "the body holds the integer -100000000000000000000",
+            id="timestamp -10**20",
+        ),
+        pytest.param(
+            payload(event(timestamp=10**15, message=HI)),
+            "timestamp 1000000000000000 is not a time the message can have been sent at",
+            id="timestamp in the year 33658",
+        ),
+        pytest.param(
+            payload(event(timestamp=-1, message=HI)),
+            "timestamp -1 is not a time the message can have been sent at",
+            id="timestamp before 1970",
+        ),
+        pytest.param(
+            payload(event(message={"id": "1", "type": "text", "text": "\ud800"})),
+            "the body is not JSON: ",
+            id="lone surrogate in the text",
+        ),
+        pytest.param(
+            payload(event(source={"type": "user", "userId": "U\ud800"}, message=HI)),
+            "the body is not JSON: ",
+            id="lone surrogate in the userId",
+        ),
+        pytest.param(b'{"events": [], "x": NaN}', "the body is not JSON: ", id="NaN"),
+        pytest.param(
+            b'{"events": [], "x": 1e400}', "the body holds a number too large", id="1e400"
+        ),
+    ],
+)
+def test_hostile_bodies_are_malformed_with_the_reason(channel, account, body, reason) -> None:
+    with pytest.raises(MalformedPayload) as refused:
+        channel.parse(account, webhook(body))
+    assert str(refused.value).startswith(reason)
+
+
+def test_a_time_within_a_day_of_arrival_is_a_providers_clock_running_ahead(
+    channel, account
+) -> None:
+    ahead = int((RECEIVED + timedelta(hours=23)).timestamp() * 1000)
+    [message] = channel.parse(account, webhook(payload(event(timestamp=ahead, message=HI))))
+    assert message.occurred_at == RECEIVED + timedelta(hours=23)
+    later = int((RECEIVED + timedelta(hours=25)).timestamp() * 1000)
+    with pytest.raises(MalformedPayload):
+        channel.parse(account, webhook(payload(event(timestamp=later, message=HI))))
 
 
 # --- send --------------------------------------------------------------------------------

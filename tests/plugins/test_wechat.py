@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -20,7 +21,10 @@ import httpx
 import pluggy
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import select
+from wechatpy.utils import WeChatSigner
 
 from regiocrm import hookspecs
 from regiocrm.channels import (
@@ -38,11 +42,15 @@ from regiocrm.channels import (
     WebhookResponse,
     validate_account,
 )
+from regiocrm.http.app import create_app
+from regiocrm.models import InboxMessage, Interaction
 from regiocrm.plugins import wechat
 from regiocrm.plugins.wechat import crypto
 from regiocrm.plugins.wechat.channel import WeChatChannel
+from regiocrm.plugins.wechat.testing import TOKEN as DRIVER_TOKEN
 from regiocrm.plugins.wechat.testing import WeChatDriver
 from regiocrm.testing.channels import SignedRequest
+from regiocrm.testing.conformance import BASE_URL, ChannelConformance, Deployment
 
 TOKEN = "regiocrmToken1"
 APP_ID = "wx4f2a9c0b1d3e5f70"
@@ -1216,3 +1224,134 @@ def test_enrich_reports_a_refusal_and_drops_a_stale_token(
     fake_wechat.user_info = {"subscribe": 1, "openid": OPENID}
     channel.enrich(plain_account, follower_message(), client=client)
     assert len(fake_wechat.token_calls()) == 2  # the stale token was not used again
+
+
+# -- times no clock gives (issue 13) ------------------------------------------------------
+
+
+def test_a_400_digit_signed_timestamp_is_malformed(
+    channel: WeChatChannel, plain_account: ChannelAccount
+) -> None:
+    request = plain_request(text_xml(), timestamp="9" * 400)
+    with pytest.raises(MalformedPayload, match=r"the signed timestamp 999999999999…\(400 digits\)"):
+        channel.verify(plain_account, request)
+
+
+def test_a_create_time_after_the_request_arrived_is_malformed(
+    channel: WeChatChannel, plain_account: ChannelAccount
+) -> None:
+    later = str(int((NOW + timedelta(days=2)).timestamp()))
+    body = text_xml().replace(f"<CreateTime>{NOW_TS}".encode(), f"<CreateTime>{later}".encode())
+    with pytest.raises(MalformedPayload, match=f"CreateTime {later} is not a time"):
+        receive(channel, plain_account, plain_request(body))
+
+
+# -- plaintext mode: a signature that leaves the body out (issue 13) ------------------------
+
+
+def test_a_plaintext_signature_is_one_that_leaves_the_body_out(
+    channel: WeChatChannel, plain_account: ChannelAccount, safe_account: ChannelAccount
+) -> None:
+    request = plain_request(text_xml())
+    signature = channel.bodyless_signature(plain_account, request)
+    assert signature is not None
+    assert signature.key == f"{NOW_TS}:{NONCE}:{request.query['signature']}"
+    assert signature.valid_until == NOW + timedelta(seconds=300)
+    safe = safe_request(wechat_encrypt(text_xml()))
+    assert channel.bodyless_signature(safe_account, safe) is None
+
+
+class WeChatpySignedPlaintext(WeChatDriver):
+    """WeChat posting to an account in plaintext mode, its query signed by wechatpy's
+    ``WeChatSigner`` rather than by the plugin's own crypto."""
+
+    def account_settings(self) -> dict[str, Any]:
+        settings = super().account_settings()
+        del settings["encoding_aes_key"]
+        return settings
+
+    def sign_query(self, body: bytes, *, timestamp: str) -> SignedRequest:
+        return wechatpy_signed(body, timestamp=timestamp, nonce=str(secrets.randbelow(10**10)))
+
+
+def wechatpy_signed(body: bytes, *, timestamp: str, nonce: str) -> SignedRequest:
+    signer = WeChatSigner()
+    signer.add_data(DRIVER_TOKEN, timestamp, nonce)
+    query = {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce}
+    return SignedRequest(body, {"content-type": "text/xml"}, query)
+
+
+def stored_texts(deployment: Deployment) -> list[str | None]:
+    deployment.services.inbox.drain()
+    with deployment.services.stores.session() as session:
+        return list(session.scalars(select(Interaction.text).order_by(Interaction.text)))
+
+
+class TestPlaintextMode(ChannelConformance):
+    """The conformance kit in plaintext mode, and the replay its signature allows."""
+
+    driver = WeChatpySignedPlaintext()
+
+    def signed(self, *, sender: str, text: str, message_id: str, timestamp: str) -> SignedRequest:
+        at = datetime.fromtimestamp(int(timestamp), UTC)
+        body = self.driver.text_body(sender=sender, text=text, message_id=message_id, at=at)
+        return wechatpy_signed(body, timestamp=timestamp, nonce="7294513")
+
+    def test_a_signed_query_carries_one_body(self, deployment: Deployment) -> None:
+        """WeChat's retry of a delivery (the same query, the same body) is acknowledged and
+        stored once; the same query with another body is refused, storing nothing."""
+        timestamp = str(int(self.now().timestamp()))
+        genuine = self.signed(
+            sender="oGenuine", text="几点营业", message_id="1", timestamp=timestamp
+        )
+        forged = self.signed(sender="oVictim", text="退订", message_id="2", timestamp=timestamp)
+        assert genuine.query == forged.query
+        answers = [deployment.deliver(genuine) for _ in range(2)]
+        assert [(a.status_code, a.content) for a in answers] == [(200, b"success")] * 2
+        refused = deployment.deliver(forged)
+        assert refused.status_code == 403
+        assert refused.json()["detail"] == "this signature was already used with another body"
+        assert deployment.count(InboxMessage) == 1
+        assert stored_texts(deployment) == ["几点营业"]
+
+    def test_another_serving_process_refuses_the_replay(
+        self, deployment: Deployment, regiocrm_hooks: Any
+    ) -> None:
+        """The record lives in the database beside the inbox, not in a process: a second
+        application on the same zones (another worker, or this one restarted) refuses the
+        replay as the first would."""
+        timestamp = str(int(self.now().timestamp()))
+        genuine = self.signed(sender="oGenuine", text="你好", message_id="1", timestamp=timestamp)
+        forged = self.signed(sender="oVictim", text="退订", message_id="2", timestamp=timestamp)
+        assert deployment.deliver(genuine).status_code == 200
+        deployment.services.inbox.drain()
+        second = create_app(deployment.services.settings, regiocrm_hooks)
+        with TestClient(second, base_url=BASE_URL) as other:
+            refused = forged.send(other, deployment.url.removeprefix(BASE_URL))
+            second.state.services.inbox.drain()
+        assert refused.status_code == 403
+        assert stored_texts(deployment) == ["你好"]
+
+
+def test_rollout_check_fails_a_plaintext_account_and_names_the_fix(
+    regiocrm_cli: Any, deployment_dir: Any
+) -> None:
+    plaintext = WeChatpySignedPlaintext().account_settings()
+    safe = WeChatDriver().account_settings()
+    lines = ["[deployment]", 'market = "CN"']
+    for name, values in (("wx_plain", plaintext), ("wx_safe", safe)):
+        lines.append(f"[channel_accounts.{name}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    (deployment_dir / "regiocrm.toml").write_text("\n".join(lines) + "\n")
+    result = regiocrm_cli("rollout", "check", "--market", "CN", "--json")
+    assert result.exit_code == 1
+    found = {f["check"]: f for f in json.loads(result.stdout)}
+    assert found["wechat wx_safe"]["outcome"] == "pass"
+    plain = found["wechat wx_plain"]
+    assert plain["outcome"] == "fail"
+    assert "signs the URL but not the body" in plain["reason"]
+    assert "replay" in plain["reason"]
+    assert plain["fix"] == (
+        "set encoding_aes_key in [channel_accounts.wx_plain] to the account's EncodingAESKey"
+        " and choose safe mode (安全模式) in its server configuration"
+    )

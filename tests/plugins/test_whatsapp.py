@@ -446,6 +446,25 @@ def test_a_messages_change_without_metadata_is_malformed() -> None:
         parse(notification({"messages": [text_message("61412345678", "wamid.X", "hi")]}))
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "shown"),
+    [
+        pytest.param(str(10**12), "1000000000000", id="10**12 s: the year 33658"),
+        pytest.param("-1", "-1", id="before 1970"),
+        pytest.param(str(int(RECEIVED.timestamp()) + 2 * 86400), None, id="two days ahead"),
+    ],
+)
+def test_a_time_no_message_was_sent_at_is_malformed(timestamp: str, shown: str | None) -> None:
+    """Signed but hostile: 400 naming the field, where the year 33658 was a 500."""
+    message = text_message("61412345678", "wamid.X", "hi", timestamp=timestamp)
+    shown = shown or timestamp
+    with pytest.raises(MalformedPayload, match=f"^timestamp {shown} is not a time"):
+        parse(notification(value(messages=[message])))
+    receipt = {"id": "wamid.S", "status": "read", "timestamp": timestamp, "recipient_id": "1"}
+    with pytest.raises(MalformedPayload, match=f"^status timestamp {shown} is not a time"):
+        CHANNEL.receipts(ACCOUNT, signed(notification(value(statuses=[receipt]))))
+
+
 # --- sending ---------------------------------------------------------------------------
 
 
