@@ -171,6 +171,7 @@ def reply_timeline_id(inbox_id: uuid.UUID) -> uuid.UUID:
     """The id of the timeline entry an inbox message's auto-reply becomes."""
     return derived_id(inbox_id, AUTO_REPLY)
 
+
 def reply_locale(hooks: Hooks, account: ChannelAccount) -> str:
     """Auto-replies are written before the sender is known: in the language of the
     account's market."""

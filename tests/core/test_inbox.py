@@ -379,9 +379,7 @@ def test_a_signature_that_leaves_the_body_out_carries_one_body(
 
     def store_a_replay() -> None:
         with stores.session() as session:
-            store(
-                session, echo_jp, [message], hooks=regiocrm_hooks, channel=EchoChannel()
-            )
+            store(session, echo_jp, [message], hooks=regiocrm_hooks, channel=EchoChannel())
             remember_signature(session, echo_jp, signature, b"<xml>forged</xml>")
 
     with pytest.raises(ReplayedSignature, match="already used with another body"):
