@@ -286,6 +286,15 @@ class Channel(ABC):
         """
         return WebhookResponse()
 
+    def same_person(self, identity: IdentityRef) -> tuple[IdentityRef, ...]:
+        """The other identities that name whoever holds ``identity`` (of one of this
+        channel's :attr:`identity_kinds`) by the provider's own construction: a WhatsApp id
+        is its holder's phone number in digits. The core checks an identity a user enters
+        against these too, so that a record cannot claim, through one of them, a customer
+        already known by the other. Default: none.
+        """
+        return ()
+
     def enrich(
         self, account: ChannelAccount, message: InboundMessage, *, client: httpx.Client
     ) -> InboundMessage:

@@ -210,7 +210,7 @@ class Customers:
             ``scope`` sees them.
         """
         canonical = self.normalize(identities, details.market)
-        for identity, owner in self._owners(canonical).items():
+        for identity, owner in self._claimed(canonical, details.market).items():
             raise IdentityTaken(identity, owner.id if self._sees(scope, owner.id) else None)
         customer = Customer(**vars(details))
         self.session.add(customer)
@@ -278,13 +278,9 @@ class Customers:
         """
         customer = self.visible(customer_id, scope)
         [canonical] = self.normalize([identity], customer.market)
-        owner = self._owners([canonical]).get(canonical)
+        owner = self._claimed([canonical], customer.market).get(canonical)
         resolution = Resolution(customer.id, customer.market)
-        if owner is None:
-            self._add_identities(
-                Owner(customer.id, customer.market), [canonical], verified=verified
-            )
-        elif owner.id != customer.id:
+        if owner is not None and owner.id != customer.id:
             if not self._sees(scope, owner.id):
                 raise self._refused(
                     customer,
@@ -299,6 +295,10 @@ class Customers:
             )
             kept = self.get(survivor)
             resolution = Resolution(kept.id, kept.market, merged=[merged])
+        if canonical not in self._owners([canonical]):
+            self._add_identities(
+                Owner(resolution.customer_id, resolution.market), [canonical], verified=verified
+            )
         audit.record(
             self.session,
             actor_id=actor_id,
@@ -404,6 +404,34 @@ class Customers:
             personal=personal,
         )
         return MergeRefused(message)
+
+    def _claimed(self, identities: Sequence[IdentityRef], market: str) -> dict[IdentityRef, Owner]:
+        """The customer each identity a user enters is already known to: its own owner, or
+        the owner of an identity the channels say names the same person (a WhatsApp id and
+        the phone number it is made of). Checking only the identity itself would let a
+        record claim, under the other kind, someone another organization knows, and an
+        inbound message naming both would then merge them."""
+        aliases = {identity: self._same_person(identity, market) for identity in identities}
+        owners = self._owners([*identities, *(a for found in aliases.values() for a in found)])
+        claimed = {}
+        for identity in identities:
+            holders = [owners[i] for i in (identity, *aliases[identity]) if i in owners]
+            if holders:
+                claimed[identity] = holders[0]
+        return claimed
+
+    def _same_person(self, identity: IdentityRef, market: str) -> list[IdentityRef]:
+        found: list[IdentityRef] = []
+        for channel in self.hooks.channels().values():
+            if identity.kind not in channel.identity_kinds:
+                continue
+            for alias in channel.same_person(identity):
+                try:
+                    found += self.normalize([alias], market)
+                except InvalidIdentity:
+                    # Digits no phone number of the market is made of: no one holds it.
+                    continue
+        return [alias for alias in dict.fromkeys(found) if alias != identity]
 
     def _owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, Owner]:
         """The customer each identity belongs to. A merge moves every identity to the

@@ -231,6 +231,15 @@ class WhatsAppChannel(Channel):
             raise MalformedPayload("a URL check needs hub.mode=subscribe and a hub.challenge")
         return WebhookResponse(200, challenge.encode(), "text/plain")
 
+    def same_person(self, identity: IdentityRef) -> tuple[IdentityRef, ...]:
+        """A wa_id and the phone number it is made of name one person."""
+        digits = identity.value.strip().removeprefix("+")
+        if not DIGITS.fullmatch(digits):
+            return ()
+        if identity.kind == "whatsapp":
+            return (_phone_of(digits),)
+        return (IdentityRef("whatsapp", digits),)
+
     def verify(self, account: ChannelAccount, request: WebhookRequest) -> None:
         """Check ``X-Hub-Signature-256``, the hex HMAC-SHA256 of the raw body keyed with the
         app secret. The raw bytes are hashed: Meta signs its own (unicode-escaped)
@@ -337,12 +346,9 @@ def _inbound(message: _Message, contacts: list[_Contact], received_at: datetime)
     names = {contact.wa_id: contact.profile.name for contact in contacts if contact.profile}
     return InboundMessage(
         external_id=message.id,
-        # A wa_id is the sender's phone number in international digits, so the sender is
-        # also known by that number: it links the WhatsApp contact to SMS and call history.
-        identities=(
-            IdentityRef("whatsapp", message.sender),
-            IdentityRef("phone", f"+{message.sender}"),
-        ),
+        # The sender is also known by the number their wa_id is made of: it links the
+        # WhatsApp contact to SMS and call history.
+        identities=(IdentityRef("whatsapp", message.sender), _phone_of(message.sender)),
         occurred_at=provider_time(message.timestamp, name="timestamp", received_at=received_at),
         kind=message.type,
         text=_text(message),
@@ -362,6 +368,11 @@ def _text(message: _Message) -> str | None:
         return choice.title if choice is not None else None
     media = message.image or message.video or message.document
     return media.caption if media is not None else None
+
+
+def _phone_of(wa_id: str) -> IdentityRef:
+    """A wa_id is its holder's phone number in international digits."""
+    return IdentityRef("phone", f"+{wa_id}")
 
 
 def _recipient(recipient: IdentityRef) -> str:

@@ -335,6 +335,44 @@ def test_a_taken_identity_names_its_owner_only_to_who_sees_them(
     )
 
 
+@pytest.mark.parametrize(("attacker", "own", "victim", "both", "phone"), TAKEOVERS)
+def test_a_channel_id_made_of_a_customers_phone_number_claims_nothing(
+    world: World, attacker: str, own: str, victim: str, both: str, phone: str
+) -> None:
+    """A WhatsApp id is the phone number it is made of. Entered under that kind, the number
+    of a customer out of scope is still theirs: a record planted with it would be merged
+    into the victim by their next WhatsApp message, and the attacker would see them."""
+    assert _bind(world, "admin", victim, phone).status_code == 200
+    wa_id = phone.removeprefix("+")
+    before = world.records()
+    planted = world.post(
+        attacker,
+        "/api/customers",
+        {"market": "CN", "identities": [{"kind": "whatsapp", "value": wa_id}]},
+    )
+    assert planted.status_code == 409
+    assert planted.json()["detail"] == (
+        f"identity whatsapp:{wa_id} already belongs to a customer you may not see"
+    )
+    bound = world.post(
+        attacker,
+        f"/api/customers/{world.customers[own]}/identities",
+        {"kind": "whatsapp", "value": wa_id},
+    )
+    assert bound.status_code == 409
+    assert bound.json()["detail"] == REFUSED_BIND.replace("phone:{phone}", f"whatsapp:{wa_id}")
+    assert world.records() == before
+    merged = world.post(
+        both,
+        f"/api/customers/{world.customers[own]}/identities",
+        {"kind": "whatsapp", "value": wa_id},
+    )
+    assert merged.status_code == 200, merged.text
+    body = merged.json()
+    assert {body["id"], *body["merged_ids"]} == {world.customers[victim], world.customers[own]}
+    assert {"kind": "whatsapp", "value": wa_id, "verified": True} in body["identities"]
+
+
 def test_a_partner_audit_reads_no_personal_data(
     world: World, regiocrm_cli, deployment_dir: Path
 ) -> None:

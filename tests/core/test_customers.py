@@ -126,6 +126,35 @@ def test_binding_an_identity_of_another_customer_merges_into_the_older(
         assert sorted(actions) == ["customer.merged", "identity.bound"]
 
 
+def test_a_customer_known_by_phone_takes_the_whatsapp_id_made_of_it(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    """The WhatsApp id of a customer's own number is theirs: bound, with no merge; and a
+    new record claiming that id is the customer already known by the number."""
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        known = customers.create(NewCustomer(market="AU"), [IdentityRef("phone", "0412 345 678")])
+        resolution = customers.bind(
+            known.id, IdentityRef("whatsapp", "61412345678"), actor_id=None, scope=None
+        )
+        assert (resolution.customer_id, resolution.merged) == (known.id, [])
+        assert identities_of(session, known.id) == {
+            ("phone", "+61412345678"),
+            ("whatsapp", "61412345678"),
+        }
+    with pytest.raises(IdentityTaken) as refused, migrated.session() as session:
+        Customers(session, regiocrm_hooks).create(
+            NewCustomer(market="AU"), [IdentityRef("phone", "+61 412 345 678")]
+        )
+    assert refused.value.owner_id == known.id
+    wa_id = IdentityRef("whatsapp", "61412345678")
+    with pytest.raises(IdentityTaken) as refused, migrated.session() as session:
+        Customers(session, regiocrm_hooks).create(NewCustomer(market="AU"), [wa_id])
+    assert refused.value.owner_id == known.id
+    with migrated.session() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 1
+
+
 def test_an_invalid_identity_is_refused_and_nothing_is_stored(
     migrated: ZoneStores, regiocrm_hooks: Hooks
 ) -> None:
