@@ -63,6 +63,7 @@ from regiocrm.channels import (
 from regiocrm.customers import Customers
 from regiocrm.hooks import Hooks
 from regiocrm.i18n import negotiate
+from regiocrm.identities import InvalidIdentity
 from regiocrm.ids import derived_id, new_id
 from regiocrm.models import (
     CampaignMember,
@@ -196,7 +197,8 @@ def store(
     two deliveries racing each other still store one row and answer with its reply.
 
     :raises MalformedPayload: for a message id or an identity longer than its column
-        (PostgreSQL refuses one, where SQLite would keep it), before anything is stored.
+        (PostgreSQL refuses one, where SQLite would keep it), or a sender whose identity
+        is not valid (an SMS from an alphanumeric sender id), before anything is stored.
     """
     zone = session.residency.zone_for(account.market, DataClass.CRM)
     connection = session.zone_connection(zone)
@@ -204,6 +206,7 @@ def store(
     kept = [storable(message) for message in messages]
     for message in kept:
         _check_lengths(message)
+        _check_sender(hooks, account, message)
     replies = _kept_replies(connection, account, kept)
     locale = reply_locale(hooks, account)
     for message in kept:
@@ -258,6 +261,16 @@ def _kept_replies(
         {"account": account.name, "external_ids": [m.external_id for m in messages]},
     )
     return {external_id: reply for external_id, reply in rows}
+
+
+def _check_sender(hooks: Hooks, account: ChannelAccount, message: InboundMessage) -> None:
+    """Processing resolves the sender by the message's first identity: one that cannot be
+    an identity of its kind would fail it for ever after the provider was answered."""
+    sender = message.identities[0]
+    try:
+        hooks.normalize_identity(kind=sender.kind, value=sender.value, market=account.market)
+    except InvalidIdentity as exc:
+        raise MalformedPayload(f"the sender cannot be recognised: {exc}") from None
 
 
 def _check_lengths(message: InboundMessage) -> None:

@@ -498,14 +498,20 @@ def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
         stores,
         regiocrm_hooks,
         account,
-        [InboundMessage("m3", (IdentityRef("phone", "not a number"),), datetime.now(UTC))],
+        [InboundMessage("m3", (IdentityRef("echo", "a"),), datetime.now(UTC))],
     )
-    with pytest.raises(Exception, match="not a phone number"):
-        process(stores, regiocrm_hooks, registry, stored.inbox)
+
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the identity zone is unreachable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Customers, "resolve", unreachable)
+        with pytest.raises(ConnectionError, match="unreachable"):
+            process(stores, regiocrm_hooks, registry, stored.inbox)
     with stores.session() as session:
         row = session.get_one(InboxMessage, stored.inbox.id)
         assert row.status is InboxStatus.FAILED
-        assert "not a phone number" in row.error
+        assert row.error == "ConnectionError: the identity zone is unreachable"
     assert count(stores, Interaction) == 0
     assert requeue_failed(stores) == 1
     assert waiting(stores) == [stored.inbox]
