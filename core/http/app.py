@@ -6,22 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 
 from regiocrm import __version__
-from regiocrm.access import Forbidden
 from regiocrm.channels import PROVIDER_TIMEOUT, ChannelRegistry
 from regiocrm.geocoding import MapChain
 from regiocrm.hooks import Hooks
+from regiocrm.http import problems
+from regiocrm.http.inputs import refuse_unstorable
 from regiocrm.http.limits import BodySizeLimit
 from regiocrm.inbox import InboxWorker
 from regiocrm.leads import DealerLocator
 from regiocrm.migrate import Migrator
 from regiocrm.replies import record_auto_reply
-from regiocrm.residency import ApartError
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
 
@@ -41,20 +41,20 @@ class Services:
     dealers: DealerLocator
 
 
-async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
+class RegiocrmAPI(FastAPI):
+    """FastAPI whose OpenAPI document defines the problem details every error answers."""
 
-
-async def _apart(request: Request, exc: Exception) -> JSONResponse:
-    """The deployment's residency keeps apart what the query relates: its configuration
-    must change, not the request."""
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = problems.with_problem_schemas(super().openapi())
+        return self.openapi_schema
 
 
 def create_app(
     settings: RegiocrmSettings, hooks: Hooks, *, http_client: httpx.Client | None = None
 ) -> FastAPI:
-    """A FastAPI app with every plugin's routers and the deployment's body-size limit.
+    """A FastAPI app with every plugin's routers and the deployment's body-size limit;
+    every refusal answers problem details, and no route takes NaN, Infinity or NUL.
 
     :param http_client: the client for providers' APIs; tests pass one with a mocked
         transport. The inbox worker runs while the app's lifespan does.
@@ -82,11 +82,13 @@ def create_app(
             client.close()
         stores.dispose()
 
-    app = FastAPI(
+    app = RegiocrmAPI(
         title="regiocrm",
         version=__version__,
-        description="One CRM core for every market: webhooks, the JSON API and health.",
+        description="One CRM core for every market: webhooks, the JSON API and health."
+        " Every error answers RFC 9457 problem details (`application/problem+json`).",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable)],
     )
     app.state.services = Services(
         settings,
@@ -101,7 +103,6 @@ def create_app(
     )
     for router in hooks.routers():
         app.include_router(router)
-    app.add_exception_handler(Forbidden, _forbidden)
-    app.add_exception_handler(ApartError, _apart)
+    problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http.max_body_bytes)
     return app
