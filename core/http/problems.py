@@ -159,11 +159,21 @@ def install(app: FastAPI) -> None:
 
 def with_problem_schemas(document: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI ``document`` with :class:`Problem` among its schemas, which the
-    responses from :func:`problems` refer to."""
+    responses from :func:`problems` refer to.
+
+    Every operation can answer 422 (nothing takes NaN or NUL), so each lists it as a
+    problem, a plugin's route that lists nothing included, in place of FastAPI's own
+    validation error, which no answer has.
+    """
     schema = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(schema.pop("$defs", {}))
     schemas[Problem.__name__] = schema
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation["responses"]["422"] = ANSWERS[status.HTTP_422_UNPROCESSABLE_CONTENT]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     return document
 
 
