@@ -94,6 +94,7 @@ def problem(
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    # As Starlette's own handler does: these statuses carry no body.
     if exc.status_code in {status.HTTP_204_NO_CONTENT, status.HTTP_304_NOT_MODIFIED}:
         return Response(status_code=exc.status_code, headers=exc.headers)
     members = exc.members if isinstance(exc, ProblemException) else {}
