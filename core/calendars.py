@@ -62,12 +62,22 @@ class BusinessCalendar:
     def due(self, start: datetime, duration: timedelta) -> datetime:
         """When ``duration`` of business time has passed after ``start``, in UTC.
 
-        :raises ValueError: for a naive ``start`` or a negative duration.
+        :raises ValueError: for a naive ``start``, a negative duration, or a due time past
+            the end of the calendar (the last moment of the year 9999).
         """
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         if duration < timedelta(0):
             raise ValueError("duration must not be negative")
+        try:
+            return self._due(start, duration)
+        except OverflowError:
+            raise ValueError(
+                f"{duration} of business time from {start.isoformat()} ends past 9999-12-31,"
+                " the last day the calendar holds"
+            ) from None
+
+    def _due(self, start: datetime, duration: timedelta) -> datetime:
         if self.hours is None:
             return (start + duration).astimezone(ZoneInfo("UTC"))
         remaining = duration

@@ -86,7 +86,8 @@ class Cases:
 
         :raises regiocrm.customers.UnknownCustomer: for no such customer.
         :raises regiocrm.packs.PackError: for a market no pack serves.
-        :raises CaseError: when the market's pack sets no target for the priority.
+        :raises CaseError: when the market's pack sets no target for the priority, or a
+            due time cannot be kept (past the calendar's end).
         """
         customer = Customers(self.session, self.hooks).get(new.customer_id)
         pack = self.hooks.packs().for_market(new.market)
@@ -97,13 +98,16 @@ class Cases:
         subdivision = self._subdivision(new.organization_id, new.market)
 
         def due(hours: float) -> datetime:
-            return self.hooks.due_at(
-                market=new.market,
-                start=opened,
-                duration=timedelta(hours=hours),
-                service=new.service,
-                subdivision=subdivision,
-            )
+            try:
+                return self.hooks.due_at(
+                    market=new.market,
+                    start=opened,
+                    duration=timedelta(hours=hours),
+                    service=new.service,
+                    subdivision=subdivision,
+                )
+            except ValueError as exc:
+                raise CaseError(str(exc)) from None
 
         case = Case(
             market=new.market,

@@ -72,6 +72,12 @@ class MalformedPayload(ChannelError):
     status = 400
 
 
+class NoHandshake(ChannelError):
+    """The channel verifies its URL in no way: a GET is not for it."""
+
+    status = 405
+
+
 class SendError(Exception):
     """A provider refused or failed an outbound message.
 
@@ -239,8 +245,9 @@ class Channel(ABC):
         """Answer a GET: the provider's URL verification. Default: none (405).
 
         :raises ChannelError: when the check fails.
+        :raises NoHandshake: by default.
         """
-        return WebhookResponse(405, b"this webhook takes POST requests")
+        raise NoHandshake("this webhook takes POST requests")
 
     @abstractmethod
     def verify(self, account: ChannelAccount, request: WebhookRequest) -> None:

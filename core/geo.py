@@ -33,6 +33,12 @@ from regiocrm.maps import Datum, Point
 
 LatLon = tuple[float, float]
 
+
+class NoEquivalent(ValueError):
+    """A point that has no equivalent in the datum asked for (one whose offset carries it
+    past a pole or the antimeridian)."""
+
+
 # The Krasovsky 1940 ellipsoid the GCJ-02 formula is written against (f = 1/298.3).
 KRASOVSKY_A = 6378245.0
 KRASOVSKY_EE = 0.00669342162296594323
@@ -409,7 +415,7 @@ _FROM_GCJ02: dict[Datum, Callable[[float, float], LatLon]] = {
 def convert(point: Point, to: Datum) -> Point:
     """The same place in another datum (outside mainland China, GCJ-02 is WGS-84).
 
-    :raises ValueError: when Baidu's offset carries the point past a pole or the
+    :raises NoEquivalent: when Baidu's offset carries the point past a pole or the
         antimeridian (BD-09 is meaningless there, and the point would be invalid).
     """
     if point.datum is to:
@@ -418,7 +424,7 @@ def convert(point: Point, to: Datum) -> Point:
     try:
         return Point(lat, lon, to)
     except ValueError as exc:
-        raise ValueError(
+        raise NoEquivalent(
             f"({point.lat}, {point.lon}) in {point.datum} has no {to} equivalent: {exc}"
         ) from None
 

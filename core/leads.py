@@ -53,7 +53,10 @@ class DealerLocator:
     def nearest(
         self, session: ZonedSession, market: str, point: Point
     ) -> Nearest[uuid.UUID] | None:
-        """The nearest active dealer of ``market`` with a location, or None."""
+        """The nearest active dealer of ``market`` with a location, or None.
+
+        :raises regiocrm.geo.NoEquivalent: for a point with no WGS-84 equivalent.
+        """
         return self.index(session, market).nearest(convert(point, Datum.WGS84))
 
     def index(self, session: ZonedSession, market: str) -> NearestIndex[uuid.UUID]:
@@ -104,6 +107,7 @@ class Leads:
 
         :raises ValueError: for a lead with neither an address nor a point, or an empty one.
         :raises regiocrm.packs.PackError: for a market no pack serves.
+        :raises regiocrm.geo.NoEquivalent: for a point with no WGS-84 equivalent.
         """
         pack = self.hooks.packs().for_market(new.market)
         if new.point is None and (new.address is None or not new.address.strip()):

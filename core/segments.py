@@ -68,11 +68,15 @@ class _Filter(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Longer than any vehicle is owned, and short enough that "owned since" is a date.
+MAX_OWNERSHIP_YEARS = 100
+
+
 class YearsRange(_Filter):
     """How long a customer has owned a vehicle they still own, in years."""
 
-    min: float | None = Field(default=None, ge=0)
-    max: float | None = Field(default=None, ge=0)
+    min: float | None = Field(default=None, ge=0, le=MAX_OWNERSHIP_YEARS)
+    max: float | None = Field(default=None, ge=0, le=MAX_OWNERSHIP_YEARS)
 
     @field_validator("max")
     @classmethod

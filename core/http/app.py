@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from fastapi import Depends, FastAPI
 
 from regiocrm import __version__
-from regiocrm.access import Forbidden
 from regiocrm.channels import PROVIDER_TIMEOUT, ChannelRegistry
 from regiocrm.geocoding import MapChain
 from regiocrm.hooks import Hooks
+from regiocrm.http import problems
 from regiocrm.http.headers import SecurityHeaders
+from regiocrm.http.inputs import refuse_unstorable
 from regiocrm.http.limits import BodySizeLimit
 from regiocrm.inbox import InboxWorker
 from regiocrm.leads import DealerLocator
 from regiocrm.migrate import Migrator
 from regiocrm.replies import InboxPipeline
-from regiocrm.residency import ApartError
 from regiocrm.settings import RegiocrmSettings
 from regiocrm.stores import ZoneStores
-
-log = logging.getLogger(__name__)
-
-# Seconds a client is asked to wait before trying a write again on a busy database.
-RETRY_AFTER_UNAVAILABLE = 5
 
 
 @dataclass
@@ -48,35 +41,21 @@ class Services:
     dealers: DealerLocator
 
 
-async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
+class RegiocrmAPI(FastAPI):
+    """FastAPI whose OpenAPI document defines the problem details every error answers."""
 
-
-async def _apart(request: Request, exc: Exception) -> JSONResponse:
-    """The deployment's residency keeps apart what the query relates: its configuration
-    must change, not the request."""
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
-
-
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The database is unreachable or busy (a dropped connection, SQLite's lock held too
-    long, a serialization failure): the transaction was rolled back, and the same request
-    may succeed later. The driver's message names hosts and databases: it goes to the log
-    only."""
-    reason = exc.orig if isinstance(exc, OperationalError) else exc
-    log.error("%s %s answered 503: %s", request.method, request.url.path, reason)
-    return JSONResponse(
-        {"detail": "the database is unavailable or busy: try again later"},
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
-    )
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = problems.with_problem_schemas(super().openapi())
+        return self.openapi_schema
 
 
 def create_app(
     settings: RegiocrmSettings, hooks: Hooks, *, http_client: httpx.Client | None = None
 ) -> FastAPI:
     """A FastAPI app with every plugin's routers, the deployment's body-size limit and the
-    security headers (:mod:`regiocrm.http.headers`).
+    security headers (:mod:`regiocrm.http.headers`); every refusal answers problem details,
+    and no route takes NaN, Infinity or NUL.
 
     :param http_client: the client for providers' APIs; tests pass one with a mocked
         transport. The inbox worker runs while the app's lifespan does.
@@ -96,11 +75,13 @@ def create_app(
             client.close()
         stores.dispose()
 
-    app = FastAPI(
+    app = RegiocrmAPI(
         title="regiocrm",
         version=__version__,
-        description="One CRM core for every market: webhooks, the JSON API and health.",
+        description="One CRM core for every market: webhooks, the JSON API and health."
+        " Every error answers RFC 9457 problem details (`application/problem+json`).",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable)],
     )
     app.state.services = Services(
         settings,
@@ -115,9 +96,7 @@ def create_app(
     )
     for router in hooks.routers():
         app.include_router(router)
-    app.add_exception_handler(Forbidden, _forbidden)
-    app.add_exception_handler(ApartError, _apart)
-    app.add_exception_handler(OperationalError, _unavailable)
+    problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http.max_body_bytes)
     # Added last, so it is outside the body limit: its refusals get the headers too.
     app.add_middleware(SecurityHeaders)

@@ -7,12 +7,13 @@ from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime
 
 from regiocrm import audit
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http import paging
 from regiocrm.http.deps import CurrentUser, DbSession, Viewer
+from regiocrm.http.inputs import Moment
+from regiocrm.http.problems import problems
 from regiocrm.models import Organization, UserRole
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -20,14 +21,14 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 AUDIT_READERS = (UserRole.ADMIN, UserRole.COMPETENCE_CENTRE, UserRole.PARTNER_AUDITOR)
 
 
-@router.get("")
+@router.get("", responses=problems(400, 401, 403, 404, 422, 503))
 def read_trail(
     user: CurrentUser,
     scope: Viewer,
     session: DbSession,
     org: Annotated[uuid.UUID, Query(description="the organization whose users acted")],
-    since: Annotated[AwareDatetime, Query(description="from (inclusive), ISO 8601")],
-    until: Annotated[AwareDatetime | None, Query(description="to (exclusive)")] = None,
+    since: Annotated[Moment, Query(description="from (inclusive), ISO 8601")],
+    until: Annotated[Moment | None, Query(description="to (exclusive)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: str | None = None,
 ) -> dict[str, Any]:

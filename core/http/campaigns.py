@@ -8,7 +8,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from regiocrm import audit
 from regiocrm.access import Scope, holds
@@ -26,6 +26,8 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.http import paging
 from regiocrm.http.app import Services
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
+from regiocrm.http.inputs import Moment
+from regiocrm.http.problems import problems
 from regiocrm.models import Campaign, CampaignMember, CampaignStatus, DeliveryStatus, UserRole
 from regiocrm.models.base import utcnow
 from regiocrm.segments import Segment, SegmentError
@@ -51,8 +53,8 @@ class CampaignIn(BaseModel):
     segment: dict[str, Any] = Field(examples=[{"markets": ["JP"], "contract_ends_within_days": 60}])
     channels: list[str] = Field(min_length=1, examples=[["line"]])
     messages: dict[str, str] = Field(examples=[{"ja_JP": "{name}様、ご契約の更新のご案内です。"}])
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
 
     def plan(self, organization_id: uuid.UUID) -> Plan:
         """:raises SegmentError: for an unknown segment field or a bad value."""
@@ -128,7 +130,7 @@ def _campaign(campaigns: Campaigns, scope: Scope, campaign_id: uuid.UUID) -> Cam
     return campaign
 
 
-@router.post("/api/segments/count")
+@router.post("/api/segments/count", responses=problems(400, 401, 403, 413, 422, 503))
 def count_segment(
     body: SegmentIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -147,7 +149,11 @@ def count_segment(
     return Audience(evaluation.audience(session, channels)).as_dict()
 
 
-@router.post("/api/campaigns", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/campaigns",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 413, 422, 503),
+)
 def plan_campaign(
     body: CampaignIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -164,7 +170,7 @@ def plan_campaign(
     return {**campaign_json(campaign), "audience": audience.as_dict()}
 
 
-@router.get("/api/campaigns/{campaign_id}")
+@router.get("/api/campaigns/{campaign_id}", responses=problems(401, 403, 404, 422, 503))
 def read_campaign(
     campaign_id: uuid.UUID, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -174,7 +180,9 @@ def read_campaign(
     return {**campaign_json(campaign), "results": campaigns.results(campaign).as_dict()}
 
 
-@router.get("/api/campaigns/{campaign_id}/preview")
+@router.get(
+    "/api/campaigns/{campaign_id}/preview", responses=problems(400, 401, 403, 404, 422, 503)
+)
 def preview_campaign(
     campaign_id: uuid.UUID, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -187,7 +195,11 @@ def preview_campaign(
         raise _bad(exc) from None
 
 
-@router.post("/api/campaigns/{campaign_id}/launch", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/api/campaigns/{campaign_id}/launch",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(400, 401, 403, 404, 413, 422, 503),
+)
 def launch_campaign(
     campaign_id: uuid.UUID,
     user: CurrentUser,
@@ -221,7 +233,9 @@ def _launch(svc: Services, campaign_id: uuid.UUID, actor_id: uuid.UUID) -> None:
         log.exception("campaign %s was not launched", campaign_id)
 
 
-@router.get("/api/campaigns/{campaign_id}/members")
+@router.get(
+    "/api/campaigns/{campaign_id}/members", responses=problems(400, 401, 403, 404, 422, 503)
+)
 def campaign_members(
     campaign_id: uuid.UUID,
     user: CurrentUser,

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from regiocrm import audit
@@ -16,7 +16,9 @@ from regiocrm.cases import CaseError, Cases, IllegalTransition, NewCase, Unknown
 from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
+from regiocrm.http.inputs import Moment
 from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
+from regiocrm.http.problems import problems
 from regiocrm.models import Case, CaseStatus, Priority
 from regiocrm.packs import PackError
 
@@ -30,7 +32,7 @@ class CaseIn(BaseModel):
     market: str = Field(pattern=r"^[A-Z]{2}$", examples=["CN"])
     priority: Priority = Priority.NORMAL
     subject: str = Field(min_length=1, max_length=300)
-    opened_at: AwareDatetime | None = Field(
+    opened_at: Moment | None = Field(
         default=None, description="when it was opened, for a case imported from elsewhere"
     )
     service: Service = Field(
@@ -71,7 +73,11 @@ def as_json(case: Case) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 413, 422, 503),
+)
 def open_case(
     body: CaseIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -90,7 +96,7 @@ def open_case(
     return as_json(case)
 
 
-@router.get("")
+@router.get("", responses=problems(401, 403, 422, 503))
 def list_cases(
     user: CurrentUser,
     scope: Viewer,
@@ -126,7 +132,7 @@ def _case(cases: Cases, scope: Scope, case_id: uuid.UUID) -> Case:
     return case
 
 
-@router.get("/{case_id}")
+@router.get("/{case_id}", responses=problems(401, 403, 404, 422, 503))
 def get_case(
     case_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -135,7 +141,7 @@ def get_case(
     return as_json(case)
 
 
-@router.post("/{case_id}/transition")
+@router.post("/{case_id}/transition", responses=problems(400, 401, 403, 404, 413, 422, 503))
 def transition(
     case_id: uuid.UUID,
     body: TransitionIn,

@@ -17,6 +17,7 @@ from regiocrm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.paging import PAGE_DEFAULT, Limit
+from regiocrm.http.problems import problems
 from regiocrm.models import Contract, ContractKind, ContractStatus
 from regiocrm.packs import PackError
 
@@ -60,7 +61,11 @@ def as_json(contract: Contract) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 413, 422, 503),
+)
 def create_contract(
     body: ContractIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -83,7 +88,7 @@ def create_contract(
     return as_json(contract)
 
 
-@router.get("")
+@router.get("", responses=problems(401, 403, 422, 503))
 def list_contracts(
     user: CurrentUser,
     scope: Viewer,
@@ -114,7 +119,7 @@ def list_contracts(
     return {"items": [as_json(contract) for contract in found]}
 
 
-@router.get("/{contract_id}")
+@router.get("/{contract_id}", responses=problems(401, 403, 404, 422, 503))
 def get_contract(
     contract_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:

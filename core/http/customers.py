@@ -32,6 +32,7 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.http import paging
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.paging import PAGE_DEFAULT, Limit
+from regiocrm.http.problems import problems
 from regiocrm.identities import InvalidIdentity
 from regiocrm.messaging import DeliveryError, Messaging, NoConsent, NoRoute
 from regiocrm.models import (
@@ -169,7 +170,11 @@ def _add_consents(session: Session, customer: Customer, consents: list[ConsentIn
         )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 409, 413, 422, 503),
+)
 def create_customer(
     body: CustomerIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -216,7 +221,7 @@ def _first(session: Session, statements: Sequence[Any], limit: int) -> list[Cust
     return sorted(found, key=lambda customer: customer.id)[:limit]
 
 
-@router.get("")
+@router.get("", responses=problems(400, 401, 403, 422, 503))
 def find_customers(
     user: CurrentUser,
     scope: Viewer,
@@ -263,7 +268,7 @@ def find_customers(
     return {"items": [_as_json(customers, c) for c in page], "next": next_cursor}
 
 
-@router.get("/{customer_id}")
+@router.get("/{customer_id}", responses=problems(401, 403, 404, 422, 503))
 def get_customer(
     customer_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
@@ -274,7 +279,7 @@ def get_customer(
     return _as_json(customers, customer)
 
 
-@router.get("/{customer_id}/timeline")
+@router.get("/{customer_id}/timeline", responses=problems(400, 401, 403, 404, 422, 503))
 def timeline(
     customer_id: uuid.UUID,
     user: CurrentUser,
@@ -316,7 +321,9 @@ def timeline(
     }
 
 
-@router.post("/{customer_id}/identities")
+@router.post(
+    "/{customer_id}/identities", responses=problems(400, 401, 403, 404, 409, 413, 422, 503)
+)
 def bind_identity(
     customer_id: uuid.UUID,
     body: BindIn,
@@ -347,7 +354,7 @@ def bind_identity(
     return _as_json(customers, customers.get(resolution.customer_id))
 
 
-@router.post("/{customer_id}/merge")
+@router.post("/{customer_id}/merge", responses=problems(400, 401, 403, 404, 409, 413, 422, 503))
 def merge_customers(
     customer_id: uuid.UUID,
     body: MergeIn,
@@ -373,7 +380,11 @@ def merge_customers(
     return _as_json(customers, survivor)
 
 
-@router.post("/{customer_id}/consents", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{customer_id}/consents",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 404, 413, 422, 503),
+)
 def record_consent(
     customer_id: uuid.UUID,
     body: ConsentIn,
@@ -397,7 +408,11 @@ def record_consent(
     return {"customer_id": str(customer.id), **body.model_dump(mode="json")}
 
 
-@router.post("/{customer_id}/messages", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{customer_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 404, 409, 413, 422, 502, 503),
+)
 def send_message(
     customer_id: uuid.UUID,
     body: MessageIn,

@@ -12,6 +12,7 @@ from regiocrm.customers import UnknownCustomer
 from regiocrm.exports import FILE, ExportError, ExportRefused, export_customer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, Svc
+from regiocrm.http.problems import ProblemException, problems
 from regiocrm.models import UserRole
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
@@ -32,12 +33,16 @@ class ExportIn(BaseModel):
     )
 
 
-@router.post("/{customer_id}/exports", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{customer_id}/exports",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 404, 413, 422, 503),
+)
 def export(customer_id: uuid.UUID, body: ExportIn, user: CurrentUser, svc: Svc) -> dict[str, Any]:
     """Export everything held about a customer to a zone, or as a download.
 
     403 when the caller may not export (admins and competence centres may) or when the
-    rules do not allow it, with every missing consent and assessment under ``missing``;
+    rules do not allow it, with every missing consent and assessment in ``missing``;
     both the export and a refusal are audited.
     """
     if user.role not in EXPORTERS:
@@ -50,8 +55,8 @@ def export(customer_id: uuid.UUID, body: ExportIn, user: CurrentUser, svc: Svc) 
             svc.stores, svc.hooks, customer_id, destination, actor_id=user.id
         )
     except ExportRefused as exc:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, detail={"message": str(exc), "missing": exc.missing}
+        raise ProblemException(
+            status.HTTP_403_FORBIDDEN, str(exc), missing=list(exc.missing)
         ) from None
     except UnknownCustomer as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None

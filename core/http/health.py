@@ -9,11 +9,22 @@ from fastapi import APIRouter, Depends, Response, status
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services
 from regiocrm.http.deps import services
+from regiocrm.http.problems import problems
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    responses={
+        503: {
+            "description": "A zone is unreachable or not migrated to the heads; the same"
+            " report says which.",
+            "model": dict[str, Any],
+        },
+        **problems(422),
+    },
+)
 def healthz(svc: Annotated[Services, Depends(services)], response: Response) -> dict[str, Any]:
     """200 when every zone is reachable and at the migration heads, 503 otherwise.
 

@@ -14,9 +14,11 @@ from sqlalchemy import select
 from regiocrm import audit
 from regiocrm.access import Scope, holds, rows_in
 from regiocrm.customers import Customers, UnknownCustomer
+from regiocrm.geo import NoEquivalent
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
+from regiocrm.http.problems import problems
 from regiocrm.lead_lifecycle import Conflict, LeadError, LeadLifecycle, Sale, UnknownLead, overdue
 from regiocrm.leads import Leads, NewLead
 from regiocrm.maps import Datum, Point
@@ -108,12 +110,17 @@ class SaleIn(BaseModel):
     )
 
 
-@router.post("/leads", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/leads",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 413, 422, 503),
+)
 def create_lead(
     body: LeadIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
 ) -> dict[str, Any]:
     """Store a lead and route it to the nearest active dealer of its market. A lead that
-    cannot be placed is kept unassigned, with ``unassigned_reason`` saying why."""
+    cannot be placed is kept unassigned, with ``unassigned_reason`` saying why; a point with
+    no WGS-84 equivalent (a BD-09 point at the south pole or the antimeridian) is 422."""
     point = None if body.lat is None or body.lon is None else Point(body.lat, body.lon, body.datum)
     leads = Leads(session, svc.hooks, svc.maps, svc.dealers)
     scope.require_customers()
@@ -130,12 +137,12 @@ def create_lead(
                 vehicle_model=body.vehicle_model,
             )
         )
-    except (PackError, UnknownCustomer) as exc:
+    except (PackError, UnknownCustomer, NoEquivalent) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return _as_json(session, lead)
 
 
-@router.get("/leads")
+@router.get("/leads", responses=problems(401, 403, 422, 503))
 def list_leads(
     user: CurrentUser,
     scope: Viewer,
@@ -172,7 +179,7 @@ def _lead(session: DbSession, scope: Scope, lead_id: uuid.UUID) -> Lead:
     return lead
 
 
-@router.get("/leads/{lead_id}")
+@router.get("/leads/{lead_id}", responses=problems(401, 403, 404, 422, 503))
 def get_lead(
     lead_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession
 ) -> dict[str, Any]:
@@ -182,7 +189,7 @@ def get_lead(
     return _as_json(session, lead)
 
 
-@router.post("/leads/{lead_id}/transition")
+@router.post("/leads/{lead_id}/transition", responses=problems(400, 401, 403, 404, 413, 422, 503))
 def transition_lead(
     lead_id: uuid.UUID,
     body: LeadStep,
@@ -205,7 +212,7 @@ def transition_lead(
     return _as_json(session, lead)
 
 
-@router.post("/leads/{lead_id}/convert")
+@router.post("/leads/{lead_id}/convert", responses=problems(400, 401, 403, 404, 409, 413, 422, 503))
 def convert_lead(
     lead_id: uuid.UUID,
     body: SaleIn,
@@ -235,7 +242,7 @@ def convert_lead(
     return _as_json(session, lead)
 
 
-@router.get("/dealers/nearest")
+@router.get("/dealers/nearest", responses=problems(401, 404, 422, 503))
 def nearest_dealer(
     user: CurrentUser,
     session: DbSession,
@@ -245,8 +252,12 @@ def nearest_dealer(
     market: Annotated[str, Query(pattern=MARKET)],
     datum: Datum = Datum.WGS84,
 ) -> dict[str, Any]:
-    """The nearest active dealer of ``market`` to a point (in any datum)."""
-    nearest = svc.dealers.nearest(session, market, Point(lat, lon, datum))
+    """The nearest active dealer of ``market`` to a point (in any datum); 422 for a point
+    with no WGS-84 equivalent (a BD-09 point at the south pole or the antimeridian)."""
+    try:
+        nearest = svc.dealers.nearest(session, market, Point(lat, lon, datum))
+    except NoEquivalent as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     if nearest is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no active dealer of {market} has a location"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
+from fastapi import status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from regiocrm.http.problems import problem
 
 
 class BodySizeLimit:
@@ -25,7 +26,7 @@ class BodySizeLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
 
         messages: list[Message] = []
@@ -37,7 +38,7 @@ class BodySizeLimit:
                 break
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
@@ -47,16 +48,10 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = problem(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"request body larger than {self.max_bytes} bytes",
+            instance=scope["path"],
         )
-        await send({"type": "http.response.body", "body": body})
+        await refusal(scope, receive, send)

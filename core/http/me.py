@@ -8,12 +8,13 @@ from fastapi import APIRouter
 
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession
+from regiocrm.http.problems import problems
 from regiocrm.models import Organization
 
 router = APIRouter(prefix="/api", tags=["account"])
 
 
-@router.get("/me")
+@router.get("/me", responses=problems(401, 422, 503))
 def me(user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """The calling user and their organization."""
     organization = session.get_one(Organization, user.organization_id)

@@ -51,9 +51,13 @@ def decode_moment(value: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     moment, _, row_id = position.partition("|")
     try:
-        return datetime.fromisoformat(moment), uuid.UUID(row_id)
+        at, after = datetime.fromisoformat(moment), uuid.UUID(row_id)
     except ValueError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, NOT_A_CURSOR) from None
+    # Every moment this API writes into a cursor carries its offset, and is in UTC.
+    if at.tzinfo is None or at.utcoffset():
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, NOT_A_CURSOR)
+    return at, after
 
 
 def encode_moment(moment: datetime, row_id: uuid.UUID) -> str | None:

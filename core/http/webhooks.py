@@ -12,9 +12,9 @@ inbox worker resolve the sender, write the timeline and call the event hooks.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from regiocrm.campaigns import record_receipts
@@ -32,6 +32,7 @@ from regiocrm.channels import (
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services
 from regiocrm.http.deps import services
+from regiocrm.http.problems import problem, problem_response, problems
 from regiocrm.inbox import Stored, remember_signature, storable, store
 from regiocrm.models.base import utcnow
 
@@ -39,16 +40,28 @@ router = APIRouter(tags=["webhooks"])
 
 
 WEBHOOK = "/webhooks/{channel}/{account}"
+ANSWERS: dict[int | str, Any] = {
+    200: {
+        "description": "The provider's answer, in the form its channel takes (an echoed"
+        " challenge, `success`, a passive reply, or nothing).",
+        "content": {"text/plain": {}, "application/xml": {}, "application/json": {}},
+    },
+    400: problem_response("The body is malformed or hostile; nothing is stored."),
+    401: problem_response("The provider's signature is missing."),
+    403: problem_response("The signature is wrong or stale."),
+    404: problem_response("No account of that name on that channel."),
+    **problems(413, 422),
+}
 
 
-@router.get(WEBHOOK)
+@router.get(WEBHOOK, response_class=Response, responses=ANSWERS)
 async def verify_webhook(channel: str, account: str, request: Request) -> Response:
     """The provider's URL verification for one channel account (WeChat's echostr,
     WhatsApp's hub.challenge)."""
     return await _answer(channel, account, request, _handshake)
 
 
-@router.post(WEBHOOK)
+@router.post(WEBHOOK, response_class=Response, responses=ANSWERS)
 async def deliver_webhook(channel: str, account: str, request: Request) -> Response:
     """A provider's delivery of messages and events for one channel account."""
     return await _answer(channel, account, request, _deliver)
@@ -61,7 +74,11 @@ async def _answer(channel: str, account: str, request: Request, step: Step) -> R
     svc = services(request)
     found = svc.channels.account(channel, account)
     if found is None:
-        return JSONResponse({"detail": f"no {channel} account named {account!r}"}, 404)
+        return problem(
+            status.HTTP_404_NOT_FOUND,
+            f"no {channel} account named {account!r}",
+            instance=request.url.path,
+        )
     handler, channel_account = found
     webhook_request = WebhookRequest(
         method=request.method,
@@ -74,7 +91,7 @@ async def _answer(channel: str, account: str, request: Request, step: Step) -> R
     try:
         answer = await step(svc, handler, channel_account, webhook_request)
     except ChannelError as exc:
-        return JSONResponse({"detail": str(exc) or type(exc).__name__}, exc.status)
+        return problem(exc.status, str(exc) or type(exc).__name__, instance=request.url.path)
     return Response(answer.body, answer.status, media_type=answer.media_type)
 
 

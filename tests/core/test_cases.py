@@ -104,6 +104,31 @@ def test_the_steps_of_a_case_go_on_the_customers_timeline(desk: Desk) -> None:
 
 
 @pytest.mark.parametrize(
+    ("opened_at", "reason"),
+    [
+        ("9999-12-31T23:00:00Z", "ends past 9999-12-31, the last day the calendar holds"),
+        ("0001-01-01T00:00:00+14:00", "is outside the years 1 to 9999 in UTC"),
+    ],
+    ids=["due past the calendar's end", "opened before the year 1 in UTC"],
+)
+@pytest.mark.parametrize("service", ["office", "call_centre"])
+def test_a_case_whose_clock_cannot_run_is_refused_and_nothing_is_stored(
+    desk: Desk, opened_at: str, reason: str, service: str
+) -> None:
+    body = {
+        "customer_id": desk.customer(),
+        "market": "CN",
+        "subject": "刹车异响",
+        "opened_at": opened_at,
+        "service": service,
+    }
+    answer = desk.post("/api/cases", body)
+    assert answer.status_code == 422
+    assert reason in answer.json()["detail"]
+    assert desk.count(Case) == 0
+
+
+@pytest.mark.parametrize(
     ("steps", "refused", "reason"),
     [
         ([], "closed", "a new case cannot become closed: it may become assigned, in_progress"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -133,6 +134,65 @@ def test_lookups_refuse_what_they_cannot_read(api: Api) -> None:
     assert api.get("/api/customers", cursor="!!!").status_code == 400
     missing = api.get("/api/customers/01a21379-5de4-74c8-943c-53455d58d22d")
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('{"market": "CN", "family_name": "王", "nickname": NaN}', ["body", "nickname"]),
+        (
+            '{"market": "CN", "identities": [{"kind": "phone", "value": Infinity}]}',
+            ["body", "identities", 0, "value"],
+        ),
+        (
+            '{"market": "CN", "consents": [{"purpose": -Infinity}]}',
+            ["body", "consents", 0, "purpose"],
+        ),
+        ('{"market": "CN", "family_name": "王", "x": {"y": [1, 1e999]}}', ["body", "x", "y", 1]),
+        ('{"market": "CN", "family_name": "王\\u0000"}', ["body", "family_name"]),
+        ('{"market": "CN", "given_\\u0000": "x"}', ["body", "given_\x00"]),
+    ],
+    ids=["NaN", "Infinity", "-Infinity", "overflow", "NUL", "NUL in a name"],
+)
+def test_numbers_json_has_not_and_nul_are_refused_and_nothing_is_stored(
+    api: Api, body: str, where: list[str | int]
+) -> None:
+    answer = api.client.post(
+        "/api/customers",
+        content=body.encode(),
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    errors = answer.json()["errors"]
+    assert {error["type"] for error in errors} <= {"finite_number", "nul_character"}
+    assert [error["loc"] for error in errors] == [where]
+    assert api.count(Customer) == 0
+
+
+def test_a_nul_in_the_query_or_the_path_is_refused(api: Api) -> None:
+    by_identity = api.get("/api/customers", identity="phone:+8613800138000\x00")
+    assert by_identity.status_code == 422
+    assert by_identity.json()["errors"] == [
+        {
+            "loc": ["query", "identity"],
+            "msg": "a NUL character is not allowed",
+            "type": "nul_character",
+        }
+    ]
+    assert api.get("/api/customers/%00").status_code == 422
+
+
+@pytest.mark.parametrize(
+    "position",
+    ["2026-11-01T00:00:00|{id}", "0001-01-01T00:00:00+14:00|{id}", "2026-11-01T09:00+09:00|{id}"],
+    ids=["naive", "before the year 1 in UTC", "not in UTC"],
+)
+def test_a_timeline_cursor_this_api_did_not_write_is_refused(api: Api, position: str) -> None:
+    customer = api.post("/api/customers", json={"market": "CN"}).json()["id"]
+    cursor = base64.urlsafe_b64encode(position.format(id=uuid.uuid4()).encode()).decode()
+    answer = api.get(f"/api/customers/{customer}/timeline", cursor=cursor)
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == "not a cursor this API gave"
 
 
 def test_listing_pages_through_every_customer(api: Api) -> None:

@@ -215,7 +215,7 @@ def test_where_the_rules_ask_nothing_nothing_is_needed(desk: Desk) -> None:
     customer = desk.customer("AU")
     refused = desk.post(f"/api/customers/{customer}/exports", {"to": "download"})
     assert refused.status_code == 403
-    assert refused.json()["detail"]["missing"] == [
+    assert refused.json()["missing"] == [
         "AU identity data needs the customer's consent to export to file (purpose 'export',"
         " channel 'file' or '*'), and none is in force"
     ]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from http import HTTPStatus
+from typing import Any
 
 import pytest
 from desk import Desk
@@ -19,7 +23,8 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import create_app
 from regiocrm.http.deps import CurrentUser
 from regiocrm.models import ApiToken, Case, Customer, OrganizationKind, UserRole
-from regiocrm.settings import RegiocrmSettings
+from regiocrm.plugins.line.testing import LineDriver
+from regiocrm.settings import RegiocrmSettings, load_settings
 from regiocrm.stores import ZoneStores
 
 
@@ -174,6 +179,147 @@ def test_bodies_over_the_limit_are_refused(
             "/api/echo", content=chunks(), headers={**auth, "Content-Type": "application/json"}
         )
         assert streamed.status_code == 413
+
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(answer: Any, status: int, detail: str) -> dict[str, Any]:
+    """``answer`` is RFC 9457 problem details, with ``detail`` a sentence holding ``detail``."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = answer.json()
+    assert body["type"] == "about:blank"
+    assert body["title"] == HTTPStatus(status).phrase
+    assert body["status"] == status
+    assert isinstance(body["detail"], str)
+    assert detail in body["detail"]
+    assert body["instance"] == answer.request.url.path
+    return body
+
+
+def test_every_refusal_is_a_problem_document(
+    register_plugin, token: str, deployment_dir, regiocrm_hooks: Hooks
+) -> None:
+    register_plugin(Echo())
+    settings = RegiocrmSettings(http={"max_body_bytes": 2048})
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        assert_problem(client.get("/no/such/route"), 404, "Not Found")
+        unauthenticated = client.get("/api/me")
+        assert_problem(unauthenticated, 401, "a valid bearer token is required")
+        assert unauthenticated.headers["www-authenticate"] == "Bearer"
+        refused = client.get(f"/api/campaigns/{uuid.uuid4()}", headers=auth)
+        assert_problem(refused, 403, "a call_centre_agent may not do this")
+        invalid = client.post("/api/echo", json={"say": 1, "more": [2]}, headers=auth)
+        body = assert_problem(invalid, 422, "body.say: Input should be a valid string")
+        assert body["errors"] == [
+            {
+                "loc": ["body", "say"],
+                "msg": "Input should be a valid string",
+                "type": "string_type",
+            },
+            {
+                "loc": ["body", "more"],
+                "msg": "Input should be a valid string",
+                "type": "string_type",
+            },
+        ]
+        assert_problem(
+            client.post(
+                "/api/echo", content=b"{", headers={**auth, "Content-Type": "application/json"}
+            ),
+            422,
+            "JSON decode error",
+        )
+        too_big = client.post("/api/echo", json={"say": "x" * 4000}, headers=auth)
+        assert_problem(too_big, 413, "request body larger than 2048 bytes")
+        assert_problem(client.post("/webhooks/line/nobody", content=b"{}"), 404, "no line account")
+
+
+def test_a_plugins_route_takes_no_nan_and_no_nul_either(
+    register_plugin, token: str, client: TestClient, settings, regiocrm_hooks: Hooks
+) -> None:
+    """The refusal sits before every route, its own and its plugins' alike."""
+    register_plugin(Echo())
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with TestClient(create_app(settings, regiocrm_hooks)) as echo:
+        nan = echo.post("/api/echo", content=b'{"say": "x", "n": NaN}', headers=auth)
+        assert assert_problem(nan, 422, "body.n: Input should be a finite number")["errors"] == [
+            {
+                "loc": ["body", "n"],
+                "msg": "Input should be a finite number (JSON has no NaN or Infinity)",
+                "type": "finite_number",
+            }
+        ]
+        nul = echo.post("/api/echo?to=a%00b", content=b'{"say": "\\u0000"}', headers=auth)
+        assert [error["loc"] for error in assert_problem(nul, 422, "NUL")["errors"]] == [
+            ["query", "to"],
+            ["body", "say"],
+        ]
+        deep = b'{"say": "x", "n": ' + b"[" * 900 + b"NaN" + b"]" * 900 + b"}"
+        assert echo.post("/api/echo", content=deep, headers=auth).status_code == 422
+
+
+def test_the_openapi_document_lists_every_error_as_a_problem(
+    register_plugin, settings, regiocrm_hooks: Hooks
+) -> None:
+    register_plugin(Echo())  # a plugin's route that lists no statuses of its own
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert {"Problem", "InputError"} <= set(schemas)
+    assert "HTTPValidationError" not in schemas
+    assert schemas["Problem"]["properties"]["detail"]["type"] == "string"
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            errors = {
+                code: answer for code, answer in operation["responses"].items() if code >= "4"
+            }
+            assert errors["422"]["content"] == {
+                PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }, where
+            if path == "/api/echo":
+                continue  # the plugin's own statuses are its to list
+            if path.startswith("/api/"):
+                assert {"401", "503"} <= set(errors), where
+                assert "WWW-Authenticate" in errors["401"]["headers"], where
+            if method == "post":
+                assert "413" in errors, where
+            for code, answer in errors.items():
+                if path == "/healthz" and code == "503":
+                    continue  # the health report itself
+                assert answer["content"] == {
+                    PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }, f"{where} {code}"
+
+
+def test_a_webhook_without_a_url_check_refuses_a_get_as_a_problem(
+    deployment_dir, regiocrm_hooks: Hooks
+) -> None:
+    settings = load_settings(
+        regiocrm_hooks, channel_accounts={"line_jp": LineDriver().account_settings()}
+    )
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        assert_problem(client.get("/webhooks/line/line_jp"), 405, "takes POST requests")
+
+
+@pytest.mark.parametrize(
+    "position",
+    ["2026-11-01T00:00:00|{id}", "0001-01-01T00:00:00+14:00|{id}", "2026-11-01T09:00+09:00|{id}"],
+    ids=["naive", "before the year 1 in UTC", "not in UTC"],
+)
+def test_an_audit_cursor_this_api_did_not_write_is_refused(desk: Desk, position: str) -> None:
+    cursor = base64.urlsafe_b64encode(position.format(id=uuid.uuid4()).encode()).decode()
+    answer = desk.get("/api/audit", org=str(desk.org), since="2026-01-01T00:00:00Z", cursor=cursor)
+    assert_problem(answer, 400, "not a cursor this API gave")
+
+
+def test_an_audit_period_utc_cannot_write_is_refused(desk: Desk) -> None:
+    answer = desk.get("/api/audit", org=str(desk.org), since="0001-01-01T00:00:00+14:00")
+    body = assert_problem(answer, 422, "is outside the years 1 to 9999 in UTC")
+    assert body["errors"][0]["loc"] == ["query", "since"]
 
 
 @pytest.fixture

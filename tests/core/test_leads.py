@@ -220,8 +220,19 @@ def test_a_market_without_located_dealers_keeps_the_lead_flagged(served: Served)
         ({"market": "CN", "address": "   "}, "needs an address or a point"),
         ({"market": "CN", "lat": 31}, "give both lat and lon"),
         ({"market": "FR", "address": "Paris"}, "no pack serves market 'FR'"),
+        ({"market": "CN", "lat": -90, "lon": 0, "datum": "bd09"}, "has no wgs84 equivalent"),
+        ({"market": "CN", "lat": 0, "lon": -180, "datum": "bd09"}, "has no wgs84 equivalent"),
     ],
-    ids=["latitude", "longitude", "datum", "empty address", "half a point", "unserved market"],
+    ids=[
+        "latitude",
+        "longitude",
+        "datum",
+        "empty address",
+        "half a point",
+        "unserved market",
+        "bd09 south pole",
+        "bd09 antimeridian",
+    ],
 )
 def test_bad_leads_are_refused_and_nothing_is_stored(
     served: Served, body: dict[str, Any], reason: str
@@ -250,6 +261,22 @@ def test_nearest_dealer_endpoint(served: Served) -> None:
         "/api/dealers/nearest", params={"lat": 100, "lon": 0, "market": "CN"}, headers=served.auth
     )
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(-90, 0), (0, -180), (-90, -180)])
+def test_a_baidu_point_with_no_wgs84_equivalent_has_no_nearest_dealer(
+    served: Served, lat: float, lon: float
+) -> None:
+    """Baidu's offset carries these past the south pole or the antimeridian."""
+    answer = served.client.get(
+        "/api/dealers/nearest",
+        params={"lat": lat, "lon": lon, "datum": "bd09", "market": "CN"},
+        headers=served.auth,
+    )
+    assert answer.status_code == 422
+    assert (
+        f"({float(lat)}, {float(lon)}) in bd09 has no wgs84 equivalent" in answer.json()["detail"]
+    )
 
 
 class Failing(MapProvider):

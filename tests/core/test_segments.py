@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from desk import Desk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, not_, select
@@ -184,6 +185,14 @@ def test_a_dealers_segment_is_its_own_customers(people: People, regiocrm_hooks: 
             {"markets": ["JP"], "contract_ends_within_days": -1},
             "segment.contract_ends_within_days: Input should be greater than or equal to 0",
         ),
+        (
+            {"markets": ["JP"], "ownership_years": {"min": 1000000}},
+            "segment.ownership_years.min: Input should be less than or equal to 100",
+        ),
+        (
+            {"markets": ["JP"], "ownership_years": {"max": 1e300}},
+            "segment.ownership_years.max: Input should be less than or equal to 100",
+        ),
     ],
 )
 def test_a_bad_segment_names_the_field(saved: dict[str, Any], reason: str) -> None:
@@ -286,3 +295,15 @@ def test_both_forms_of_consent_in_force_agree_with_the_ledger(
             assert found == one_by_one, dialect
             refused = set(session.scalars(select(Customer.id).where(not_(condition))))
             assert refused == set(session.scalars(select(Customer.id))) - one_by_one, dialect
+
+
+def test_a_segment_owned_for_a_million_years_is_refused_by_the_api(desk: Desk) -> None:
+    answer = desk.post(
+        "/api/segments/count",
+        {"segment": {"markets": ["CN"], "ownership_years": {"min": 1000000}}},
+    )
+    assert answer.status_code == 400
+    assert (
+        "ownership_years.min: Input should be less than or equal to 100"
+        in (answer.json()["detail"])
+    )

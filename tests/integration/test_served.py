@@ -3,84 +3,21 @@
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from at_commit import LOST, REFUSED, SLOW, at_commit, nothing_at_commit
+from served import Server, admin_token, serving
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from regiocrm.http.access_log import MASK
 from regiocrm.plugins.whatsapp.testing import VERIFY_TOKEN, WhatsAppDriver
-from regiocrm.testing import deployment_environment, run_regiocrm
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Server:
-    """A running ``regiocrm serve``: where it answers, and the file its output goes to."""
-
-    base: str
-    output: Path
-
-    def log(self) -> str:
-        return self.output.read_text()
-
-
-def admin_token(cwd: Path) -> str:
-    """Migrate the deployment in ``cwd`` and add an admin; their API token."""
-    upgraded = run_regiocrm("db", "upgrade", cwd=cwd)
-    assert upgraded.returncode == 0, upgraded.stderr
-    added = run_regiocrm("users", "add", "ops", "--role", "admin", cwd=cwd)
-    assert added.returncode == 0, added.stderr
-    return added.stdout.strip().splitlines()[-1]
-
-
-@contextmanager
-def serving(cwd: Path) -> Iterator[Server]:
-    """``regiocrm serve`` in ``cwd`` on a free port, its output (uvicorn's access log
-    included) written to a file rather than a pipe nobody reads while it runs."""
-    port = free_port()
-    output = cwd / "serve.log"
-    with output.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "regiocrm", "serve", "--port", str(port)],
-            cwd=cwd,
-            # Each log line written as it is logged, for the test to read while it serves.
-            env=deployment_environment(PYTHONUNBUFFERED="1"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", output)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{server.base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"regiocrm serve did not start: {server.log()}")
-                time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
