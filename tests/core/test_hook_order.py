@@ -209,7 +209,10 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
         "register_channels",
         "register_routes",
         "normalize_identity",  # the dealer's entry
+        "register_channels",  # which identities name the same person (a WhatsApp id)
+        "normalize_identity",
         "format_name",  # its display name in the answer
+        "normalize_identity",  # the sender, checked as the message is stored
         # Asked once, as the message is stored; LINE's API will carry the reply, if any.
         "auto_reply",
         "normalize_identity",  # the worker resolves the sender
@@ -217,6 +220,8 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
         "normalize_identity",  # the lookup by LINE id
         "format_name",
         "normalize_identity",  # the agent binds the phone number
+        "register_channels",
+        "normalize_identity",
         "format_name",  # the survivor in the answer
         "customer_merged",  # once the request's transaction has committed
     ]
