@@ -13,7 +13,7 @@ from cookiecutter.main import cookiecutter
 from regiocrm.cli.context import CliError, cli_context
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
-from regiocrm.scaffold import KEYS, ScaffoldError, context, country_defaults, problems, template
+from regiocrm.scaffold import KEYS, ScaffoldError, context, market_values, problems, template
 
 
 def new_market(
@@ -47,7 +47,7 @@ def new_market(
             raise CliError(_("country_code is needed: e.g. country_code=TH"))
         code = typer.prompt(_("country_code (ISO 3166-1 alpha-2)"))
     try:
-        chosen = {**country_defaults(code, hooks), **given, "country_code": code.upper()}
+        chosen = market_values({**given, "country_code": code}, hooks)
     except ScaffoldError as exc:
         raise CliError(str(exc)) from None
     project = output_dir / f"regiocrm-market-{chosen['country_code'].lower()}"
@@ -63,7 +63,13 @@ def new_market(
             made = cookiecutter(
                 str(folder),
                 no_input=no_input,
-                extra_context=context(chosen, hooks),
+                # A person answering is shown each default as the template derives it from
+                # their answers so far; without a person, the values checked above.
+                extra_context=(
+                    context(chosen, hooks)
+                    if no_input
+                    else {**given, "country_code": chosen["country_code"]}
+                ),
                 output_dir=str(output_dir),
                 config_file=str(config),
             )
