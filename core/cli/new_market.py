@@ -79,6 +79,14 @@ def new_market(
             ) from None
         except CookiecutterException as exc:
             raise CliError(str(exc)) from None
+        except OSError as exc:
+            # cookiecutter wraps the system's reason in a message of its own.
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+            raise CliError(
+                _("cannot write {path}: {reason}").format(
+                    path=project, reason=cause.strerror or str(cause)
+                )
+            ) from None
     typer.echo(_("created {path}").format(path=made))
     typer.echo(
         _("next: pip install -e {path}, then `regiocrm rollout check --market {market}`").format(

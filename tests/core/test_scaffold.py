@@ -126,6 +126,24 @@ def test_an_existing_project_folder_is_not_touched(regiocrm_cli, deployment_dir:
     assert [p.name for p in existing.iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [("/proc", "No such file or directory"), ("notes.txt", "Not a directory")],
+    ids=["proc", "a-file"],
+)
+def test_an_output_folder_that_cannot_be_made_is_one_error_line(
+    regiocrm_cli, deployment_dir: Path, output: str, reason: str
+) -> None:
+    (deployment_dir / "notes.txt").write_text("a file")
+    result = regiocrm_cli("new-market", "--no-input", "country_code=VN", "-o", output)
+    project = Path(output) / "regiocrm-market-vn"
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: cannot write {project}: {reason}\n",
+    )
+    assert [p.name for p in deployment_dir.iterdir()] == ["notes.txt"]
+
+
 def test_the_templates_own_hook_refuses_bad_values_and_leaves_nothing(
     regiocrm_hooks: Hooks,
     deployment_dir: Path,
