@@ -485,10 +485,14 @@ def _check_data_dir(
     if settings.zones:
         return
     folder = settings.data_dir.absolute()
-    existing = next(path for path in (folder, *folder.parents) if path.exists())
-    if not existing.is_dir():
+    try:
+        existing = next(path for path in (folder, *folder.parents) if path.exists())
+        reason = None if existing.is_dir() else f"{existing} is not a folder"
+    except OSError as exc:
+        reason = f"cannot look into {exc.filename}: {exc.strerror}"
+    if reason is not None:
         source = _source_of(["data_dir"], _sources(model, values))
-        raise SettingsError([SettingsProblem("data_dir", source, f"{existing} is not a folder")])
+        raise SettingsError([SettingsProblem("data_dir", source, reason)])
 
 
 def _check_market(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -393,3 +394,24 @@ def test_data_dir_naming_a_file_is_refused(
     # Unused when every zone is configured: no error then.
     monkeypatch.setenv("REGIOCRM_ZONES__MAIN", "sqlite:///main.db")
     assert load_settings().data_dir == Path(f"notes.txt{below}")
+
+
+def test_data_dir_that_cannot_be_looked_into_is_refused(
+    deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for a user without access to a folder above it: a reason, not a traceback."""
+    looked = Path.exists
+
+    def exists(path: Path, *args: Any, **kwargs: Any) -> bool:
+        if "sealed" in path.parts:
+            raise PermissionError(13, "Permission denied", str(path))
+        return looked(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    monkeypatch.setenv("REGIOCRM_DATA_DIR", "sealed/var")
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert problem_lines(exc) == [
+        f"data_dir: cannot look into {deployment_dir / 'sealed' / 'var'}: Permission denied"
+        " (environment variable REGIOCRM_DATA_DIR)"
+    ]
