@@ -80,6 +80,8 @@ def create_organization(
     :param subdivision: its ISO 3166-2 subdivision of ``market`` (``NSW``, ``nsw`` or
         ``AU-NSW``), whose public holidays its clocks keep.
     """
+    if not name.strip():
+        raise AccountError(_("an organization needs a name that is not blank"))
     if location is not None and location.datum is not Datum.WGS84:
         raise AccountError(f"an organization's location is stored in WGS-84, not {location.datum}")
     if subdivision is not None:
@@ -153,6 +155,8 @@ def create_user(
     actor: User | None = None,
 ) -> NewUser:
     """Add a user to an organization and issue its first API token."""
+    if not name.strip():
+        raise AccountError(_("a user needs a login name that is not blank"))
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise AccountError(_("user {name!r} already exists").format(name=name))
     user = User(name=name, role=role, organization_id=organization.id, market=organization.market)

@@ -23,12 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import or_, select
 
 from regiocrm import audit
 from regiocrm.customers import Customers, consent_in_force
+from regiocrm.files import UnwritableFile, create_private
 from regiocrm.hooks import Hooks
 from regiocrm.i18n import _
 from regiocrm.models import (
@@ -257,7 +258,8 @@ def export_customer(
     caller hands over (the API's download).
 
     :raises regiocrm.customers.UnknownCustomer: for no such customer.
-    :raises ExportError: for a zone that is not configured, or a file that exists already.
+    :raises ExportError: for a zone that is not configured, or a file that exists already
+        or cannot be written (the file is its owner's alone: personal data).
     :raises ExportRefused: when the rules do not allow it; the refusal is audited.
     """
     if path is not None and path.exists():
@@ -270,6 +272,8 @@ def export_customer(
         )
     refused: ExportRefused | None = None
     pending = None if path is None else path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    # Made before anything is read, so a folder that cannot take it stops the export at once.
+    stream = None if pending is None or path is None else _private_file(pending, path)
     try:
         with stores.session() as session:
             customers = Customers(session, hooks)
@@ -308,8 +312,8 @@ def export_customer(
                     session.add(kept)
                     session.flush()
                     export_id = kept.id
-                if pending is not None:
-                    pending.write_text(json.dumps(document, ensure_ascii=False, indent=2))
+                if stream is not None and path is not None:
+                    _write(stream, document, path)
                 audit.record(
                     session,
                     actor_id=actor_id,
@@ -324,5 +328,28 @@ def export_customer(
             os.replace(pending, path)
         return Exported(customer.id, destination, document, basis, export_id, path)
     finally:
+        if stream is not None:
+            stream.close()
         if pending is not None and pending.exists():
             pending.unlink()
+
+
+def _private_file(pending: Path, path: Path) -> IO[str]:
+    """The file the document is written to before it takes its name: personal data, so
+    its owner's alone from the start."""
+    try:
+        return create_private(pending)
+    except UnwritableFile as exc:
+        raise _unwritable(path, exc.reason) from None
+
+
+def _write(stream: IO[str], document: dict[str, Any], path: Path) -> None:
+    try:
+        stream.write(json.dumps(document, ensure_ascii=False, indent=2))
+        stream.close()
+    except OSError as exc:
+        raise _unwritable(path, exc.strerror or str(exc)) from None
+
+
+def _unwritable(path: Path, reason: str) -> ExportError:
+    return ExportError(_("cannot write {path}: {reason}").format(path=path, reason=reason))

@@ -143,7 +143,12 @@ class Migrator:
         heads = self.heads()
         path = sqlite_path(self.stores.url(zone))
         if path is not None and not path.exists():
-            # Looking must not create the file: the zone is created on first real use.
+            # Looking must not create the file: the zone is created on first real use, if
+            # its place can take it.
+            try:
+                self.stores.check_writable([zone])
+            except ZoneError as exc:
+                return ZoneState(zone, url, False, (), heads, (), str(exc))
             return ZoneState(zone, url, True, (), heads, self.pending(()), "not created yet")
         try:
             with self.stores.engine(zone).connect() as connection:

@@ -16,7 +16,7 @@ import re
 import secrets
 import shutil
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import as_file, files
@@ -31,11 +31,13 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.numbers import get_territory_currencies, is_currency
+from jinja2 import Environment
+from jinja2.ext import Extension
 
 from regiocrm.hooks import Hooks
 from regiocrm.i18n import DOMAIN, SOURCE_LOCALE, _, core_catalogs, parse_locale, translations
 from regiocrm.migrate import core_head
-from regiocrm.packs import PACK_CODE, PackError
+from regiocrm.packs import PACK_CODE, Pack, PackError
 from regiocrm.settings import ZONE_NAME
 
 TEMPLATE = "market"
@@ -82,31 +84,157 @@ def country_defaults(country_code: str, hooks: Hooks) -> dict[str, str]:
 
     :raises ScaffoldError: for a code that is not an ISO 3166-1 alpha-2 country.
     """
-    code = country_code.strip().upper()
-    country = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+    return market_values({"country_code": country_code}, hooks)
+
+
+def market_values(given: Mapping[str, str], hooks: Hooks) -> dict[str, str]:
+    """Every value of the template: those given, and each other one derived, in the order
+    of :data:`KEYS`, from the values before it (channels follow the pack extended, whether
+    given or derived), as the template derives them when used with cookiecutter directly.
+
+    :raises ScaffoldError: for a country code that is not an ISO 3166-1 alpha-2 country.
+    """
+    code = given["country_code"].strip().upper()
+    if _country(code) is None:
+        raise ScaffoldError([_not_a_country(given["country_code"])])
+    values = {**given, "country_code": code}
+    for key in KEYS:
+        if key not in values:
+            values[key] = derive(key, values, hooks)
+    return {key: values[key] for key in KEYS}
+
+
+def derive(key: str, values: Mapping[str, Any], hooks: Hooks) -> str:
+    """The default of one template value from the values before it: what both
+    ``regiocrm new-market`` and the template's own defaults (through
+    :class:`MarketDefaults`) use. A value that cannot be derived (the country code is not
+    one) is empty, for the pre-generation check to name.
+
+    :param key: a key of :data:`KEYS`, or one the template derives (``__revision``…).
+    """
+    return _DERIVED[key](values, hooks)
+
+
+def _country(code: str) -> Any:
+    return pycountry.countries.get(alpha_2=code) if re.fullmatch(r"[A-Z]{2}", code) else None
+
+
+def _code(values: Mapping[str, Any]) -> str:
+    return str(values["country_code"]).strip().upper()
+
+
+def country_name(code: str) -> str:
+    """ISO 3166's common name of the country (Taiwan, not "Taiwan, Province of China")."""
+    country = _country(code)
     if country is None:
-        raise ScaffoldError([_not_a_country(country_code)])
+        return ""
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def official_locales(code: str) -> list[str]:
+    """Locales of the country's official languages Babel knows (two at most), or else the
+    source language."""
     locales = [f"{language}_{code}" for language in get_official_languages(code, de_facto=True)]
-    locales = [locale for locale in locales if _is_locale(locale)][:2] or [SOURCE_LOCALE]
-    currencies = get_territory_currencies(code)
+    return [locale for locale in locales if _is_locale(locale)][:2] or [SOURCE_LOCALE]
+
+
+def country_currency(code: str) -> str:
+    """The currency CLDR says the country uses today."""
+    currencies = get_territory_currencies(code) if _country(code) is not None else []
+    return currencies[0] if currencies else ""
+
+
+def parent_pack(code: str, hooks: Hooks) -> str:
+    """The pack a new market extends: the one serving it already, or the regional template."""
     packs = hooks.packs()
     try:
-        parent = packs.for_market(code)
+        return packs.for_market(code).code
     except PackError:
-        parent = packs.get(REGIONAL_TEMPLATE)
+        return packs.get(REGIONAL_TEMPLATE).code
+
+
+def _parent(values: Mapping[str, Any], hooks: Hooks) -> Pack | None:
+    return hooks.packs().packs.get(str(values["extends"]))
+
+
+def parent_channels(values: Mapping[str, Any], hooks: Hooks) -> str:
+    """The channels of the pack extended that are installed here."""
+    parent = _parent(values, hooks)
     installed = hooks.channels()
-    return {
-        "country_code": code,
-        "country_name": getattr(country, "common_name", None) or country.name,
-        "locales": ",".join(locales),
-        "default_locale": locales[0],
-        "currency": currencies[0] if currencies else "",
-        "timezone": main_timezone(code),
-        "extends": parent.code,
-        "channels": ",".join(c for c in parent.channels if c in installed),
-        "map_providers": ",".join(parent.map_providers),
-        "zone": code.lower(),
-    }
+    return ",".join(c for c in parent.channels if c in installed) if parent else ""
+
+
+def _parent_list(name: str) -> Callable[[Mapping[str, Any], Hooks], str]:
+    def values_of_parent(values: Mapping[str, Any], hooks: Hooks) -> str:
+        parent = _parent(values, hooks)
+        return ",".join(getattr(parent, name)) if parent else ""
+
+    return values_of_parent
+
+
+def market_timezones(values: Mapping[str, Any]) -> str:
+    """The pack's time zones: the market's own first, then the country's others."""
+    first = str(values["timezone"])
+    zones = [first, *(zone for zone in country_timezones(_code(values)) if zone != first)]
+    return ",".join(zone for zone in zones if zone)
+
+
+def _conformance(values: Mapping[str, Any], hooks: Hooks) -> str:
+    drivers = conformance_drivers(_split(str(values["channels"])), hooks)
+    return ",".join(f"{d.channel}={d.module}:{d.driver}" for d in drivers)
+
+
+def new_revision() -> str:
+    """An alembic revision id of the branch's base, new for every market made: two markets
+    installed side by side must not share one."""
+    return secrets.token_hex(6)
+
+
+_DERIVED: dict[str, Callable[[Mapping[str, Any], Hooks], str]] = {
+    "country_name": lambda values, hooks: country_name(_code(values)),
+    "locales": lambda values, hooks: ",".join(official_locales(_code(values))),
+    "default_locale": lambda values, hooks: next(iter(_split(str(values["locales"]))), ""),
+    "currency": lambda values, hooks: country_currency(_code(values)),
+    "timezone": lambda values, hooks: main_timezone(_code(values)),
+    "extends": lambda values, hooks: parent_pack(_code(values), hooks),
+    "channels": parent_channels,
+    "map_providers": _parent_list("map_providers"),
+    "zone": lambda values, hooks: _code(values).lower(),
+    "__parent_locales": _parent_list("locales"),
+    "__parent_channels": _parent_list("channels"),
+    "__parent_map_providers": _parent_list("map_providers"),
+    "__timezones": lambda values, hooks: market_timezones(values),
+    "__conformance": _conformance,
+    "__core_revision": lambda values, hooks: core_head(hooks),
+    "__revision": lambda values, hooks: new_revision(),
+    "__created": lambda values, hooks: datetime.now(UTC).strftime("%Y_%m_%d_%H%M"),
+}
+# What the template derives beyond the values a person chooses.
+DERIVED_ONLY = tuple(key for key in _DERIVED if key.startswith("__"))
+
+
+class MarketDefaults(Extension):
+    """The market template's Jinja extension (its ``_extensions``): the filter
+    ``market_default`` gives each default through :func:`derive`, so ``cookiecutter``
+    used directly on the template makes the market ``regiocrm new-market`` would, with the
+    plugins installed here.
+
+    In ``cookiecutter.json``: ``"currency": "{{ cookiecutter | market_default('currency') }}"``.
+    """
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self._hooks: Hooks | None = None
+        environment.filters["market_default"] = self.market_default
+
+    def market_default(self, values: Mapping[str, Any], key: str) -> str:
+        if self._hooks is None:
+            # Imported here: the plugin manager imports the built-in commands, this module's
+            # caller among them.
+            from regiocrm.plugin_manager import get_plugin_manager
+
+            self._hooks = Hooks(get_plugin_manager())
+        return derive(key, values, self._hooks)
 
 
 def _is_locale(value: str) -> bool:
@@ -117,18 +245,19 @@ def _is_locale(value: str) -> bool:
     return True
 
 
+def country_timezones(country_code: str) -> list[str]:
+    """The country's time zones, its main one first: as the IANA database lists them (most
+    populous region first; Jakarta for Indonesia), or else as CLDR knows them."""
+    tables = (Path(folder) / ZONE_TAB for folder in zoneinfo.TZPATH)
+    table = next((table for table in tables if table.is_file()), None)
+    rows = (line.split("\t") for line in table.read_text().splitlines()) if table else ()
+    listed = [fields[2] for fields in rows if len(fields) >= 3 and fields[0] == country_code]
+    return listed or [str(zone) for zone in get_global("territory_zones").get(country_code, [])]
+
+
 def main_timezone(country_code: str) -> str:
-    """The country's main time zone: the first the IANA database lists for it (Jakarta for
-    Indonesia), or else the first CLDR knows."""
-    for folder in zoneinfo.TZPATH:
-        table = Path(folder) / ZONE_TAB
-        if table.is_file():
-            for line in table.read_text().splitlines():
-                fields = line.split("\t")
-                if len(fields) >= 3 and fields[0] == country_code:
-                    return fields[2]
-    zones = get_global("territory_zones").get(country_code, [])
-    return str(zones[0]) if zones else ""
+    """The country's main time zone: the first of :func:`country_timezones`."""
+    return next(iter(country_timezones(country_code)), "")
 
 
 def problems(values: Mapping[str, str], hooks: Hooks) -> list[str]:
@@ -245,6 +374,8 @@ def conformance_drivers(channels: list[str], hooks: Hooks) -> list[Conformance]:
     installed = hooks.channels()
     found = []
     for name in channels:
+        if name not in installed:
+            continue
         channel_class = type(installed[name])
         module = f"{channel_class.__module__.rpartition('.')[0]}.testing"
         spec = importlib.util.find_spec(module)
@@ -275,19 +406,12 @@ def _driver_of(source: str, channel_class: str) -> str | None:
 
 def context(values: Mapping[str, str], hooks: Hooks) -> dict[str, str]:
     """Everything the template renders: the values, and what is derived from them and from
-    what is installed (the parent's values, the core's migration head, a new revision id)."""
-    parent = hooks.packs().get(values["extends"])
-    drivers = conformance_drivers(_split(values["channels"]), hooks)
-    return {
-        **values,
-        "__parent_locales": ",".join(parent.locales),
-        "__parent_channels": ",".join(parent.channels),
-        "__parent_map_providers": ",".join(parent.map_providers),
-        "__conformance": ",".join(f"{d.channel}={d.module}:{d.driver}" for d in drivers),
-        "__core_revision": core_head(hooks),
-        "__revision": secrets.token_hex(6),
-        "__created": datetime.now(UTC).strftime("%Y_%m_%d_%H%M"),
-    }
+    what is installed (the parent's values, the pack's time zones, the core's migration
+    head, a new revision id), as the template's own defaults derive it."""
+    rendered = dict(values)
+    for key in DERIVED_ONLY:
+        rendered[key] = derive(key, rendered, hooks)
+    return rendered
 
 
 def write_catalogs(package: Path, locales: list[str]) -> list[Path]:

@@ -13,12 +13,13 @@ import operator
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -30,6 +31,7 @@ from pydantic import (
     create_model,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -39,6 +41,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -62,9 +65,11 @@ ZONE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class Section(BaseModel):
-    """Base for settings sections: an unknown key is an error, not silently ignored."""
+    """Base for settings sections: an unknown key is an error, not silently ignored, and so
+    is a number that is not finite (``nan`` compares false with every limit, so no bound
+    would catch it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,26 @@ class DeploymentSettings(Section):
         min_length=1,
         description="the OEM organization users belong to when no other is named",
     )
-    market: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    market: str = Field(
+        default="CN",
+        pattern=r"^[A-Z]{2}$",
+        description="the ISO 3166-1 alpha-2 market served when none is named; an installed"
+        " pack must serve it",
+    )
+
+    @field_validator("organization")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an organization's name cannot be blank")
+        return value
+
+    @field_validator("market")
+    @classmethod
+    def _a_country(cls, value: str) -> str:
+        if pycountry.countries.get(alpha_2=value) is None:
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        return value
 
 
 MarketCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -144,7 +168,9 @@ MarketCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 class CampaignSettings(Section):
     """``[campaigns]``: how fast campaigns send, and how long a reply counts."""
 
-    send_rates: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")], float] = Field(
+    send_rates: dict[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")], Annotated[float, Field(gt=0)]
+    ] = Field(
         default_factory=dict,
         description="channel -> messages per second, below the channel's own limit (e.g."
         " line = 500); channels not named send at the rate their plugin declares",
@@ -155,14 +181,6 @@ class CampaignSettings(Section):
         le=365,
         description="a member's message within this many days of the campaign's is their reply",
     )
-
-    @field_validator("send_rates")
-    @classmethod
-    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
-        for channel, rate in value.items():
-            if rate <= 0:
-                raise ValueError(f"{channel}: a send rate is messages per second, above 0")
-        return value
 
 
 class ResidencySettings(Section):
@@ -220,6 +238,7 @@ class RegiocrmSettings(BaseSettings):
         # A project's .env often holds other tools' variables: only ours are read from it.
         dotenv_filtering="match_prefix",
         extra="forbid",
+        allow_inf_nan=False,
     )
 
     data_dir: Path = Field(default=Path("var"), description="folder of the embedded SQLite zones")
@@ -256,8 +275,8 @@ class RegiocrmSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             init_settings,
-            env_settings,
-            dotenv_settings,
+            _EnvSource(settings_cls),
+            _DotEnvSource(settings_cls),
             TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
         )
 
@@ -328,6 +347,47 @@ def _secrets_in(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple | set | frozenset):
         for item in value:
             yield from _secrets_in(item)
+
+
+class _Undecodable(ValueError):
+    """A variable's value that a table or list setting cannot be read from."""
+
+    def __init__(self, problem: SettingsProblem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def _decoded(
+    decode: Callable[[str, FieldInfo, Any], Any],
+    source: EnvSettingsSource,
+    label: str,
+    field: tuple[str, FieldInfo],
+    value: Any,
+) -> Any:
+    """A table or list setting's JSON value, or the variable named with why it is not one
+    (the decoder's own recursion limit included, which is no ValueError)."""
+    try:
+        return decode(*field, value)
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        variable = next(
+            (name for name, given in source.env_vars.items() if given == value), field[0]
+        ).upper()
+        key = variable.removeprefix(ENV_PREFIX).lower().replace("__", ".")
+        where = f"environment variable {variable}" if label == "environment" else label
+        raise _Undecodable(SettingsProblem(key, where, f"not valid JSON: {reason}")) from None
+
+
+class _EnvSource(EnvSettingsSource):
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        decode = super().decode_complex_value
+        return _decoded(decode, self, "environment", (field_name, field), value)
+
+
+class _DotEnvSource(DotEnvSettingsSource):
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        decode = super().decode_complex_value
+        return _decoded(decode, self, str(Path(DOTENV_FILE).absolute()), (field_name, field), value)
 
 
 @dataclass(frozen=True)
@@ -426,11 +486,54 @@ def load_settings(hooks: Hooks | None = None, **values: Any) -> RegiocrmSettings
         settings = model(**values)
     except ValidationError as exc:
         raise SettingsError(_explain(exc, model, values)) from None
+    except SourceError as exc:
+        if isinstance(exc.__cause__, _Undecodable):
+            raise SettingsError([exc.__cause__.problem]) from None
+        raise SettingsError([SettingsProblem("settings", "environment", str(exc))]) from None
+    _check_data_dir(settings, model, values)
     if settings.channel_accounts:
         _check_channel_accounts(settings, model, values, hooks if channels else None)
     if hooks is not None:
+        _check_market(settings, model, values, hooks)
         _check_residency(settings, model, values, hooks)
     return settings
+
+
+def _check_data_dir(
+    settings: RegiocrmSettings, model: type[RegiocrmSettings], values: Mapping[str, Any]
+) -> None:
+    """The embedded zones' folder must be one, or be creatable: a file in its place (or in
+    the place of a folder above it) would fail every command that opens a zone."""
+    if settings.zones:
+        return
+    folder = settings.data_dir.absolute()
+    try:
+        existing = next(path for path in (folder, *folder.parents) if path.exists())
+        reason = None if existing.is_dir() else f"{existing} is not a folder"
+    except OSError as exc:
+        reason = f"cannot look into {exc.filename}: {exc.strerror}"
+    if reason is not None:
+        source = _source_of(["data_dir"], _sources(model, values))
+        raise SettingsError([SettingsProblem("data_dir", source, reason)])
+
+
+def _check_market(
+    settings: RegiocrmSettings,
+    model: type[RegiocrmSettings],
+    values: Mapping[str, Any],
+    hooks: Hooks,
+) -> None:
+    """The deployment's own market must be served by an installed pack: the settings model
+    alone cannot know the packs, so this is checked where they are loaded."""
+    from regiocrm.packs import PackError
+
+    try:
+        hooks.packs().for_market(settings.deployment.market)
+    except PackError as exc:
+        path = ["deployment", "market"]
+        raise SettingsError(
+            [SettingsProblem(".".join(path), _source_of(path, _sources(model, values)), str(exc))]
+        ) from None
 
 
 def _check_residency(
@@ -498,6 +601,11 @@ def _check_config_file() -> None:
         raise SettingsError(
             [SettingsProblem("config file", _config_file_label(), f"not valid TOML: {exc}")]
         ) from None
+    except RecursionError:
+        problem = SettingsProblem(
+            "config file", _config_file_label(), "not valid TOML: nested too deeply"
+        )
+        raise SettingsError([problem]) from None
     except OSError as exc:
         raise SettingsError(
             [SettingsProblem("config file", _config_file_label(), f"cannot read: {exc.strerror}")]
@@ -580,6 +688,13 @@ def _source_of(path: list[str], sources: list[tuple[str, Mapping[str, Any]]]) ->
             node = node[key]
         else:
             if label == "environment variable":
-                return f"environment variable {ENV_PREFIX}{'__'.join(path).upper()}"
+                return f"environment variable {_variable_of(path)}"
             return label
     return "default"
+
+
+def _variable_of(path: list[str]) -> str:
+    """The variable a key came from: its own (``REGIOCRM_HTTP__PORT``), or the one holding
+    the table it is in (``REGIOCRM_STORAGE__QUOTAS_MIB='{"Acme": 1}'``)."""
+    names = [ENV_PREFIX + "__".join(path[:depth]).upper() for depth in range(len(path), 0, -1)]
+    return next((name for name in names if name in os.environ), names[0])

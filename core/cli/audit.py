@@ -17,6 +17,7 @@ import typer
 from regiocrm import audit
 from regiocrm.accounts import organization_named
 from regiocrm.cli.context import CliError, JsonOption, cli_context, progress
+from regiocrm.files import UnwritableFile, create_private
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
 from regiocrm.models import Organization
@@ -112,11 +113,16 @@ def export(
 
 @contextmanager
 def _opened(output: Path | None) -> Iterator[IO[str]]:
-    """The report's stream: a new file (never one overwritten), or standard output."""
+    """The report's stream: a new file only its owner may read (it names people and what
+    they did), never one overwritten; or standard output."""
     if output is None:
         yield sys.stdout
         return
-    with output.open("x", newline="", encoding="utf-8") as stream:
+    try:
+        opened = create_private(output)
+    except UnwritableFile as exc:
+        raise CliError(str(exc)) from None
+    with opened as stream:
         yield stream
 
 

@@ -57,6 +57,10 @@ def _read_plan(path: Path) -> CampaignIn:
         return CampaignIn.model_validate(data)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise CliError(_("{path} is not valid: {error}").format(path=path, error=exc)) from None
+    except RecursionError:
+        raise CliError(
+            _("{path} is not valid: {error}").format(path=path, error=_("nested too deeply"))
+        ) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from regiocrm.cli.context import cli_context, print_json
+from regiocrm.cli.context import CliError, cli_context, print_json
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
 from regiocrm.settings import config_file
+from regiocrm.stores import ZoneError
 
 app = typer.Typer(help="Show and check the deployment's settings.", no_args_is_help=True)
 
@@ -23,7 +24,10 @@ def show(ctx: typer.Context) -> None:
 def check(ctx: typer.Context) -> None:
     """Validate the settings; exit 2 naming each wrong key, its source and the reason."""
     context = cli_context(ctx)
-    context.stores.check_writable()
+    try:
+        context.stores.check_writable()
+    except ZoneError as exc:
+        raise CliError(str(exc)) from None
     source = config_file()
     where = str(source.absolute()) if source.exists() else _("defaults and environment")
     zones = ", ".join(context.stores.names)

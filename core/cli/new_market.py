@@ -13,7 +13,7 @@ from cookiecutter.main import cookiecutter
 from regiocrm.cli.context import CliError, cli_context
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
-from regiocrm.scaffold import KEYS, ScaffoldError, context, country_defaults, problems, template
+from regiocrm.scaffold import KEYS, ScaffoldError, context, market_values, problems, template
 
 
 def new_market(
@@ -47,7 +47,7 @@ def new_market(
             raise CliError(_("country_code is needed: e.g. country_code=TH"))
         code = typer.prompt(_("country_code (ISO 3166-1 alpha-2)"))
     try:
-        chosen = {**country_defaults(code, hooks), **given, "country_code": code.upper()}
+        chosen = market_values({**given, "country_code": code}, hooks)
     except ScaffoldError as exc:
         raise CliError(str(exc)) from None
     project = output_dir / f"regiocrm-market-{chosen['country_code'].lower()}"
@@ -63,7 +63,13 @@ def new_market(
             made = cookiecutter(
                 str(folder),
                 no_input=no_input,
-                extra_context=context(chosen, hooks),
+                # A person answering is shown each default as the template derives it from
+                # their answers so far; without a person, the values checked above.
+                extra_context=(
+                    context(chosen, hooks)
+                    if no_input
+                    else {**given, "country_code": chosen["country_code"]}
+                ),
                 output_dir=str(output_dir),
                 config_file=str(config),
             )
@@ -73,6 +79,14 @@ def new_market(
             ) from None
         except CookiecutterException as exc:
             raise CliError(str(exc)) from None
+        except OSError as exc:
+            # cookiecutter wraps the system's reason in a message of its own.
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+            raise CliError(
+                _("cannot write {path}: {reason}").format(
+                    path=project, reason=cause.strerror or str(cause)
+                )
+            ) from None
     typer.echo(_("created {path}").format(path=made))
     typer.echo(
         _("next: pip install -e {path}, then `regiocrm rollout check --market {market}`").format(

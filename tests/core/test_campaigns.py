@@ -544,6 +544,22 @@ def test_a_bad_plan_file_exits_2_and_stores_nothing(
     assert cli_shop.count(Campaign) == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "plan"),
+    [("deep.json", "[" * 100_000), ("deep.toml", "a = " + "[" * 100_000)],
+    ids=["json", "toml"],
+)
+def test_a_plan_file_nested_too_deeply_exits_2_in_one_line(
+    cli_shop: Shop, regiocrm_cli, deployment_dir: Path, name: str, plan: str
+) -> None:
+    plan_file = deployment_dir / name
+    plan_file.write_text(plan, encoding="utf-8")
+    refused = regiocrm_cli("campaigns", "plan", str(plan_file), "--org", "Desk")
+    assert refused.exit_code == 2
+    assert refused.stderr == f"Error: {plan_file} is not valid: nested too deeply\n"
+    assert cli_shop.count(Campaign) == 0
+
+
 def test_launching_sends_no_faster_than_the_channel_allows(
     renewals: Shop, regiocrm_hooks: Hooks
 ) -> None:

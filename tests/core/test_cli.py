@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from importlib.metadata import version
 from pathlib import Path
 
@@ -208,8 +210,17 @@ def test_users_add_into_a_named_organization(regiocrm_cli, deployment_dir: Path)
             ["orgs", "add", "X", "--kind", "dealer", "--market", "China"],
             "is not an ISO 3166-1 alpha-2 code",
         ),
+        (
+            ["orgs", "add", "", "--kind", "dealer", "--market", "CN"],
+            "Error: an organization needs a name that is not blank",
+        ),
+        (
+            ["orgs", "add", " \t ", "--kind", "dealer", "--market", "CN"],
+            "Error: an organization needs a name that is not blank",
+        ),
+        (["users", "add", " ", "--role", "admin"], "Error: a user needs a login name"),
     ],
-    ids=["unknown-org", "unknown-role", "bad-market"],
+    ids=["unknown-org", "unknown-role", "bad-market", "empty-org", "blank-org", "blank-user"],
 )
 def test_bad_account_input_stores_nothing(
     regiocrm_cli, deployment_dir: Path, args: list[str], message: str
@@ -340,3 +351,91 @@ def test_missing_required_secret_exits_2_naming_where_to_set_it(
     shown = regiocrm_cli("config", "show")
     assert json.loads(shown.stdout)["vault"]["token"] == "**********"
     assert "s.3cr3t" not in shown.stdout
+
+
+def _never_served(*args: object, **kwargs: object) -> None:
+    raise AssertionError("served with settings that should have stopped it")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["config", "check"], ["db", "upgrade"], ["orgs", "list"], ["serve"]],
+    ids=["config-check", "db-upgrade", "orgs-list", "serve"],
+)
+def test_data_dir_naming_a_file_is_one_error_line(
+    regiocrm_cli, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    (deployment_dir / "var").write_text("a file where the zones' folder should be")
+    monkeypatch.setenv("REGIOCRM_DATA_DIR", "var")
+    monkeypatch.setattr("regiocrm.cli.serve.uvicorn.run", _never_served)
+    result = regiocrm_cli(*command)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: data_dir: {deployment_dir / 'var'} is not a folder"
+        " (environment variable REGIOCRM_DATA_DIR)\n",
+    )
+
+
+def test_config_check_names_a_zone_file_that_cannot_be_made(
+    regiocrm_cli, deployment_dir: Path
+) -> None:
+    (deployment_dir / "blocker").write_text("a file where a folder should be")
+    (deployment_dir / "regiocrm.toml").write_text(
+        'home_zone = "cn"\n[zones]\ncn = "sqlite:///blocker/cn.db"\njp = "sqlite:///ok/jp.db"\n'
+        'au = "sqlite:///ok/au.db"\nkr = "sqlite:///ok/kr.db"\n'
+    )
+    result = regiocrm_cli("config", "check")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: zone 'cn': cannot use ")
+    assert result.stderr.endswith("blocker is not a folder\n")
+    assert result.stderr.count("\n") == 1
+    added = regiocrm_cli("users", "add", "mei", "--role", "admin")
+    assert added.exit_code == 2
+    assert added.stderr.startswith("Error: zone 'cn' is unreachable: "), "not: not migrated"
+    assert added.stderr.endswith("blocker is not a folder\n")
+
+
+def _organization_with_history(regiocrm_cli) -> None:
+    assert regiocrm_cli("db", "upgrade").exit_code == 0
+    added = regiocrm_cli("orgs", "add", "Acme", "--kind", "dealer", "--market", "CN")
+    assert added.exit_code == 0, added.stderr
+
+
+def _audit_exports(deployment_dir: Path) -> list[AuditEvent]:
+    return [
+        row
+        for (row,) in query(deployment_dir, select(AuditEvent))
+        if row.action == "audit.exported"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ("missing/audit.csv", "the folder missing does not exist"),
+        ("/proc/audit.csv", "No such file or directory"),
+    ],
+    ids=["missing-folder", "proc"],
+)
+def test_audit_export_into_a_place_it_cannot_write_is_one_error_line(
+    regiocrm_cli, deployment_dir: Path, output: str, reason: str
+) -> None:
+    _organization_with_history(regiocrm_cli)
+    result = regiocrm_cli("audit", "export", "--org", "Acme", "--since", "2020-01-01", "-o", output)
+    assert (result.exit_code, result.stderr) == (2, f"Error: cannot write {output}: {reason}\n")
+    assert _audit_exports(deployment_dir) == []
+
+
+def test_an_audit_export_is_readable_by_its_owner_alone(regiocrm_cli, deployment_dir: Path) -> None:
+    """It names people and what they did: 0600 from its creation, whatever the umask."""
+    _organization_with_history(regiocrm_cli)
+    previous = os.umask(0)
+    try:
+        result = regiocrm_cli(
+            "audit", "export", "--org", "Acme", "--since", "2020-01-01", "-o", "a.csv"
+        )
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE((deployment_dir / "a.csv").stat().st_mode) == 0o600
+    assert len(_audit_exports(deployment_dir)) == 1

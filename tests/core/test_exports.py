@@ -4,6 +4,8 @@ allowed and what is refused both audited."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -326,3 +328,50 @@ def test_assessments_are_listed_with_whether_they_hold_today(desk: Desk, regiocr
         ]
     )
     assert len(desk.audit("assessment.recorded")) == 4
+
+
+@pytest.mark.parametrize(
+    ("to", "reason"),
+    [
+        ("missing/out.json", "the folder missing does not exist"),
+        ("/proc/out.json", "No such file or directory"),
+    ],
+    ids=["missing-folder", "proc"],
+)
+def test_a_file_that_cannot_be_written_is_one_error_line_and_nothing_is_exported(
+    desk: Desk, regiocrm_cli, deployment_dir: Path, to: str, reason: str
+) -> None:
+    customer = desk.customer("AU")
+    desk.consent(customer, "*")
+    result = regiocrm_cli("export", "customer", customer, "--to", to)
+    assert (result.exit_code, result.stderr) == (2, f"Error: cannot write {to}: {reason}\n")
+    assert desk.audit("customer.exported") == []
+    assert list(deployment_dir.rglob("*.part")) == []
+
+
+def test_an_export_file_is_readable_by_its_owner_alone(
+    desk: Desk, regiocrm_cli, deployment_dir: Path
+) -> None:
+    """Personal data: 0600 from its creation (not narrowed after writing), whatever the
+    umask."""
+    customer = desk.customer("AU")
+    desk.consent(customer, "*")
+    created: list[int] = []
+    real_open = os.open
+
+    def watched(path: Any, flags: int, mode: int = 0o777, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith(".part"):
+            created.append(mode)
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    previous = os.umask(0)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(os, "open", watched)
+            exported = regiocrm_cli("export", "customer", customer, "--to", "out.json")
+    finally:
+        os.umask(previous)
+    assert exported.exit_code == 0, exported.stderr
+    assert created == [0o600]
+    assert stat.S_IMODE((deployment_dir / "out.json").stat().st_mode) == 0o600
+    assert json.loads((deployment_dir / "out.json").read_text())["customer_id"] == customer

@@ -4,11 +4,15 @@ reason before anything is written, and what the template makes of good ones."""
 from __future__ import annotations
 
 import compileall
+import importlib
+import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from babel.messages.pofile import read_po
@@ -17,7 +21,7 @@ from cookiecutter.main import cookiecutter
 
 from regiocrm.hooks import Hooks
 from regiocrm.migrate import core_head
-from regiocrm.scaffold import KEYS, context, country_defaults, problems, template
+from regiocrm.scaffold import KEYS, context, country_defaults, market_values, problems, template
 from regiocrm.testing import deployment_environment
 
 
@@ -120,6 +124,24 @@ def test_an_existing_project_folder_is_not_touched(regiocrm_cli, deployment_dir:
     assert result.exit_code == 2
     assert "regiocrm-market-th exists already: choose another --output-dir" in result.stderr
     assert [p.name for p in existing.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [("/proc", "No such file or directory"), ("notes.txt", "Not a directory")],
+    ids=["proc", "a-file"],
+)
+def test_an_output_folder_that_cannot_be_made_is_one_error_line(
+    regiocrm_cli, deployment_dir: Path, output: str, reason: str
+) -> None:
+    (deployment_dir / "notes.txt").write_text("a file")
+    result = regiocrm_cli("new-market", "--no-input", "country_code=VN", "-o", output)
+    project = Path(output) / "regiocrm-market-vn"
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: cannot write {project}: {reason}\n",
+    )
+    assert [p.name for p in deployment_dir.iterdir()] == ["notes.txt"]
 
 
 def test_the_templates_own_hook_refuses_bad_values_and_leaves_nothing(
@@ -268,3 +290,198 @@ def test_bytecode_an_installer_compiled_in_the_template_is_not_copied(
     result = regiocrm_cli("new-market", "--no-input", "country_code=TH", "-o", "out")
     assert result.exit_code == 0, result.stderr
     assert list((deployment_dir / "out").rglob("__pycache__")) == []
+
+
+@pytest.fixture
+def load_market(
+    monkeypatch: pytest.MonkeyPatch, register_plugin
+) -> Iterator[Callable[[Path], ModuleType]]:
+    """Import a generated market's package from its project folder and register it, as its
+    entry point would once installed; forgotten again after the test."""
+    imported: list[str] = []
+
+    def load(project: Path) -> ModuleType:
+        [package] = [p.parent.name for p in project.glob("regiocrm_market_*/__init__.py")]
+        monkeypatch.syspath_prepend(str(project))
+        module = importlib.import_module(package)
+        imported.append(package)
+        register_plugin(module, name=package)
+        return module
+
+    yield load
+    for package in imported:
+        for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
+            del sys.modules[name]
+
+
+def _stock_cookiecutter(output: Path, country: str, config: Path) -> Path:
+    """The template used with cookiecutter's own API, as a rollout team without regiocrm's
+    command would: only the country code given."""
+    with template() as folder:
+        made = cookiecutter(
+            str(folder),
+            no_input=True,
+            extra_context={"country_code": country},
+            output_dir=str(output),
+            config_file=str(config),
+        )
+    return Path(made)
+
+
+def _stock_cookiecutter_cli(output: Path, country: str, config: Path) -> Path:
+    """The template used with the ``cookiecutter`` command itself."""
+    with template() as folder:
+        command = ["--no-input", str(folder), f"country_code={country}", "-o", str(output)]
+        made = subprocess.run(
+            [sys.executable, "-m", "cookiecutter", *command, "--config-file", str(config)],
+            env=deployment_environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    assert made.returncode == 0, made.stderr
+    return output / f"regiocrm-market-{country.lower()}"
+
+
+@pytest.mark.parametrize(
+    ("make", "country", "expected"),
+    [
+        (
+            _stock_cookiecutter_cli,
+            "VN",
+            ("Vietnam", ("vi_VN",), "VND", ("Asia/Ho_Chi_Minh",), ("sms",)),
+        ),
+        (
+            _stock_cookiecutter,
+            "ID",
+            (
+                "Indonesia",
+                ("id_ID",),
+                "IDR",
+                ("Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura"),
+                ("sms",),
+            ),
+        ),
+        (
+            _stock_cookiecutter,
+            "HK",
+            ("Hong Kong", ("zh_Hant_HK", "en_HK"), "HKD", ("Asia/Hong_Kong",), ("wechat", "sms")),
+        ),
+    ],
+    ids=["vietnam-cli", "indonesia-api", "hong-kong-api"],
+)
+def test_the_stock_cookiecutter_derives_every_value_from_the_country(
+    make: Callable[[Path, str, Path], Path],
+    country: str,
+    expected: tuple[str, tuple[str, ...], str, tuple[str, ...], tuple[str, ...]],
+    deployment_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    regiocrm_hooks: Hooks,
+    load_market: Callable[[Path], ModuleType],
+) -> None:
+    """Not Thailand's values with another code: the country's own, as `new-market` derives
+    them, and the pack extending the one that serves the market already (Hong Kong: cn)."""
+    project = make(deployment_dir, country, _config(tmp_path_factory.mktemp("cookiecutter")))
+    load_market(project)
+    pack = regiocrm_hooks.packs().for_market(country)
+    market = pack.market(country)
+    name, locales, currency, timezones, channels = expected
+    assert (pack.code, pack.name, pack.locales, pack.channels) == (
+        country.lower(),
+        name,
+        locales,
+        channels,
+    )
+    assert (market.locale, market.currency, market.timezone) == (
+        locales[0],
+        currency,
+        timezones[0],
+    )
+    assert (pack.currency, pack.timezones) == (currency, timezones)
+    assert pack.extends == ("cn" if country == "HK" else "asia")
+    text = "\n".join(p.read_text() for p in project.rglob("*.py"))
+    assert "THB" not in text
+    assert "Bangkok" not in text
+    assert "000000000000" not in text
+
+
+def test_two_markets_made_by_cookiecutter_upgrade_side_by_side(
+    regiocrm_cli,
+    deployment_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    load_market: Callable[[Path], ModuleType],
+) -> None:
+    """Each market's branch starts at a revision of its own: two installed together do not
+    collide ("Revision … is present more than once")."""
+    config = _config(tmp_path_factory.mktemp("cookiecutter"))
+    markets = deployment_dir / "markets"
+    revisions = set()
+    for country in ("VN", "PH"):
+        project = _stock_cookiecutter(markets, country, config)
+        [migration] = (project / f"regiocrm_market_{country.lower()}" / "migrations").glob("*.py")
+        revisions.add(migration.name.split("-")[1].split("_")[0])
+        load_market(project)
+    upgraded = regiocrm_cli("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert len(revisions) == 2
+    zones = json.loads(regiocrm_cli("db", "current", "--json").stdout)
+    assert {"vn", "ph"} <= {zone["zone"] for zone in zones}
+    assert all(zone["migrated"] and revisions <= set(zone["heads"]) for zone in zones)
+
+
+@pytest.mark.parametrize(
+    ("country", "currency", "timezones"),
+    [
+        ("TH", "THB", ["Asia/Bangkok"]),
+        ("ID", "IDR", ["Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura"]),
+    ],
+)
+def test_a_generated_packs_currency_and_time_zones_are_listed(
+    regiocrm_cli,
+    deployment_dir: Path,
+    load_market: Callable[[Path], ModuleType],
+    country: str,
+    currency: str,
+    timezones: list[str],
+) -> None:
+    """As cn, jp, kr and au show theirs: not null and [] for a pack `new-market` made."""
+    made = regiocrm_cli("new-market", "--no-input", f"country_code={country}", "-o", "markets")
+    assert made.exit_code == 0, made.stderr
+    load_market(deployment_dir / "markets" / f"regiocrm-market-{country.lower()}")
+    listed = {p["code"]: p for p in json.loads(regiocrm_cli("packs", "list", "--json").stdout)}
+    pack = listed[country.lower()]
+    assert (pack["currency"], pack["timezones"]) == (currency, timezones)
+    assert pack["market_profiles"][country]["timezone"] == timezones[0]
+
+
+def test_the_generated_tests_check_the_country_not_the_values_given(
+    regiocrm_cli, deployment_dir: Path
+) -> None:
+    """A market made with a value its country does not have fails its own tests: they
+    derive what to expect from ISO 3166 and CLDR, not from the template's answers."""
+    made = regiocrm_cli(
+        "new-market", "--no-input", "country_code=VN", "currency=THB", "-o", "markets"
+    )
+    assert made.exit_code == 0, made.stderr
+    project = deployment_dir / "markets" / "regiocrm-market-vn"
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "country"],
+        cwd=project,
+        env=deployment_environment(python_path=[project]),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert tested.returncode == 1, tested.stdout
+    assert "1 failed" in tested.stdout
+    assert "'THB' in ['VND']" in tested.stdout
+
+
+def test_new_market_and_the_template_derive_alike(regiocrm_hooks: Hooks) -> None:
+    """The channels follow the pack extended, given or derived, in both."""
+    values = market_values({"country_code": "TW", "extends": "asia"}, regiocrm_hooks)
+    assert values["channels"] == "sms"
+    assert values["map_providers"] == "gazetteer"
+    assert market_values({"country_code": "TW"}, regiocrm_hooks)["channels"] == "wechat,sms"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -260,3 +261,157 @@ def test_masked_hides_database_passwords(deployment_dir: Path) -> None:
     settings = RegiocrmSettings(zones={"main": "postgresql://crm:s3cret@db.example/crm"})
     assert "s3cret" not in str(settings.masked())
     assert settings.masked()["zones"]["main"] == "postgresql+psycopg://crm:***@db.example/crm"
+
+
+@pytest.mark.parametrize(
+    ("rate", "reason"),
+    [
+        ("nan", "Input should be a finite number"),
+        ("inf", "Input should be a finite number"),
+        ("-inf", "Input should be a finite number"),
+        ("0", "Input should be greater than 0"),
+    ],
+)
+def test_a_send_rate_is_a_finite_number_above_0(
+    deployment_dir: Path, rate: str, reason: str
+) -> None:
+    """nan compares false with every bound: it passed, and the limiter then never waited."""
+    (deployment_dir / "regiocrm.toml").write_text(f"[campaigns]\nsend_rates = {{line = {rate}}}\n")
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert problem_lines(exc) == [
+        f"campaigns.send_rates.line: {reason} ({deployment_dir / 'regiocrm.toml'})"
+    ]
+
+
+def test_no_number_of_any_section_may_be_nan_or_infinite(
+    deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGIOCRM_STORAGE__QUOTAS_MIB", '{"Acme": Infinity}')
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert problem_lines(exc) == [
+        "storage.quotas_mib.Acme: Input should be a finite number"
+        " (environment variable REGIOCRM_STORAGE__QUOTAS_MIB)"
+    ]
+
+
+def _never_served(*args: object, **kwargs: object) -> None:
+    raise AssertionError("served with settings that should have stopped it")
+
+
+@pytest.mark.parametrize(
+    ("market", "reason"),
+    [
+        ("XX", "'XX' is not an ISO 3166-1 alpha-2 country code"),
+        ("TH", "no pack serves market 'TH' (served: AU, CN, HK, JP, KR, TW)"),
+    ],
+    ids=["not-a-country", "no-pack"],
+)
+def test_the_deployments_market_is_a_country_an_installed_pack_serves(
+    deployment_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    regiocrm_hooks: Hooks,
+    regiocrm_cli,
+    market: str,
+    reason: str,
+) -> None:
+    monkeypatch.setenv("REGIOCRM_DEPLOYMENT__MARKET", market)
+    monkeypatch.setattr("regiocrm.cli.serve.uvicorn.run", _never_served)
+    with pytest.raises(SettingsError) as exc:
+        load_settings(regiocrm_hooks)
+    line = f"deployment.market: {reason} (environment variable REGIOCRM_DEPLOYMENT__MARKET)"
+    assert problem_lines(exc) == [line]
+    for command in (["config", "check"], ["serve"]):
+        result = regiocrm_cli(*command)
+        assert (result.exit_code, result.stderr) == (2, f"Error: {line}\n")
+    assert not (deployment_dir / "var").exists()
+
+
+def test_the_deployments_organization_has_a_name(
+    deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGIOCRM_DEPLOYMENT__ORGANIZATION", "   ")
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert problem_lines(exc) == [
+        "deployment.organization: an organization's name cannot be blank"
+        " (environment variable REGIOCRM_DEPLOYMENT__ORGANIZATION)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("REGIOCRM_ZONES", "{main", "not valid JSON: Expecting property name enclosed"),
+        ("REGIOCRM_ZONES", "[" * 100_000, "not valid JSON: nested too deeply"),
+        ("REGIOCRM_CAMPAIGNS__SEND_RATES", '{"a": ' * 100_000, "not valid JSON: nested too deeply"),
+    ],
+    ids=["malformed", "deep", "deep-nested-key"],
+)
+def test_a_table_in_a_variable_that_is_not_json_names_the_variable(
+    deployment_dir: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    [problem] = exc.value.problems
+    key = variable.removeprefix("REGIOCRM_").lower().replace("__", ".")
+    assert (problem.key, problem.source) == (key, f"environment variable {variable}")
+    assert problem.reason.startswith(reason)
+
+
+def test_a_table_in_the_dotenv_file_that_is_too_deep_names_the_file(deployment_dir: Path) -> None:
+    (deployment_dir / ".env").write_text("REGIOCRM_ZONES=" + "[" * 100_000 + "\n")
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert problem_lines(exc) == [
+        f"zones: not valid JSON: nested too deeply ({deployment_dir / '.env'})"
+    ]
+
+
+def test_a_config_file_nested_too_deeply_is_one_clear_error(deployment_dir: Path) -> None:
+    (deployment_dir / "regiocrm.toml").write_text("a = " + "[" * 100_000 + "\n")
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert problem_lines(exc) == [
+        f"config file: not valid TOML: nested too deeply ({deployment_dir / 'regiocrm.toml'})"
+    ]
+
+
+@pytest.mark.parametrize("below", ["", "/zones"], ids=["itself", "a-folder-below"])
+def test_data_dir_naming_a_file_is_refused(
+    deployment_dir: Path, monkeypatch: pytest.MonkeyPatch, below: str
+) -> None:
+    (deployment_dir / "notes.txt").write_text("a file")
+    monkeypatch.setenv("REGIOCRM_DATA_DIR", f"notes.txt{below}")
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert problem_lines(exc) == [
+        f"data_dir: {deployment_dir / 'notes.txt'} is not a folder"
+        " (environment variable REGIOCRM_DATA_DIR)"
+    ]
+    # Unused when every zone is configured: no error then.
+    monkeypatch.setenv("REGIOCRM_ZONES__MAIN", "sqlite:///main.db")
+    assert load_settings().data_dir == Path(f"notes.txt{below}")
+
+
+def test_data_dir_that_cannot_be_looked_into_is_refused(
+    deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for a user without access to a folder above it: a reason, not a traceback."""
+    looked = Path.exists
+
+    def exists(path: Path, *args: Any, **kwargs: Any) -> bool:
+        if "sealed" in path.parts:
+            raise PermissionError(13, "Permission denied", str(path))
+        return looked(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    monkeypatch.setenv("REGIOCRM_DATA_DIR", "sealed/var")
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert problem_lines(exc) == [
+        f"data_dir: cannot look into {deployment_dir / 'sealed' / 'var'}: Permission denied"
+        " (environment variable REGIOCRM_DATA_DIR)"
+    ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from regiocrm.scaffold import template
 from regiocrm.testing import deployment_environment
 
 
@@ -107,6 +108,7 @@ def test_thailand_rolls_out_and_lacks_only_credentials_and_translations(tmp_path
     assert packs["th"]["extends"] == "asia"
     assert packs["th"]["markets"] == ["TH"]
     assert packs["th"]["channels"] == ["line"]
+    assert (packs["th"]["currency"], packs["th"]["timezones"]) == ("THB", ["Asia/Bangkok"])
 
     assert run(*regiocrm, "db", "upgrade", cwd=deployment).returncode == 0
     [migration] = (project / "regiocrm_market_th" / "migrations").glob("*.py")
@@ -143,6 +145,74 @@ def test_hong_kong_is_taken_over_from_the_greater_china_pack(tmp_path: Path) -> 
     checked = run(*regiocrm, "rollout", "check", "--market", "HK", "--json", cwd=tmp_path)
     failed = {f["check"] for f in json.loads(checked.stdout) if f["outcome"] == "fail"}
     assert failed == {"channel wechat", "channel sms"}, "its catalogs come from zh_Hant, complete"
+
+
+def test_two_markets_from_the_stock_cookiecutter_install_side_by_side(tmp_path: Path) -> None:
+    """The template used with cookiecutter's own command and only a country code: each
+    market is its country's, passes its own tests (which check it against ISO 3166 and
+    CLDR), and both, installed into one environment, upgrade without a revision clash."""
+    python = fresh_environment(tmp_path / "venv")
+    with template() as folder:
+        projects = []
+        for country in ("VN", "PH"):
+            made = run(
+                sys.executable,
+                "-m",
+                "cookiecutter",
+                "--no-input",
+                folder,
+                f"country_code={country}",
+                "-o",
+                tmp_path,
+                "--config-file",
+                _cookiecutter_config(tmp_path),
+                cwd=tmp_path,
+            )
+            assert made.returncode == 0, made.stderr
+            projects.append(tmp_path / f"regiocrm-market-{country.lower()}")
+    installed = run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        *projects,
+        cwd=tmp_path,
+    )
+    assert installed.returncode == 0, installed.stderr
+    for project in projects:
+        assert "failed" not in passes_its_own_tests(project, python)
+    regiocrm = [python, "-m", "regiocrm"]
+    packs = {
+        p["code"]: p
+        for p in json.loads(run(*regiocrm, "packs", "list", "--json", cwd=tmp_path).stdout)
+    }
+    assert (packs["vn"]["currency"], packs["vn"]["timezones"]) == ("VND", ["Asia/Ho_Chi_Minh"])
+    assert (packs["ph"]["currency"], packs["ph"]["locales"]) == ("PHP", ["en_PH", "fil_PH"])
+    upgraded = run(*regiocrm, "db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    revisions = {
+        next((project / f"regiocrm_market_{project.name[-2:]}" / "migrations").glob("*.py"))
+        .name.split("-")[1]
+        .split("_")[0]
+        for project in projects
+    }
+    assert len(revisions) == 2
+    zones = json.loads(run(*regiocrm, "db", "current", "--json", cwd=tmp_path).stdout)
+    assert {"vn", "ph"} <= {zone["zone"] for zone in zones}
+    assert all(zone["migrated"] and revisions <= set(zone["heads"]) for zone in zones)
+
+
+def _cookiecutter_config(folder: Path) -> Path:
+    """Replays and caches in the test's folder, not the user's home."""
+    config = folder / "cookiecutter.yaml"
+    config.write_text(f"replay_dir: {folder}/replay\ncookiecutters_dir: {folder}/templates\n")
+    return config
 
 
 @pytest.fixture(autouse=True)

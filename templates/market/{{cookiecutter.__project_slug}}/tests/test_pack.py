@@ -5,7 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import entry_points
 
 import phonenumbers
-from babel.numbers import get_currency_symbol
+import pycountry
+from babel import Locale
+from babel.core import get_global
+from babel.languages import get_official_languages
+from babel.numbers import get_currency_symbol, get_territory_currencies
 
 from regiocrm.calendars import Service
 from regiocrm.formats import PersonName
@@ -31,14 +35,29 @@ def test_the_pack_serves_its_market(regiocrm_hooks: Hooks) -> None:
     pack = packs.for_market(MARKET)
     assert (pack.code, pack.extends) == (PACK, "{{ cookiecutter.extends }}")
     assert pack.chain[-1] == "asia", "every market rolls out from the regional template"
-    market = packs.market(MARKET)
-    assert (market.locale, market.currency, market.timezone) == (
-        "{{ cookiecutter.default_locale }}",
-        "{{ cookiecutter.currency }}",
-        "{{ cookiecutter.timezone }}",
-    )
-    assert list(pack.locales) == {{ cookiecutter.locales.split(",") | jsonify(None) }}
     assert list(pack.map_providers) == {{ cookiecutter.map_providers.split(",") | jsonify(None) }}
+
+
+def test_the_market_is_the_country_iso_3166_and_cldr_describe(regiocrm_hooks: Hooks) -> None:
+    """Checked against what ISO 3166 (pycountry) and CLDR (Babel) say of the country here,
+    not against the values the market was made with."""
+    country = pycountry.countries.get(alpha_2=MARKET)
+    assert country is not None
+    pack = regiocrm_hooks.packs().for_market(MARKET)
+    market = pack.market(MARKET)
+    names = {getattr(country, name, None) for name in ("name", "common_name", "official_name")}
+    assert pack.name in names
+    assert market.currency in get_territory_currencies(MARKET)
+    assert pack.currency == market.currency
+    zones = get_global("territory_zones")[MARKET]
+    assert market.timezone in zones
+    assert pack.timezones[0] == market.timezone
+    assert set(pack.timezones) <= set(zones)
+    official = get_official_languages(MARKET, de_facto=True)
+    locale = Locale.parse(market.locale)
+    assert locale.territory == MARKET
+    assert locale.language in {Locale.parse(language).language for language in official}
+    assert market.locale in pack.locales
 
 
 def test_a_mobile_number_written_locally_is_stored_in_e164(regiocrm_hooks: Hooks) -> None:
@@ -55,9 +74,10 @@ def test_a_name_is_written_in_the_packs_order(regiocrm_hooks: Hooks) -> None:
     assert written.startswith(first)
 
 
-def test_money_is_shown_in_the_markets_currency() -> None:
-    shown = format_money(1234, "{{ cookiecutter.currency }}", "{{ cookiecutter.default_locale }}")
-    assert get_currency_symbol("{{ cookiecutter.currency }}", "{{ cookiecutter.default_locale }}") in shown
+def test_money_is_shown_in_the_markets_currency(regiocrm_hooks: Hooks) -> None:
+    market = regiocrm_hooks.packs().market(MARKET)
+    shown = format_money(1234, market.currency, market.locale)
+    assert get_currency_symbol(market.currency, market.locale) in shown
 
 
 def test_a_due_time_skips_the_markets_public_holidays(regiocrm_hooks: Hooks) -> None:

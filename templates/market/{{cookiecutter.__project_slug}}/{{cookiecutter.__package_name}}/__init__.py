@@ -26,6 +26,8 @@ def register_packs() -> list[PackSpec]:
             code="{{ cookiecutter.__pack_code }}",
             extends="{{ cookiecutter.extends }}",
             name="{{ cookiecutter.country_name }}",
+            currency="{{ cookiecutter.currency }}",
+            timezones={{ cookiecutter.__timezones.split(",") | jsonify(None) }},
             markets={
                 MARKET: MarketProfile(
                     locale="{{ cookiecutter.default_locale }}",
