@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from regiocrm.access import Forbidden
+from regiocrm.http.headers import DEFAULT_HEADERS
 from regiocrm.residency import ApartError
 
 log = logging.getLogger(__name__)
@@ -159,11 +160,14 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    """A bug: the client learns nothing of it but that it is one (the log has the rest)."""
+    """A bug: the client learns nothing of it but that it is one (the log has the rest).
+    Starlette answers it outside every middleware, so it carries the security headers
+    itself."""
     return problem(
         status.HTTP_500_INTERNAL_SERVER_ERROR,
         "the server failed to answer; the error is in its log",
         instance=request.url.path,
+        headers=DEFAULT_HEADERS,
     )
 
 

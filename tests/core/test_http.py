@@ -22,6 +22,7 @@ from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import create_app
 from regiocrm.http.deps import CurrentUser
+from regiocrm.http.headers import DEFAULT_HEADERS
 from regiocrm.models import ApiToken, Case, Customer, OrganizationKind, UserRole
 from regiocrm.plugins.line.testing import LineDriver
 from regiocrm.settings import RegiocrmSettings, load_settings
@@ -259,6 +260,33 @@ def test_a_plugins_route_takes_no_nan_and_no_nul_either(
         ]
         deep = b'{"say": "x", "n": ' + b"[" * 900 + b"NaN" + b"]" * 900 + b"}"
         assert echo.post("/api/echo", content=deep, headers=auth).status_code == 422
+
+
+class Broken:
+    @hookimpl
+    def register_routes(self) -> list[APIRouter]:
+        router = APIRouter(prefix="/api/broken")
+
+        @router.get("")
+        def broken() -> None:
+            raise RuntimeError("secret internals: postgresql://crm:hunter2@db")
+
+        return [router]
+
+
+def test_a_bug_answers_a_problem_that_tells_nothing_with_the_security_headers(
+    register_plugin, settings, regiocrm_hooks: Hooks
+) -> None:
+    """An exception no handler expects is answered outside the middleware that adds the
+    security headers: the answer carries them all the same, and none of the error."""
+    register_plugin(Broken())
+    app = create_app(settings, regiocrm_hooks)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/api/broken")
+    assert_problem(answer, 500, "the server failed to answer; the error is in its log")
+    assert "hunter2" not in answer.text
+    for name, value in DEFAULT_HEADERS.items():
+        assert answer.headers[name] == value
 
 
 def test_the_openapi_document_lists_every_error_as_a_problem(
