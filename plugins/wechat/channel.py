@@ -459,10 +459,10 @@ def _check_query_signature(settings: WeChatAccountSettings, query: Mapping[str, 
     expected = crypto.signature(settings.token.get_secret_value(), timestamp, nonce)
     if not constant_time_equal(expected, given):
         raise BadSignature("the signature does not match the token")
-    try:
-        return int(timestamp)
-    except ValueError:
-        raise BadSignature(f"the signed timestamp {timestamp!r} is not Unix seconds") from None
+    # Digits only: int() would also take "1_765_000_000" or surrounding spaces.
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise BadSignature(f"the signed timestamp {timestamp[:40]!r} is not Unix seconds")
+    return int(timestamp)
 
 
 def _signed_at(settings: WeChatAccountSettings, request: WebhookRequest) -> datetime:

@@ -1237,6 +1237,18 @@ def test_a_400_digit_signed_timestamp_is_malformed(
         channel.verify(plain_account, request)
 
 
+@pytest.mark.parametrize("timestamp", ["1_765_000_000", " 1765000000", "x" * 5000])
+def test_a_signed_timestamp_of_anything_but_digits_is_refused_and_cut_short(
+    channel: WeChatChannel, plain_account: ChannelAccount, timestamp: str
+) -> None:
+    """Signed or not, a timestamp is Unix seconds in digits; the refusal quotes no more of
+    it than a line holds."""
+    request = plain_request(text_xml(), timestamp=timestamp)
+    with pytest.raises(BadSignature, match="is not Unix seconds") as refused:
+        channel.verify(plain_account, request)
+    assert len(str(refused.value)) < 100
+
+
 def test_a_create_time_after_the_request_arrived_is_malformed(
     channel: WeChatChannel, plain_account: ChannelAccount
 ) -> None:
