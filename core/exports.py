@@ -17,9 +17,9 @@ what is allowed and what is refused both go to the audit trail.
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,7 +29,7 @@ from sqlalchemy import or_, select
 
 from regiocrm import audit
 from regiocrm.customers import Customers, consent_in_force
-from regiocrm.files import UnwritableFile, create_private
+from regiocrm.files import UnwritableFile, private_file
 from regiocrm.hooks import Hooks
 from regiocrm.i18n import _
 from regiocrm.models import (
@@ -271,10 +271,8 @@ def export_customer(
             )
         )
     refused: ExportRefused | None = None
-    pending = None if path is None else path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
     # Made before anything is read, so a folder that cannot take it stops the export at once.
-    stream = None if pending is None or path is None else _private_file(pending, path)
-    try:
+    with _file_for(path) as stream:
         with stores.session() as session:
             customers = Customers(session, hooks)
             customer = customers.get(customer_id)
@@ -324,21 +322,19 @@ def export_customer(
                 )
         if refused is not None:
             raise refused
-        if pending is not None and path is not None:
-            os.replace(pending, path)
-        return Exported(customer.id, destination, document, basis, export_id, path)
-    finally:
-        if stream is not None:
-            stream.close()
-        if pending is not None and pending.exists():
-            pending.unlink()
+    return Exported(customer.id, destination, document, basis, export_id, path)
 
 
-def _private_file(pending: Path, path: Path) -> IO[str]:
-    """The file the document is written to before it takes its name: personal data, so
-    its owner's alone from the start."""
+@contextmanager
+def _file_for(path: Path | None) -> Iterator[IO[str] | None]:
+    """The file the document is written to, taking its name only once the export is done:
+    personal data, so its owner's alone from the start (none without a ``path``)."""
+    if path is None:
+        yield None
+        return
     try:
-        return create_private(pending)
+        with private_file(path) as stream:
+            yield stream
     except UnwritableFile as exc:
         raise _unwritable(path, exc.reason) from None
 
@@ -346,7 +342,7 @@ def _private_file(pending: Path, path: Path) -> IO[str]:
 def _write(stream: IO[str], document: dict[str, Any], path: Path) -> None:
     try:
         stream.write(json.dumps(document, ensure_ascii=False, indent=2))
-        stream.close()
+        stream.flush()
     except OSError as exc:
         raise _unwritable(path, exc.strerror or str(exc)) from None
 

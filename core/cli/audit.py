@@ -17,7 +17,7 @@ import typer
 from regiocrm import audit
 from regiocrm.accounts import organization_named
 from regiocrm.cli.context import CliError, JsonOption, cli_context, progress
-from regiocrm.files import UnwritableFile, create_private
+from regiocrm.files import UnwritableFile, private_file
 from regiocrm.hookspecs import hookimpl
 from regiocrm.i18n import _
 from regiocrm.models import Organization
@@ -81,11 +81,12 @@ def export(
         raise CliError(_("{path} exists: choose a new file").format(path=output))
     context = cli_context(ctx)
     context.require_migrated()
-    with context.stores.session() as session:
+    # The report takes its name once the export is recorded in the trail, and not before.
+    with _opened(output) as stream, context.stores.session() as session:
         organization = organization_named(session, org)
         if organization is None:
             raise CliError(_("no organization named {name!r}").format(name=org))
-        with progress() as bar, _opened(output) as stream:
+        with progress() as bar:
             task = bar.add_task(_("reading the audit trail"), total=None)
 
             def counted() -> Iterator[dict[str, Any]]:
@@ -114,16 +115,15 @@ def export(
 @contextmanager
 def _opened(output: Path | None) -> Iterator[IO[str]]:
     """The report's stream: a new file only its owner may read (it names people and what
-    they did), never one overwritten; or standard output."""
+    they did), never one overwritten, there in full or not at all; or standard output."""
     if output is None:
         yield sys.stdout
         return
     try:
-        opened = create_private(output)
+        with private_file(output) as stream:
+            yield stream
     except UnwritableFile as exc:
         raise CliError(str(exc)) from None
-    with opened as stream:
-        yield stream
 
 
 def _write_json(
