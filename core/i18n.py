@@ -78,7 +78,15 @@ def _catalog_file(folder: Traversable, locale: Locale, suffix: str) -> Traversab
 
 def has_catalog(locale: Locale, folders: Iterable[Traversable] = ()) -> bool:
     """Whether a catalog exists for the locale in the core or one of ``folders``."""
-    return any(_catalog_file(folder, locale, ".mo") for folder in (core_catalogs(), *folders))
+    return _has_catalog(str(locale), tuple(folders))
+
+
+@cache
+def _has_catalog(locale: str, folders: tuple[Traversable, ...]) -> bool:
+    # Catalogs are package data, as for :func:`translations`: looked for once per process,
+    # not on every inbound message whose reply is negotiated.
+    parsed = parse_locale(locale)
+    return any(_catalog_file(folder, parsed, ".mo") for folder in (core_catalogs(), *folders))
 
 
 @cache
