@@ -61,6 +61,13 @@ def roll_out(folder: Path, *values: str) -> tuple[Path, Path]:
     assert made.returncode == 0, made.stderr
     project = Path(made.stdout.splitlines()[0].removeprefix("created "))
     python = fresh_environment(folder / f"venv-{project.name}")
+    install(python, project, cwd=folder)
+    return project, python
+
+
+def install(python: Path, *projects: Path, cwd: Path) -> None:
+    """Install generated markets into the environment of ``python``, from their folders
+    alone: what they need is regiocrm's, there already."""
     installed = run(
         sys.executable,
         "-m",
@@ -72,11 +79,10 @@ def roll_out(folder: Path, *values: str) -> tuple[Path, Path]:
         "--no-deps",
         "--no-build-isolation",
         "--no-index",
-        project,
-        cwd=folder,
+        *projects,
+        cwd=cwd,
     )
     assert installed.returncode == 0, installed.stderr
-    return project, python
 
 
 def passes_its_own_tests(project: Path, python: Path) -> str:
@@ -170,21 +176,7 @@ def test_two_markets_from_the_stock_cookiecutter_install_side_by_side(tmp_path: 
             )
             assert made.returncode == 0, made.stderr
             projects.append(tmp_path / f"regiocrm-market-{country.lower()}")
-    installed = run(
-        sys.executable,
-        "-m",
-        "pip",
-        "--python",
-        python,
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--no-build-isolation",
-        "--no-index",
-        *projects,
-        cwd=tmp_path,
-    )
-    assert installed.returncode == 0, installed.stderr
+    install(python, *projects, cwd=tmp_path)
     for project in projects:
         assert "failed" not in passes_its_own_tests(project, python)
     regiocrm = [python, "-m", "regiocrm"]
