@@ -86,7 +86,8 @@ def _run(cli: typer.Typer, argv: Sequence[str] | None) -> int:
             standalone_mode=False,
         )
     except CliError as exc:
-        typer.echo(_("Error: {message}").format(message=exc.message), err=True)
+        for problem in exc.message.splitlines() or [""]:
+            typer.echo(_("Error: {message}").format(message=problem), err=True)
         return exc.exit_code
     except typer.TyperException as exc:
         # Typer's own usage errors know how to show the usage line with the error.

@@ -113,7 +113,7 @@ def test_a_mainland_customer_cannot_leave_without_consent_and_assessment(
     assert refused.stderr.splitlines() == [
         "Error: CN identity data needs the customer's consent to export to file (purpose"
         " 'export', channel 'file' or '*'), and none is in force",
-        "CN identity data needs an approved transfer assessment for file valid on"
+        "Error: CN identity data needs an approved transfer assessment for file valid on"
         f" {utcnow().date().isoformat()} (`regiocrm residency assessments add`), and there is"
         " none",
     ]
