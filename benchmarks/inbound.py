@@ -32,16 +32,16 @@ import uvicorn
 from measure import timed
 from sqlalchemy import Engine, text
 
-from regiocrm.channels import WebhookRequest
-from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
-from regiocrm.ids import new_id
-from regiocrm.inbox import process, store
-from regiocrm.migrate import Migrator
-from regiocrm.plugin_manager import get_plugin_manager
-from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.interfaces.channels import WebhookRequest
+from regiocrm.messaging.inbox import process, store
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.ids import new_id
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.plugins import get_plugin_manager
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.plugins.channels.line.testing import LineDriver
 from regiocrm.testing import scratch_database
 
 DRIVER = LineDriver()

@@ -18,9 +18,9 @@ import sqlite3
 
 from measure import timed
 
-from regiocrm.geo import great_circle_km
-from regiocrm.maps import Point
-from regiocrm.routing import NearestIndex
+from regiocrm.geo.datums import great_circle_km
+from regiocrm.geo.routing import NearestIndex
+from regiocrm.interfaces.maps import Point
 
 
 def spread(count: int, rng: random.Random) -> list[Point]:

@@ -25,14 +25,14 @@ from typing import Any
 from measure import timed
 from sqlalchemy import bindparam, func, select, text
 
-from regiocrm.hooks import Hooks
-from regiocrm.ids import new_id
-from regiocrm.migrate import Migrator
 from regiocrm.models import Direction, Interaction
-from regiocrm.plugin_manager import get_plugin_manager
-from regiocrm.relocation import DEFAULT_BATCH, Migration, plan, survey
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.ids import new_id
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.plugins import get_plugin_manager
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.residency.relocation import DEFAULT_BATCH, Migration, plan, survey
 from regiocrm.testing import scratch_database
 
 HOSTED_IN_JAPAN = {"placement": {"CN": {"crm": "jp"}}}

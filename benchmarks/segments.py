@@ -10,7 +10,7 @@ marketing messages (on LINE, or on every channel), some several times; a fifth h
 ending within 60 days. Two audiences are counted: everyone in JP reachable on LINE with
 their consent (the consent condition evaluated for every customer), and the renewal
 campaign's (leases ending within 60 days, then consent). The counts are the segment's own
-statements (``regiocrm.segments.Evaluation.audience``, one per market, in the market's
+statements (``regiocrm.crm.segments.Evaluation.audience``, one per market, in the market's
 zone); the reference is the same question written by hand in SQL. Both must agree.
 """
 
@@ -28,14 +28,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from regiocrm.hooks import Hooks
-from regiocrm.ids import new_id
-from regiocrm.migrate import Migrator
+from regiocrm.crm.segments import Evaluation, Segment
 from regiocrm.models import Consent, Contract, Customer, Identity
-from regiocrm.plugin_manager import get_plugin_manager
-from regiocrm.segments import Evaluation, Segment
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.ids import new_id
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.plugins import get_plugin_manager
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import scratch_database
 
 CHUNK = 20_000

@@ -25,13 +25,13 @@ from typing import Any
 from measure import timed
 from sqlalchemy import Engine, select, text
 
-from regiocrm.hooks import Hooks
-from regiocrm.ids import new_id
-from regiocrm.migrate import Migrator
 from regiocrm.models import Direction, Interaction
-from regiocrm.plugin_manager import get_plugin_manager
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.ids import new_id
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.plugins import get_plugin_manager
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import scratch_database
 
 BATCH = 1000

@@ -6,12 +6,12 @@ hooks take and return. Everything else is an implementation detail of the core.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from regiocrm.calendars import BusinessCalendar, Service
-from regiocrm.formats import Address, PersonName
 from regiocrm.hookspecs import hookimpl
-from regiocrm.identities import InvalidIdentity, NormalizedIdentity
-from regiocrm.packs import MarketProfile, Pack, PackSpec
-from regiocrm.settings import SettingsSection
+from regiocrm.interfaces.calendars import BusinessCalendar, Service
+from regiocrm.interfaces.formats import Address, PersonName
+from regiocrm.interfaces.identities import InvalidIdentity, NormalizedIdentity
+from regiocrm.interfaces.packs import MarketProfile, Pack, PackSpec
+from regiocrm.platform.settings import SettingsSection
 
 try:
     __version__ = version("regiocrm")

@@ -29,14 +29,14 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
-    from regiocrm.calendars import BusinessCalendar, Service
-    from regiocrm.channels import Channel, ChannelAccount, InboundMessage
-    from regiocrm.formats import Address, PersonName
-    from regiocrm.identities import NormalizedIdentity
-    from regiocrm.maps import MapProvider
-    from regiocrm.packs import Pack, PackSpec
-    from regiocrm.rollout import RolloutCheck
-    from regiocrm.settings import SettingsSection
+    from regiocrm.interfaces.calendars import BusinessCalendar, Service
+    from regiocrm.interfaces.channels import Channel, ChannelAccount, InboundMessage
+    from regiocrm.interfaces.formats import Address, PersonName
+    from regiocrm.interfaces.identities import NormalizedIdentity
+    from regiocrm.interfaces.maps import MapProvider
+    from regiocrm.interfaces.packs import Pack, PackSpec
+    from regiocrm.markets.rollout import RolloutCheck
+    from regiocrm.platform.settings import SettingsSection
 
 PROJECT_NAME = "regiocrm"
 
@@ -119,7 +119,7 @@ def register_migrations() -> Iterable[Path]:
 def register_packs() -> Iterable[PackSpec]:
     """Contribute country packs and regional templates.
 
-    Build each with :meth:`regiocrm.packs.PackSpec.declare`, inside the hook, so that a
+    Build each with :meth:`regiocrm.interfaces.packs.PackSpec.declare`, inside the hook, so that a
     wrong value is reported when packs load, naming the pack, the field and the value. A
     pack sets only what differs from the pack it ``extends``.
 
@@ -138,7 +138,8 @@ def register_channels() -> Iterable[Channel]:
     ``account_settings`` model validates those accounts at start-up. Two plugins may not
     register channels of the same name.
 
-    :returns: the plugin's channels, each an instance of :class:`regiocrm.channels.Channel`.
+    :returns: the plugin's channels, each an instance of
+        :class:`regiocrm.interfaces.channels.Channel`.
 
     .. versionadded:: 0.1
     """
@@ -152,7 +153,8 @@ def register_map_providers() -> Iterable[MapProvider]:
     times out or refuses, the next is asked. Each provider's settings section is
     ``[maps.<provider.name>]``, validated by its ``settings_model``.
 
-    :returns: the plugin's providers, each an instance of :class:`regiocrm.maps.MapProvider`.
+    :returns: the plugin's providers, each an instance of
+        :class:`regiocrm.interfaces.maps.MapProvider`.
 
     .. versionadded:: 0.1
     """
@@ -168,7 +170,7 @@ def register_rollout_checks() -> Iterable[RolloutCheck]:
     fix. A pack checks what only it knows: a partner system's credentials, a local
     regulator's registration.
 
-    :returns: the plugin's checks, each a :class:`regiocrm.rollout.RolloutCheck`.
+    :returns: the plugin's checks, each a :class:`regiocrm.markets.rollout.RolloutCheck`.
 
     .. versionadded:: 0.1
     """
@@ -218,7 +220,7 @@ def normalize_identity(kind: str, value: str, market: str) -> NormalizedIdentity
 
     Stops at the first non-None result. The template handles ``phone`` (E.164, the
     market as the default region) and ``email``; a channel plugin handles its own kinds.
-    Raise :class:`regiocrm.identities.InvalidIdentity` with the reason for a value that
+    Raise :class:`regiocrm.interfaces.identities.InvalidIdentity` with the reason for a value that
     cannot be an identity of this kind.
 
     :param kind: the identity kind, e.g. ``phone``, ``email``, ``line_user_id``.

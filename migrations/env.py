@@ -1,4 +1,5 @@
-"""alembic environment: runs on a connection that :mod:`regiocrm.migrate` opens per zone."""
+"""alembic environment: runs on a connection that :mod:`regiocrm.platform.migrations` opens
+per zone."""
 
 from __future__ import annotations
 

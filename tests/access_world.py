@@ -12,8 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.http.app import create_app
 from regiocrm.models import (
     AuditEvent,
@@ -31,8 +30,9 @@ from regiocrm.models import (
     Vehicle,
 )
 from regiocrm.models.base import utcnow
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
 
 # The customers Pudong Motors sees: linked by an ownership, a lead, a case, a timeline

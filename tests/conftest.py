@@ -10,9 +10,9 @@ import httpx
 import pytest
 from desk import Desk, open_desk
 
-from regiocrm.hooks import Hooks
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

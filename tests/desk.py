@@ -12,12 +12,12 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.http.app import create_app
 from regiocrm.models import OrganizationKind, UserRole
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
 
 

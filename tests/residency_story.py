@@ -20,12 +20,12 @@ import httpx
 from fastapi.testclient import TestClient
 from zone_rows import by_id, contents, in_zone
 
-from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
 from regiocrm.models import Base, Contract, ContractKind
-from regiocrm.plugins.wechat.testing import WeChatDriver
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores, model_of
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores, model_of
+from regiocrm.plugins.channels.wechat.testing import WeChatDriver
 
 DRIVER = WeChatDriver()
 ACCOUNT = "wx_cn"

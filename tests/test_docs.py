@@ -8,10 +8,10 @@ import typer
 from pydantic import BaseModel
 
 from regiocrm.cli.main import build_cli
-from regiocrm.geo import convert, great_circle_km, in_mainland_china
-from regiocrm.hooks import Hooks
-from regiocrm.maps import Datum, Point
-from regiocrm.settings import RegiocrmSettings
+from regiocrm.geo.datums import convert, great_circle_km, in_mainland_china
+from regiocrm.interfaces.maps import Datum, Point
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from regiocrm import hookspecs
-from regiocrm.plugin_manager import get_plugin_manager
+from regiocrm.platform.plugins import get_plugin_manager
 
 TESTS = Path(__file__).resolve().parent
 DOCS = TESTS.parent / "docs"

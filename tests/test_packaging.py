@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from regiocrm.i18n import CATALOG_LOCALES
+from regiocrm.platform.i18n import CATALOG_LOCALES
 from regiocrm.testing import deployment_environment, run_regiocrm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def test_wheel_holds_every_folder_of_the_layout(wheel: Path) -> None:
             assert f"regiocrm/locale/{catalog}/LC_MESSAGES/regiocrm.{suffix}" in names
     assert "regiocrm/locale/regiocrm.pot" in names
     # The offline gazetteer's places: without them no lead is routed without a map key.
-    assert "regiocrm/plugins/gazetteer/places.json" in names
+    assert "regiocrm/plugins/maps/gazetteer/places.json" in names
 
 
 def test_wheel_declares_the_console_script_and_pytest_plugin(wheel: Path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from regiocrm.models import Base
-from regiocrm.relocation import checksum
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.residency.relocation import checksum
 
 Rows = dict[tuple[str, Any], str]
 

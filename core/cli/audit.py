@@ -14,14 +14,14 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from regiocrm import audit
-from regiocrm.accounts import organization_named
 from regiocrm.cli.context import CliError, JsonOption, cli_context, progress
-from regiocrm.files import UnwritableFile, private_file
+from regiocrm.crm import audit
+from regiocrm.crm.accounts import organization_named
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
 from regiocrm.models import Organization
 from regiocrm.models.base import utcnow
+from regiocrm.platform.files import UnwritableFile, private_file
+from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="Report on the audit trail.", no_args_is_help=True)
 

@@ -12,17 +12,17 @@ import httpx
 import typer
 from pydantic import ValidationError
 
-from regiocrm.accounts import organization_named
-from regiocrm.campaigns import CampaignError, Campaigns, Launcher, Results
-from regiocrm.channels import PROVIDER_TIMEOUT
 from regiocrm.cli.context import CliContext, CliError, JsonOption, cli_context, print_json, progress
+from regiocrm.crm.accounts import organization_named
+from regiocrm.crm.campaigns import CampaignError, Campaigns, Launcher, Results
+from regiocrm.crm.segments import SegmentError
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.campaigns import CampaignIn, campaign_json
-from regiocrm.i18n import _
+from regiocrm.interfaces.channels import PROVIDER_TIMEOUT
 from regiocrm.models import Campaign
-from regiocrm.residency import ApartError
-from regiocrm.segments import SegmentError
-from regiocrm.stores import ZonedSession
+from regiocrm.platform.i18n import _
+from regiocrm.platform.stores import ZonedSession
+from regiocrm.residency.rules import ApartError
 
 app = typer.Typer(help="Plan, preview, launch and follow campaigns.", no_args_is_help=True)
 

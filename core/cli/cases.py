@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from regiocrm.cases import Cases
 from regiocrm.cli.context import JsonOption, cli_context, print_rows
+from regiocrm.crm.cases import Cases
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.cases import as_json
-from regiocrm.i18n import _
+from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="See cases and escalate the overdue.", no_args_is_help=True)
 

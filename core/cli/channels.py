@@ -8,7 +8,7 @@ import typer
 
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_rows
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
+from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="List channels and the deployment's channel accounts.", no_args_is_help=True)
 

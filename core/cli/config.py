@@ -6,9 +6,9 @@ import typer
 
 from regiocrm.cli.context import CliError, cli_context, print_json
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.settings import config_file
-from regiocrm.stores import ZoneError
+from regiocrm.platform.i18n import _
+from regiocrm.platform.settings import config_file
+from regiocrm.platform.stores import ZoneError
 
 app = typer.Typer(help="Show and check the deployment's settings.", no_args_is_help=True)
 

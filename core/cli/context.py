@@ -12,12 +12,12 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from regiocrm.hooks import Hooks
-from regiocrm.i18n import _
-from regiocrm.migrate import Migrator
-from regiocrm.residency import ResidencyConfigError
-from regiocrm.settings import RegiocrmSettings, SettingsError, load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import _
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.settings import RegiocrmSettings, SettingsError, load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.residency.rules import ResidencyConfigError
 
 
 class CliError(typer.TyperException):

@@ -15,8 +15,8 @@ from regiocrm.cli.context import (
     progress,
 )
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.stores import ZoneError
+from regiocrm.platform.i18n import _
+from regiocrm.platform.stores import ZoneError
 
 app = typer.Typer(help="Migrate the zones' schemas and show their state.", no_args_is_help=True)
 

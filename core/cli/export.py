@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json
-from regiocrm.customers import UnknownCustomer
-from regiocrm.exports import FILE, ExportError, ExportRefused, export_customer
+from regiocrm.crm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.settings import ZONE_NAME
+from regiocrm.platform.i18n import _
+from regiocrm.platform.settings import ZONE_NAME
+from regiocrm.residency.exports import FILE, ExportError, ExportRefused, export_customer
 
 app = typer.Typer(help="Export a customer's data to another zone or a file.", no_args_is_help=True)
 

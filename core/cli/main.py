@@ -11,9 +11,9 @@ from typer.core import TyperGroup
 
 from regiocrm import __version__
 from regiocrm.cli.context import CliContext, CliError
-from regiocrm.hooks import Hooks
-from regiocrm.i18n import _, process_locale, use_locale
-from regiocrm.plugin_manager import PluginError, get_plugin_manager
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import _, process_locale, use_locale
+from regiocrm.platform.plugins import PluginError, get_plugin_manager
 
 HELP = """regiocrm: one CRM core for every market, adapted by country packs.
 

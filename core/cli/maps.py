@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from regiocrm.cli.context import CliError, JsonOption, print_json
-from regiocrm.geo import convert as convert_point
+from regiocrm.geo.datums import convert as convert_point
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.maps import Datum, Point
+from regiocrm.interfaces.maps import Datum, Point
+from regiocrm.platform.i18n import _
 
 app = typer.Typer(
     help="Map helpers: convert a point between WGS-84, GCJ-02 and BD-09.",

@@ -12,8 +12,15 @@ from cookiecutter.main import cookiecutter
 
 from regiocrm.cli.context import CliError, cli_context
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.scaffold import KEYS, ScaffoldError, context, market_values, problems, template
+from regiocrm.markets.scaffold import (
+    KEYS,
+    ScaffoldError,
+    context,
+    market_values,
+    problems,
+    template,
+)
+from regiocrm.platform.i18n import _
 
 
 def new_market(

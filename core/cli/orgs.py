@@ -8,15 +8,15 @@ import httpx
 import typer
 from sqlalchemy import select
 
-from regiocrm.accounts import AccountError, create_organization, subdivision_in
-from regiocrm.channels import PROVIDER_TIMEOUT
 from regiocrm.cli.context import CliContext, CliError, JsonOption, cli_context, print_rows
-from regiocrm.geocoding import MapChain, NotLocated
+from regiocrm.crm.accounts import AccountError, create_organization, subdivision_in
+from regiocrm.geo.chain import MapChain, NotLocated
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.maps import Point
+from regiocrm.interfaces.channels import PROVIDER_TIMEOUT
+from regiocrm.interfaces.maps import Point
+from regiocrm.interfaces.packs import PackError
 from regiocrm.models import LicenceTier, Organization, OrganizationKind
-from regiocrm.packs import PackError
+from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="Add and list organizations.", no_args_is_help=True)
 

@@ -9,8 +9,8 @@ import typer
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_rows
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.packs import Pack, PackError, PackRegistry, diff
+from regiocrm.interfaces.packs import Pack, PackError, PackRegistry, diff
+from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="List, show and compare country packs.", no_args_is_help=True)
 

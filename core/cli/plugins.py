@@ -6,8 +6,8 @@ import typer
 
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.plugin_manager import describe_plugins
+from regiocrm.platform.i18n import _
+from regiocrm.platform.plugins import describe_plugins
 
 app = typer.Typer(help="List the registered plugins.", no_args_is_help=True)
 

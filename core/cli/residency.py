@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from regiocrm import audit
 from regiocrm.cli.context import (
     CliContext,
     CliError,
@@ -20,15 +19,23 @@ from regiocrm.cli.context import (
     print_table,
     progress,
 )
-from regiocrm.exports import FILE
+from regiocrm.crm import audit
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
+from regiocrm.interfaces.packs import PackError
 from regiocrm.models import DataClass, TransferAssessment
 from regiocrm.models.base import utcnow
-from regiocrm.packs import PackError
-from regiocrm.relocation import DEFAULT_BATCH, Migration, MigrationError, Status, plan, survey
-from regiocrm.residency import ResidencyError
-from regiocrm.stores import ZoneError
+from regiocrm.platform.i18n import _
+from regiocrm.platform.stores import ZoneError
+from regiocrm.residency.exports import FILE
+from regiocrm.residency.relocation import (
+    DEFAULT_BATCH,
+    Migration,
+    MigrationError,
+    Status,
+    plan,
+    survey,
+)
+from regiocrm.residency.rules import ResidencyError
 
 app = typer.Typer(
     help="See where each market's data lives, report what is misplaced, move it.",

@@ -8,11 +8,11 @@ import typer
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_table
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
-from regiocrm.packs import PackError
-from regiocrm.rollout import Finding, Outcome, Target, run_checks
-from regiocrm.settings import RegiocrmSettings, SettingsError, load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.interfaces.packs import PackError
+from regiocrm.markets.rollout import Finding, Outcome, Target, run_checks
+from regiocrm.platform.i18n import _
+from regiocrm.platform.settings import RegiocrmSettings, SettingsError, load_settings
+from regiocrm.platform.stores import ZoneStores
 
 app = typer.Typer(help="Check a market's readiness to go live.", no_args_is_help=True)
 

@@ -12,7 +12,7 @@ from regiocrm.cli.context import cli_context
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.access_log import log_config
 from regiocrm.http.app import create_app
-from regiocrm.i18n import _
+from regiocrm.platform.i18n import _
 
 
 def serve(

@@ -8,9 +8,9 @@ import typer
 
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
 from regiocrm.models.base import utcnow
-from regiocrm.storage import HORIZON_DAYS, Forecast, Storage
+from regiocrm.platform.i18n import _
+from regiocrm.residency.storage import HORIZON_DAYS, Forecast, Storage
 
 app = typer.Typer(
     help="Storage by organization, and when each quota runs out.", no_args_is_help=True

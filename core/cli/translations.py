@@ -6,7 +6,7 @@ import typer
 
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _, catalog_status, core_catalogs
+from regiocrm.platform.i18n import _, catalog_status, core_catalogs
 
 app = typer.Typer(help="Check the message catalogs for untranslated strings.", no_args_is_help=True)
 

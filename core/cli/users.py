@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 from sqlalchemy import func, select
 
-from regiocrm.accounts import AccountError, create_organization, create_user, organization_named
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
+from regiocrm.crm.accounts import AccountError, create_organization, create_user, organization_named
 from regiocrm.hookspecs import hookimpl
-from regiocrm.i18n import _
 from regiocrm.models import ApiToken, Organization, OrganizationKind, User, UserRole
+from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="Add and list users and their API tokens.", no_args_is_help=True)
 

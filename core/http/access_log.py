@@ -17,8 +17,8 @@ from urllib.parse import unquote, unquote_plus
 
 from uvicorn.config import LOGGING_CONFIG
 
-from regiocrm.channels import Channel
-from regiocrm.settings import RegiocrmSettings
+from regiocrm.interfaces.channels import Channel
+from regiocrm.platform.settings import RegiocrmSettings
 
 # As `regiocrm config show` prints a secret.
 MASK = "**********"

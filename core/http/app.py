@@ -11,19 +11,19 @@ import httpx
 from fastapi import Depends, FastAPI
 
 from regiocrm import __version__
-from regiocrm.channels import PROVIDER_TIMEOUT, ChannelRegistry
-from regiocrm.geocoding import MapChain
-from regiocrm.hooks import Hooks
+from regiocrm.crm.leads import DealerLocator
+from regiocrm.geo.chain import MapChain
 from regiocrm.http import problems
 from regiocrm.http.headers import SecurityHeaders
 from regiocrm.http.inputs import refuse_unstorable
 from regiocrm.http.limits import BodySizeLimit
-from regiocrm.inbox import InboxWorker
-from regiocrm.leads import DealerLocator
-from regiocrm.migrate import Migrator
-from regiocrm.replies import InboxPipeline
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.interfaces.channels import PROVIDER_TIMEOUT, ChannelRegistry
+from regiocrm.messaging.inbox import InboxWorker
+from regiocrm.messaging.pipeline import InboxPipeline
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from regiocrm import audit
+from regiocrm.crm import audit
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http import paging
 from regiocrm.http.deps import CurrentUser, DbSession, Viewer

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from regiocrm import audit
-from regiocrm.access import Scope, holds
-from regiocrm.campaigns import (
+from regiocrm.crm import audit
+from regiocrm.crm.access import Scope, holds
+from regiocrm.crm.campaigns import (
     Audience,
     CampaignError,
     Campaigns,
@@ -22,6 +22,7 @@ from regiocrm.campaigns import (
     UnknownCampaign,
     check_launchable,
 )
+from regiocrm.crm.segments import Segment, SegmentError
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http import paging
 from regiocrm.http.app import Services
@@ -30,7 +31,6 @@ from regiocrm.http.inputs import Moment
 from regiocrm.http.problems import problems
 from regiocrm.models import Campaign, CampaignMember, CampaignStatus, DeliveryStatus, UserRole
 from regiocrm.models.base import utcnow
-from regiocrm.segments import Segment, SegmentError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["campaigns"])

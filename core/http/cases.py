@@ -9,18 +9,18 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from regiocrm import audit
-from regiocrm.access import Scope, holds, rows_in
-from regiocrm.calendars import Service
-from regiocrm.cases import CaseError, Cases, IllegalTransition, NewCase, UnknownCase
-from regiocrm.customers import Customers, UnknownCustomer
+from regiocrm.crm import audit
+from regiocrm.crm.access import Scope, holds, rows_in
+from regiocrm.crm.cases import CaseError, Cases, IllegalTransition, NewCase, UnknownCase
+from regiocrm.crm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.inputs import Moment
 from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
 from regiocrm.http.problems import problems
+from regiocrm.interfaces.calendars import Service
+from regiocrm.interfaces.packs import PackError
 from regiocrm.models import Case, CaseStatus, Priority
-from regiocrm.packs import PackError
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 

@@ -11,15 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from regiocrm.access import holds, rows_in
-from regiocrm.contracts import ContractError, Contracts, NewContract, UnknownContract
-from regiocrm.customers import Customers, UnknownCustomer
+from regiocrm.crm.access import holds, rows_in
+from regiocrm.crm.contracts import ContractError, Contracts, NewContract, UnknownContract
+from regiocrm.crm.customers import Customers, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.paging import PAGE_DEFAULT, Limit
 from regiocrm.http.problems import problems
+from regiocrm.interfaces.packs import PackError
 from regiocrm.models import Contract, ContractKind, ContractStatus
-from regiocrm.packs import PackError
 
 router = APIRouter(prefix="/api/contracts", tags=["contracts"])
 

@@ -15,10 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from regiocrm import audit
-from regiocrm.access import Forbidden, Scope, scoped_customers, sees
-from regiocrm.channels import IdentityRef
-from regiocrm.customers import (
+from regiocrm.crm import audit
+from regiocrm.crm.access import Forbidden, Scope, scoped_customers, sees
+from regiocrm.crm.customers import (
     CustomerError,
     Customers,
     IdentityTaken,
@@ -26,15 +25,16 @@ from regiocrm.customers import (
     NewCustomer,
     UnknownCustomer,
 )
-from regiocrm.formats import PersonName
-from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http import paging
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.paging import PAGE_DEFAULT, Limit
 from regiocrm.http.problems import problems
-from regiocrm.identities import InvalidIdentity
-from regiocrm.messaging import DeliveryError, Messaging, NoConsent, NoRoute
+from regiocrm.interfaces.channels import IdentityRef
+from regiocrm.interfaces.formats import PersonName
+from regiocrm.interfaces.identities import InvalidIdentity
+from regiocrm.interfaces.packs import PackError
+from regiocrm.messaging.outbound import DeliveryError, Messaging, NoConsent, NoRoute
 from regiocrm.models import (
     Consent,
     ConsentAction,
@@ -42,7 +42,7 @@ from regiocrm.models import (
     CustomerKind,
     Interaction,
 )
-from regiocrm.packs import PackError
+from regiocrm.platform.hooks import Hooks
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from regiocrm.access import Scope, scope_of
-from regiocrm.accounts import authenticate
+from regiocrm.crm.access import Scope, scope_of
+from regiocrm.crm.accounts import authenticate
 from regiocrm.http.app import Services
 from regiocrm.models import User
-from regiocrm.stores import ZonedSession
+from regiocrm.platform.stores import ZonedSession
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `regiocrm users add`")
 
@@ -60,7 +60,7 @@ def caller_scope(
     session: Annotated[ZonedSession, Depends(db_session)],
     user: Annotated[User, Depends(current_user)],
 ) -> Scope:
-    """What the caller may see (:mod:`regiocrm.access`)."""
+    """What the caller may see (:mod:`regiocrm.crm.access`)."""
     return scope_of(session, user)
 
 

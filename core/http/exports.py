@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from regiocrm.customers import UnknownCustomer
-from regiocrm.exports import FILE, ExportError, ExportRefused, export_customer
+from regiocrm.crm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, Svc
 from regiocrm.http.problems import ProblemException, problems
 from regiocrm.models import UserRole
+from regiocrm.residency.exports import FILE, ExportError, ExportRefused, export_customer
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 

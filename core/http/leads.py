@@ -11,20 +11,27 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from regiocrm import audit
-from regiocrm.access import Scope, holds, rows_in
-from regiocrm.customers import Customers, UnknownCustomer
-from regiocrm.geo import NoEquivalent
+from regiocrm.crm import audit
+from regiocrm.crm.access import Scope, holds, rows_in
+from regiocrm.crm.customers import Customers, UnknownCustomer
+from regiocrm.crm.lead_lifecycle import (
+    Conflict,
+    LeadError,
+    LeadLifecycle,
+    Sale,
+    UnknownLead,
+    overdue,
+)
+from regiocrm.crm.leads import Leads, NewLead
+from regiocrm.geo.datums import NoEquivalent
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
 from regiocrm.http.problems import problems
-from regiocrm.lead_lifecycle import Conflict, LeadError, LeadLifecycle, Sale, UnknownLead, overdue
-from regiocrm.leads import Leads, NewLead
-from regiocrm.maps import Datum, Point
+from regiocrm.interfaces.maps import Datum, Point
+from regiocrm.interfaces.packs import PackError
 from regiocrm.models import Lead, LeadStatus, Organization
 from regiocrm.models.base import utcnow
-from regiocrm.packs import PackError
 
 router = APIRouter(prefix="/api", tags=["leads"])
 

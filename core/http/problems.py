@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from regiocrm.access import Forbidden
+from regiocrm.crm.access import Forbidden
 from regiocrm.http.headers import DEFAULT_HEADERS
-from regiocrm.residency import ApartError
+from regiocrm.residency.rules import ApartError
 
 log = logging.getLogger(__name__)
 

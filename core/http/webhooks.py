@@ -17,8 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from regiocrm.campaigns import record_receipts
-from regiocrm.channels import (
+from regiocrm.crm.campaigns import record_receipts
+from regiocrm.hookspecs import hookimpl
+from regiocrm.http.app import Services
+from regiocrm.http.deps import services
+from regiocrm.http.problems import problem, problem_response, problems
+from regiocrm.interfaces.channels import (
     BodylessSignature,
     Channel,
     ChannelAccount,
@@ -29,11 +33,7 @@ from regiocrm.channels import (
     WebhookRequest,
     WebhookResponse,
 )
-from regiocrm.hookspecs import hookimpl
-from regiocrm.http.app import Services
-from regiocrm.http.deps import services
-from regiocrm.http.problems import problem, problem_response, problems
-from regiocrm.inbox import Stored, remember_signature, storable, store
+from regiocrm.messaging.inbox import Stored, remember_signature, storable, store
 from regiocrm.models.base import utcnow
 
 router = APIRouter(tags=["webhooks"])

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Date, DateTime, Dialect, Enum, MetaData, String, Uu
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from regiocrm.ids import new_id
+from regiocrm.platform.ids import new_id
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s__%(column_0_N_name)s",

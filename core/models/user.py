@@ -14,7 +14,7 @@ from regiocrm.models.organization import Organization
 
 
 class UserRole(enum.StrEnum):
-    """What a user does, and so what they see (see :mod:`regiocrm.access`)."""
+    """What a user does, and so what they see (see :mod:`regiocrm.crm.access`)."""
 
     ADMIN = "admin"
     COMPETENCE_CENTRE = "competence_centre"

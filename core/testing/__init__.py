@@ -41,11 +41,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 
-from regiocrm.hooks import Hooks
-from regiocrm.i18n import LOCALE_VARIABLES
-from regiocrm.migrate import Migrator
-from regiocrm.plugin_manager import get_plugin_manager
-from regiocrm.stores import ZoneStores, sqlite_path
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import LOCALE_VARIABLES
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.plugins import get_plugin_manager
+from regiocrm.platform.stores import ZoneStores, sqlite_path
 
 POSTGRES_URL_ENV = "REGIOCRM_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from regiocrm.channels import (
+from regiocrm.interfaces.channels import (
     Channel,
     ChannelAccount,
     IdentityRef,

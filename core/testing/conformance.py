@@ -29,12 +29,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.channels import InboundMessage
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import Services, create_app
-from regiocrm.inbox import UNSTORABLE
+from regiocrm.interfaces.channels import InboundMessage
+from regiocrm.messaging.inbox import UNSTORABLE
 from regiocrm.models import (
     DataClass,
     Identity,
@@ -44,9 +43,10 @@ from regiocrm.models import (
     OrganizationKind,
     UserRole,
 )
-from regiocrm.residency import Residency
-from regiocrm.settings import RegiocrmSettings, load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings, load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.residency.rules import Residency
 from regiocrm.testing import upgrade_zones
 from regiocrm.testing.channels import ChannelDriver, SignedRequest
 

@@ -14,13 +14,11 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from regiocrm import hookimpl
-from regiocrm.calendars import BusinessCalendar, Service, public_holidays
-from regiocrm.channels import ChannelAccount, InboundMessage
-from regiocrm.formats import Address, PersonName, address_from_pack, name_from_pack
-from regiocrm.i18n import _, use_locale
-from regiocrm.identities import InvalidIdentity, NormalizedIdentity
-from regiocrm.models import DataClass, LeadStatus, LicenceTier, Priority
-from regiocrm.packs import (
+from regiocrm.interfaces.calendars import BusinessCalendar, Service, public_holidays
+from regiocrm.interfaces.channels import ChannelAccount, InboundMessage
+from regiocrm.interfaces.formats import Address, PersonName, address_from_pack, name_from_pack
+from regiocrm.interfaces.identities import InvalidIdentity, NormalizedIdentity
+from regiocrm.interfaces.packs import (
     BusinessHours,
     CaseTarget,
     NameOrder,
@@ -29,6 +27,8 @@ from regiocrm.packs import (
     PhoneticRule,
     ResidencyRule,
 )
+from regiocrm.models import DataClass, LeadStatus, LicenceTier, Priority
+from regiocrm.platform.i18n import _, use_locale
 
 # Providers that ignore dots and "+tags" in the local part: one mailbox, many spellings.
 CANONICAL_MAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from regiocrm import hookimpl
-from regiocrm.formats import PersonName, ordered_name
+from regiocrm.interfaces.formats import PersonName, ordered_name
+from regiocrm.interfaces.packs import MarketProfile, Pack, PackSpec, PhoneticRule, ResidencyRule
 from regiocrm.models import DataClass
-from regiocrm.packs import MarketProfile, Pack, PackSpec, PhoneticRule, ResidencyRule
 
 IN_JAPAN = ResidencyRule(zones=("jp",), export_requires=("consent",))
 

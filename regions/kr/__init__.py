@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from regiocrm import hookimpl
+from regiocrm.interfaces.packs import MarketProfile, PackSpec, ResidencyRule
 from regiocrm.models import DataClass
-from regiocrm.packs import MarketProfile, PackSpec, ResidencyRule
 
 
 @hookimpl

@@ -16,7 +16,6 @@ import pytest
 from access_world import PUDONGS, World, serve
 from sqlalchemy import event, func, select
 
-from regiocrm.hooks import Hooks
 from regiocrm.models import (
     AuditEvent,
     Case,
@@ -26,7 +25,8 @@ from regiocrm.models import (
     Lead,
 )
 from regiocrm.models.base import utcnow
-from regiocrm.settings import RegiocrmSettings, load_settings
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings, load_settings
 
 
 @pytest.fixture

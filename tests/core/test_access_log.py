@@ -8,10 +8,10 @@ import logging.config
 
 import pytest
 
-from regiocrm.hooks import Hooks
 from regiocrm.http.access_log import MASK, RedactSecrets, log_config, private_parameters
-from regiocrm.plugins.whatsapp.testing import VERIFY_TOKEN, WhatsAppDriver
-from regiocrm.settings import load_settings
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.plugins.channels.whatsapp.testing import VERIFY_TOKEN, WhatsAppDriver
 
 SECRET = "s3cret/tok+en"
 

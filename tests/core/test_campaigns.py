@@ -17,10 +17,10 @@ import pytest
 from desk import Desk, open_desk
 from sqlalchemy import select
 
-from regiocrm.accounts import create_organization
-from regiocrm.campaigns import INTERRUPTED, Campaigns, Launcher, NoAudience, Plan
-from regiocrm.formats import PersonName
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization
+from regiocrm.crm.campaigns import INTERRUPTED, Campaigns, Launcher, NoAudience, Plan
+from regiocrm.crm.segments import Segment
+from regiocrm.interfaces.formats import PersonName
 from regiocrm.models import (
     Campaign,
     CampaignMember,
@@ -36,10 +36,10 @@ from regiocrm.models import (
 )
 from regiocrm.models import Consent as ConsentRow
 from regiocrm.models.base import utcnow
-from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.plugins.whatsapp.testing import WhatsAppDriver
-from regiocrm.segments import Segment
-from regiocrm.settings import load_settings
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.plugins.channels.line.testing import LineDriver
+from regiocrm.plugins.channels.whatsapp.testing import WhatsAppDriver
 from regiocrm.testing.channels import SignedRequest
 
 LINE = LineDriver()
@@ -310,7 +310,7 @@ def test_a_launch_killed_while_listing_lists_each_member_once(
     renewals: Shop, regiocrm_hooks: Hooks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     campaign = uuid.UUID(renewals.plan().json()["id"])
-    monkeypatch.setattr("regiocrm.campaigns.LIST_BATCH", 1)
+    monkeypatch.setattr("regiocrm.crm.campaigns.LIST_BATCH", 1)
     listed = Launcher._list_members
 
     def killed_after_listing(*args: Any) -> int:

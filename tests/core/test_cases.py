@@ -14,11 +14,11 @@ import pytest
 from desk import Desk
 from sqlalchemy import select
 
-from regiocrm.accounts import create_organization
+from regiocrm.crm.accounts import create_organization
 from regiocrm.hookspecs import hookimpl
+from regiocrm.interfaces.packs import CaseTarget
 from regiocrm.models import AuditEvent, Case, Interaction, OrganizationKind
 from regiocrm.models.base import utcnow
-from regiocrm.packs import CaseTarget
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from regiocrm.channels import MalformedPayload, parse_json, provider_time
+from regiocrm.interfaces.channels import MalformedPayload, parse_json, provider_time
 from regiocrm.testing.channels import deeply_nested_json
 
 RECEIVED = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)

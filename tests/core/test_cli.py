@@ -14,12 +14,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from regiocrm import SettingsSection
-from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
 from regiocrm.models import ApiToken, AuditEvent, Organization, User
-from regiocrm.plugin_manager import get_plugin_manager
-from regiocrm.settings import RegiocrmSettings, Section
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.plugins import get_plugin_manager
+from regiocrm.platform.settings import RegiocrmSettings, Section
+from regiocrm.platform.stores import ZoneStores
 
 ZONES = ["main", "au", "cn", "jp", "kr"]
 
@@ -318,8 +318,8 @@ def test_plugins_list_json(regiocrm_cli) -> None:
     result = regiocrm_cli("plugins", "list", "--json")
     assert result.exit_code == 0
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
-    assert plugins["regiocrm.migrate"]["hooks"] == ["register_migrations"]
-    assert plugins["regiocrm.migrate"]["essential"] is True
+    assert plugins["regiocrm.platform.migrations"]["hooks"] == ["register_migrations"]
+    assert plugins["regiocrm.platform.migrations"]["essential"] is True
     assert plugins["regiocrm.cli.users"]["builtin"] is True
     assert plugins["regiocrm.http.health"]["hooks"] == ["register_routes"]
 

@@ -12,7 +12,7 @@ from desk import Desk
 from sqlalchemy import select
 from zone_rows import contents, zones_of
 
-from regiocrm.contracts import expiring
+from regiocrm.crm.contracts import expiring
 from regiocrm.models import AuditEvent, Contract, ContractStatus, Vehicle
 
 

@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from regiocrm import hookimpl
-from regiocrm.access import Scope
-from regiocrm.channels import IdentityRef
-from regiocrm.customers import Customers, IdentityTaken, MergeRefused, NewCustomer
-from regiocrm.hooks import Hooks
-from regiocrm.identities import InvalidIdentity
+from regiocrm.crm.access import Scope
+from regiocrm.crm.customers import Customers, IdentityTaken, MergeRefused, NewCustomer
+from regiocrm.interfaces.channels import IdentityRef
+from regiocrm.interfaces.identities import InvalidIdentity
 from regiocrm.models import AuditEvent, Customer, Identity, UserRole
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.stores import ZoneStores
 
 
 def identities_of(session, customer_id: uuid.UUID) -> set[tuple[str, str]]:

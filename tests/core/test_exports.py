@@ -16,8 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.http.app import create_app
 from regiocrm.models import (
     AuditEvent,
@@ -30,8 +29,9 @@ from regiocrm.models import (
     UserRole,
 )
 from regiocrm.models.base import utcnow
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
 
 

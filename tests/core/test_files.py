@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from regiocrm.files import UnwritableFile, private_file
+from regiocrm.platform.files import UnwritableFile, private_file
 
 
 def test_the_file_takes_its_name_whole_and_its_owners_alone(tmp_path: Path) -> None:

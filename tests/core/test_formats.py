@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from regiocrm import hookimpl
-from regiocrm.calendars import BusinessCalendar, Service
-from regiocrm.formats import Address, PersonName
-from regiocrm.hooks import Hooks, NoAnswer
+from regiocrm.interfaces.calendars import BusinessCalendar, Service
+from regiocrm.interfaces.formats import Address, PersonName
+from regiocrm.interfaces.packs import BusinessHours, Pack, PackError, PackSpec
 from regiocrm.models import DataClass
-from regiocrm.packs import BusinessHours, Pack, PackError, PackSpec
-from regiocrm.plugin_manager import get_plugin_manager
+from regiocrm.platform.hooks import Hooks, NoAnswer
+from regiocrm.platform.plugins import get_plugin_manager
 
 
 def test_hook_format_name(register_plugin, regiocrm_hooks: Hooks) -> None:

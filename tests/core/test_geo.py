@@ -8,8 +8,8 @@ import math
 import prcoords
 import pytest
 
-from regiocrm import geo
-from regiocrm.maps import Datum, Point
+from regiocrm.geo import datums as geo
+from regiocrm.interfaces.maps import Datum, Point
 
 # WGS-84 (lat, lon) of places in mainland China, from the far north-east to the far west
 # and south, so that every term of the distortion is exercised.

@@ -14,14 +14,14 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from regiocrm import SettingsSection, hookimpl
-from regiocrm.calendars import Service
-from regiocrm.channels import Channel, ChannelAccount, InboundMessage
-from regiocrm.formats import Address, PersonName
-from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
-from regiocrm.packs import Pack, PackSpec
-from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.settings import Section, load_settings
+from regiocrm.interfaces.calendars import Service
+from regiocrm.interfaces.channels import Channel, ChannelAccount, InboundMessage
+from regiocrm.interfaces.formats import Address, PersonName
+from regiocrm.interfaces.packs import Pack, PackSpec
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import Section, load_settings
+from regiocrm.plugins.channels.line.testing import LineDriver
 
 
 class Recorder:

@@ -17,16 +17,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from starlette.types import Message, Receive, Scope, Send
 
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import create_app
 from regiocrm.http.deps import CurrentUser
 from regiocrm.http.headers import DEFAULT_HEADERS
 from regiocrm.models import ApiToken, Case, Customer, OrganizationKind, UserRole
-from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.settings import RegiocrmSettings, load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings, load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.plugins.channels.line.testing import LineDriver
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 
-from regiocrm.i18n import (
+from regiocrm.platform.i18n import (
     CATALOG_LOCALES,
     DOMAIN,
     _,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from regiocrm import hookimpl
-from regiocrm.hooks import Hooks
-from regiocrm.identities import InvalidIdentity, NormalizedIdentity
+from regiocrm.interfaces.identities import InvalidIdentity, NormalizedIdentity
+from regiocrm.platform.hooks import Hooks
 
 
 def test_not_an_email_address_is_refused(regiocrm_hooks: Hooks) -> None:

@@ -22,9 +22,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import CompileError
 
 from regiocrm import hookimpl
-from regiocrm import inbox as inbox_module
-from regiocrm.cases import Cases, NewCase
-from regiocrm.channels import (
+from regiocrm.crm.cases import Cases, NewCase
+from regiocrm.crm.customers import Customers, NewCustomer
+from regiocrm.http.app import create_app
+from regiocrm.interfaces.channels import (
     BadSignature,
     BodylessSignature,
     Channel,
@@ -41,10 +42,8 @@ from regiocrm.channels import (
     WebhookResponse,
     constant_time_equal,
 )
-from regiocrm.customers import Customers, NewCustomer
-from regiocrm.hooks import Hooks
-from regiocrm.http.app import create_app
-from regiocrm.inbox import (
+from regiocrm.messaging import inbox as inbox_module
+from regiocrm.messaging.inbox import (
     InboxWorker,
     Stored,
     process,
@@ -54,6 +53,7 @@ from regiocrm.inbox import (
     store,
     waiting,
 )
+from regiocrm.messaging.pipeline import InboxPipeline
 from regiocrm.models import (
     CaseStatus,
     Direction,
@@ -65,9 +65,9 @@ from regiocrm.models import (
     ReplyStatus,
     SeenSignature,
 )
-from regiocrm.replies import InboxPipeline
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
 
 
@@ -650,7 +650,7 @@ def test_a_reply_sent_before_processing_failed_is_recorded_on_retry_and_not_sent
         raise ConnectionError("identity zone unreachable")
 
     with monkeypatch.context() as patched:
-        patched.setattr("regiocrm.customers.Customers.resolve", unavailable)
+        patched.setattr("regiocrm.crm.customers.Customers.resolve", unavailable)
         with TestClient(create_app(settings, regiocrm_hooks)) as client:
             post(client, "push_jp", {"id": "p3", "from": "u3", "text": "hi"})
             client.app.state.services.inbox.drain()
@@ -747,7 +747,7 @@ def test_inbox_cli_reports_failures_and_retries_them(
         raise ConnectionError("identity zone unreachable")
 
     with monkeypatch.context() as patched:
-        patched.setattr("regiocrm.customers.Customers.resolve", unavailable)
+        patched.setattr("regiocrm.crm.customers.Customers.resolve", unavailable)
         with pytest.raises(ConnectionError):
             process(stores, regiocrm_hooks, registry, stored.inbox)
 

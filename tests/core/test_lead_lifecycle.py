@@ -14,10 +14,10 @@ from desk import Desk
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from regiocrm.accounts import create_organization
-from regiocrm.hooks import Hooks
-from regiocrm.lead_lifecycle import follow_up_due
-from regiocrm.maps import Point
+from regiocrm.crm.accounts import create_organization
+from regiocrm.crm.lead_lifecycle import follow_up_due
+from regiocrm.interfaces.maps import Point
+from regiocrm.interfaces.packs import PackSpec
 from regiocrm.models import (
     AuditEvent,
     Interaction,
@@ -28,7 +28,7 @@ from regiocrm.models import (
     Vehicle,
 )
 from regiocrm.models.base import utcnow
-from regiocrm.packs import PackSpec
+from regiocrm.platform.hooks import Hooks
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PUDONG = Point(31.2090, 121.5960)
@@ -307,8 +307,8 @@ def test_a_leads_follow_up_keeps_the_public_holidays_of_its_dealers_state(
                 subdivision=state,
             )
     now = FRIDAY_EVENING.astimezone(UTC)
-    monkeypatch.setattr("regiocrm.leads.utcnow", lambda: now)
-    monkeypatch.setattr("regiocrm.lead_lifecycle.utcnow", lambda: now)
+    monkeypatch.setattr("regiocrm.crm.leads.utcnow", lambda: now)
+    monkeypatch.setattr("regiocrm.crm.lead_lifecycle.utcnow", lambda: now)
 
     def due_day(lead: dict[str, Any]) -> date:
         return datetime.fromisoformat(lead["follow_up_due_at"]).astimezone(SYDNEY).date()

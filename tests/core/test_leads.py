@@ -19,14 +19,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from regiocrm import hookimpl
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.http.app import create_app
-from regiocrm.maps import Datum, MapProvider, MapRefused, MapUnavailable, NoResult, Place, Point
+from regiocrm.interfaces.maps import (
+    Datum,
+    MapProvider,
+    MapRefused,
+    MapUnavailable,
+    NoResult,
+    Place,
+    Point,
+)
+from regiocrm.interfaces.packs import PackSpec
 from regiocrm.models import Lead, Organization, OrganizationKind, Ownership, UserRole, Vehicle
-from regiocrm.packs import PackSpec
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import upgrade_zones
 
 PUDONG_DEALER = Point(31.2090, 121.5960)  # Zhangjiang, Pudong
@@ -327,7 +335,7 @@ class Thailand:
 def test_the_chain_says_who_answered_and_what_the_others_said(
     deployment_dir, regiocrm_hooks: Hooks, register_plugin
 ) -> None:
-    from regiocrm.geocoding import MapChain
+    from regiocrm.geo.chain import MapChain
 
     register_plugin(Thailand())
     chain = MapChain(regiocrm_hooks, load_settings(regiocrm_hooks), httpx.Client())
@@ -346,7 +354,7 @@ def test_the_chain_says_who_answered_and_what_the_others_said(
 def test_a_dealer_on_the_equator_or_the_prime_meridian_is_a_dealer(
     migrated: ZoneStores, regiocrm_hooks: Hooks
 ) -> None:
-    from regiocrm.leads import DealerLocator
+    from regiocrm.crm.leads import DealerLocator
 
     with migrated.session() as session:
         create_organization(

@@ -1,4 +1,5 @@
-"""``regiocrm maps convert``, its values checked against prcoords rather than regiocrm.geo."""
+"""``regiocrm maps convert``, its values checked against prcoords rather than
+regiocrm.geo.datums."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from regiocrm.channels import ChannelAccount, IdentityRef, SendError
-from regiocrm.messaging import DeliveryError, Route, deliver
+from regiocrm.interfaces.channels import ChannelAccount, IdentityRef, SendError
+from regiocrm.messaging.outbound import DeliveryError, Route, deliver
 
 
 class Flaky:

@@ -10,11 +10,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from regiocrm import hookimpl
-from regiocrm.hooks import Hooks
-from regiocrm.migrate import CORE_BRANCH, Migrator
 from regiocrm.models import Base
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.migrations import CORE_BRANCH, Migrator
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 
 
 def schema_drift(stores: ZoneStores, zone: str) -> list[object]:

@@ -28,7 +28,7 @@ from regiocrm.models import (
     User,
     UserRole,
 )
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.stores import ZoneStores
 
 MAPPERS = list(Base.registry.mappers)
 

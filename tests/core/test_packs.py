@@ -7,9 +7,9 @@ import json
 import pytest
 
 from regiocrm import hookimpl
-from regiocrm.hooks import Hooks
+from regiocrm.interfaces.packs import MarketProfile, NameOrder, PackError, PackSpec, resolve_packs
 from regiocrm.models import DataClass, LeadStatus, LicenceTier, Priority
-from regiocrm.packs import MarketProfile, NameOrder, PackError, PackSpec, resolve_packs
+from regiocrm.platform.hooks import Hooks
 
 
 def spec(code: str, **values: object) -> PackSpec:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from regiocrm import hookimpl
-from regiocrm.hooks import Hooks, PluginConflict
-from regiocrm.plugin_manager import (
+from regiocrm.platform.hooks import Hooks, PluginConflict
+from regiocrm.platform.plugins import (
     BUILTIN_PLUGINS,
     ESSENTIAL_PLUGINS,
     PluginError,
@@ -41,8 +41,8 @@ def test_builtins_can_be_disabled_by_environment(monkeypatch: pytest.MonkeyPatch
 
 
 def test_essential_plugins_cannot_be_disabled() -> None:
-    with pytest.raises(PluginError, match=r"regiocrm\.migrate is essential"):
-        get_plugin_manager(entry_points=False, blocked=["regiocrm.migrate"])
+    with pytest.raises(PluginError, match=r"regiocrm\.platform\.migrations is essential"):
+        get_plugin_manager(entry_points=False, blocked=["regiocrm.platform.migrations"])
 
 
 def test_trace_shows_hook_calls(
@@ -51,7 +51,7 @@ def test_trace_shows_hook_calls(
     monkeypatch.setenv("REGIOCRM_TRACE_HOOKS", "1")
     pm = get_plugin_manager(entry_points=False)
     pm.hook.register_migrations()
-    assert "hook register_migrations() -> [regiocrm.migrate]" in capsys.readouterr().err
+    assert "hook register_migrations() -> [regiocrm.platform.migrations]" in capsys.readouterr().err
 
 
 def test_each_manager_is_fresh() -> None:
@@ -127,13 +127,13 @@ class Impostor:
 
     @hookimpl
     def register_channels(self) -> list[Any]:
-        from regiocrm.plugins.line.channel import LineChannel
+        from regiocrm.plugins.channels.line.channel import LineChannel
 
         return [LineChannel()]
 
     @hookimpl
     def register_map_providers(self) -> list[Any]:
-        from regiocrm.plugins.gazetteer.provider import GazetteerProvider
+        from regiocrm.plugins.maps.gazetteer.provider import GazetteerProvider
 
         return [GazetteerProvider()]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from regiocrm.ratelimit import RateLimiter
+from regiocrm.platform.ratelimit import RateLimiter
 
 
 @dataclass

@@ -15,9 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError
 from zone_rows import by_id, contents, in_zone, zones_of
 
-from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
-from regiocrm.ids import new_id
 from regiocrm.models import (
     AuditEvent,
     Customer,
@@ -28,9 +26,11 @@ from regiocrm.models import (
     Organization,
     OrganizationKind,
 )
-from regiocrm.relocation import Migration, MigrationError, Status, plan, survey
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.ids import new_id
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.residency.relocation import Migration, MigrationError, Status, plan, survey
 from regiocrm.testing import upgrade_zones
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)

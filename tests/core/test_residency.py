@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from regiocrm.hooks import Hooks
 from regiocrm.models import DataClass
-from regiocrm.residency import Residency, ResidencyError
-from regiocrm.settings import RegiocrmSettings, SettingsError, load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings, SettingsError, load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.residency.rules import Residency, ResidencyError
 
 
 def residency(hooks: Hooks, **values) -> Residency:

@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.http.app import create_app
 from regiocrm.models import Base, DataClass, OrganizationKind, UserRole
-from regiocrm.plugins.wechat.testing import WeChatDriver
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores, model_of
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores, model_of
+from regiocrm.plugins.channels.wechat.testing import WeChatDriver
 from regiocrm.testing import upgrade_zones
 
 MARKETS = ["CN", "HK", "TW", "JP", "KR", "AU"]

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from regiocrm.hookspecs import hookimpl
+from regiocrm.interfaces.packs import MarketProfile, PackSpec, ResidencyRule
+from regiocrm.markets.rollout import Finding, Outcome, RolloutCheck, Target
 from regiocrm.models import DataClass
-from regiocrm.packs import MarketProfile, PackSpec, ResidencyRule
-from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.plugins.sms.testing import SmsDriver
-from regiocrm.rollout import Finding, Outcome, RolloutCheck, Target
+from regiocrm.plugins.channels.line.testing import LineDriver
+from regiocrm.plugins.channels.sms.testing import SmsDriver
 
 THIS_YEAR = date.today().year
 

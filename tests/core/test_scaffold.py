@@ -19,9 +19,16 @@ from babel.messages.pofile import read_po
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from regiocrm.hooks import Hooks
-from regiocrm.migrate import core_head
-from regiocrm.scaffold import KEYS, context, country_defaults, market_values, problems, template
+from regiocrm.markets.scaffold import (
+    KEYS,
+    context,
+    country_defaults,
+    market_values,
+    problems,
+    template,
+)
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.migrations import core_head
 from regiocrm.testing import deployment_environment
 
 

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, not_, select
 from sqlalchemy.orm import Session
 
-from regiocrm.access import organization_scope
-from regiocrm.accounts import create_organization
-from regiocrm.customers import consent_in_force
-from regiocrm.hooks import Hooks
+from regiocrm.crm.access import organization_scope
+from regiocrm.crm.accounts import create_organization
+from regiocrm.crm.customers import consent_in_force
+from regiocrm.crm.segments import Evaluation, Segment, SegmentError, consents
 from regiocrm.models import (
     Base,
     Consent,
@@ -29,10 +29,10 @@ from regiocrm.models import (
     Vehicle,
 )
 from regiocrm.models.base import utcnow
-from regiocrm.residency import ApartError
-from regiocrm.segments import Evaluation, Segment, SegmentError, consents
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.residency.rules import ApartError
 from regiocrm.testing import upgrade_zones
 
 TODAY = date.today()

@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from regiocrm import SettingsSection
-from regiocrm.hooks import Hooks
 from regiocrm.hookspecs import hookimpl
-from regiocrm.settings import RegiocrmSettings, Section, SettingsError, load_settings
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings, Section, SettingsError, load_settings
 
 
 def problem_lines(exc: pytest.ExceptionInfo[SettingsError]) -> list[str]:

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from regiocrm.accounts import create_organization
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization
 from regiocrm.models import (
     DataClass,
     Direction,
@@ -25,9 +24,10 @@ from regiocrm.models import (
     Vehicle,
 )
 from regiocrm.models.base import utcnow
-from regiocrm.settings import SettingsError, load_settings
-from regiocrm.storage import HORIZON_DAYS, Forecast, Storage
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import SettingsError, load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.residency.storage import HORIZON_DAYS, Forecast, Storage
 from regiocrm.testing import upgrade_zones
 
 TODAY = utcnow().date()

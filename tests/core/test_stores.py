@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from regiocrm.hooks import Hooks
 from regiocrm.models import User, UserRole
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneError, ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneError, ZoneStores
 
 
 def test_zone_files_are_created_on_first_use(deployment_dir: Path, regiocrm_hooks: Hooks) -> None:

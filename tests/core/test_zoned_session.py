@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 
-from regiocrm.ids import derived_id, new_id
 from regiocrm.models import (
     AuditEvent,
     Base,
@@ -25,8 +24,9 @@ from regiocrm.models import (
     Organization,
     OrganizationKind,
 )
-from regiocrm.residency import ResidencyError
-from regiocrm.stores import CrossZoneQuery, ZoneStores
+from regiocrm.platform.ids import derived_id, new_id
+from regiocrm.platform.stores import CrossZoneQuery, ZoneStores
+from regiocrm.residency.rules import ResidencyError
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 

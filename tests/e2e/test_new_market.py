@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from regiocrm.scaffold import template
+from regiocrm.markets.scaffold import template
 from regiocrm.testing import deployment_environment
 
 

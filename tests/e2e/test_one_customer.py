@@ -18,15 +18,20 @@ from defusedxml import ElementTree
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from regiocrm.accounts import create_organization, create_user
-from regiocrm.hooks import Hooks
+from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.http.app import create_app
 from regiocrm.models import AuditEvent, InboxMessage, Interaction, OrganizationKind, UserRole
-from regiocrm.plugins.wechat.crypto import aes_key, decrypt
-from regiocrm.plugins.wechat.testing import APP_ID, ENCODING_AES_KEY, ORIGINAL_ID, WeChatDriver
-from regiocrm.plugins.whatsapp.testing import WhatsAppDriver
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.plugins.channels.wechat.crypto import aes_key, decrypt
+from regiocrm.plugins.channels.wechat.testing import (
+    APP_ID,
+    ENCODING_AES_KEY,
+    ORIGINAL_ID,
+    WeChatDriver,
+)
+from regiocrm.plugins.channels.whatsapp.testing import WhatsAppDriver
 from regiocrm.testing import upgrade_zones
 from regiocrm.testing.channels import SignedRequest
 

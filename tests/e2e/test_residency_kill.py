@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from zone_rows import by_id, contents, zones_of
 
-from regiocrm.hooks import Hooks
 from regiocrm.models import AuditEvent, Customer, Direction, Identity, Interaction
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.testing import deployment_environment, upgrade_zones
 
 HOSTED_IN_JAPAN = '[residency.placement.CN]\nidentity = "jp"\ncrm = "jp"\n'

@@ -8,9 +8,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from residency_story import play
 
-from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
-from regiocrm.settings import load_settings
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
 
 
 def test_china_crm_data_moves_home_from_japan_with_nothing_lost(

@@ -9,10 +9,10 @@ import pytest
 from access_world import PUDONGS, serve
 from sqlalchemy.engine import URL
 
-from regiocrm.audit import MASKED
-from regiocrm.hooks import Hooks
+from regiocrm.crm.audit import MASKED
 from regiocrm.models.base import utcnow
-from regiocrm.settings import RegiocrmSettings
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
 
 pytestmark = pytest.mark.postgres
 

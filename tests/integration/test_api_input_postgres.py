@@ -10,9 +10,9 @@ import pytest
 from desk import Desk, open_desk
 from sqlalchemy.engine import URL
 
-from regiocrm.hooks import Hooks
 from regiocrm.models import Case, Customer, Identity
-from regiocrm.settings import RegiocrmSettings
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
 
 pytestmark = pytest.mark.postgres
 

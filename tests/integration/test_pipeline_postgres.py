@@ -12,24 +12,24 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
-from regiocrm.channels import (
+from regiocrm.interfaces.channels import (
     BodylessSignature,
     ChannelAccount,
     IdentityRef,
     InboundMessage,
     ReplayedSignature,
 )
-from regiocrm.hooks import Hooks
-from regiocrm.inbox import remember_signature, store
-from regiocrm.migrate import Migrator
+from regiocrm.messaging.inbox import remember_signature, store
 from regiocrm.models import InboxMessage, SeenSignature
-from regiocrm.plugins.kakao.testing import KakaoDriver
-from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.plugins.sms.testing import SmsDriver
-from regiocrm.plugins.wechat.testing import WeChatDriver
-from regiocrm.plugins.whatsapp.testing import WhatsAppDriver
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.plugins.channels.kakao.testing import KakaoDriver
+from regiocrm.plugins.channels.line.testing import LineDriver
+from regiocrm.plugins.channels.sms.testing import SmsDriver
+from regiocrm.plugins.channels.wechat.testing import WeChatDriver
+from regiocrm.plugins.channels.whatsapp.testing import WhatsAppDriver
 from regiocrm.testing.conformance import ChannelConformance, Deployment
 
 pytestmark = pytest.mark.postgres

@@ -12,11 +12,11 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
-from regiocrm.hooks import Hooks
-from regiocrm.migrate import Migrator
 from regiocrm.models import Base, Customer, Identity
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 
 pytestmark = pytest.mark.postgres
 

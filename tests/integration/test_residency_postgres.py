@@ -9,7 +9,7 @@ import pytest
 from residency_story import play
 from sqlalchemy.engine import URL
 
-from regiocrm.hooks import Hooks
+from regiocrm.platform.hooks import Hooks
 
 pytestmark = pytest.mark.postgres
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from regiocrm.hooks import Hooks
+from regiocrm.crm.segments import Evaluation, Segment
 from regiocrm.models import (
     Consent,
     ConsentAction,
@@ -20,10 +20,10 @@ from regiocrm.models import (
     Identity,
 )
 from regiocrm.models.base import utcnow
-from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.segments import Evaluation, Segment
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.plugins.channels.line.testing import LineDriver
 from regiocrm.testing import upgrade_zones
 
 pytestmark = pytest.mark.postgres

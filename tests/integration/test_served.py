@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from regiocrm.http.access_log import MASK
-from regiocrm.plugins.whatsapp.testing import VERIFY_TOKEN, WhatsAppDriver
+from regiocrm.plugins.channels.whatsapp.testing import VERIFY_TOKEN, WhatsAppDriver
 
 
 @pytest.fixture

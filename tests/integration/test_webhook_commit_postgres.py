@@ -15,12 +15,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from regiocrm.hooks import Hooks
 from regiocrm.http.app import create_app
-from regiocrm.migrate import Migrator
-from regiocrm.plugins.wechat.testing import WeChatDriver
-from regiocrm.settings import load_settings
-from regiocrm.stores import ZoneStores
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.settings import load_settings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.plugins.channels.wechat.testing import WeChatDriver
 
 pytestmark = pytest.mark.postgres
 

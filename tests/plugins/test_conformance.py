@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from regiocrm.models import InboxMessage
-from regiocrm.plugins.kakao.testing import KakaoDriver
-from regiocrm.plugins.line.testing import LineDriver
-from regiocrm.plugins.sms.testing import SmsDriver
-from regiocrm.plugins.wechat.testing import WeChatDriver
-from regiocrm.plugins.whatsapp.testing import WhatsAppDriver
+from regiocrm.plugins.channels.kakao.testing import KakaoDriver
+from regiocrm.plugins.channels.line.testing import LineDriver
+from regiocrm.plugins.channels.sms.testing import SmsDriver
+from regiocrm.plugins.channels.wechat.testing import WeChatDriver
+from regiocrm.plugins.channels.whatsapp.testing import WhatsAppDriver
 from regiocrm.testing.conformance import ChannelConformance, Deployment
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from regiocrm.channels import (
+from regiocrm.interfaces.channels import (
     BadSignature,
     ChannelAccount,
     IdentityRef,
@@ -23,9 +23,9 @@ from regiocrm.channels import (
     WebhookRequest,
     validate_account,
 )
-from regiocrm.plugins import kakao as kakao_plugin
-from regiocrm.plugins.kakao import KakaoChannel
-from regiocrm.plugins.kakao.testing import KakaoDriver
+from regiocrm.plugins.channels import kakao as kakao_plugin
+from regiocrm.plugins.channels.kakao import KakaoChannel
+from regiocrm.plugins.channels.kakao.testing import KakaoDriver
 from regiocrm.testing.channels import SignedRequest, deeply_nested_json
 
 SECRET = "3q2+7w-a-long-random-skill-secret"

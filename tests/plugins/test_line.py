@@ -19,7 +19,7 @@ import httpx
 import pydantic
 import pytest
 
-from regiocrm.channels import (
+from regiocrm.interfaces.channels import (
     BadSignature,
     ChannelAccount,
     IdentityRef,
@@ -29,9 +29,9 @@ from regiocrm.channels import (
     WebhookRequest,
     validate_account,
 )
-from regiocrm.plugins import line as line_plugin
-from regiocrm.plugins.line import LineChannel
-from regiocrm.plugins.line.testing import LineDriver
+from regiocrm.plugins.channels import line as line_plugin
+from regiocrm.plugins.channels.line import LineChannel
+from regiocrm.plugins.channels.line.testing import LineDriver
 from regiocrm.testing.channels import SignedRequest, deeply_nested_json
 
 SECRET = "5d1c0bf4fa1e4a1c9a2b3c4d5e6f7a8b"

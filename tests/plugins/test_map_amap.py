@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from regiocrm.hooks import Hooks
-from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
-from regiocrm.plugins.amap import AmapProvider, AmapSettings
+from regiocrm.interfaces.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
+from regiocrm.platform.hooks import Hooks
+from regiocrm.plugins.maps.amap import AmapProvider, AmapSettings
 from regiocrm.testing import answering
 
 KEY = "0123456789abcdef0123456789abcdef"

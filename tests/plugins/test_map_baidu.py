@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from regiocrm.hooks import Hooks
-from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
-from regiocrm.plugins.baidu import BaiduProvider, BaiduSettings
+from regiocrm.interfaces.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
+from regiocrm.platform.hooks import Hooks
+from regiocrm.plugins.maps.baidu import BaiduProvider, BaiduSettings
 from regiocrm.testing import answering
 
 AK = "E4805d16520de693a3fe707cdc962045"

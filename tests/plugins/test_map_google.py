@@ -13,9 +13,9 @@ import httpx
 import pydantic
 import pytest
 
-from regiocrm.hooks import Hooks
-from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
-from regiocrm.plugins.google import GoogleProvider, GoogleSettings
+from regiocrm.interfaces.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
+from regiocrm.platform.hooks import Hooks
+from regiocrm.plugins.maps.google import GoogleProvider, GoogleSettings
 from regiocrm.testing import answering
 
 KEY = "AIzaSyTestKey-0123456789abcdefghij"

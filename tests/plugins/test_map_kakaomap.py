@@ -13,9 +13,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 
-from regiocrm.hooks import Hooks
-from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
-from regiocrm.plugins.kakaomap import KakaoMapProvider, KakaoMapSettings
+from regiocrm.interfaces.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
+from regiocrm.platform.hooks import Hooks
+from regiocrm.plugins.maps.kakaomap import KakaoMapProvider, KakaoMapSettings
 from regiocrm.testing import answering
 
 KEY = "0123456789abcdef0123456789abcdef"

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from regiocrm.hooks import Hooks
-from regiocrm.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
-from regiocrm.plugins.naver import NaverProvider, NaverSettings
+from regiocrm.interfaces.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
+from regiocrm.platform.hooks import Hooks
+from regiocrm.plugins.maps.naver import NaverProvider, NaverSettings
 from regiocrm.testing import answering
 
 KEY_ID = "abcd1234ef"

@@ -20,9 +20,9 @@ import pluggy
 import pytest
 from pydantic import ValidationError
 
-import regiocrm.plugins.sms as sms_plugin
+import regiocrm.plugins.channels.sms as sms_plugin
 from regiocrm import hookspecs
-from regiocrm.channels import (
+from regiocrm.interfaces.channels import (
     BadSignature,
     ChannelAccount,
     IdentityRef,
@@ -34,8 +34,8 @@ from regiocrm.channels import (
     WebhookRequest,
     validate_account,
 )
-from regiocrm.plugins.sms import SmsChannel
-from regiocrm.plugins.sms.testing import SmsDriver
+from regiocrm.plugins.channels.sms import SmsChannel
+from regiocrm.plugins.channels.sms.testing import SmsDriver
 from regiocrm.testing.channels import SignedRequest
 
 AUTH_TOKEN = "12345"

@@ -27,7 +27,8 @@ from sqlalchemy import select
 from wechatpy.utils import WeChatSigner
 
 from regiocrm import hookspecs
-from regiocrm.channels import (
+from regiocrm.http.app import create_app
+from regiocrm.interfaces.channels import (
     BadSignature,
     Channel,
     ChannelAccount,
@@ -42,13 +43,12 @@ from regiocrm.channels import (
     WebhookResponse,
     validate_account,
 )
-from regiocrm.http.app import create_app
 from regiocrm.models import InboxMessage, Interaction
-from regiocrm.plugins import wechat
-from regiocrm.plugins.wechat import crypto
-from regiocrm.plugins.wechat.channel import WeChatChannel
-from regiocrm.plugins.wechat.testing import TOKEN as DRIVER_TOKEN
-from regiocrm.plugins.wechat.testing import WeChatDriver
+from regiocrm.plugins.channels import wechat
+from regiocrm.plugins.channels.wechat import crypto
+from regiocrm.plugins.channels.wechat.channel import WeChatChannel
+from regiocrm.plugins.channels.wechat.testing import TOKEN as DRIVER_TOKEN
+from regiocrm.plugins.channels.wechat.testing import WeChatDriver
 from regiocrm.testing.channels import SignedRequest
 from regiocrm.testing.conformance import BASE_URL, ChannelConformance, Deployment
 

@@ -19,9 +19,9 @@ import pluggy
 import pytest
 from pydantic import ValidationError
 
-import regiocrm.plugins.whatsapp as whatsapp_plugin
+import regiocrm.plugins.channels.whatsapp as whatsapp_plugin
 from regiocrm import hookspecs
-from regiocrm.channels import (
+from regiocrm.interfaces.channels import (
     BadSignature,
     ChannelAccount,
     IdentityRef,
@@ -34,8 +34,8 @@ from regiocrm.channels import (
     WebhookRequest,
     validate_account,
 )
-from regiocrm.plugins.whatsapp import WhatsAppChannel
-from regiocrm.plugins.whatsapp.testing import WhatsAppDriver
+from regiocrm.plugins.channels.whatsapp import WhatsAppChannel
+from regiocrm.plugins.channels.whatsapp.testing import WhatsAppDriver
 from regiocrm.testing.channels import SignedRequest
 
 APP_SECRET = "app-secret-for-tests"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from regiocrm.calendars import Service
-from regiocrm.hooks import Hooks
+from regiocrm.interfaces.calendars import Service
+from regiocrm.platform.hooks import Hooks
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import holidays
 import pycountry
 import pytest
 
-from regiocrm.formats import Address, PersonName
-from regiocrm.hooks import Hooks
-from regiocrm.i18n import format_money
+from regiocrm.interfaces.formats import Address, PersonName
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import format_money
 
 
 def test_names_given_name_first(regiocrm_hooks: Hooks) -> None:

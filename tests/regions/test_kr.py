@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from regiocrm.formats import Address, PersonName
-from regiocrm.hooks import Hooks
-from regiocrm.i18n import format_money
-from regiocrm.identities import InvalidIdentity
+from regiocrm.interfaces.formats import Address, PersonName
+from regiocrm.interfaces.identities import InvalidIdentity
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import format_money
 
 
 def test_names_family_first_without_space(regiocrm_hooks: Hooks) -> None:

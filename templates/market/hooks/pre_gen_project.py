@@ -4,9 +4,9 @@ market: the same check `regiocrm new-market` runs before it starts."""
 import json
 import sys
 
-from regiocrm.hooks import Hooks
-from regiocrm.plugin_manager import get_plugin_manager
-from regiocrm.scaffold import problems
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.plugins import get_plugin_manager
+from regiocrm.markets.scaffold import problems
 
 VALUES = json.loads(r"""{{ cookiecutter | jsonify }}""")
 

@@ -11,15 +11,15 @@ from babel.core import get_global
 from babel.languages import get_official_languages
 from babel.numbers import get_currency_symbol, get_territory_currencies
 
-from regiocrm.calendars import Service
-from regiocrm.formats import PersonName
-from regiocrm.hooks import Hooks
-from regiocrm.i18n import format_money
-from regiocrm.migrate import Migrator
+from regiocrm.interfaces.calendars import Service
+from regiocrm.interfaces.formats import PersonName
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import format_money
+from regiocrm.platform.migrations import Migrator
 from regiocrm.models import DataClass
-from regiocrm.residency import Residency
-from regiocrm.settings import RegiocrmSettings
-from regiocrm.stores import ZoneStores
+from regiocrm.residency.rules import Residency
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
 
 MARKET = "{{ cookiecutter.country_code }}"
 PACK = "{{ cookiecutter.__pack_code }}"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from regiocrm import hookimpl
 from regiocrm.models import DataClass
-from regiocrm.packs import MarketProfile, PackSpec, ResidencyRule
+from regiocrm.interfaces.packs import MarketProfile, PackSpec, ResidencyRule
 
 MARKET = "{{ cookiecutter.country_code }}"
 # Every class of the market's data in its own zone; taking it out needs the person's consent

@@ -1,0 +1,692 @@
+"""The inbox: inbound messages stored once, answered fast, processed after.
+
+A webhook stores each parsed message as an :class:`~regiocrm.models.InboxMessage` before it
+answers the provider, unique per channel account and provider message id: a retry or a
+redelivery finds its row and is acknowledged without being stored twice. Resolving the
+sender, writing the timeline and the ``message_received`` hooks happen afterwards, on the
+:class:`InboxWorker`, so heavy work never delays the provider's answer. A message whose
+processing was cut short (a crash, a restart) is still ``received`` in the inbox and is
+processed when the worker next starts.
+
+The inbox row lives in the zone of its account's market, the customer in their identity
+zone and the timeline entry in their crm zone: three databases, perhaps. Processing writes
+them in that order, each step safe to repeat: resolving finds the customer an interrupted
+attempt created, and the timeline entry's id is derived from the inbox row's, so a second
+attempt finds the entry instead of adding one. Marking the row processed comes last (in the
+same transaction as the timeline entry where both share a zone), so a message is on the
+timeline exactly once and ``message_received`` fires exactly once.
+
+Auto-replies are decided once, by the ``auto_reply`` hook, in the insert that stores the
+message, for every channel: the reply is kept with the inbox row. A channel that takes
+replies in the HTTP answer gets that text, a redelivery too; for the others the inbox
+pipeline (:class:`regiocrm.messaging.pipeline.InboxPipeline`) sends it and notes on the row what was
+sent. The reply goes on the timeline with the message, from the row, so the timeline shows
+exactly the text that went out, once, however often processing is retried.
+
+What is stored is what both databases can keep: nothing a provider acknowledged may fail
+later for its content, so :func:`storable` replaces the characters one of them refuses
+before any row is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import queue
+import re
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
+
+import httpx
+from sqlalchemy import Connection, String, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import QueryableAttribute
+
+from regiocrm.crm.cases import OPEN
+from regiocrm.crm.customers import Customers
+from regiocrm.interfaces.channels import (
+    BodylessSignature,
+    Channel,
+    ChannelAccount,
+    ChannelRegistry,
+    IdentityRef,
+    InboundMessage,
+    MalformedPayload,
+    ReplayedSignature,
+    SendError,
+)
+from regiocrm.interfaces.identities import InvalidIdentity
+from regiocrm.models import (
+    CampaignMember,
+    Case,
+    DataClass,
+    DeliveryStatus,
+    Direction,
+    Identity,
+    InboxMessage,
+    InboxStatus,
+    Interaction,
+    ReplyStatus,
+    SeenSignature,
+)
+from regiocrm.models.base import utcnow
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import negotiate
+from regiocrm.platform.ids import derived_id, new_id
+from regiocrm.platform.stores import ZonedSession, ZoneStores, after_commit
+from regiocrm.residency.rules import ResidencyError
+
+log = logging.getLogger(__name__)
+
+
+# PostgreSQL refuses NUL in text, and a lone surrogate has no UTF-8 form for either database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+Storable = TypeVar("Storable")
+
+
+def _length(attribute: QueryableAttribute[Any]) -> int:
+    column_type = attribute.type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"{attribute} is not a string column of a set length")
+    return column_type.length
+
+
+# What the columns keep: a message id on the inbox and the timeline, an identity's value.
+MAX_EXTERNAL_ID = min(_length(InboxMessage.external_id), _length(Interaction.external_id))
+MAX_IDENTITY = _length(Identity.value)
+
+
+def storable(value: Storable) -> Storable:
+    """``value`` with every character no database keeps replaced by U+FFFD, in each string
+    of it: a string, a tuple, or a dataclass (an inbound message, its identities, a
+    receipt) taken apart field by field."""
+    return cast("Storable", _replaced(value))
+
+
+def _replaced(value: Any) -> Any:
+    if isinstance(value, str):
+        # A clean string is kept as it is: a StrEnum member (a receipt's status) stays one.
+        return UNSTORABLE.sub(REPLACEMENT, value) if UNSTORABLE.search(value) else value
+    if isinstance(value, tuple):
+        return tuple(_replaced(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return dataclasses.replace(
+            value, **{f.name: _replaced(getattr(value, f.name)) for f in fields}
+        )
+    return value
+
+
+def message_to_json(message: InboundMessage) -> str:
+    data = asdict(message)
+    data["occurred_at"] = message.occurred_at.isoformat()
+    return json.dumps(data, ensure_ascii=False)
+
+
+def message_from_json(payload: str) -> InboundMessage:
+    data: dict[str, Any] = json.loads(payload)
+    data["identities"] = tuple(IdentityRef(**identity) for identity in data["identities"])
+    data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
+    return InboundMessage(**data)
+
+
+@dataclass(frozen=True)
+class InboxRef:
+    """Where one inbox row is: its zone and its id."""
+
+    zone: str
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message of a webhook request, and its inbox row if this delivery stored it (None
+    when an earlier delivery already had).
+
+    :param reply: the auto-reply kept with the row, whichever delivery stored it.
+    """
+
+    message: InboundMessage
+    inbox: InboxRef | None
+    reply: str | None
+
+
+TIMELINE = "timeline"
+AUTO_REPLY = "auto-reply"
+
+
+def timeline_id(inbox_id: uuid.UUID) -> uuid.UUID:
+    """The id of the timeline entry an inbox message becomes."""
+    return derived_id(inbox_id, TIMELINE)
+
+
+def reply_timeline_id(inbox_id: uuid.UUID) -> uuid.UUID:
+    """The id of the timeline entry an inbox message's auto-reply becomes."""
+    return derived_id(inbox_id, AUTO_REPLY)
+
+
+def reply_locale(hooks: Hooks, account: ChannelAccount) -> str:
+    """Auto-replies are written before the sender is known: in the language of the
+    account's market."""
+    return str(negotiate(hooks.packs().market(account.market).locale))
+
+
+def store(
+    session: ZonedSession,
+    account: ChannelAccount,
+    messages: Sequence[InboundMessage],
+    *,
+    hooks: Hooks,
+    channel: Channel,
+) -> list[Stored]:
+    """Insert each message, with its auto-reply, into the inbox of the account market's
+    crm zone unless it is there already.
+
+    Each message is made :func:`storable` first; :class:`Stored` keeps it as stored, and
+    the ``auto_reply`` hook sees it so. The hook is asked only for messages not stored yet,
+    before anything is written; a redelivery gets the reply its row keeps. Uses the
+    database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id) key, so
+    two deliveries racing each other still store one row and answer with its reply.
+
+    :raises MalformedPayload: for a message id or an identity longer than its column
+        (PostgreSQL refuses one, where SQLite would keep it), or a sender whose identity
+        is not valid (an SMS from an alphanumeric sender id), before anything is stored.
+    """
+    zone = session.residency.zone_for(account.market, DataClass.CRM)
+    connection = session.zone_connection(zone)
+    statement = _INSERT_NEW[connection.dialect.name]
+    kept = [storable(message) for message in messages]
+    for message in kept:
+        _check_lengths(message)
+        _check_sender(hooks, account, message)
+    replies = _kept_replies(connection, account, kept)
+    locale = reply_locale(hooks, account)
+    for message in kept:
+        if message.external_id not in replies:
+            replies[message.external_id] = hooks.auto_reply(
+                message=message, account=account, locale=locale
+            )
+    now = utcnow()
+    stored = []
+    for message in kept:
+        reply = replies[message.external_id]
+        row = {
+            "id": new_id(),
+            "market": account.market,
+            "channel": account.channel,
+            "channel_account": account.name,
+            "external_id": message.external_id,
+            "received_at": now,
+            "payload": message_to_json(message),
+            "status": InboxStatus.RECEIVED,
+            "created": now,
+            "updated": now,
+            **_reply_columns(reply, channel, now),
+        }
+        inserted = connection.execute(statement, row).scalar_one_or_none()
+        if inserted is None:
+            # Stored before: by an earlier delivery, by this one, or by one racing it.
+            reply = _kept_replies(connection, account, [message])[message.external_id]
+        replies[message.external_id] = reply
+        stored.append(
+            Stored(message, None if inserted is None else InboxRef(zone, inserted), reply)
+        )
+    return stored
+
+
+def _reply_columns(reply: str | None, channel: Channel, now: datetime) -> dict[str, Any]:
+    if reply is None:
+        return {"reply": None, "reply_status": None, "replied_at": None}
+    if channel.replies_in_response:
+        return {"reply": reply, "reply_status": ReplyStatus.IN_ANSWER, "replied_at": now}
+    return {"reply": reply, "reply_status": ReplyStatus.TO_SEND, "replied_at": None}
+
+
+def _kept_replies(
+    connection: Connection, account: ChannelAccount, messages: Sequence[InboundMessage]
+) -> dict[str, str | None]:
+    """The replies kept with those of ``messages`` the inbox has already, by message id."""
+    if not messages:
+        return {}
+    rows = connection.execute(
+        _KEPT_REPLIES,
+        {"account": account.name, "external_ids": [m.external_id for m in messages]},
+    )
+    return {external_id: reply for external_id, reply in rows}
+
+
+def _check_sender(hooks: Hooks, account: ChannelAccount, message: InboundMessage) -> None:
+    """Processing resolves the sender by the message's first identity: one that cannot be
+    an identity of its kind would fail it for ever after the provider was answered."""
+    sender = message.identities[0]
+    try:
+        hooks.normalize_identity(kind=sender.kind, value=sender.value, market=account.market)
+    except InvalidIdentity as exc:
+        raise MalformedPayload(f"the sender cannot be recognised: {exc}") from None
+
+
+def _check_lengths(message: InboundMessage) -> None:
+    if len(message.external_id) > MAX_EXTERNAL_ID:
+        raise MalformedPayload(
+            f"the message id is {len(message.external_id)} characters long: ids are kept"
+            f" up to {MAX_EXTERNAL_ID}"
+        )
+    for identity in message.identities:
+        if len(identity.value) > MAX_IDENTITY:
+            raise MalformedPayload(
+                f"the {identity.kind} identity is {len(identity.value)} characters long:"
+                f" identities are kept up to {MAX_IDENTITY}"
+            )
+
+
+def remember_signature(
+    session: ZonedSession, account: ChannelAccount, signature: BodylessSignature, body: bytes
+) -> None:
+    """Record a signature that does not cover its body, with the body's digest, in the
+    zone and transaction that store the request's messages (so the record holds across
+    processes and restarts exactly when the messages do); records gone stale are pruned.
+
+    :raises ReplayedSignature: when the signature was seen with another body; the
+        caller's transaction then rolls back, storing nothing.
+    """
+    connection = session.zone_connection(session.residency.zone_for(account.market, DataClass.CRM))
+    now = utcnow()
+    connection.execute(_PRUNE_SIGNATURES, {"now": now})
+    key = hashlib.sha256(signature.key.encode()).hexdigest()
+    digest = hashlib.sha256(body).hexdigest()
+    row = {
+        "id": new_id(),
+        "market": account.market,
+        "channel_account": account.name,
+        "signature": key,
+        "body_digest": digest,
+        "valid_until": signature.valid_until,
+        "created": now,
+        "updated": now,
+    }
+    if connection.execute(_INSERT_SIGNATURE[connection.dialect.name], row).first() is not None:
+        return
+    # None when another transaction pruned the record meanwhile: the signature went stale.
+    seen = connection.execute(
+        _SEEN_DIGEST, {"channel_account": account.name, "signature": key}
+    ).scalar()
+    if seen != digest:
+        raise ReplayedSignature("this signature was already used with another body")
+
+
+# Built once: the webhook's hot path then only binds values to a statement SQLAlchemy has
+# already compiled and cached.
+_INSERT_NEW = {
+    name: dialect.insert(InboxMessage)
+    .on_conflict_do_nothing(index_elements=["channel_account", "external_id"])
+    .returning(InboxMessage.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_KEPT_REPLIES = select(InboxMessage.external_id, InboxMessage.reply).where(
+    InboxMessage.channel_account == bindparam("account"),
+    InboxMessage.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+_INSERT_SIGNATURE = {
+    name: dialect.insert(SeenSignature)
+    .on_conflict_do_nothing(index_elements=["channel_account", "signature"])
+    .returning(SeenSignature.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_PRUNE_SIGNATURES = delete(SeenSignature).where(SeenSignature.valid_until < bindparam("now"))
+_SEEN_DIGEST = select(SeenSignature.body_digest).where(
+    SeenSignature.channel_account == bindparam("channel_account"),
+    SeenSignature.signature == bindparam("signature"),
+)
+_INSERT_INTERACTION = {
+    name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_OPEN_CASE = (
+    select(Case.id)
+    .where(Case.customer_id == bindparam("customer_id"), Case.status.in_(OPEN))
+    .order_by(Case.opened_at.desc())
+    .limit(1)
+)
+# A member's message within the reply window after a campaign's is their reply.
+_REPLIED = (
+    update(CampaignMember)
+    .where(
+        CampaignMember.customer_id == bindparam("member"),
+        CampaignMember.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
+        CampaignMember.sent_at >= bindparam("since"),
+        CampaignMember.sent_at <= bindparam("at"),
+    )
+    .values(status=DeliveryStatus.REPLIED, replied_at=bindparam("at"), updated=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
+_CLAIM = (
+    update(InboxMessage)
+    .where(
+        InboxMessage.id == bindparam("inbox_id"),
+        InboxMessage.status == InboxStatus.RECEIVED,
+    )
+    .values(
+        status=InboxStatus.PROCESSED,
+        customer_id=bindparam("customer_id"),
+        interaction_id=bindparam("interaction_id"),
+        updated=bindparam("now"),
+    )
+    .execution_options(synchronize_session=False)
+)
+_WAITING = select(
+    InboxMessage.status,
+    InboxMessage.channel_account,
+    InboxMessage.payload,
+    InboxMessage.reply,
+    InboxMessage.reply_status,
+    InboxMessage.reply_external_id,
+    InboxMessage.replied_at,
+).where(InboxMessage.id == bindparam("inbox_id"))
+# What went out: the timeline shows a reply only once the provider had it.
+_WENT_OUT = (ReplyStatus.IN_ANSWER, ReplyStatus.SENT)
+
+
+@dataclass(frozen=True)
+class SentReply:
+    """An auto-reply that went out, as its inbox row keeps it.
+
+    :param external_id: the provider's id for it; None for one in the webhook's answer.
+    """
+
+    text: str
+    external_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Processed:
+    """A message on its customer's timeline, with the auto-reply that went out to it.
+
+    :param market: the customer's market, which places the rows written for them.
+    """
+
+    inbox: InboxRef
+    message: InboundMessage
+    account: ChannelAccount
+    customer_id: uuid.UUID
+    market: str
+    interaction_id: uuid.UUID
+    reply: SentReply | None
+
+
+def process(
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    inbox: InboxRef,
+    *,
+    client: httpx.Client | None = None,
+) -> Processed | None:
+    """Resolve one stored message's sender, append it to their timeline, mark it processed.
+
+    Returns None when the row is not (or no longer) waiting: another worker did it. A
+    failure leaves nothing half-done: the row is marked failed with the reason, in its own
+    transaction, and ``regiocrm inbox retry`` takes it up again.
+
+    :param client: for the channel's ``enrich`` (more identities from the provider's API);
+        without one, the message is resolved with the identities it came with.
+    """
+    try:
+        with stores.session() as session:
+            found = _waiting_message(session, registry, inbox)
+            if found is None:
+                return None
+            account, message, reply = found
+            if client is not None:
+                message = _enrich(registry, account, message, client)
+            customer = Customers(session, hooks).resolve(message.identities, account.market)
+            result = Processed(
+                inbox,
+                message,
+                account,
+                customer.customer_id,
+                customer.market,
+                timeline_id(inbox.id),
+                reply,
+            )
+            timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
+            wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
+            if not customer.merged and timeline_zone == wrote_in == inbox.zone:
+                # Everything in the inbox's zone: one transaction does it all at once.
+                _append(session, timeline_zone, result)
+                _claim(session, hooks, result)
+                return result
+        # Across zones, in order: the customer is committed, then the entry, then the claim.
+        if timeline_zone != inbox.zone:
+            with stores.session() as session:
+                _append(session, timeline_zone, result)
+        with stores.session() as session:
+            if timeline_zone == inbox.zone:
+                _append(session, timeline_zone, result)
+            _claim(session, hooks, result)
+        return result
+    except _AlreadyProcessed:
+        return None
+    except Exception as exc:
+        _mark_failed(stores, inbox, exc)
+        raise
+
+
+def _claim(session: ZonedSession, hooks: Hooks, result: Processed) -> None:
+    """Mark the inbox row processed, once: ``message_received`` fires when that commits.
+
+    :raises _AlreadyProcessed: when another worker claimed it first.
+    """
+    claimed = session.zone_connection(result.inbox.zone).execute(
+        _CLAIM,
+        {
+            "inbox_id": result.inbox.id,
+            "customer_id": result.customer_id,
+            "interaction_id": result.interaction_id,
+            "now": utcnow(),
+        },
+    )
+    if claimed.rowcount != 1:
+        raise _AlreadyProcessed
+    after_commit(
+        session,
+        lambda: hooks.message_received(
+            message=result.message,
+            account=result.account,
+            customer_id=result.customer_id,
+            interaction_id=result.interaction_id,
+        ),
+    )
+
+
+def _waiting_message(
+    session: ZonedSession, registry: ChannelRegistry, inbox: InboxRef
+) -> tuple[ChannelAccount, InboundMessage, SentReply | None] | None:
+    """The account, message and reply sent of an inbox row still waiting; None when it is
+    not."""
+    row = session.zone_connection(inbox.zone).execute(_WAITING, {"inbox_id": inbox.id}).first()
+    if row is None or row.status is not InboxStatus.RECEIVED:
+        return None
+    account = registry.accounts.get(row.channel_account)
+    if account is None:
+        raise LookupError(f"channel account {row.channel_account!r} is not configured")
+    reply = None
+    if row.reply is not None and row.reply_status in _WENT_OUT:
+        reply = SentReply(row.reply, row.reply_external_id, row.replied_at)
+    return account, message_from_json(row.payload), reply
+
+
+def _append(session: ZonedSession, zone: str, result: Processed) -> None:
+    """Put an inbound message and the auto-reply that went out to it on the timeline,
+    unless an earlier attempt did, attached to the customer's newest open case there, and
+    count it as the reply to the campaign messages they had within the reply window (kept
+    beside their timeline)."""
+    message, account = result.message, result.account
+    connection = session.zone_connection(zone)
+    case_id = connection.execute(_OPEN_CASE, {"customer_id": result.customer_id}).scalar()
+    window = timedelta(days=session.stores.settings.campaigns.reply_window_days)
+    connection.execute(
+        _REPLIED,
+        {
+            "member": result.customer_id,
+            "at": message.occurred_at,
+            "since": message.occurred_at - window,
+        },
+    )
+    connection.execute(
+        _INSERT_INTERACTION[connection.dialect.name],
+        {
+            "id": result.interaction_id,
+            "market": result.market,
+            "customer_id": result.customer_id,
+            "channel": account.channel,
+            "direction": Direction.INBOUND,
+            "touchpoint": account.name,
+            "text": message.text,
+            "summary": _summary(message),
+            "external_id": message.external_id,
+            "occurred_at": message.occurred_at,
+            "case_id": case_id,
+        },
+    )
+    if result.reply is not None:
+        connection.execute(
+            _INSERT_INTERACTION[connection.dialect.name],
+            {
+                "id": reply_timeline_id(result.inbox.id),
+                "market": result.market,
+                "customer_id": result.customer_id,
+                "channel": account.channel,
+                "direction": Direction.OUTBOUND,
+                "touchpoint": account.name,
+                "text": result.reply.text,
+                "summary": AUTO_REPLY,
+                "external_id": result.reply.external_id,
+                "occurred_at": result.reply.at,
+                "case_id": case_id,
+            },
+        )
+
+
+class _AlreadyProcessed(Exception):
+    """Another worker processed the row first: roll this attempt back."""
+
+
+def _enrich(
+    registry: ChannelRegistry,
+    account: ChannelAccount,
+    message: InboundMessage,
+    client: httpx.Client,
+) -> InboundMessage:
+    try:
+        return registry.channels[account.channel].enrich(account, message, client=client)
+    except SendError as exc:
+        log.warning("%s %s not enriched: %s", account.name, message.external_id, exc)
+        return message
+
+
+def _summary(message: InboundMessage) -> str | None:
+    if message.kind == "event":
+        return f"event: {message.event}"
+    if message.text is None:
+        return f"{message.kind} message"
+    return None
+
+
+def _mark_failed(stores: ZoneStores, inbox: InboxRef, exc: Exception) -> None:
+    """Keep the reason with the row; a row its zone may no longer hold stays waiting, for
+    `regiocrm residency migrate` to move and a later run to process."""
+    try:
+        with stores.session() as session:
+            session.zone_connection(inbox.zone).execute(
+                update(InboxMessage)
+                .where(InboxMessage.id == inbox.id, InboxMessage.status == InboxStatus.RECEIVED)
+                .values(status=InboxStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+            )
+    except ResidencyError as refused:
+        log.error("inbox message %s stays waiting: %s", inbox.id, refused)
+
+
+_RECEIVED = select(InboxMessage.id, InboxMessage.received_at).where(
+    InboxMessage.status == InboxStatus.RECEIVED
+)
+
+
+def waiting(stores: ZoneStores) -> list[InboxRef]:
+    """The messages stored but not processed yet, in every zone, oldest first."""
+    found = []
+    with stores.session() as session:
+        for zone in stores.names:
+            for inbox_id, received_at in session.zone_connection(zone).execute(_RECEIVED):
+                found.append((received_at, inbox_id, zone))
+    return [InboxRef(zone, inbox_id) for _, inbox_id, zone in sorted(found)]
+
+
+def requeue_failed(stores: ZoneStores) -> int:
+    """Put every failed message back to ``received``; returns how many."""
+    with stores.session() as session:
+        result = session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.status == InboxStatus.FAILED)
+            .values(status=InboxStatus.RECEIVED, error=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class InboxWorker:
+    """A background thread that takes stored messages through a pipeline in arrival order.
+
+    :param pipeline: what is done with each message: the HTTP app passes the one
+        ``regiocrm inbox retry`` runs too, :class:`regiocrm.messaging.pipeline.InboxPipeline`.
+    """
+
+    def __init__(self, stores: ZoneStores, pipeline: Callable[[InboxRef], object]) -> None:
+        self.stores = stores
+        self.pipeline = pipeline
+        self._queue: queue.Queue[InboxRef | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self, *, resume: bool = True) -> None:
+        """Start the thread, first queueing what an earlier run left unprocessed.
+
+        :param resume: false while the zones are not migrated yet: they have no inbox, so
+            nothing can be waiting, and looking would create their database files.
+        """
+        for inbox in waiting(self.stores) if resume else []:
+            self._queue.put(inbox)
+        self._thread = threading.Thread(target=self._run, name="regiocrm-inbox", daemon=True)
+        self._thread.start()
+
+    def submit(self, inboxes: Sequence[InboxRef]) -> None:
+        for inbox in inboxes:
+            self._queue.put(inbox)
+
+    def drain(self) -> None:
+        """Wait until everything submitted so far has been processed."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            inbox = self._queue.get()
+            try:
+                if inbox is None:
+                    return
+                self.pipeline(inbox)
+            except Exception:
+                log.exception("inbox message %s failed", inbox.id if inbox else None)
+            finally:
+                self._queue.task_done()

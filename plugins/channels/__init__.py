@@ -1,0 +1,1 @@
+"""Built-in channel plugins: one sub-package per messaging network."""

@@ -1,0 +1,1 @@
+"""Built-in map-provider plugins: one sub-package per provider."""
