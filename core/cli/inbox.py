@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table, progress
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.channels import PROVIDER_TIMEOUT
+from regiocrm.interfaces.terms import InboxStatus
 from regiocrm.messaging.inbox import requeue_failed, waiting
 from regiocrm.messaging.pipeline import InboxPipeline
-from regiocrm.models import InboxMessage, InboxStatus
+from regiocrm.models import InboxMessage
 from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="See and retry the inbox of inbound messages.", no_args_is_help=True)

@@ -15,7 +15,8 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.channels import PROVIDER_TIMEOUT
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.packs import PackError
-from regiocrm.models import LicenceTier, Organization, OrganizationKind
+from regiocrm.interfaces.terms import LicenceTier, OrganizationKind
+from regiocrm.models import Organization
 from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="Add and list organizations.", no_args_is_help=True)

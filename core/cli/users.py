@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
 from regiocrm.crm.accounts import AccountError, create_organization, create_user, organization_named
 from regiocrm.hookspecs import hookimpl
-from regiocrm.models import ApiToken, Organization, OrganizationKind, User, UserRole
+from regiocrm.interfaces.terms import OrganizationKind, UserRole
+from regiocrm.models import ApiToken, Organization, User
 from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="Add and list users and their API tokens.", no_args_is_help=True)

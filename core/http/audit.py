@@ -14,7 +14,8 @@ from regiocrm.http import paging
 from regiocrm.http.deps import CurrentUser, DbSession, Viewer
 from regiocrm.http.inputs import Moment
 from regiocrm.http.problems import problems
-from regiocrm.models import Organization, UserRole
+from regiocrm.interfaces.terms import UserRole
+from regiocrm.models import Organization
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 

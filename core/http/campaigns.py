@@ -29,7 +29,8 @@ from regiocrm.http.app import Services
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.inputs import Moment
 from regiocrm.http.problems import problems
-from regiocrm.models import Campaign, CampaignMember, CampaignStatus, DeliveryStatus, UserRole
+from regiocrm.interfaces.terms import CampaignStatus, DeliveryStatus, UserRole
+from regiocrm.models import Campaign, CampaignMember
 from regiocrm.models.base import utcnow
 
 log = logging.getLogger(__name__)

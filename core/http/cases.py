@@ -20,7 +20,8 @@ from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
 from regiocrm.http.problems import problems
 from regiocrm.interfaces.calendars import Service
 from regiocrm.interfaces.packs import PackError
-from regiocrm.models import Case, CaseStatus, Priority
+from regiocrm.interfaces.terms import CaseStatus, Priority
+from regiocrm.models import Case
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 

@@ -19,7 +19,8 @@ from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.paging import PAGE_DEFAULT, Limit
 from regiocrm.http.problems import problems
 from regiocrm.interfaces.packs import PackError
-from regiocrm.models import Contract, ContractKind, ContractStatus
+from regiocrm.interfaces.terms import ContractKind, ContractStatus
+from regiocrm.models import Contract
 
 router = APIRouter(prefix="/api/contracts", tags=["contracts"])
 

@@ -34,14 +34,9 @@ from regiocrm.interfaces.channels import IdentityRef
 from regiocrm.interfaces.formats import PersonName
 from regiocrm.interfaces.identities import InvalidIdentity
 from regiocrm.interfaces.packs import PackError
+from regiocrm.interfaces.terms import ConsentAction, CustomerKind
 from regiocrm.messaging.outbound import DeliveryError, Messaging, NoConsent, NoRoute
-from regiocrm.models import (
-    Consent,
-    ConsentAction,
-    Customer,
-    CustomerKind,
-    Interaction,
-)
+from regiocrm.models import Consent, Customer, Interaction
 from regiocrm.platform.hooks import Hooks
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])

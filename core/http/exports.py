@@ -12,7 +12,7 @@ from regiocrm.crm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import CurrentUser, Svc
 from regiocrm.http.problems import ProblemException, problems
-from regiocrm.models import UserRole
+from regiocrm.interfaces.terms import UserRole
 from regiocrm.residency.exports import FILE, ExportError, ExportRefused, export_customer
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])

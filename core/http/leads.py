@@ -30,7 +30,8 @@ from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
 from regiocrm.http.problems import problems
 from regiocrm.interfaces.maps import Datum, Point
 from regiocrm.interfaces.packs import PackError
-from regiocrm.models import Lead, LeadStatus, Organization
+from regiocrm.interfaces.terms import LeadStatus
+from regiocrm.models import Lead, Organization
 from regiocrm.models.base import utcnow
 
 router = APIRouter(prefix="/api", tags=["leads"])

@@ -1,23 +1,41 @@
 """The domain model: one module per aggregate, all on one declarative base.
 
-Importing this package registers every table on ``Base.metadata``.
+Importing this package registers every table on ``Base.metadata``. The words the models
+store (statuses, kinds, roles) are :mod:`regiocrm.interfaces.terms`'s, named here too.
 """
 
+from regiocrm.interfaces.terms import (
+    CampaignStatus,
+    CaseStatus,
+    ConsentAction,
+    ContractKind,
+    ContractStatus,
+    CustomerKind,
+    DeliveryStatus,
+    Direction,
+    InboxStatus,
+    LeadStatus,
+    LicenceTier,
+    OrganizationKind,
+    Priority,
+    ReplyStatus,
+    UserRole,
+)
 from regiocrm.models.audit import AuditEvent
 from regiocrm.models.base import AppendOnlyError, Base, DataClass, Model, PlacedBy
-from regiocrm.models.campaign import Campaign, CampaignMember, CampaignStatus, DeliveryStatus
-from regiocrm.models.case import Case, CaseStatus, Priority
-from regiocrm.models.consent import Consent, ConsentAction
-from regiocrm.models.contract import Contract, ContractKind, ContractStatus
-from regiocrm.models.customer import Customer, CustomerKind
+from regiocrm.models.campaign import Campaign, CampaignMember
+from regiocrm.models.case import Case
+from regiocrm.models.consent import Consent
+from regiocrm.models.contract import Contract
+from regiocrm.models.customer import Customer
 from regiocrm.models.identity import Identity
-from regiocrm.models.inbox import InboxMessage, InboxStatus, ReplyStatus, SeenSignature
-from regiocrm.models.interaction import Direction, Interaction
-from regiocrm.models.lead import Lead, LeadStatus
-from regiocrm.models.organization import LicenceTier, Organization, OrganizationKind
+from regiocrm.models.inbox import InboxMessage, SeenSignature
+from regiocrm.models.interaction import Interaction
+from regiocrm.models.lead import Lead
+from regiocrm.models.organization import Organization
 from regiocrm.models.residency import CustomerExport, TransferAssessment
 from regiocrm.models.telematics import TelematicsEvent
-from regiocrm.models.user import ApiToken, User, UserRole
+from regiocrm.models.user import ApiToken, User
 from regiocrm.models.vehicle import Ownership, Vehicle
 
 __all__ = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -10,25 +9,8 @@ from typing import Any
 from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.terms import CampaignStatus, DeliveryStatus
 from regiocrm.models.base import DataClass, Model
-
-
-class CampaignStatus(enum.StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-class DeliveryStatus(enum.StrEnum):
-    PENDING = "pending"
-    # Handed to the provider, answer not yet recorded: after a crash, not sent again.
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    REPLIED = "replied"
 
 
 class Campaign(Model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -10,12 +9,8 @@ from typing import Any
 from sqlalchemy import Index, Select, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.terms import ConsentAction
 from regiocrm.models.base import DataClass, Model, utcnow
-
-
-class ConsentAction(enum.StrEnum):
-    GRANT = "grant"
-    WITHDRAW = "withdraw"
 
 
 class Consent(Model):

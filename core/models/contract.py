@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -10,21 +9,8 @@ from decimal import Decimal
 from sqlalchemy import Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.terms import ContractKind, ContractStatus
 from regiocrm.models.base import DataClass, Model
-
-
-class ContractKind(enum.StrEnum):
-    SALES = "sales"
-    LEASE = "lease"
-    FINANCING = "financing"
-    SERVICE = "service"
-
-
-class ContractStatus(enum.StrEnum):
-    DRAFT = "draft"
-    ACTIVE = "active"
-    ENDED = "ended"
-    CANCELLED = "cancelled"
 
 
 class Contract(Model):

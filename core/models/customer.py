@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.terms import CustomerKind
 from regiocrm.models.base import DataClass, Model
-
-
-class CustomerKind(enum.StrEnum):
-    PERSON = "person"
-    COMPANY = "company"
 
 
 class Customer(Model):

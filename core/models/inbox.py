@@ -3,36 +3,14 @@ the signatures that leave the body out, so a replay cannot bring another body.""
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.terms import InboxStatus, ReplyStatus
 from regiocrm.models.base import DataClass, Model, utcnow
-
-
-class InboxStatus(enum.StrEnum):
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    FAILED = "failed"
-
-
-class ReplyStatus(enum.StrEnum):
-    """Where the auto-reply decided when its message was stored has got to."""
-
-    IN_ANSWER = "in_answer"
-    """It went out in the webhook's HTTP answer (a redelivery is answered with it again)."""
-    TO_SEND = "to_send"
-    """The inbox pipeline sends it through the channel's API."""
-    SENDING = "sending"
-    """A worker began sending it. Found so later, the worker died meanwhile: the provider
-    may have it, so it is never sent again, and it stays off the timeline."""
-    SENT = "sent"
-    """The provider took it, under ``reply_external_id``."""
-    FAILED = "failed"
-    """The provider refused it (the log says why); it stays off the timeline."""
 
 
 class InboxMessage(Model):

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.terms import LeadStatus
 from regiocrm.models.base import DataClass, Model
-
-
-class LeadStatus(enum.StrEnum):
-    NEW = "new"
-    CONTACTED = "contacted"
-    QUALIFIED = "qualified"
-    WON = "won"
-    LOST = "lost"
 
 
 class Lead(Model):

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from regiocrm.interfaces.terms import LicenceTier, OrganizationKind
 from regiocrm.models.base import DataClass, Model, PlacedBy
-
-
-class OrganizationKind(enum.StrEnum):
-    OEM = "oem"
-    WHOLESALER = "wholesaler"
-    DEALER = "dealer"
-    CALL_CENTRE = "call_centre"
-    PARTNER = "partner"
-
-
-class LicenceTier(enum.StrEnum):
-    """Wholesalers hold full licences; dealerships community licences with less storage."""
-
-    FULL = "full"
-    COMMUNITY = "community"
 
 
 class Organization(Model):

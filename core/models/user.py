@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from regiocrm.interfaces.terms import UserRole
 from regiocrm.models.base import DataClass, Model, PlacedBy
 from regiocrm.models.organization import Organization
-
-
-class UserRole(enum.StrEnum):
-    """What a user does, and so what they see (see :mod:`regiocrm.crm.access`)."""
-
-    ADMIN = "admin"
-    COMPETENCE_CENTRE = "competence_centre"
-    WHOLESALER_STAFF = "wholesaler_staff"
-    DEALER_STAFF = "dealer_staff"
-    CALL_CENTRE_AGENT = "call_centre_agent"
-    PARTNER_AUDITOR = "partner_auditor"
 
 
 class User(Model):
