@@ -5,10 +5,9 @@ from __future__ import annotations
 import typer
 
 from regiocrm.cli.context import JsonOption, cli_context, print_rows
-from regiocrm.crm.cases import Cases
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.cases import as_json
 from regiocrm.platform.i18n import _
+from regiocrm.services.cases import CaseService
 
 app = typer.Typer(help="See cases and escalate the overdue.", no_args_is_help=True)
 
@@ -21,8 +20,7 @@ def escalate(ctx: typer.Context, as_json_: JsonOption = False) -> None:
     missed (safe to run from cron); ``case_transitioned`` fires for each."""
     context = cli_context(ctx)
     context.require_migrated()
-    with context.stores.session() as session:
-        raised = [as_json(case) for case in Cases(session, context.hooks).escalate()]
+    raised = [case.as_json() for case in CaseService(context.application).escalate()]
     print_rows(_("escalated"), raised, COLUMNS, as_json_)
 
 

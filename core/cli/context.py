@@ -18,6 +18,7 @@ from regiocrm.platform.migrations import Migrator
 from regiocrm.platform.settings import RegiocrmSettings, SettingsError, load_settings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.rules import ResidencyConfigError
+from regiocrm.services.application import Application
 
 
 class CliError(typer.TyperException):
@@ -30,7 +31,7 @@ class CliError(typer.TyperException):
 class CliContext:
     hooks: Hooks
     _settings: RegiocrmSettings | None = field(default=None, repr=False)
-    _stores: ZoneStores | None = field(default=None, repr=False)
+    _application: Application | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> RegiocrmSettings:
@@ -42,16 +43,22 @@ class CliContext:
         return self._settings
 
     @property
-    def stores(self) -> ZoneStores:
-        if self._stores is None:
+    def application(self) -> Application:
+        """The deployment's application, opened on first need (its inbox worker is not
+        started: commands do their work themselves)."""
+        if self._application is None:
             try:
-                self._stores = ZoneStores.open(self.settings, self.hooks)
+                self._application = Application.open(self.settings, self.hooks)
             except ResidencyConfigError as exc:
                 raise CliError(str(exc)) from None
-        return self._stores
+        return self._application
+
+    @property
+    def stores(self) -> ZoneStores:
+        return self.application.stores
 
     def migrator(self) -> Migrator:
-        return Migrator(self.stores, self.hooks)
+        return self.application.migrator
 
     def require_migrated(self, zone: str | None = None) -> None:
         """Stop with the fix when the zone (every zone by default) cannot be used yet."""
@@ -70,8 +77,8 @@ class CliContext:
                 )
 
     def close(self) -> None:
-        if self._stores is not None:
-            self._stores.dispose()
+        if self._application is not None:
+            self._application.close()
 
 
 def cli_context(ctx: typer.Context) -> CliContext:

@@ -4,41 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI
 
 from regiocrm import __version__
-from regiocrm.crm.leads import DealerLocator
-from regiocrm.geo.chain import MapChain
 from regiocrm.http import problems
 from regiocrm.http.headers import SecurityHeaders
 from regiocrm.http.inputs import refuse_unstorable
 from regiocrm.http.limits import BodySizeLimit
-from regiocrm.interfaces.channels import PROVIDER_TIMEOUT, ChannelRegistry
-from regiocrm.messaging.inbox import InboxWorker
-from regiocrm.messaging.pipeline import InboxPipeline
 from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.migrations import Migrator
 from regiocrm.platform.settings import RegiocrmSettings
-from regiocrm.platform.stores import ZoneStores
-
-
-@dataclass
-class Services:
-    """What request handlers reach through ``request.app.state.services``."""
-
-    settings: RegiocrmSettings
-    hooks: Hooks
-    stores: ZoneStores
-    migrator: Migrator
-    channels: ChannelRegistry
-    inbox: InboxWorker
-    http_client: httpx.Client
-    maps: MapChain
-    dealers: DealerLocator
+from regiocrm.services.application import Application
 
 
 class RegiocrmAPI(FastAPI):
@@ -58,22 +36,16 @@ def create_app(
     and no route takes NaN, Infinity or NUL.
 
     :param http_client: the client for providers' APIs; tests pass one with a mocked
-        transport. The inbox worker runs while the app's lifespan does.
+        transport. The application (:mod:`regiocrm.services`) is the routes'
+        ``request.app.state.services``; its inbox worker runs while the app's lifespan does.
     """
-    stores = ZoneStores.open(settings, hooks)
-    migrator = Migrator(stores, hooks)
-    channels = hooks.channel_registry(settings)
-    client = http_client or httpx.Client(timeout=PROVIDER_TIMEOUT)
-    inbox = InboxWorker(stores, InboxPipeline(stores, hooks, channels, client))
+    application = Application.open(settings, hooks, http_client=http_client)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        inbox.start(resume=all(state.migrated for state in migrator.states()))
+        application.start()
         yield
-        inbox.stop()
-        if http_client is None:
-            client.close()
-        stores.dispose()
+        application.close()
 
     app = RegiocrmAPI(
         title="regiocrm",
@@ -83,17 +55,7 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(refuse_unstorable)],
     )
-    app.state.services = Services(
-        settings,
-        hooks,
-        stores,
-        migrator,
-        channels,
-        inbox,
-        client,
-        MapChain(hooks, settings, client),
-        DealerLocator(),
-    )
+    app.state.services = application
     for router in hooks.routers():
         app.include_router(router)
     problems.install(app)

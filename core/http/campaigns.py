@@ -25,13 +25,13 @@ from regiocrm.crm.campaigns import (
 from regiocrm.crm.segments import Segment, SegmentError
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http import paging
-from regiocrm.http.app import Services
 from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
 from regiocrm.http.inputs import Moment
 from regiocrm.http.problems import problems
 from regiocrm.interfaces.terms import CampaignStatus, DeliveryStatus, UserRole
 from regiocrm.models import Campaign, CampaignMember
 from regiocrm.models.base import utcnow
+from regiocrm.services.application import Application
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["campaigns"])
@@ -224,7 +224,7 @@ def launch_campaign(
     return {**campaign_json(campaign), "status": CampaignStatus.RUNNING.value}
 
 
-def _launch(svc: Services, campaign_id: uuid.UUID, actor_id: uuid.UUID) -> None:
+def _launch(svc: Application, campaign_id: uuid.UUID, actor_id: uuid.UUID) -> None:
     launcher = Launcher(
         svc.stores, svc.hooks, svc.channels, svc.http_client, svc.settings.campaigns
     )

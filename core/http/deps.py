@@ -1,4 +1,4 @@
-"""Dependencies route handlers share: the services, a database session, the caller."""
+"""Dependencies route handlers share: the application, the caller, a database session."""
 
 from __future__ import annotations
 
@@ -10,19 +10,40 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from regiocrm.crm.access import Scope, scope_of
 from regiocrm.crm.accounts import authenticate
-from regiocrm.http.app import Services
 from regiocrm.models import User
 from regiocrm.platform.stores import ZonedSession
+from regiocrm.services.application import Application
+from regiocrm.services.callers import Caller
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `regiocrm users add`")
 
 
-def services(request: Request) -> Services:
-    result: Services = request.app.state.services
+def services(request: Request) -> Application:
+    """The application the routes call services of (:mod:`regiocrm.services`)."""
+    result: Application = request.app.state.services
     return result
 
 
-def _transaction(svc: Annotated[Services, Depends(services)]) -> Iterator[ZonedSession]:
+def caller(
+    app: Annotated[Application, Depends(services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    """The user whose bearer token the request carries, with their scope; 401 otherwise."""
+    found = app.authenticate(credentials.credentials) if credentials else None
+    if found is None:
+        raise _unauthenticated()
+    return found
+
+
+def _unauthenticated() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="a valid bearer token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _transaction(svc: Annotated[Application, Depends(services)]) -> Iterator[ZonedSession]:
     with svc.stores.session() as session:
         yield session
 
@@ -48,11 +69,7 @@ def current_user(
     """The user whose bearer token the request carries; 401 otherwise."""
     user = authenticate(session, credentials.credentials) if credentials else None
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="a valid bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthenticated()
     return user
 
 
@@ -65,6 +82,8 @@ def caller_scope(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-Svc = Annotated[Services, Depends(services)]
+Svc = Annotated[Application, Depends(services)]
 DbSession = Annotated[ZonedSession, Depends(db_session)]
 Viewer = Annotated[Scope, Depends(caller_scope)]
+AppDep = Annotated[Application, Depends(services)]
+CallerDep = Annotated[Caller, Depends(caller)]

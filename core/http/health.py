@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response, status
 
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.app import Services
 from regiocrm.http.deps import services
 from regiocrm.http.problems import problems
+from regiocrm.services.application import Application
 
 router = APIRouter(tags=["health"])
 
@@ -25,7 +25,7 @@ router = APIRouter(tags=["health"])
         **problems(422),
     },
 )
-def healthz(svc: Annotated[Services, Depends(services)], response: Response) -> dict[str, Any]:
+def healthz(svc: Annotated[Application, Depends(services)], response: Response) -> dict[str, Any]:
     """200 when every zone is reachable and at the migration heads, 503 otherwise.
 
     Database URLs and driver errors are left out: this endpoint needs no token.

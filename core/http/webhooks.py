@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 
 from regiocrm.crm.campaigns import record_receipts
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.app import Services
 from regiocrm.http.deps import services
 from regiocrm.http.problems import problem, problem_response, problems
 from regiocrm.interfaces.channels import (
@@ -35,6 +34,7 @@ from regiocrm.interfaces.channels import (
 )
 from regiocrm.messaging.inbox import Stored, remember_signature, storable, store
 from regiocrm.models.base import utcnow
+from regiocrm.services.application import Application
 
 router = APIRouter(tags=["webhooks"])
 
@@ -67,7 +67,7 @@ async def deliver_webhook(channel: str, account: str, request: Request) -> Respo
     return await _answer(channel, account, request, _deliver)
 
 
-Step = Callable[[Services, Channel, ChannelAccount, WebhookRequest], Awaitable[WebhookResponse]]
+Step = Callable[[Application, Channel, ChannelAccount, WebhookRequest], Awaitable[WebhookResponse]]
 
 
 async def _answer(channel: str, account: str, request: Request, step: Step) -> Response:
@@ -96,13 +96,13 @@ async def _answer(channel: str, account: str, request: Request, step: Step) -> R
 
 
 async def _handshake(
-    svc: Services, channel: Channel, account: ChannelAccount, request: WebhookRequest
+    svc: Application, channel: Channel, account: ChannelAccount, request: WebhookRequest
 ) -> WebhookResponse:
     return channel.handshake(account, request)
 
 
 async def _deliver(
-    svc: Services, channel: Channel, account: ChannelAccount, request: WebhookRequest
+    svc: Application, channel: Channel, account: ChannelAccount, request: WebhookRequest
 ) -> WebhookResponse:
     channel.verify(account, request)
     signature = channel.bodyless_signature(account, request)
@@ -117,7 +117,7 @@ async def _deliver(
 
 
 def _store(
-    svc: Services,
+    svc: Application,
     channel: Channel,
     account: ChannelAccount,
     request: WebhookRequest,

@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 
 from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.app import Services, create_app
+from regiocrm.http.app import create_app
 from regiocrm.interfaces.channels import InboundMessage
 from regiocrm.messaging.inbox import UNSTORABLE
 from regiocrm.models import (
@@ -47,6 +47,7 @@ from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import RegiocrmSettings, load_settings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.rules import Residency
+from regiocrm.services.application import Application
 from regiocrm.testing import upgrade_zones
 from regiocrm.testing.channels import ChannelDriver, SignedRequest
 
@@ -59,7 +60,7 @@ class Deployment:
     """A served deployment with one account on the channel under test."""
 
     client: TestClient
-    services: Services
+    services: Application
     url: str
     auth: dict[str, str]
     provider_calls: list[httpx.Request] = field(default_factory=list)

@@ -119,12 +119,14 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
 
     assert regiocrm_cli("db", "upgrade").exit_code == 0
     # Settings load with the channels' account models and are checked against the packs'
-    # residency rules, then the zones are migrated.
+    # residency rules; the application is opened (its channel registry, its migrator), and
+    # the zones are migrated.
     assert recorder.calls == [
         "register_commands",
         "register_channels",
         "register_settings",
         "register_packs",
+        "register_channels",
         "register_migrations",
     ]
 
@@ -135,6 +137,7 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
         "register_commands",
         "register_channels",
         "register_settings",
+        "register_channels",
         "register_migrations",
     ]
 
@@ -149,8 +152,8 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
     assert recorder.calls == [
         "register_channels",  # settings: the accounts' models
         "register_settings",
-        "register_migrations",
-        "register_channels",  # the app: its channel registry
+        "register_channels",  # the application: its channel registry
+        "register_migrations",  # its migrator
         "register_routes",
     ]
 
@@ -205,8 +208,8 @@ def test_hook_call_order(register_plugin, regiocrm_cli, regiocrm_hooks: Hooks) -
     assert recorder.calls == [
         "register_channels",
         "register_settings",
-        "register_migrations",
         "register_channels",
+        "register_migrations",
         "register_routes",
         "normalize_identity",  # the dealer's entry
         "register_channels",  # which identities name the same person (a WhatsApp id)

@@ -1,0 +1,35 @@
+"""Who asks a service: a user, with what their role lets them see."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from regiocrm.crm.access import Scope
+from regiocrm.interfaces.terms import UserRole
+from regiocrm.models import User
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in user, as every service receives them.
+
+    :param scope: what they may see (:mod:`regiocrm.crm.access`), applied by the services
+        in their queries.
+    """
+
+    user_id: uuid.UUID
+    name: str
+    role: UserRole
+    organization_id: uuid.UUID
+    scope: Scope
+
+    @classmethod
+    def of(cls, user: User, scope: Scope) -> Caller:
+        return cls(user.id, user.name, user.role, user.organization_id, scope)
+
+    @property
+    def works_for_a_partner(self) -> bool:
+        """Whether they act for a dealer or a wholesaler: their work is linked to their
+        organization (a case is assigned there, a customer registered there)."""
+        return self.scope.organizations is not None

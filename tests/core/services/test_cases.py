@@ -1,0 +1,109 @@
+"""The case service: each method one transaction, committed before it returns, scoped to
+its caller in the service itself."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from regiocrm.crm.accounts import create_organization, create_user
+from regiocrm.crm.cases import NewCase, UnknownCase
+from regiocrm.crm.customers import Customers, NewCustomer
+from regiocrm.interfaces.terms import CaseStatus, OrganizationKind, Priority, UserRole
+from regiocrm.models import Case, Interaction
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.stores import ZoneStores
+from regiocrm.services.application import Application
+from regiocrm.services.callers import Caller
+from regiocrm.services.cases import CaseService
+
+
+@pytest.fixture
+def application(
+    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
+) -> Iterator[Application]:
+    app = Application.open(settings, regiocrm_hooks)
+    yield app
+    app.close()
+
+
+def callers(app: Application) -> dict[str, Caller]:
+    """Tokens of a Shanghai dealer, a Pudong dealer and the Shanghai call centre, as the
+    services see them once authenticated."""
+    with app.transaction() as session:
+        tokens = {}
+        for name, kind, role in (
+            ("Shanghai Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
+            ("Pudong Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
+            ("Shanghai Call", OrganizationKind.CALL_CENTRE, UserRole.CALL_CENTRE_AGENT),
+        ):
+            org = create_organization(session, name=name, kind=kind, market="CN")
+            tokens[name] = create_user(session, name=name, role=role, organization=org).token
+    found = {name: app.authenticate(token) for name, token in tokens.items()}
+    assert None not in found.values()
+    return {name: caller for name, caller in found.items() if caller is not None}
+
+
+def a_customer(app: Application, registered_by: Caller) -> uuid.UUID:
+    """A customer the dealer registered, which links them to the dealership."""
+    with app.transaction() as session:
+        customer = Customers(session, app.hooks).create(NewCustomer(market="CN"))
+        session.add(
+            Interaction.step(
+                market="CN",
+                customer_id=customer.id,
+                channel="crm",
+                touchpoint="registration",
+                summary="registered",
+                organization_id=registered_by.organization_id,
+            )
+        )
+        return customer.id
+
+
+def test_a_token_that_is_no_ones_is_no_caller(application: Application) -> None:
+    assert application.authenticate("rcm_not-a-token") is None
+
+
+def test_a_case_is_kept_before_open_returns_and_linked_to_the_dealer(
+    application: Application, migrated: ZoneStores
+) -> None:
+    people = callers(application)
+    customer = a_customer(application, people["Shanghai Motors"])
+    case = CaseService(application).open(
+        people["Shanghai Motors"],
+        NewCase(customer_id=customer, market="CN", priority=Priority.HIGH, subject="刹车异响"),
+    )
+    assert case.organization_id == people["Shanghai Motors"].organization_id
+    # Another connection, after the call: the service committed before it returned.
+    with migrated.session() as session:
+        stored = session.get_one(Case, case.id)
+        steps = session.scalar(select(func.count()).where(Interaction.case_id == case.id))
+    assert (stored.subject, stored.status, steps) == ("刹车异响", CaseStatus.NEW, 1)
+
+
+def test_another_dealer_cannot_read_or_move_the_case(application: Application) -> None:
+    people = callers(application)
+    cases = CaseService(application)
+    case = cases.open(
+        people["Shanghai Motors"],
+        NewCase(
+            customer_id=a_customer(application, people["Shanghai Motors"]),
+            market="CN",
+            priority=Priority.NORMAL,
+            subject="x",
+        ),
+    )
+    for attempt in (
+        lambda: cases.get(people["Pudong Motors"], case.id),
+        lambda: cases.transition(people["Pudong Motors"], case.id, CaseStatus.IN_PROGRESS),
+    ):
+        with pytest.raises(UnknownCase, match=f"no case {case.id}"):
+            attempt()
+    assert cases.find(people["Pudong Motors"], limit=50) == []
+    assert [seen.id for seen in cases.find(people["Shanghai Call"], limit=50)] == [case.id]
+    assert cases.get(people["Shanghai Motors"], case.id).status == "new"
