@@ -225,7 +225,14 @@ class Customers:
         holds."""
         for consent in consents:
             self.session.add(
-                Consent(market=customer.market, customer_id=customer.id, **vars(consent))
+                Consent(
+                    market=customer.market,
+                    customer_id=customer.id,
+                    purpose=consent.purpose,
+                    channel=consent.channel,
+                    action=consent.action,
+                    source=consent.source,
+                )
             )
 
     def create(

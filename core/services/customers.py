@@ -208,9 +208,7 @@ class CustomerService:
             )
         with self.app.transaction() as session:
             customers = Customers(session, self.app.hooks)
-            customer = customers.create(
-                details, identities, actor_id=caller.user_id, scope=caller.scope
-            )
+            customer = customers.create(details, identities, actor_id=caller.user_id, scope=scope)
             customers.add_consents(customer, consents)
             if caller.works_for_a_partner:
                 Timeline(session).registration(
