@@ -13,7 +13,8 @@ from regiocrm.crm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.platform.i18n import _
 from regiocrm.platform.settings import ZONE_NAME
-from regiocrm.residency.exports import FILE, ExportError, ExportRefused, export_customer
+from regiocrm.residency.exports import FILE, ExportError, ExportRefused
+from regiocrm.services.exports import ExportService
 
 app = typer.Typer(help="Export a customer's data to another zone or a file.", no_args_is_help=True)
 
@@ -44,21 +45,21 @@ def customer(
         wanted = uuid.UUID(customer_id)
     except ValueError:
         raise CliError(_("{value!r} is not a customer id").format(value=customer_id)) from None
-    stores = context.stores
-    if to in stores.names:
+    exports = ExportService(context.application)
+    if to in exports.zones:
         destination, path = to, None
     elif ZONE_NAME.match(to) and "." not in to:
         raise CliError(
             _(
                 "unknown zone {zone!r} (configured zones: {known}); to write a file,"
                 " give a path such as ./{zone}.json"
-            ).format(zone=to, known=", ".join(stores.names))
+            ).format(zone=to, known=", ".join(exports.zones))
         )
     else:
         destination, path = FILE, Path(to)
     context.require_migrated()
     try:
-        exported = export_customer(stores, context.hooks, wanted, destination, path=path)
+        exported = exports.export_as_operator(wanted, destination, path=path)
     except ExportRefused as exc:
         raise CliError("\n".join(exc.missing)) from None
     except (ExportError, UnknownCustomer) as exc:

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
-from regiocrm.crm import audit
 from regiocrm.crm.accounts import AccountError, clock_subdivision
 from regiocrm.crm.customers import Customers
+from regiocrm.crm.timeline import Step, Timeline
 from regiocrm.interfaces.calendars import Service
-from regiocrm.models import Case, CaseStatus, Interaction, Priority
+from regiocrm.models import Case, CaseStatus, Priority
 from regiocrm.models.base import utcnow
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.stores import ZonedSession, after_commit
@@ -209,8 +209,8 @@ class Cases:
         """The step on the customer's timeline, in the audit trail, and announced once
         committed."""
         step = f"{previous.value} → {case.status.value}" if previous else case.status.value
-        self.session.add(
-            Interaction.step(
+        Timeline(self.session).record_step(
+            Step(
                 market=case.market,
                 customer_id=case.customer_id,
                 channel="case",
@@ -218,10 +218,7 @@ class Cases:
                 summary=f"case {case.subject!r}: {reason} ({step})",
                 organization_id=case.organization_id,
                 case_id=case.id,
-            )
-        )
-        audit.record(
-            self.session,
+            ),
             actor_id=actor_id,
             action=f"case.{reason.split(':')[0]}",
             subject_type="case",

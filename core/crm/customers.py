@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from regiocrm.crm import audit
-from regiocrm.crm.access import Scope, sees
+from regiocrm.crm.access import Scope, scoped_customers, sees
 from regiocrm.interfaces.channels import IdentityRef
 from regiocrm.interfaces.identities import InvalidIdentity
 from regiocrm.models import Consent, ConsentAction, Customer, CustomerKind, Identity
@@ -93,6 +93,16 @@ class NewCustomer:
     given_name_phonetic: str | None = None
     company_name: str | None = None
     preferred_locale: str | None = None
+
+
+@dataclass(frozen=True)
+class NewConsent:
+    """A consent grant or withdrawal, for a purpose on a channel (``*``: every channel)."""
+
+    purpose: str
+    channel: str = "*"
+    action: ConsentAction = ConsentAction.GRANT
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,22 @@ class Customers:
             normalized.append(IdentityRef(canonical.kind, canonical.value))
         return list(dict.fromkeys(normalized))
 
+    def listing(self, scope: Scope, *, after: uuid.UUID | None, limit: int) -> list[Customer]:
+        """The first ``limit`` customers the scope sees by id (merged records left out),
+        after the id ``after``.
+
+        :raises regiocrm.crm.access.Forbidden: for a role that reads no customer data.
+        """
+        query = select(Customer).where(Customer.merged_into_id.is_(None)).order_by(Customer.id)
+        if after is not None:
+            query = query.where(Customer.id > after)
+        # One statement per market for a partner: each ordered by id, merged here.
+        statements = scoped_customers(self.session, scope, query.limit(limit))
+        found = [
+            customer for statement in statements for customer in self.session.scalars(statement)
+        ]
+        return sorted(found, key=lambda customer: customer.id)[:limit]
+
     def find(self, identity: IdentityRef, market: str) -> Customer | None:
         """The customer an identity belongs to (normalised in ``market`` first)."""
         [canonical] = self.normalize([identity], market)
@@ -193,6 +219,21 @@ class Customers:
         return None if owner is None else self.get(owner.id)
 
     # changes
+
+    def add_consents(self, customer: Customer, consents: Iterable[NewConsent]) -> None:
+        """Append consent entries for the customer; the latest per purpose and channel
+        holds."""
+        for consent in consents:
+            self.session.add(
+                Consent(
+                    market=customer.market,
+                    customer_id=customer.id,
+                    purpose=consent.purpose,
+                    channel=consent.channel,
+                    action=consent.action,
+                    source=consent.source,
+                )
+            )
 
     def create(
         self,

@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from regiocrm.crm import audit
 from regiocrm.crm.accounts import clock_subdivision
 from regiocrm.crm.customers import Customers
-from regiocrm.models import Interaction, Lead, LeadStatus, Ownership, Vehicle
+from regiocrm.crm.timeline import Step, Timeline
+from regiocrm.models import Lead, LeadStatus, Ownership, Vehicle
 from regiocrm.models.base import utcnow
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.stores import ZonedSession
@@ -205,20 +205,8 @@ class LeadLifecycle:
     def _record(
         self, lead: Lead, previous: LeadStatus, actor_id: uuid.UUID | None, reason: str
     ) -> None:
-        step = f"{previous.value} → {lead.status.value}"
-        if lead.customer_id is not None:
-            self.session.add(
-                Interaction.step(
-                    market=lead.market,
-                    customer_id=lead.customer_id,
-                    channel="lead",
-                    touchpoint="lead",
-                    summary=f"lead {step}{': ' + reason if reason else ''}",
-                    organization_id=lead.dealer_id,
-                )
-            )
-        audit.record(
-            self.session,
+        Timeline(self.session).record_step(
+            _step(lead, previous, reason),
             actor_id=actor_id,
             action=f"lead.{lead.status.value}",
             subject_type="lead",
@@ -226,3 +214,17 @@ class LeadLifecycle:
             detail={"previous": previous.value},
             personal={"reason": reason},
         )
+
+
+def _step(lead: Lead, previous: LeadStatus, reason: str) -> Step | None:
+    """The lead's step on its customer's timeline; none for a lead without a customer."""
+    if lead.customer_id is None:
+        return None
+    return Step(
+        market=lead.market,
+        customer_id=lead.customer_id,
+        channel="lead",
+        touchpoint="lead",
+        summary=f"lead {previous.value} → {lead.status.value}{': ' + reason if reason else ''}",
+        organization_id=lead.dealer_id,
+    )

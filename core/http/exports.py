@@ -10,16 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from regiocrm.crm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, Svc
+from regiocrm.http.deps import AppDep, CallerDep
 from regiocrm.http.problems import ProblemException, problems
-from regiocrm.interfaces.terms import UserRole
-from regiocrm.residency.exports import FILE, ExportError, ExportRefused, export_customer
+from regiocrm.residency.exports import FILE, ExportError, ExportRefused
+from regiocrm.services.exports import ExportService
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 
 DOWNLOAD = "download"
-# Taking personal data across a border is a data-protection decision, not a desk task.
-EXPORTERS = frozenset({UserRole.ADMIN, UserRole.COMPETENCE_CENTRE})
 
 
 class ExportIn(BaseModel):
@@ -38,22 +36,18 @@ class ExportIn(BaseModel):
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 404, 413, 422, 503),
 )
-def export(customer_id: uuid.UUID, body: ExportIn, user: CurrentUser, svc: Svc) -> dict[str, Any]:
+def export(
+    customer_id: uuid.UUID, body: ExportIn, caller: CallerDep, app: AppDep
+) -> dict[str, Any]:
     """Export everything held about a customer to a zone, or as a download.
 
     403 when the caller may not export (admins and competence centres may) or when the
     rules do not allow it, with every missing consent and assessment in ``missing``;
     both the export and a refusal are audited.
     """
-    if user.role not in EXPORTERS:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, detail=f"a {user.role.value} may not export customer data"
-        )
     destination = FILE if body.to == DOWNLOAD else body.to
     try:
-        exported = export_customer(
-            svc.stores, svc.hooks, customer_id, destination, actor_id=user.id
-        )
+        exported = ExportService(app).export(caller, customer_id, destination)
     except ExportRefused as exc:
         raise ProblemException(
             status.HTTP_403_FORBIDDEN, str(exc), missing=list(exc.missing)

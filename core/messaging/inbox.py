@@ -48,6 +48,7 @@ from sqlalchemy import Connection, String, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 
+from regiocrm.crm import timeline
 from regiocrm.crm.cases import OPEN
 from regiocrm.crm.customers import Customers
 from regiocrm.interfaces.channels import (
@@ -345,10 +346,6 @@ _SEEN_DIGEST = select(SeenSignature.body_digest).where(
     SeenSignature.channel_account == bindparam("channel_account"),
     SeenSignature.signature == bindparam("signature"),
 )
-_INSERT_INTERACTION = {
-    name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
 _OPEN_CASE = (
     select(Case.id)
     .where(Case.customer_id == bindparam("customer_id"), Case.status.in_(OPEN))
@@ -541,38 +538,38 @@ def _append(session: ZonedSession, zone: str, result: Processed) -> None:
             "since": message.occurred_at - window,
         },
     )
-    connection.execute(
-        _INSERT_INTERACTION[connection.dialect.name],
-        {
-            "id": result.interaction_id,
-            "market": result.market,
-            "customer_id": result.customer_id,
-            "channel": account.channel,
-            "direction": Direction.INBOUND,
-            "touchpoint": account.name,
-            "text": message.text,
-            "summary": _summary(message),
-            "external_id": message.external_id,
-            "occurred_at": message.occurred_at,
-            "case_id": case_id,
-        },
+    timeline.append_once(
+        connection,
+        timeline.MessageEntry(
+            id=result.interaction_id,
+            market=result.market,
+            customer_id=result.customer_id,
+            channel=account.channel,
+            direction=Direction.INBOUND,
+            touchpoint=account.name,
+            text=message.text,
+            summary=_summary(message),
+            external_id=message.external_id,
+            occurred_at=message.occurred_at,
+            case_id=case_id,
+        ),
     )
     if result.reply is not None:
-        connection.execute(
-            _INSERT_INTERACTION[connection.dialect.name],
-            {
-                "id": reply_timeline_id(result.inbox.id),
-                "market": result.market,
-                "customer_id": result.customer_id,
-                "channel": account.channel,
-                "direction": Direction.OUTBOUND,
-                "touchpoint": account.name,
-                "text": result.reply.text,
-                "summary": AUTO_REPLY,
-                "external_id": result.reply.external_id,
-                "occurred_at": result.reply.at,
-                "case_id": case_id,
-            },
+        timeline.append_once(
+            connection,
+            timeline.MessageEntry(
+                id=reply_timeline_id(result.inbox.id),
+                market=result.market,
+                customer_id=result.customer_id,
+                channel=account.channel,
+                direction=Direction.OUTBOUND,
+                touchpoint=account.name,
+                text=result.reply.text,
+                summary=AUTO_REPLY,
+                external_id=result.reply.external_id,
+                occurred_at=result.reply.at,
+                case_id=case_id,
+            ),
         )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regiocrm.crm.customers import consent_in_force
+from regiocrm.crm.timeline import Timeline
 from regiocrm.interfaces.channels import (
     Channel,
     ChannelAccount,
@@ -27,15 +28,7 @@ from regiocrm.interfaces.channels import (
     SendError,
 )
 from regiocrm.messaging.inbox import message_from_json
-from regiocrm.models import (
-    Customer,
-    Direction,
-    Identity,
-    InboxMessage,
-    InboxStatus,
-    Interaction,
-)
-from regiocrm.models.base import utcnow
+from regiocrm.models import Customer, Identity, InboxMessage, InboxStatus, Interaction
 
 SEND_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
@@ -188,18 +181,13 @@ class Messaging:
         summary: str | None = None,
     ) -> Interaction:
         """Put a message sent on the customer's timeline."""
-        interaction = Interaction(
+        return Timeline(self.session).sent(
             market=customer.market,
             customer_id=customer.id,
             channel=route.channel.name,
-            direction=Direction.OUTBOUND,
             touchpoint=route.account.name,
             text=text,
-            summary=summary,
             external_id=external_id,
-            occurred_at=utcnow(),
             organization_id=organization_id,
+            summary=summary,
         )
-        self.session.add(interaction)
-        self.session.flush()
-        return interaction

@@ -1,0 +1,217 @@
+"""The customer's timeline: every entry is written here, and read here.
+
+A timeline entry (an :class:`~regiocrm.models.Interaction`) is one thing that happened with
+a customer, append-only:
+
+* a message in or out: an inbound message and the auto-reply that went out to it, written
+  on the inbox's hot path (:func:`append_once`), and a message a user or a campaign sent
+  (:meth:`Timeline.sent`);
+* a step inside the CRM: a customer registered at a dealership, a case or a lead moving on
+  (:meth:`Timeline.record_step`, which writes the step's audit record in the same
+  transaction).
+
+An entry made at an organization (``organization_id``) links its customer to that
+organization: it is what lets a dealer see a customer they registered
+(:mod:`regiocrm.crm.access`).
+
+A customer's timeline is read a page at a time, oldest first, across the records merged
+into them (:meth:`Timeline.page`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from regiocrm.crm import audit
+from regiocrm.interfaces.terms import Direction
+from regiocrm.models import Interaction, Model
+from regiocrm.models.base import utcnow
+
+# A place in a timeline: an entry's time and id, the order it is read in.
+Position = tuple[datetime, uuid.UUID]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step taken inside the CRM, as the customer's timeline shows it.
+
+    :param channel: what kind of step: ``crm``, ``case``, ``lead``.
+    :param organization_id: where it was taken, which links the customer there.
+    """
+
+    market: str
+    customer_id: uuid.UUID
+    channel: str
+    touchpoint: str
+    summary: str
+    organization_id: uuid.UUID | None
+    case_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class MessageEntry:
+    """A message in or out, as the inbox writes it on its hot path.
+
+    :param id: derived from what it records (the inbox row), so that writing it again
+        finds it rather than adding a second entry.
+    :param case_id: the customer's open case it belongs to, if any.
+    """
+
+    id: uuid.UUID
+    market: str
+    customer_id: uuid.UUID
+    channel: str
+    direction: Direction
+    touchpoint: str
+    text: str | None
+    summary: str | None
+    external_id: str | None
+    occurred_at: datetime
+    case_id: uuid.UUID | None
+
+
+# Built once: the inbox's hot path then only binds values to a statement SQLAlchemy has
+# already compiled and cached.
+_INSERT_ONCE = {
+    name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
+def append_once(connection: Connection, entry: MessageEntry) -> None:
+    """Write ``entry`` on the connection's zone unless an entry with its id is there: an
+    earlier attempt at the same message wrote it. A Core statement, without ORM objects:
+    every inbound message takes this path."""
+    connection.execute(_INSERT_ONCE[connection.dialect.name], vars(entry))
+
+
+@dataclass(frozen=True)
+class Page:
+    """Entries of a timeline, and where the next page starts (``None``: it ends here)."""
+
+    entries: list[Interaction]
+    next: Position | None
+
+
+class Timeline:
+    """Timeline entries inside one session; the caller commits."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def step(self, step: Step) -> Interaction:
+        """Put a step on the customer's timeline, now."""
+        entry = Interaction.step(
+            market=step.market,
+            customer_id=step.customer_id,
+            channel=step.channel,
+            touchpoint=step.touchpoint,
+            summary=step.summary,
+            organization_id=step.organization_id,
+            case_id=step.case_id,
+        )
+        self.session.add(entry)
+        return entry
+
+    def registration(
+        self, *, market: str, customer_id: uuid.UUID, organization_id: uuid.UUID
+    ) -> Interaction:
+        """A customer registered at an organization (a dealer enters them): the step that
+        links them there."""
+        return self.step(
+            Step(
+                market=market,
+                customer_id=customer_id,
+                channel="crm",
+                touchpoint="registration",
+                summary="registered",
+                organization_id=organization_id,
+            )
+        )
+
+    def record_step(
+        self,
+        step: Step | None,
+        *,
+        actor_id: uuid.UUID | None,
+        action: str,
+        subject_type: str,
+        subject: Model,
+        detail: Mapping[str, object] | None = None,
+        personal: Mapping[str, object] | None = None,
+    ) -> None:
+        """A step on the customer's timeline with its audit record, kept together (``None``
+        for a step of no customer, such as a lead without one: audited only). The audit
+        arguments are :func:`regiocrm.crm.audit.record`'s."""
+        if step is not None:
+            self.step(step)
+        audit.record(
+            self.session,
+            actor_id=actor_id,
+            action=action,
+            subject_type=subject_type,
+            subject=subject,
+            detail=detail,
+            personal=personal,
+        )
+
+    def sent(
+        self,
+        *,
+        market: str,
+        customer_id: uuid.UUID,
+        channel: str,
+        touchpoint: str,
+        text: str,
+        external_id: str,
+        organization_id: uuid.UUID | None = None,
+        summary: str | None = None,
+    ) -> Interaction:
+        """Put a message sent to the customer on their timeline, now.
+
+        :param touchpoint: the channel account it went out through.
+        :param organization_id: whose message it was (a dealer's, a campaign's planner).
+        """
+        entry = Interaction(
+            market=market,
+            customer_id=customer_id,
+            channel=channel,
+            direction=Direction.OUTBOUND,
+            touchpoint=touchpoint,
+            text=text,
+            summary=summary,
+            external_id=external_id,
+            occurred_at=utcnow(),
+            organization_id=organization_id,
+        )
+        self.session.add(entry)
+        self.session.flush()
+        return entry
+
+    def page(
+        self, merge_set: Sequence[uuid.UUID], *, limit: int, after: Position | None = None
+    ) -> Page:
+        """Up to ``limit`` entries of a customer's timeline, oldest first, after the
+        position ``after`` (from the start without one).
+
+        :param merge_set: the customer's id and the ids of the records merged into them
+            (:meth:`regiocrm.crm.customers.Customers.merge_set`): their entries are the
+            customer's.
+        """
+        query = (
+            select(Interaction)
+            .where(Interaction.customer_id.in_(merge_set))
+            .order_by(Interaction.occurred_at, Interaction.id)
+        )
+        if after is not None:
+            query = query.where(tuple_(Interaction.occurred_at, Interaction.id) > after)
+        rows = list(self.session.scalars(query.limit(limit + 1)))
+        last = rows[limit - 1] if len(rows) > limit else None
+        return Page(rows[:limit], None if last is None else (last.occurred_at, last.id))

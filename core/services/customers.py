@@ -1,0 +1,392 @@
+"""Customers for front ends: registered, found, read with their timeline, bound, merged,
+asked for consent and written to, by a caller who sees them.
+
+Every read of a customer's personal data goes to the audit trail with the reader. A
+customer outside the caller's scope is answered as one that does not exist; a customer
+that was merged is answered with the survivor.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from regiocrm.crm import audit
+from regiocrm.crm.access import Forbidden, sees
+from regiocrm.crm.customers import Customers, MergeRefused, NewConsent, NewCustomer
+from regiocrm.crm.timeline import Position, Timeline
+from regiocrm.interfaces.channels import IdentityRef
+from regiocrm.interfaces.formats import PersonName
+from regiocrm.messaging.outbound import Messaging
+from regiocrm.models import Customer, Interaction
+from regiocrm.platform.stores import ZonedSession
+from regiocrm.services.application import Application
+from regiocrm.services.callers import Caller
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    kind: str
+    value: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """A customer as front ends show it: names in parts and as the market writes them,
+    every identity, and the records merged into them."""
+
+    id: uuid.UUID
+    market: str
+    kind: str
+    display_name: str | None
+    family_name: str | None
+    given_name: str | None
+    family_name_phonetic: str | None
+    given_name_phonetic: str | None
+    company_name: str | None
+    preferred_locale: str | None
+    identities: tuple[IdentityView, ...]
+    merged_ids: tuple[uuid.UUID, ...]
+
+    @classmethod
+    def of(cls, customers: Customers, customer: Customer) -> CustomerView:
+        name = PersonName(
+            customer.family_name,
+            customer.given_name,
+            customer.family_name_phonetic,
+            customer.given_name_phonetic,
+        )
+        return cls(
+            id=customer.id,
+            market=customer.market,
+            kind=customer.kind.value,
+            display_name=customer.company_name
+            or customers.hooks.format_name(name=name, market=customer.market)
+            or None,
+            family_name=customer.family_name,
+            given_name=customer.given_name,
+            family_name_phonetic=customer.family_name_phonetic,
+            given_name_phonetic=customer.given_name_phonetic,
+            company_name=customer.company_name,
+            preferred_locale=customer.preferred_locale,
+            identities=tuple(
+                IdentityView(i.kind, i.value, i.verified) for i in customers.identities(customer.id)
+            ),
+            merged_ids=tuple(customers.merge_set(customer.id)[1:]),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **{field.name: getattr(self, field.name) for field in fields(self)},
+            "id": str(self.id),
+            "identities": [asdict(identity) for identity in self.identities],
+            "merged_ids": [str(merged) for merged in self.merged_ids],
+        }
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """Customers in id order, and the id the next page starts after (``None``: the last)."""
+
+    items: list[CustomerView]
+    next: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """One entry of a customer's timeline."""
+
+    id: uuid.UUID
+    channel: str
+    direction: str
+    touchpoint: str
+    occurred_at: datetime
+    text: str | None
+    summary: str | None
+    external_id: str | None
+
+    @classmethod
+    def of(cls, entry: Interaction) -> EntryView:
+        return cls(
+            entry.id,
+            entry.channel,
+            entry.direction.value,
+            entry.touchpoint,
+            entry.occurred_at,
+            entry.text,
+            entry.summary,
+            entry.external_id,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **{field.name: getattr(self, field.name) for field in fields(self)},
+            "id": str(self.id),
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    """Timeline entries oldest first, and the position the next page starts after."""
+
+    items: list[EntryView]
+    next: Position | None
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    """A consent entry recorded."""
+
+    customer_id: uuid.UUID
+    purpose: str
+    channel: str
+    action: str
+    source: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**vars(self), "customer_id": str(self.customer_id)}
+
+
+@dataclass(frozen=True)
+class SentView:
+    """A message sent, as it went on the timeline."""
+
+    id: uuid.UUID
+    channel: str
+    touchpoint: str
+    external_id: str | None
+    occurred_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {**vars(self), "id": str(self.id), "occurred_at": self.occurred_at.isoformat()}
+
+
+class CustomerService:
+    """What a caller may do with customers; each method one transaction, committed before
+    it returns.
+
+    Every method raises :class:`~regiocrm.crm.access.Forbidden` for a role that reads no
+    customer data, and those naming a customer raise
+    :class:`~regiocrm.crm.customers.UnknownCustomer` for no such customer, and alike for
+    one the caller does not see.
+    """
+
+    def __init__(self, app: Application) -> None:
+        self.app = app
+
+    def create(
+        self,
+        caller: Caller,
+        details: NewCustomer,
+        identities: Sequence[IdentityRef] = (),
+        consents: Sequence[NewConsent] = (),
+    ) -> CustomerView:
+        """Register a customer with their identities and consents, as a dealer enters one.
+        A dealer's or wholesaler's customer goes on the timeline as registered at their
+        organization, which links the customer to it.
+
+        :raises regiocrm.interfaces.packs.PackError: for a market no pack serves.
+        :raises Forbidden: for a market outside the caller's.
+        :raises regiocrm.interfaces.identities.InvalidIdentity: for an identity that is not
+            one of its kind.
+        :raises regiocrm.crm.customers.IdentityTaken: for an identity someone holds, named
+            only to a caller who sees them.
+        """
+        scope = caller.scope
+        scope.require_customers()
+        self.app.hooks.packs().for_market(details.market)
+        if scope.markets is not None and details.market not in scope.markets:
+            raise Forbidden(
+                f"a {scope.role.value} registers customers of {', '.join(sorted(scope.markets))}"
+                f" only, not of {details.market}"
+            )
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            customer = customers.create(details, identities, actor_id=caller.user_id, scope=scope)
+            customers.add_consents(customer, consents)
+            if caller.works_for_a_partner:
+                Timeline(session).registration(
+                    market=customer.market,
+                    customer_id=customer.id,
+                    organization_id=caller.organization_id,
+                )
+            return CustomerView.of(customers, customer)
+
+    def find(self, caller: Caller, identity: IdentityRef, market: str | None) -> list[CustomerView]:
+        """The customer an identity belongs to, if the caller sees them (none or one),
+        normalised in ``market`` (default: the deployment's); the read is audited.
+
+        :raises regiocrm.interfaces.identities.InvalidIdentity: for a value that is not an
+            identity of its kind.
+        """
+        caller.scope.require_customers()
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            found = customers.find(identity, market or self.app.settings.deployment.market)
+            if found is None or not sees(session, caller.scope, found):
+                return []
+            return self._read(session, customers, caller, [found])
+
+    def page(self, caller: Caller, *, after: uuid.UUID | None, limit: int) -> CustomerPage:
+        """The customers the caller sees, by id, ``limit`` at a time after the id
+        ``after``; each read is audited."""
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            found = customers.listing(caller.scope, after=after, limit=limit + 1)
+            more = len(found) > limit
+            items = self._read(session, customers, caller, found[:limit])
+            return CustomerPage(items, items[-1].id if more else None)
+
+    def get(self, caller: Caller, customer_id: uuid.UUID) -> CustomerView:
+        """One customer (or the survivor it was merged into), with every identity; the
+        read is audited."""
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            customer = customers.visible(customer_id, caller.scope)
+            [view] = self._read(session, customers, caller, [customer])
+            return view
+
+    def timeline(
+        self, caller: Caller, customer_id: uuid.UUID, *, after: Position | None, limit: int
+    ) -> TimelinePage:
+        """``limit`` entries of the customer's timeline and of the records merged into
+        them, oldest first, after the position ``after``; the read is audited."""
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            customer = customers.visible(customer_id, caller.scope)
+            page = Timeline(session).page(
+                customers.merge_set(customer.id), limit=limit, after=after
+            )
+            audit.record(
+                session,
+                actor_id=caller.user_id,
+                action="customer.timeline_read",
+                subject_type="customer",
+                subject=customer,
+            )
+            return TimelinePage([EntryView.of(entry) for entry in page.entries], page.next)
+
+    def bind_identity(
+        self, caller: Caller, customer_id: uuid.UUID, identity: IdentityRef, *, verified: bool
+    ) -> CustomerView:
+        """Bind an identity to a customer, as an agent confirms it; where it belongs to
+        another customer the two are merged, and the survivor is returned. The caller must
+        see both.
+
+        :raises regiocrm.interfaces.identities.InvalidIdentity: for a value that is not an
+            identity of its kind.
+        :raises MergeRefused: when the identity belongs to a customer the caller does not
+            see; nothing is bound or merged, and the refusal is audited.
+        """
+        with self.app.transaction() as session, _refusals_kept(session):
+            customers = Customers(session, self.app.hooks)
+            resolution = customers.bind(
+                customer_id,
+                identity,
+                actor_id=caller.user_id,
+                scope=caller.scope,
+                verified=verified,
+            )
+            return CustomerView.of(customers, customers.get(resolution.customer_id))
+
+    def merge(
+        self, caller: Caller, customer_id: uuid.UUID, other_id: uuid.UUID, *, reason: str
+    ) -> CustomerView:
+        """Merge ``other_id`` into the customer, which survives with every identity.
+
+        :raises MergeRefused: for an ``other_id`` the caller does not see, or that is no
+            customer at all; nothing is merged, and the refusal is audited.
+        :raises regiocrm.crm.customers.CustomerError: when they are one customer already.
+        """
+        with self.app.transaction() as session, _refusals_kept(session):
+            customers = Customers(session, self.app.hooks)
+            survivor = customers.merge(
+                customer_id, other_id, reason=reason, actor_id=caller.user_id, scope=caller.scope
+            )
+            return CustomerView.of(customers, survivor)
+
+    def record_consent(
+        self, caller: Caller, customer_id: uuid.UUID, consent: NewConsent
+    ) -> ConsentView:
+        """Append a consent grant or withdrawal; the latest entry per purpose and channel
+        holds. Audited."""
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            customer = customers.visible(customer_id, caller.scope)
+            customers.add_consents(customer, [consent])
+            audit.record(
+                session,
+                actor_id=caller.user_id,
+                action=f"consent.{consent.action.value}",
+                subject_type="customer",
+                subject=customer,
+                detail={"purpose": consent.purpose, "channel": consent.channel},
+            )
+            return ConsentView(
+                customer.id, consent.purpose, consent.channel, consent.action.value, consent.source
+            )
+
+    def send_message(
+        self,
+        caller: Caller,
+        customer_id: uuid.UUID,
+        text: str,
+        *,
+        channel: str | None,
+        purpose: str,
+    ) -> SentView:
+        """Send a message on ``channel``, or on the one the customer last wrote on, as the
+        caller's organization; it goes on the customer's timeline.
+
+        :raises regiocrm.messaging.outbound.NoConsent: without the customer's consent for
+            ``purpose`` on that channel.
+        :raises regiocrm.messaging.outbound.NoRoute: when no configured account can reach
+            them.
+        :raises regiocrm.messaging.outbound.DeliveryError: when the provider refuses or
+            keeps failing.
+        """
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            customer = customers.visible(customer_id, caller.scope)
+            messaging = Messaging(session, self.app.channels, self.app.http_client)
+            entry = messaging.send(
+                customer,
+                customers.merge_set(customer.id),
+                text,
+                channel=channel,
+                purpose=purpose,
+                organization_id=caller.organization_id,
+            )
+            return SentView(
+                entry.id, entry.channel, entry.touchpoint, entry.external_id, entry.occurred_at
+            )
+
+    def _read(
+        self,
+        session: ZonedSession,
+        customers: Customers,
+        caller: Caller,
+        found: Sequence[Customer],
+    ) -> list[CustomerView]:
+        """The customers shown to the caller, each read audited."""
+        audit.record_reads(
+            session, actor_id=caller.user_id, subject_type="customer", subjects=found
+        )
+        return [CustomerView.of(customers, customer) for customer in found]
+
+
+@contextmanager
+def _refusals_kept(session: ZonedSession) -> Iterator[None]:
+    """Commit the audit record of a refused merge, which nothing else in the transaction
+    changed, before the refusal rolls the transaction back."""
+    try:
+        yield
+    except MergeRefused:
+        session.commit()
+        raise
