@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from regiocrm.interfaces.identities import NormalizedIdentity
     from regiocrm.interfaces.maps import MapProvider
     from regiocrm.interfaces.packs import Pack, PackSpec
-    from regiocrm.markets.rollout import RolloutCheck
-    from regiocrm.platform.settings import SettingsSection
+    from regiocrm.interfaces.rollout import RolloutCheck
+    from regiocrm.interfaces.settings import SettingsSection
 
 PROJECT_NAME = "regiocrm"
 
