@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 
 class Outcome(enum.StrEnum):
+    """A check's verdict; any ``fail`` makes ``regiocrm rollout check`` exit 1."""
+
     PASS = "pass"  # noqa: S105 - an outcome, not a password
     WARN = "warn"
     FAIL = "fail"
