@@ -1,17 +1,22 @@
 """regiocrm: one CRM core, adapted per market by country packs.
 
 Plugin authors need only what is exported here: the ``hookimpl`` marker and the types the
-hooks take and return. Everything else is an implementation detail of the core.
+hooks take and return (a test ties every type a hook specification names to ``__all__``).
+The contract types themselves live in :mod:`regiocrm.interfaces`; everything else is an
+implementation detail of the core.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.calendars import BusinessCalendar, Service
+from regiocrm.interfaces.channels import Channel, ChannelAccount, InboundMessage
 from regiocrm.interfaces.formats import Address, PersonName
 from regiocrm.interfaces.identities import InvalidIdentity, NormalizedIdentity
+from regiocrm.interfaces.maps import MapProvider
 from regiocrm.interfaces.packs import MarketProfile, Pack, PackSpec
-from regiocrm.platform.settings import SettingsSection
+from regiocrm.interfaces.rollout import Finding, Outcome, RolloutCheck, Target
+from regiocrm.interfaces.settings import Section, SettingsSection
 
 try:
     __version__ = version("regiocrm")
@@ -21,14 +26,23 @@ except PackageNotFoundError:  # pragma: no cover - only when run from an uninsta
 __all__ = [
     "Address",
     "BusinessCalendar",
+    "Channel",
+    "ChannelAccount",
+    "Finding",
+    "InboundMessage",
     "InvalidIdentity",
+    "MapProvider",
     "MarketProfile",
     "NormalizedIdentity",
+    "Outcome",
     "Pack",
     "PackSpec",
     "PersonName",
+    "RolloutCheck",
+    "Section",
     "Service",
     "SettingsSection",
+    "Target",
     "__version__",
     "hookimpl",
 ]

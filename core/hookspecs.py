@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from regiocrm.interfaces.identities import NormalizedIdentity
     from regiocrm.interfaces.maps import MapProvider
     from regiocrm.interfaces.packs import Pack, PackSpec
-    from regiocrm.markets.rollout import RolloutCheck
-    from regiocrm.platform.settings import SettingsSection
+    from regiocrm.interfaces.rollout import RolloutCheck
+    from regiocrm.interfaces.settings import SettingsSection
 
 PROJECT_NAME = "regiocrm"
 
@@ -91,8 +91,9 @@ def register_commands(cli: typer.Typer) -> None:
 def register_routes() -> Iterable[APIRouter]:
     """Contribute HTTP routes to the ``regiocrm serve`` application.
 
-    Routers under ``/api`` should depend on :func:`regiocrm.http.auth.current_user` so
-    that every call carries a bearer token.
+    Routers under ``/api`` should depend on :func:`regiocrm.http.deps.caller` (``CallerDep``
+    in a route's signature), so that every call carries a bearer token and the route knows
+    whose scope it serves.
 
     :returns: FastAPI routers, included in the order plugins return them.
 
@@ -119,9 +120,9 @@ def register_migrations() -> Iterable[Path]:
 def register_packs() -> Iterable[PackSpec]:
     """Contribute country packs and regional templates.
 
-    Build each with :meth:`regiocrm.interfaces.packs.PackSpec.declare`, inside the hook, so that a
-    wrong value is reported when packs load, naming the pack, the field and the value. A
-    pack sets only what differs from the pack it ``extends``.
+    Build each with :meth:`regiocrm.PackSpec.declare`, inside the hook, so that a wrong
+    value is reported when packs load, naming the pack, the field and the value. A pack
+    sets only what differs from the pack it ``extends``.
 
     :returns: the plugin's pack declarations.
 
@@ -138,8 +139,7 @@ def register_channels() -> Iterable[Channel]:
     ``account_settings`` model validates those accounts at start-up. Two plugins may not
     register channels of the same name.
 
-    :returns: the plugin's channels, each an instance of
-        :class:`regiocrm.interfaces.channels.Channel`.
+    :returns: the plugin's channels, each an instance of :class:`regiocrm.Channel`.
 
     .. versionadded:: 0.1
     """
@@ -153,8 +153,7 @@ def register_map_providers() -> Iterable[MapProvider]:
     times out or refuses, the next is asked. Each provider's settings section is
     ``[maps.<provider.name>]``, validated by its ``settings_model``.
 
-    :returns: the plugin's providers, each an instance of
-        :class:`regiocrm.interfaces.maps.MapProvider`.
+    :returns: the plugin's providers, each an instance of :class:`regiocrm.MapProvider`.
 
     .. versionadded:: 0.1
     """
@@ -170,7 +169,7 @@ def register_rollout_checks() -> Iterable[RolloutCheck]:
     fix. A pack checks what only it knows: a partner system's credentials, a local
     regulator's registration.
 
-    :returns: the plugin's checks, each a :class:`regiocrm.markets.rollout.RolloutCheck`.
+    :returns: the plugin's checks, each a :class:`regiocrm.RolloutCheck`.
 
     .. versionadded:: 0.1
     """
@@ -220,8 +219,8 @@ def normalize_identity(kind: str, value: str, market: str) -> NormalizedIdentity
 
     Stops at the first non-None result. The template handles ``phone`` (E.164, the
     market as the default region) and ``email``; a channel plugin handles its own kinds.
-    Raise :class:`regiocrm.interfaces.identities.InvalidIdentity` with the reason for a value that
-    cannot be an identity of this kind.
+    Raise :class:`regiocrm.InvalidIdentity` with the reason for a value that cannot be an
+    identity of this kind.
 
     :param kind: the identity kind, e.g. ``phone``, ``email``, ``line_user_id``.
     :param value: the value as given.

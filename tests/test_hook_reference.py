@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
+import re
 from pathlib import Path
 
 import pytest
 
+import regiocrm
 from regiocrm import hookspecs
 from regiocrm.platform.plugins import get_plugin_manager
 
@@ -19,6 +22,9 @@ HOOKS = sorted(
     for name, caller in vars(PM.hook).items()
     if caller.spec is not None
 )
+# Cross-references in the specifications' docstrings, e.g. :class:`regiocrm.Channel`.
+CROSS_REFERENCE = re.compile(r":(?:mod|class|func|meth|attr|exc|data|obj):`~?(regiocrm(?:\.\w+)+)`")
+REFERENCES = sorted(set(CROSS_REFERENCE.findall(inspect.getsource(hookspecs))))
 
 
 def test_there_are_hooks() -> None:
@@ -52,3 +58,33 @@ def test_every_hook_has_a_test() -> None:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_hook_"):
                 tested.add(node.name.removeprefix("test_hook_"))
     assert {name for name, _ in HOOKS} - tested == set()
+
+
+def _resolve(dotted: str) -> object:
+    """The object a dotted name stands for: the longest importable module, then attributes."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:split]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[split:]:
+            found = getattr(found, attribute)
+        return found
+    raise ModuleNotFoundError(dotted)
+
+
+def test_the_docstrings_cross_reference_something() -> None:
+    assert "regiocrm.SettingsSection" in REFERENCES
+
+
+@pytest.mark.parametrize("dotted", REFERENCES)
+def test_every_cross_reference_in_the_specifications_resolves(dotted: str) -> None:
+    _resolve(dotted)
+
+
+def test_every_type_the_hooks_use_is_in_the_reference() -> None:
+    reference = (DOCS / "reference" / "hooks.md").read_text()
+    for name in regiocrm.__all__:
+        if isinstance(getattr(regiocrm, name), type):
+            assert f"| `regiocrm.{name}` |" in reference, name

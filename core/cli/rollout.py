@@ -9,7 +9,8 @@ import typer
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_table
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.packs import PackError
-from regiocrm.markets.rollout import Finding, Outcome, Target, run_checks
+from regiocrm.interfaces.rollout import Finding, Outcome, Target
+from regiocrm.markets.rollout import run_checks
 from regiocrm.platform.i18n import _
 from regiocrm.platform.settings import RegiocrmSettings, SettingsError, load_settings
 from regiocrm.platform.stores import ZoneStores

@@ -33,7 +33,7 @@ import httpx
 from pydantic import BaseModel
 from pydantic_core import from_json
 
-from regiocrm.platform.settings import Section
+from regiocrm.interfaces.settings import Section
 
 # Outbound provider calls: long enough for a slow provider, short enough that a retry with
 # backoff still answers an agent within a minute.

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from regiocrm.platform.settings import Section
+from regiocrm.interfaces.settings import Section
 
 
 class Datum(enum.StrEnum):

@@ -8,75 +8,23 @@ any ``fail``.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import date
 
 from holidays import HolidayBase
 
 from regiocrm.hookspecs import hookimpl
-from regiocrm.interfaces.packs import Market, Pack
+
+# Re-exported: the check contract lived here before it moved to regiocrm.interfaces.
+from regiocrm.interfaces.rollout import Finding as Finding
+from regiocrm.interfaces.rollout import Outcome as Outcome
+from regiocrm.interfaces.rollout import RolloutCheck as RolloutCheck
+from regiocrm.interfaces.rollout import Target as Target
 from regiocrm.models import DataClass
 from regiocrm.models.base import utcnow
-from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _, core_catalogs, untranslated
 from regiocrm.platform.migrations import Migrator
-from regiocrm.platform.settings import RegiocrmSettings, SettingsError
-from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.storage import Storage
-
-
-class Outcome(enum.StrEnum):
-    PASS = "pass"  # noqa: S105 - an outcome, not a password
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What one check found: the outcome, why, and (short of a pass) what to do."""
-
-    check: str
-    outcome: Outcome
-    reason: str
-    fix: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {
-            "check": self.check,
-            "outcome": self.outcome.value,
-            "reason": self.reason,
-            "fix": self.fix,
-        }
-
-
-@dataclass
-class Target:
-    """What a check may look at for one market.
-
-    :param settings: the deployment's settings, or ``None`` when they are invalid
-        (``settings_error`` says why, and ``stores`` is ``None`` too).
-    """
-
-    hooks: Hooks
-    market: str
-    pack: Pack
-    settings: RegiocrmSettings | None
-    settings_error: SettingsError | None
-    stores: ZoneStores | None
-
-    @property
-    def profile(self) -> Market:
-        return self.pack.market(self.market)
-
-
-@dataclass(frozen=True)
-class RolloutCheck:
-    """A named check; ``run`` gives its findings for one market."""
-
-    name: str
-    run: Callable[[Target], Iterable[Finding]]
 
 
 def run_checks(target: Target) -> list[Finding]:

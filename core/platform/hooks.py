@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
-    from regiocrm.markets.rollout import RolloutCheck
-    from regiocrm.platform.settings import RegiocrmSettings, SettingsSection
+    from regiocrm.interfaces.rollout import RolloutCheck
+    from regiocrm.interfaces.settings import SettingsSection
+    from regiocrm.platform.settings import RegiocrmSettings
 
 
 T = TypeVar("T")

@@ -23,7 +23,6 @@ import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -45,6 +44,9 @@ from pydantic_settings import SettingsError as SourceError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+# Re-exported: the settings contract lived here before it moved to regiocrm.interfaces.
+from regiocrm.interfaces.settings import Section as Section
+from regiocrm.interfaces.settings import SettingsSection as SettingsSection
 from regiocrm.models.base import DataClass
 
 if TYPE_CHECKING:
@@ -62,28 +64,6 @@ PROCESS_ENV_PREFIXES = ("REGIOCRM_TEST_",)
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 ZONE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-
-
-class Section(BaseModel):
-    """Base for settings sections: an unknown key is an error, not silently ignored, and so
-    is a number that is not finite (``nan`` compares false with every limit, so no bound
-    would catch it)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-@dataclass(frozen=True)
-class SettingsSection:
-    """A plugin's settings section, as returned by the ``register_settings`` hook.
-
-    :param name: the TOML table and environment prefix of the section (``[name]``,
-        ``REGIOCRM_NAME__...``), lower-case.
-    :param model: a pydantic model for the section; subclass :class:`Section` so unknown
-        keys are rejected.
-    """
-
-    name: str
-    model: type[BaseModel]
 
 
 def _zone_name(value: str) -> str:

@@ -27,7 +27,8 @@ from regiocrm.interfaces.packs import (
     PhoneticRule,
     ResidencyRule,
 )
-from regiocrm.models import DataClass, LeadStatus, LicenceTier, Priority
+from regiocrm.interfaces.terms import LeadStatus, LicenceTier, Priority
+from regiocrm.models import DataClass
 from regiocrm.platform.i18n import _, use_locale
 
 # Providers that ignore dots and "+tags" in the local part: one mailbox, many spellings.

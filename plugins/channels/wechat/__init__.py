@@ -10,9 +10,7 @@ within 48 hours of the customer's last message. See :mod:`regiocrm.plugins.chann
 
 from __future__ import annotations
 
-from regiocrm import hookimpl
-from regiocrm.interfaces.channels import Channel
-from regiocrm.markets.rollout import RolloutCheck
+from regiocrm import Channel, RolloutCheck, hookimpl
 from regiocrm.plugins.channels.wechat.channel import WeChatAccountSettings, WeChatChannel
 from regiocrm.plugins.channels.wechat.rollout import safe_mode
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from regiocrm.markets.rollout import Finding, Outcome, Target
+from regiocrm import Finding, Outcome, Target
 from regiocrm.platform.i18n import _
 from regiocrm.plugins.channels.wechat.channel import WeChatAccountSettings
 
