@@ -251,13 +251,11 @@ class CampaignService:
 
     def plan_as_operator(self, organization: str, draft: Draft) -> Planned:
         """Plan a campaign for the organization named, as the deployment's operator (the
-        CLI, audited as the system).
+        CLI, audited as the system); refused as :meth:`plan` refuses, and also:
 
         :raises UnknownOrganization: for no organization of that name.
         :raises regiocrm.residency.rules.ApartError: for a segment relating data its
             market keeps in different zones.
-
-        and the refusals of :meth:`plan`.
         """
         with self.app.transaction() as session:
             found = organization_named(session, organization)
