@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -15,13 +15,12 @@ from typing import IO, Annotated, Any
 import typer
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, progress
-from regiocrm.crm import audit
-from regiocrm.crm.accounts import organization_named
+from regiocrm.crm.accounts import UnknownOrganization
+from regiocrm.crm.audit import TrailEntry
 from regiocrm.hookspecs import hookimpl
-from regiocrm.models import Organization
-from regiocrm.models.base import utcnow
 from regiocrm.platform.files import UnwritableFile, private_file
 from regiocrm.platform.i18n import _
+from regiocrm.services.audit import AuditService, OrganizationView
 
 app = typer.Typer(help="Report on the audit trail.", no_args_is_help=True)
 
@@ -82,34 +81,39 @@ def export(
     context = cli_context(ctx)
     context.require_migrated()
     # The report takes its name once the export is recorded in the trail, and not before.
-    with _opened(output) as stream, context.stores.session() as session:
-        organization = organization_named(session, org)
-        if organization is None:
-            raise CliError(_("no organization named {name!r}").format(name=org))
-        with progress() as bar:
-            task = bar.add_task(_("reading the audit trail"), total=None)
-
-            def counted() -> Iterator[dict[str, Any]]:
-                for entry in audit.trail(session, organization, start, end):
-                    bar.advance(task)
-                    yield entry.as_dict()
-
-            if as_json:
-                written = _write_json(stream, organization, start, end, list(counted()))
-            else:
-                written = _write_csv(stream, counted())
-        audit.record(
-            session,
-            actor_id=None,
-            action="audit.exported",
-            subject_type="organization",
-            subject=organization,
-            detail={"since": start.date(), "until": end.date() if end else "", "events": written},
-        )
+    with _opened(output) as stream:
+        try:
+            written = AuditService(context.application).export_as_operator(
+                org, start, end, _report(stream, start, end, as_json=as_json)
+            )
+        except UnknownOrganization:
+            raise CliError(_("no organization named {name!r}").format(name=org)) from None
     if output is not None:
         typer.echo(
             _("{count} events written to {path}").format(count=written, path=output), err=True
         )
+
+
+def _report(
+    stream: IO[str], start: datetime, end: datetime | None, *, as_json: bool
+) -> Callable[[OrganizationView, Iterator[TrailEntry]], int]:
+    """What writes the report to ``stream`` as the events are read, with a progress bar,
+    and says how many it wrote."""
+
+    def write(organization: OrganizationView, entries: Iterator[TrailEntry]) -> int:
+        with progress() as bar:
+            task = bar.add_task(_("reading the audit trail"), total=None)
+
+            def counted() -> Iterator[dict[str, Any]]:
+                for entry in entries:
+                    bar.advance(task)
+                    yield entry.as_dict()
+
+            if as_json:
+                return _write_json(stream, organization, start, end, list(counted()))
+            return _write_csv(stream, counted())
+
+    return write
 
 
 @contextmanager
@@ -128,16 +132,17 @@ def _opened(output: Path | None) -> Iterator[IO[str]]:
 
 def _write_json(
     stream: IO[str],
-    organization: Organization,
+    organization: OrganizationView,
     start: datetime,
     end: datetime | None,
     entries: list[dict[str, Any]],
 ) -> int:
+    now = datetime.now(UTC)
     report = {
         "organization": {"id": str(organization.id), "name": organization.name},
         "since": start.isoformat(),
-        "until": (end or utcnow()).isoformat(),
-        "generated_at": utcnow().isoformat(),
+        "until": (end or now).isoformat(),
+        "generated_at": now.isoformat(),
         "summary": dict(sorted(Counter(entry["action"] for entry in entries).items())),
         "events": entries,
     }

@@ -8,21 +8,18 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from pydantic import ValidationError
 
-from regiocrm.cli.context import CliContext, CliError, JsonOption, cli_context, print_json, progress
-from regiocrm.crm.accounts import organization_named
-from regiocrm.crm.campaigns import CampaignError, Campaigns, Launcher, Results
+from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, progress
+from regiocrm.crm.accounts import UnknownOrganization
+from regiocrm.crm.campaigns import CampaignError, Results
 from regiocrm.crm.segments import SegmentError
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.campaigns import CampaignIn, campaign_json
-from regiocrm.interfaces.channels import PROVIDER_TIMEOUT
-from regiocrm.models import Campaign
+from regiocrm.http.campaigns import CampaignIn
 from regiocrm.platform.i18n import _
-from regiocrm.platform.stores import ZonedSession
 from regiocrm.residency.rules import ApartError
+from regiocrm.services.campaigns import CampaignService
 
 app = typer.Typer(help="Plan, preview, launch and follow campaigns.", no_args_is_help=True)
 
@@ -34,17 +31,6 @@ def _id(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise CliError(_("{value!r} is not a campaign id").format(value=value)) from None
-
-
-def _campaign(session: ZonedSession, campaigns: Campaigns, value: str) -> Campaign:
-    try:
-        return campaigns.get(_id(value))
-    except CampaignError as exc:
-        raise CliError(str(exc)) from None
-
-
-def _campaigns(context: CliContext, session: ZonedSession) -> Campaigns:
-    return Campaigns(session, context.hooks, context.hooks.channel_registry(context.settings))
 
 
 def _read_plan(path: Path) -> CampaignIn:
@@ -89,24 +75,20 @@ def plan(
     context = cli_context(ctx)
     body = _read_plan(file)
     context.require_migrated()
-    with context.stores.session() as session:
-        name = org or context.settings.deployment.organization
-        organization = organization_named(session, name)
-        if organization is None:
-            raise CliError(_("no organization named {name!r}").format(name=name))
-        try:
-            campaign, audience = _campaigns(context, session).plan(
-                body.plan(organization.id), actor_id=None
-            )
-        except (SegmentError, CampaignError, ApartError) as exc:
-            raise CliError(str(exc)) from None
-        planned = {**campaign_json(campaign), "audience": audience.as_dict()}
+    name = org or context.settings.deployment.organization
+    try:
+        planned = CampaignService(context.application).plan_as_operator(name, body.draft())
+    except UnknownOrganization:
+        raise CliError(_("no organization named {name!r}").format(name=name)) from None
+    except (SegmentError, CampaignError, ApartError) as exc:
+        raise CliError(str(exc)) from None
+    audience = planned.audience
     if as_json:
-        print_json(planned)
+        print_json({**planned.campaign.as_json(), "audience": audience.as_dict()})
         return
     typer.echo(
         _("planned {id}: {reachable} of {matched} customers reachable ({channels})").format(
-            id=planned["id"],
+            id=planned.campaign.id,
             reachable=audience.reachable,
             matched=audience.matched,
             channels=_channels(audience.by_channel()),
@@ -124,13 +106,10 @@ def preview(ctx: typer.Context, campaign_id: CampaignId, as_json: JsonOption = F
     of its segment no channel can reach (no consent, or no identity the channel knows)."""
     context = cli_context(ctx)
     context.require_migrated()
-    with context.stores.session() as session:
-        campaigns = _campaigns(context, session)
-        campaign = _campaign(session, campaigns, campaign_id)
-        try:
-            audience = campaigns.preview(campaign)
-        except (SegmentError, CampaignError, ApartError) as exc:
-            raise CliError(str(exc)) from None
+    try:
+        audience = CampaignService(context.application).preview_as_operator(_id(campaign_id))
+    except (SegmentError, CampaignError, ApartError) as exc:
+        raise CliError(str(exc)) from None
     if as_json:
         print_json(audience.as_dict())
         return
@@ -154,8 +133,7 @@ def launch(ctx: typer.Context, campaign_id: CampaignId, as_json: JsonOption = Fa
     context = cli_context(ctx)
     context.require_migrated()
     wanted = _id(campaign_id)
-    registry = context.hooks.channel_registry(context.settings)
-    with httpx.Client(timeout=PROVIDER_TIMEOUT) as client, progress() as bar:
+    with progress() as bar:
         task = bar.add_task(_("listing the members"), total=None)
 
         def listed(size: int) -> None:
@@ -164,11 +142,10 @@ def launch(ctx: typer.Context, campaign_id: CampaignId, as_json: JsonOption = Fa
         def sent(done: int, size: int) -> None:
             bar.update(task, completed=done)
 
-        launcher = Launcher(
-            context.stores, context.hooks, registry, client, context.settings.campaigns
-        )
         try:
-            results = launcher.launch(wanted, on_listed=listed, on_sent=sent)
+            results = CampaignService(context.application).launch_as_operator(
+                wanted, on_listed=listed, on_sent=sent
+            )
         except (SegmentError, CampaignError, ApartError) as exc:
             raise CliError(str(exc)) from None
     _show(results, as_json)
@@ -180,9 +157,10 @@ def status(ctx: typer.Context, campaign_id: CampaignId, as_json: JsonOption = Fa
     failed, replied) and by channel."""
     context = cli_context(ctx)
     context.require_migrated()
-    with context.stores.session() as session:
-        campaigns = _campaigns(context, session)
-        results = campaigns.results(_campaign(session, campaigns, campaign_id))
+    try:
+        results = CampaignService(context.application).results_as_operator(_id(campaign_id))
+    except CampaignError as exc:
+        raise CliError(str(exc)) from None
     _show(results, as_json)
 
 

@@ -46,6 +46,10 @@ class AccountError(Exception):
     """An account operation that cannot be done as asked; nothing was stored."""
 
 
+class UnknownOrganization(AccountError):
+    pass
+
+
 @dataclass(frozen=True)
 class NewUser:
     user: User

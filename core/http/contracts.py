@@ -5,22 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from regiocrm.crm.access import holds, rows_in
-from regiocrm.crm.contracts import ContractError, Contracts, NewContract, UnknownContract
-from regiocrm.crm.customers import Customers, UnknownCustomer
+from regiocrm.crm.contracts import ContractError, NewContract, UnknownContract
+from regiocrm.crm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
+from regiocrm.http.deps import AppDep, CallerDep
 from regiocrm.http.paging import PAGE_DEFAULT, Limit
 from regiocrm.http.problems import problems
 from regiocrm.interfaces.packs import PackError
 from regiocrm.interfaces.terms import ContractKind, ContractStatus
-from regiocrm.models import Contract
+from regiocrm.services.contracts import ContractService
 
 router = APIRouter(prefix="/api/contracts", tags=["contracts"])
 
@@ -43,33 +41,12 @@ class ContractIn(BaseModel):
     )
 
 
-def as_json(contract: Contract) -> dict[str, Any]:
-    return {
-        "id": str(contract.id),
-        "customer_id": str(contract.customer_id),
-        "vehicle_id": None if contract.vehicle_id is None else str(contract.vehicle_id),
-        "organization_id": (
-            None if contract.organization_id is None else str(contract.organization_id)
-        ),
-        "market": contract.market,
-        "kind": contract.kind.value,
-        "status": contract.status.value,
-        "reference": contract.reference,
-        "starts_on": contract.starts_on.isoformat(),
-        "ends_on": None if contract.ends_on is None else contract.ends_on.isoformat(),
-        "amount": None if contract.amount is None else str(contract.amount),
-        "currency": contract.currency,
-    }
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 413, 422, 503),
 )
-def create_contract(
-    body: ContractIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
-) -> dict[str, Any]:
+def create_contract(body: ContractIn, caller: CallerDep, app: AppDep) -> dict[str, Any]:
     """Store a contract. A date range backwards is 400; an unknown customer or vehicle, a
     market no pack serves or an amount finer than its currency allows is 422."""
     if body.ends_on is not None and body.ends_on < body.starts_on:
@@ -78,23 +55,17 @@ def create_contract(
             detail=f"ends_on {body.ends_on} is before starts_on {body.starts_on}:"
             " the date range is backwards",
         )
-    values = body.model_dump()
-    if scope.organizations is not None and body.organization_id is None:
-        values["organization_id"] = user.organization_id
     try:
-        Customers(session, svc.hooks).visible(body.customer_id, scope)
-        contract = Contracts(session, svc.hooks).create(NewContract(**values), actor_id=user.id)
+        contract = ContractService(app).create(caller, NewContract(**body.model_dump()))
     except (ContractError, UnknownCustomer, PackError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-    return as_json(contract)
+    return contract.as_json()
 
 
 @router.get("", responses=problems(401, 403, 422, 503))
 def list_contracts(
-    user: CurrentUser,
-    scope: Viewer,
-    session: DbSession,
-    svc: Svc,
+    caller: CallerDep,
+    app: AppDep,
     customer_id: uuid.UUID | None = None,
     status_: Annotated[ContractStatus | None, Query(alias="status")] = None,
     ending_within_days: Annotated[
@@ -105,34 +76,23 @@ def list_contracts(
 ) -> dict[str, Any]:
     """Contracts, those ending soonest first (of a customer and the records merged into
     them when ``customer_id`` is given)."""
-    merged = None
-    if customer_id is not None:
-        merged = Customers(session, svc.hooks).merge_set(customer_id)
-    scope.require_customers()
-    found = Contracts(session, svc.hooks).listing(
-        actor_id=user.id,
-        within=rows_in(scope, Contract.market, Contract.organization_id),
-        customer_ids=merged,
+    found = ContractService(app).find(
+        caller,
+        customer_id=customer_id,
         status=status_,
         ending_within_days=ending_within_days,
         limit=limit,
     )
-    return {"items": [as_json(contract) for contract in found]}
+    return {"items": [contract.as_json() for contract in found]}
 
 
 @router.get("/{contract_id}", responses=problems(401, 403, 404, 422, 503))
-def get_contract(
-    contract_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
-) -> dict[str, Any]:
+def get_contract(contract_id: uuid.UUID, caller: CallerDep, app: AppDep) -> dict[str, Any]:
     """One contract, if the caller sees it; one outside the scope is answered as unknown."""
-    scope.require_customers()
     try:
-        contract = Contracts(session, svc.hooks).read(
-            contract_id, actor_id=user.id, within=partial(holds, scope)
-        )
+        return ContractService(app).get(caller, contract_id).as_json()
     except UnknownContract as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    return as_json(contract)
 
 
 @hookimpl

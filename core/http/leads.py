@@ -9,30 +9,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
 
-from regiocrm.crm import audit
-from regiocrm.crm.access import Scope, holds, rows_in
-from regiocrm.crm.customers import Customers, UnknownCustomer
-from regiocrm.crm.lead_lifecycle import (
-    Conflict,
-    LeadError,
-    LeadLifecycle,
-    Sale,
-    UnknownLead,
-    overdue,
-)
-from regiocrm.crm.leads import Leads, NewLead
+from regiocrm.crm.customers import UnknownCustomer
+from regiocrm.crm.lead_lifecycle import Conflict, LeadError, Sale, UnknownLead
+from regiocrm.crm.leads import NewLead
 from regiocrm.geo.datums import NoEquivalent
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import CurrentUser, DbSession, Svc, Viewer
-from regiocrm.http.paging import PAGE_DEFAULT, Limit, where_given
+from regiocrm.http.deps import AppDep, CallerDep
+from regiocrm.http.paging import PAGE_DEFAULT, Limit
 from regiocrm.http.problems import problems
 from regiocrm.interfaces.maps import Datum, Point
 from regiocrm.interfaces.packs import PackError
 from regiocrm.interfaces.terms import LeadStatus
-from regiocrm.models import Lead, Organization
-from regiocrm.models.base import utcnow
+from regiocrm.services.leads import LeadService
 
 router = APIRouter(prefix="/api", tags=["leads"])
 
@@ -62,42 +51,6 @@ class LeadIn(BaseModel):
         return self
 
 
-def _dealer(session: DbSession, dealer_id: uuid.UUID | None) -> dict[str, Any] | None:
-    if dealer_id is None:
-        return None
-    dealer = session.get_one(Organization, dealer_id)
-    return {
-        "id": str(dealer.id),
-        "name": dealer.name,
-        "subdivision": dealer.subdivision,
-        "address": dealer.address,
-        "lat": dealer.latitude,
-        "lon": dealer.longitude,
-    }
-
-
-def _as_json(session: DbSession, lead: Lead) -> dict[str, Any]:
-    return {
-        "id": str(lead.id),
-        "market": lead.market,
-        "status": lead.status.value,
-        "address": lead.address,
-        "lat": lead.latitude,
-        "lon": lead.longitude,
-        "located_by": lead.located_by,
-        "dealer": _dealer(session, lead.dealer_id),
-        "distance_km": lead.distance_km,
-        "unassigned_reason": lead.unassigned_reason,
-        "customer_id": str(lead.customer_id) if lead.customer_id else None,
-        "vehicle_model": lead.vehicle_model,
-        "follow_up_due_at": (
-            None if lead.follow_up_due_at is None else lead.follow_up_due_at.isoformat()
-        ),
-        "lost_reason": lead.lost_reason,
-        "ownership_id": str(lead.ownership_id) if lead.ownership_id else None,
-    }
-
-
 class LeadStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -123,38 +76,30 @@ class SaleIn(BaseModel):
     status_code=status.HTTP_201_CREATED,
     responses=problems(400, 401, 403, 413, 422, 503),
 )
-def create_lead(
-    body: LeadIn, user: CurrentUser, scope: Viewer, session: DbSession, svc: Svc
-) -> dict[str, Any]:
+def create_lead(body: LeadIn, caller: CallerDep, app: AppDep) -> dict[str, Any]:
     """Store a lead and route it to the nearest active dealer of its market. A lead that
     cannot be placed is kept unassigned, with ``unassigned_reason`` saying why; a point with
     no WGS-84 equivalent (a BD-09 point at the south pole or the antimeridian) is 422."""
     point = None if body.lat is None or body.lon is None else Point(body.lat, body.lon, body.datum)
-    leads = Leads(session, svc.hooks, svc.maps, svc.dealers)
-    scope.require_customers()
+    new = NewLead(
+        market=body.market,
+        address=body.address,
+        point=point,
+        customer_id=body.customer_id,
+        source=body.source,
+        vehicle_model=body.vehicle_model,
+    )
     try:
-        if body.customer_id is not None:
-            Customers(session, svc.hooks).visible(body.customer_id, scope)
-        lead = leads.create(
-            NewLead(
-                market=body.market,
-                address=body.address,
-                point=point,
-                customer_id=body.customer_id,
-                source=body.source,
-                vehicle_model=body.vehicle_model,
-            )
-        )
+        lead = LeadService(app).create(caller, new)
     except (PackError, UnknownCustomer, NoEquivalent) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return _as_json(session, lead)
+    return lead.as_json()
 
 
 @router.get("/leads", responses=problems(401, 403, 422, 503))
 def list_leads(
-    user: CurrentUser,
-    scope: Viewer,
-    session: DbSession,
+    caller: CallerDep,
+    app: AppDep,
     dealer_id: uuid.UUID | None = None,
     status_: Annotated[LeadStatus | None, Query(alias="status")] = None,
     overdue_only: Annotated[
@@ -163,82 +108,46 @@ def list_leads(
     limit: Limit = PAGE_DEFAULT,
 ) -> dict[str, Any]:
     """Leads the caller sees, the follow-up due soonest first."""
-    scope.require_customers()
-    query = where_given(
-        select(Lead)
-        .where(rows_in(scope, Lead.market, Lead.dealer_id))
-        .order_by(Lead.follow_up_due_at, Lead.id)
-        .limit(limit),
-        {Lead.dealer_id: dealer_id, Lead.status: status_},
+    found = LeadService(app).find(
+        caller, dealer_id=dealer_id, status=status_, overdue_only=overdue_only, limit=limit
     )
-    if overdue_only:
-        query = query.where(overdue(utcnow()))
-    found = list(session.scalars(query))
-    audit.record_reads(session, actor_id=user.id, subject_type="lead", subjects=found)
-    return {"items": [_as_json(session, lead) for lead in found]}
-
-
-def _lead(session: DbSession, scope: Scope, lead_id: uuid.UUID) -> Lead:
-    """The lead, if the caller sees it: one outside the scope is answered as unknown."""
-    scope.require_customers()
-    lead = session.get(Lead, lead_id)
-    if lead is None or not holds(scope, lead.market, lead.dealer_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead {lead_id}")
-    return lead
+    return {"items": [lead.as_json() for lead in found]}
 
 
 @router.get("/leads/{lead_id}", responses=problems(401, 403, 404, 422, 503))
-def get_lead(
-    lead_id: uuid.UUID, user: CurrentUser, scope: Viewer, session: DbSession
-) -> dict[str, Any]:
+def get_lead(lead_id: uuid.UUID, caller: CallerDep, app: AppDep) -> dict[str, Any]:
     """A lead with the dealer it was routed to and the distance."""
-    lead = _lead(session, scope, lead_id)
-    audit.record_reads(session, actor_id=user.id, subject_type="lead", subjects=[lead])
-    return _as_json(session, lead)
+    try:
+        return LeadService(app).get(caller, lead_id).as_json()
+    except UnknownLead as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
 @router.post("/leads/{lead_id}/transition", responses=problems(400, 401, 403, 404, 413, 422, 503))
 def transition_lead(
-    lead_id: uuid.UUID,
-    body: LeadStep,
-    user: CurrentUser,
-    scope: Viewer,
-    session: DbSession,
-    svc: Svc,
+    lead_id: uuid.UUID, body: LeadStep, caller: CallerDep, app: AppDep
 ) -> dict[str, Any]:
     """Move a lead on: ``contacted``, ``qualified``, or ``lost`` with its reason. A step the
     lead cannot take is 400 with where it may go; nothing is stored."""
-    _lead(session, scope, lead_id)
     try:
-        lead = LeadLifecycle(session, svc.hooks).transition(
-            lead_id, body.to, actor_id=user.id, reason=body.reason
-        )
+        lead = LeadService(app).transition(caller, lead_id, body.to, reason=body.reason)
     except UnknownLead as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except LeadError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    return _as_json(session, lead)
+    return lead.as_json()
 
 
 @router.post("/leads/{lead_id}/convert", responses=problems(400, 401, 403, 404, 409, 413, 422, 503))
 def convert_lead(
-    lead_id: uuid.UUID,
-    body: SaleIn,
-    user: CurrentUser,
-    scope: Viewer,
-    session: DbSession,
-    svc: Svc,
+    lead_id: uuid.UUID, body: SaleIn, caller: CallerDep, app: AppDep
 ) -> dict[str, Any]:
     """Win a qualified lead with the sale of a vehicle: the customer owns it from
     ``started_on``, bought from the lead's dealer. Sending the same sale again is safe.
     A lead not qualified or a malformed VIN is 400; another vehicle than the lead was won
     with, or a vehicle someone owns, 409; an unknown buyer 422."""
-    _lead(session, scope, lead_id)
-    sale = Sale(**body.model_dump())
     try:
-        if body.customer_id is not None:
-            Customers(session, svc.hooks).visible(body.customer_id, scope)
-        lead = LeadLifecycle(session, svc.hooks).convert(lead_id, sale, actor_id=user.id)
+        lead = LeadService(app).convert(caller, lead_id, Sale(**body.model_dump()))
     except UnknownLead as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except Conflict as exc:
@@ -247,14 +156,13 @@ def convert_lead(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     except UnknownCustomer as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return _as_json(session, lead)
+    return lead.as_json()
 
 
 @router.get("/dealers/nearest", responses=problems(401, 404, 422, 503))
 def nearest_dealer(
-    user: CurrentUser,
-    session: DbSession,
-    svc: Svc,
+    caller: CallerDep,
+    app: AppDep,
     lat: Annotated[float, Query(ge=-90, le=90)],
     lon: Annotated[float, Query(ge=-180, le=180)],
     market: Annotated[str, Query(pattern=MARKET)],
@@ -263,14 +171,14 @@ def nearest_dealer(
     """The nearest active dealer of ``market`` to a point (in any datum); 422 for a point
     with no WGS-84 equivalent (a BD-09 point at the south pole or the antimeridian)."""
     try:
-        nearest = svc.dealers.nearest(session, market, Point(lat, lon, datum))
+        nearest = LeadService(app).nearest_dealer(caller, market, Point(lat, lon, datum))
     except NoEquivalent as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     if nearest is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no active dealer of {market} has a location"
         )
-    return {"dealer": _dealer(session, nearest.key), "distance_km": round(nearest.km, 3)}
+    return nearest.as_json()
 
 
 @hookimpl

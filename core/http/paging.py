@@ -5,29 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import HTTPException, Query, status
-from sqlalchemy import Select
 
 NOT_A_CURSOR = "not a cursor this API gave"
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
 
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="at most this many items")]
-
-Row = TypeVar("Row")
-
-
-def where_given(query: Select[Row], wanted: Mapping[Any, object]) -> Select[Row]:
-    """``query`` narrowed to rows whose column equals the value asked for, for each value
-    the caller gave (``None``: not asked)."""
-    for column, value in wanted.items():
-        if value is not None:
-            query = query.where(column == value)
-    return query
 
 
 def decode(value: str | None) -> str | None:

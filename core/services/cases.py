@@ -7,10 +7,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from regiocrm.crm import audit
-from regiocrm.crm.access import holds, rows_in
+from regiocrm.crm.access import holds
 from regiocrm.crm.cases import Cases, NewCase, UnknownCase
 from regiocrm.crm.customers import Customers
 from regiocrm.interfaces.terms import CaseStatus
@@ -18,6 +16,10 @@ from regiocrm.models import Case
 from regiocrm.platform.stores import ZonedSession
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
+from regiocrm.services.listing import Listing
+
+# The most urgent due first.
+CASES = Listing(Case, Case.market, Case.organization_id, (Case.due_at, Case.id), "case")
 
 
 @dataclass(frozen=True)
@@ -95,19 +97,16 @@ class CaseService:
 
         :raises regiocrm.crm.access.Forbidden: for a role that reads no customer data.
         """
-        caller.scope.require_customers()
-        query = select(Case).where(rows_in(caller.scope, Case.market, Case.organization_id))
-        for column, wanted in (
-            (Case.status, status),
-            (Case.organization_id, organization_id),
-            (Case.customer_id, customer_id),
-        ):
-            if wanted is not None:
-                query = query.where(column == wanted)
         with self.app.transaction() as session:
-            found = list(session.scalars(query.order_by(Case.due_at, Case.id).limit(limit)))
-            audit.record_reads(
-                session, actor_id=caller.user_id, subject_type="case", subjects=found
+            found = CASES.rows(
+                session,
+                caller,
+                equal={
+                    Case.status: status,
+                    Case.organization_id: organization_id,
+                    Case.customer_id: customer_id,
+                },
+                limit=limit,
             )
             return [CaseView.of(case) for case in found]
 
