@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, select
 
 from regiocrm.crm import audit
 from regiocrm.crm.customers import Customers
+from regiocrm.crm.timeline import Step, Timeline
 from regiocrm.models import Contract, ContractKind, ContractStatus, Vehicle
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import to_minor_units
@@ -93,7 +94,24 @@ class Contracts:
         )
         self.session.add(contract)
         self.session.flush()
-        self._audit(contract, "contract.created", actor_id)
+        # The step names the kind only: the terms are financial data, which residency may
+        # keep in another zone than the timeline. It names no organization either, so a
+        # contract does not link the customer to a dealer as work done there would.
+        Timeline(self.session).record_step(
+            Step(
+                market=contract.market,
+                customer_id=contract.customer_id,
+                channel="contract",
+                touchpoint=contract.kind.value,
+                summary=f"{contract.kind.value} contract ({contract.status.value})",
+                organization_id=None,
+            ),
+            actor_id=actor_id,
+            action="contract.created",
+            subject_type="contract",
+            subject=contract,
+            detail=self._detail(contract),
+        )
         return contract
 
     def read(
@@ -147,8 +165,12 @@ class Contracts:
             action=action,
             subject_type="contract",
             subject=contract,
-            detail={"customer": contract.customer_id, "kind": contract.kind.value},
+            detail=self._detail(contract),
         )
+
+    @staticmethod
+    def _detail(contract: Contract) -> dict[str, object]:
+        return {"customer": contract.customer_id, "kind": contract.kind.value}
 
 
 def expiring(within_days: int, today: date | None = None) -> tuple[Any, ...]:

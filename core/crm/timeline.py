@@ -42,7 +42,7 @@ Position = tuple[datetime, uuid.UUID]
 class Step:
     """A step taken inside the CRM, as the customer's timeline shows it.
 
-    :param channel: what kind of step: ``crm``, ``case``, ``lead``.
+    :param channel: what kind of step: ``crm``, ``case``, ``lead``, ``contract``.
     :param organization_id: where it was taken, which links the customer there.
     """
 

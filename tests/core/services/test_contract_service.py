@@ -177,3 +177,21 @@ def test_a_bad_contract_stores_nothing_and_audits_nothing(
         ContractService(application).create(agent, a_lease(customer, **values))
     assert contracts_stored(migrated) == 0
     assert actions(migrated, agent) == ["customer.created"]
+
+
+def test_a_contract_is_a_step_on_the_timeline_that_shows_no_terms_and_links_no_dealer(
+    application: Application, people: dict[str, Caller]
+) -> None:
+    agent, dealer = people["Shanghai Call"], people["Shanghai Motors"]
+    customer = registered_by(application, agent)
+    ContractService(application).create(
+        agent, a_lease(customer, organization_id=dealer.organization_id, reference="L-77")
+    )
+    steps = CustomerService(application).timeline(agent, customer, after=None, limit=10).items
+    contract_steps = [step for step in steps if step.channel == "contract"]
+    assert [(step.touchpoint, step.summary) for step in contract_steps] == [
+        ("lease", "lease contract (active)")
+    ]
+    assert not any("1200" in (step.summary or "") + (step.text or "") for step in steps)
+    with pytest.raises(UnknownCustomer):
+        CustomerService(application).get(dealer, customer)
