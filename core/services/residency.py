@@ -373,8 +373,8 @@ class ResidencyService:
         unknown = [value for value in classes if value not in self.data_classes]
         if not classes or unknown:
             raise AssessmentError(
-                f"data classes {', '.join(map(repr, unknown)) or 'none'} given; an assessment"
-                f" covers one or more of {', '.join(self.data_classes)}"
+                f"an assessment covers one or more of {', '.join(self.data_classes)}"
+                + (f", not {', '.join(map(repr, unknown))}" if unknown else "")
             )
         if new.destination not in self.destinations:
             raise AssessmentError(
