@@ -8,7 +8,7 @@ from regiocrm.cli.context import CliError, cli_context, print_json
 from regiocrm.hookspecs import hookimpl
 from regiocrm.platform.i18n import _
 from regiocrm.platform.settings import config_file
-from regiocrm.platform.stores import ZoneError
+from regiocrm.services.zones import ZoneError, ZoneService
 
 app = typer.Typer(help="Show and check the deployment's settings.", no_args_is_help=True)
 
@@ -16,22 +16,22 @@ app = typer.Typer(help="Show and check the deployment's settings.", no_args_is_h
 @app.command()
 def show(ctx: typer.Context) -> None:
     """Print the settings in force as JSON, secrets and database passwords masked."""
-    context = cli_context(ctx)
-    print_json(context.settings.masked(context.stores.urls))
+    print_json(ZoneService(cli_context(ctx).application).masked_settings())
 
 
 @app.command()
 def check(ctx: typer.Context) -> None:
     """Validate the settings; exit 2 naming each wrong key, its source and the reason."""
-    context = cli_context(ctx)
+    zones = ZoneService(cli_context(ctx).application)
     try:
-        context.stores.check_writable()
+        zones.check_writable()
     except ZoneError as exc:
         raise CliError(str(exc)) from None
     source = config_file()
     where = str(source.absolute()) if source.exists() else _("defaults and environment")
-    zones = ", ".join(context.stores.names)
-    typer.echo(_("settings OK ({where}); zones: {zones}").format(where=where, zones=zones))
+    typer.echo(
+        _("settings OK ({where}); zones: {zones}").format(where=where, zones=", ".join(zones.names))
+    )
 
 
 @hookimpl

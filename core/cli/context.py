@@ -19,6 +19,7 @@ from regiocrm.platform.settings import RegiocrmSettings, SettingsError, load_set
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.rules import ResidencyConfigError
 from regiocrm.services.application import Application
+from regiocrm.services.zones import ZoneService
 
 
 class CliError(typer.TyperException):
@@ -62,17 +63,17 @@ class CliContext:
 
     def require_migrated(self, zone: str | None = None) -> None:
         """Stop with the fix when the zone (every zone by default) cannot be used yet."""
-        migrator = self.migrator()
-        for name in self.stores.names if zone is None else [zone]:
-            state = migrator.state(name)
+        for state in ZoneService(self.application).states(None if zone is None else [zone]):
             if not state.reachable:
                 raise CliError(
-                    _("zone {zone!r} is unreachable: {error}").format(zone=name, error=state.error)
+                    _("zone {zone!r} is unreachable: {error}").format(
+                        zone=state.zone, error=state.error
+                    )
                 )
             if not state.migrated:
                 raise CliError(
                     _("zone {zone!r} is not migrated to head: run `regiocrm db upgrade`").format(
-                        zone=name
+                        zone=state.zone
                     )
                 )
 

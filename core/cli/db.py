@@ -16,7 +16,7 @@ from regiocrm.cli.context import (
 )
 from regiocrm.hookspecs import hookimpl
 from regiocrm.platform.i18n import _
-from regiocrm.platform.stores import ZoneError
+from regiocrm.services.zones import ZoneError, ZoneService
 
 app = typer.Typer(help="Migrate the zones' schemas and show their state.", no_args_is_help=True)
 
@@ -29,9 +29,8 @@ ZoneOption = Annotated[
 @app.command()
 def upgrade(ctx: typer.Context, zone: ZoneOption = None) -> None:
     """Upgrade every configured zone (or those named) to the migration heads."""
-    context = cli_context(ctx)
-    migrator = context.migrator()
-    names = zone or context.stores.names
+    zones = ZoneService(cli_context(ctx).application)
+    names = zone or zones.names
     try:
         with progress() as bar:
             task = bar.add_task(_("upgrading zones"), total=len(names))
@@ -41,13 +40,12 @@ def upgrade(ctx: typer.Context, zone: ZoneOption = None) -> None:
                     task, description=_("upgrading zone {zone}").format(zone=name), advance=1
                 )
 
-            migrator.upgrade(names, on_zone=advance)
+            states = zones.upgrade(names, on_zone=advance)
     except ZoneError as exc:
         raise CliError(str(exc)) from None
-    for name in names:
-        state = migrator.state(name)
+    for state in states:
         revisions = ", ".join(state.revisions) or "base"
-        typer.echo(_("zone {zone}: at {revisions}").format(zone=name, revisions=revisions))
+        typer.echo(_("zone {zone}: at {revisions}").format(zone=state.zone, revisions=revisions))
 
 
 @app.command()
@@ -57,10 +55,8 @@ def current(
     as_json: JsonOption = False,
 ) -> None:
     """Show each zone's revision against the heads; exit 1 if any is behind or unreachable."""
-    context = cli_context(ctx)
-    migrator = context.migrator()
     try:
-        states = [migrator.state(name) for name in (zone or context.stores.names)]
+        states = ZoneService(cli_context(ctx).application).states(zone)
     except ZoneError as exc:
         raise CliError(str(exc)) from None
     if as_json:

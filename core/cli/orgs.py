@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
-from sqlalchemy import select
 
-from regiocrm.cli.context import CliContext, CliError, JsonOption, cli_context, print_rows
-from regiocrm.crm.accounts import AccountError, create_organization, subdivision_in
-from regiocrm.geo.chain import MapChain, NotLocated
+from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
+from regiocrm.crm.accounts import AccountError, subdivision_in
+from regiocrm.geo.chain import NotLocated
 from regiocrm.hookspecs import hookimpl
-from regiocrm.interfaces.channels import PROVIDER_TIMEOUT
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.packs import PackError
 from regiocrm.interfaces.terms import LicenceTier, OrganizationKind
-from regiocrm.models import Organization
 from regiocrm.platform.i18n import _
+from regiocrm.services.directory import DirectoryService, NewOrganization
+from regiocrm.services.zones import ZoneService
 
 app = typer.Typer(help="Add and list organizations.", no_args_is_help=True)
 
@@ -63,28 +61,18 @@ def add(
     except AccountError as exc:
         raise CliError(str(exc)) from None
     context.require_migrated()
+    directory = DirectoryService(context.application)
     location = None if lat is None or lon is None else Point(lat, lon)
     if location is None and address and kind is OrganizationKind.DEALER:
-        location = _geocode(context, address, market)
+        location = _geocode(directory, address, market)
+    new = NewOrganization(name, kind, market, parent, tier, address, location, subdivision)
     try:
-        with context.stores.session() as session:
-            org = create_organization(
-                session,
-                name=name,
-                kind=kind,
-                market=market,
-                parent=parent,
-                licence_tier=tier,
-                address=address,
-                location=location,
-                subdivision=subdivision,
-            )
+        org = directory.add_organization(new)
     except AccountError as exc:
         raise CliError(str(exc)) from None
-    where = org.market if org.subdivision is None else f"{org.market}-{org.subdivision}"
     typer.echo(
         _("created {kind} {name} ({market}, {tier} licence)").format(
-            kind=org.kind.value, name=org.name, market=where, tier=org.licence_tier.value
+            kind=org.kind.value, name=org.name, market=org.where, tier=org.licence_tier.value
         )
     )
 
@@ -96,26 +84,8 @@ def list_orgs(
 ) -> None:
     """List organizations."""
     context = cli_context(ctx)
-    context.require_migrated(context.stores.home)
-    with context.stores.session() as session:
-        orgs = session.scalars(select(Organization).order_by(Organization.name)).all()
-        names = {org.id: org.name for org in orgs}
-        rows = [
-            {
-                "id": str(org.id),
-                "name": org.name,
-                "kind": org.kind.value,
-                "market": org.market,
-                "subdivision": org.subdivision,
-                "licence_tier": org.licence_tier.value,
-                "parent": names.get(org.parent_id) if org.parent_id else None,
-                "active": org.active,
-                "address": org.address,
-                "lat": org.latitude,
-                "lon": org.longitude,
-            }
-            for org in orgs
-        ]
+    context.require_migrated(ZoneService(context.application).home)
+    rows = [org.as_json() for org in DirectoryService(context.application).organizations()]
     columns = [
         "name",
         "kind",
@@ -129,17 +99,14 @@ def list_orgs(
     print_rows(_("organizations"), rows, columns, as_json)
 
 
-def _geocode(context: CliContext, address: str, market: str) -> Point | None:
+def _geocode(directory: DirectoryService, address: str, market: str) -> Point | None:
     """The dealer's point from the market's map chain; a dealer that cannot be placed is
     still added (it receives no leads until it has a location), with a warning."""
-    with httpx.Client(timeout=PROVIDER_TIMEOUT) as client:
-        try:
-            located = MapChain(context.hooks, context.settings, client).geocode(address, market)
-        except NotLocated as exc:
-            typer.echo(
-                _("warning: {reason}; added without a location").format(reason=exc), err=True
-            )
-            return None
+    try:
+        located = directory.locate(address, market)
+    except NotLocated as exc:
+        typer.echo(_("warning: {reason}; added without a location").format(reason=exc), err=True)
+        return None
     typer.echo(
         _("located by {provider}: {lat:.6f}, {lon:.6f}").format(
             provider=located.provider, lat=located.point.lat, lon=located.point.lon

@@ -3,11 +3,10 @@ moving it when a rule changes, and the transfer assessments exports rest on."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from regiocrm.cli.context import (
     CliContext,
@@ -19,23 +18,18 @@ from regiocrm.cli.context import (
     print_table,
     progress,
 )
-from regiocrm.crm import audit
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.packs import PackError
-from regiocrm.models import DataClass, TransferAssessment
-from regiocrm.models.base import utcnow
 from regiocrm.platform.i18n import _
-from regiocrm.platform.stores import ZoneError
-from regiocrm.residency.exports import FILE
-from regiocrm.residency.relocation import (
-    DEFAULT_BATCH,
-    Migration,
-    MigrationError,
-    Status,
-    plan,
-    survey,
-)
+from regiocrm.residency.relocation import DEFAULT_BATCH, MigrationError
 from regiocrm.residency.rules import ResidencyError
+from regiocrm.services.residency import (
+    AssessmentError,
+    MoveView,
+    NewAssessment,
+    ResidencyService,
+)
+from regiocrm.services.zones import ZoneError, ZoneService
 
 app = typer.Typer(
     help="See where each market's data lives, report what is misplaced, move it.",
@@ -55,18 +49,8 @@ MarketOption = Annotated[
 @app.command()
 def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every market's data classes: the zone each is placed in and the zones allowed."""
-    residency = cli_context(ctx).stores.residency
-    rows = [
-        {
-            "market": market,
-            "data_class": data_class.value,
-            "zone": residency.placement[market, data_class],
-            "allowed": list(rule.zones),
-            "export_requires": list(rule.export_requires),
-            "pack": rule.pack,
-        }
-        for (market, data_class), rule in sorted(residency.rules.items())
-    ]
+    placements = ResidencyService(cli_context(ctx).application).placements()
+    rows = [placement.as_json() for placement in placements]
     if as_json:
         print_json(rows)
         return
@@ -90,42 +74,9 @@ def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def report(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Rows per zone, market and data class, and any that sit where today's placement does
     not put them; exit 1 when something is misplaced or a zone cannot be read."""
-    context = cli_context(ctx)
-    surveys = survey(context.stores)
-    zones: list[dict[str, Any]] = []
-    for zone_survey in surveys:
-        grouped: dict[tuple[str, str, str | None, str], dict[str, Any]] = {}
-        for holding in zone_survey.holdings:
-            key = (holding.market, holding.data_class, holding.placement, holding.status.value)
-            entry = grouped.setdefault(
-                key,
-                {
-                    "market": holding.market,
-                    "data_class": holding.data_class,
-                    "rows": 0,
-                    "placement": holding.placement,
-                    "status": holding.status.value,
-                    "tables": {},
-                },
-            )
-            entry["rows"] += holding.rows
-            entry["tables"][holding.table] = entry["tables"].get(holding.table, 0) + holding.rows
-        zones.append(
-            {
-                "zone": zone_survey.zone,
-                "url": zone_survey.url,
-                "reachable": zone_survey.reachable,
-                "error": zone_survey.error,
-                "holdings": list(grouped.values()),
-            }
-        )
-    misplaced = sum(
-        entry["rows"]
-        for zone in zones
-        for entry in zone["holdings"]
-        if entry["status"] != Status.OK.value
-    )
-    unreachable = [zone["zone"] for zone in zones if not zone["reachable"]]
+    found = ResidencyService(cli_context(ctx).application).report()
+    zones = [zone.as_json() for zone in found.zones]
+    misplaced, unreachable = found.misplaced_rows, found.unreachable_zones
     if as_json:
         print_json({"zones": zones, "misplaced_rows": misplaced, "unreachable_zones": unreachable})
     else:
@@ -182,53 +133,50 @@ def migrate(
     Safe to stop and run again: a batch is removed from its source only once its copy
     reads back identical, and a second run moves nothing that is already in place.
     """
-    context = cli_context(ctx)
-    if data_class is not None and data_class not in _CLASSES:
+    residency = ResidencyService(cli_context(ctx).application)
+    if data_class is not None and data_class not in residency.report_classes:
         raise CliError(
             _("--class: {value!r} is not one of {known}").format(
-                value=data_class, known=", ".join(_CLASSES)
+                value=data_class, known=", ".join(residency.report_classes)
             )
         )
     try:
-        moves = plan(survey(context.stores), market=market, data_class=data_class)
+        planned = residency.plan(market=market, data_class=data_class)
     except ZoneError as exc:
         raise CliError(str(exc)) from None
+    moves = list(planned.moves)
     if dry_run or not moves:
         if as_json:
-            print_json({"dry_run": dry_run, "moves": [move.as_dict() for move in moves]})
+            print_json({"dry_run": dry_run, "moves": [move.as_json() for move in moves]})
         else:
             _print_moves(moves)
         return
-    total = sum(move.rows for move in moves)
     with progress() as bar:
-        task = bar.add_task(_("moving rows"), total=total)
+        task = bar.add_task(_("moving rows"), total=planned.rows)
 
-        def advance(move: Any, rows: int) -> None:
+        def advance(move: MoveView, rows: int) -> None:
             bar.update(
                 task,
                 advance=rows,
                 description=_("moving {table} of {market} to {zone}").format(
-                    table=move.model.__tablename__, market=move.market, zone=move.target
+                    table=move.table, market=move.market, zone=move.target
                 ),
             )
 
-        migration = Migration(
-            context.stores, context.hooks, batch_size=batch_size, on_batch=advance
-        )
         try:
-            done = migration.run(moves)
+            done = residency.migrate(planned, batch_size=batch_size, on_batch=advance)
         except (ZoneError, MigrationError, ResidencyError) as exc:
             raise CliError(str(exc)) from None
     conflicts = [row for moved in done for row in moved.conflicts]
     if as_json:
-        print_json({"dry_run": False, "moved": [moved.as_dict() for moved in done]})
+        print_json({"dry_run": False, "moved": [moved.as_json() for moved in done]})
     else:
         print_table(
             _("moved"),
             ["table", "market", "from", "to", "rows", "checksum"],
             [
                 [
-                    m.move.model.__tablename__,
+                    m.move.table,
                     m.move.market,
                     m.move.source,
                     m.move.target,
@@ -245,7 +193,7 @@ def migrate(
                         "{table} {row} stays in {zone}: zone {target} holds another row with"
                         " the same unique key"
                     ).format(
-                        table=moved.move.model.__tablename__,
+                        table=moved.move.table,
                         row=row,
                         zone=moved.move.source,
                         target=moved.move.target,
@@ -256,28 +204,14 @@ def migrate(
         raise typer.Exit(1)
 
 
-_CLASSES = [*(c.value for c in DataClass), "directory", "export"]
-
-
-def _print_moves(moves: list[Any]) -> None:
+def _print_moves(moves: list[MoveView]) -> None:
     if not moves:
         typer.echo(_("every row is where it is placed: nothing to move"))
         return
     print_table(
         _("to move"),
         ["table", "data_class", "market", "from", "to", "rows", "status"],
-        [
-            [
-                m.model.__tablename__,
-                m.data_class,
-                m.market,
-                m.source,
-                m.target,
-                m.rows,
-                m.status.value,
-            ]
-            for m in moves
-        ],
+        [[m.table, m.data_class, m.market, m.source, m.target, m.rows, m.status] for m in moves],
     )
 
 
@@ -286,7 +220,7 @@ def add_assessment(
     ctx: typer.Context,
     market: Annotated[str, typer.Option(help="The market whose data may go (e.g. CN).")],
     data_class: Annotated[
-        list[DataClass], typer.Option("--class", help="A data class it covers (repeatable).")
+        list[str], typer.Option("--class", help="A data class it covers (repeatable).")
     ],
     to: Annotated[
         str, typer.Option("--to", help="The destination: a zone, 'file', or '*' for any.")
@@ -302,49 +236,38 @@ def add_assessment(
     """Record an approved transfer assessment (a CAC security assessment or standard
     contract, a PIPC certification…) that exports of these classes may rest on."""
     context = cli_context(ctx)
+    residency = ResidencyService(context.application)
+    for value in data_class:
+        if value not in residency.data_classes:
+            raise CliError(
+                _("--class: {value!r} is not one of {known}").format(
+                    value=value, known=", ".join(residency.data_classes)
+                )
+            )
     _served(context, market)
-    if to not in (*context.stores.names, FILE, "*"):
+    if to not in residency.destinations:
         raise CliError(
             _("--to: {value!r} is not a zone ({zones}), 'file' or '*'").format(
-                value=to, zones=", ".join(context.stores.names)
+                value=to, zones=", ".join(ZoneService(context.application).names)
             )
         )
-    approved_on = _day("--approved", approved) if approved else utcnow().date()
+    approved_on = _day("--approved", approved) if approved else datetime.now(UTC).date()
     expires_on = _day("--expires", expires) if expires else None
     if expires_on is not None and expires_on < approved_on:
         raise CliError(_("--expires is before --approved: the date range is backwards"))
     if not reference.strip():
         raise CliError(_("--reference is empty"))
     context.require_migrated()
-    with context.stores.session() as session:
-        for data_class_value in dict.fromkeys(data_class):
-            assessment = TransferAssessment(
-                market=market,
-                data_class=data_class_value,
-                destination=to,
-                reference=reference.strip(),
-                approved_on=approved_on,
-                expires_on=expires_on,
-            )
-            session.add(assessment)
-            session.flush()
-            audit.record(
-                session,
-                actor_id=None,
-                action="assessment.recorded",
-                subject_type="transfer_assessment",
-                subject=assessment,
-                detail={
-                    "data_class": data_class_value.value,
-                    "destination": to,
-                    "reference": reference,
-                },
-            )
+    new = NewAssessment(market, tuple(data_class), to, reference, approved_on, expires_on)
+    try:
+        recorded = residency.record_assessment(new)
+    except (PackError, AssessmentError) as exc:
+        raise CliError(str(exc)) from None
     typer.echo(
         _("recorded assessment {reference} for {market} {classes} to {to}").format(
             reference=reference.strip(),
             market=market,
-            classes=", ".join(c.value for c in dict.fromkeys(data_class)),
+            classes=", ".join(assessment.data_class for assessment in recorded),
             to=to,
         )
     )
@@ -356,25 +279,9 @@ def list_assessments(
 ) -> None:
     """Every recorded transfer assessment, and whether it is valid today."""
     context = cli_context(ctx)
-    context.require_migrated(context.stores.home)
-    today = utcnow().date()
-    query = select(TransferAssessment).order_by(TransferAssessment.market, TransferAssessment.id)
-    if market is not None:
-        query = query.where(TransferAssessment.market == market)
-    with context.stores.session() as session:
-        rows = [
-            {
-                "id": str(a.id),
-                "market": a.market,
-                "data_class": a.data_class.value,
-                "destination": a.destination,
-                "reference": a.reference,
-                "approved_on": a.approved_on.isoformat(),
-                "expires_on": None if a.expires_on is None else a.expires_on.isoformat(),
-                "valid": a.approved_on <= today and (a.expires_on is None or a.expires_on >= today),
-            }
-            for a in session.scalars(query)
-        ]
+    context.require_migrated(ZoneService(context.application).home)
+    found = ResidencyService(context.application).assessments(market=market)
+    rows = [assessment.as_json() for assessment in found]
     columns = [
         "market",
         "data_class",

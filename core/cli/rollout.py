@@ -9,11 +9,9 @@ import typer
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_table
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.packs import PackError
-from regiocrm.interfaces.rollout import Finding, Outcome, Target
-from regiocrm.markets.rollout import run_checks
+from regiocrm.interfaces.rollout import Outcome
 from regiocrm.platform.i18n import _
-from regiocrm.platform.settings import RegiocrmSettings, SettingsError, load_settings
-from regiocrm.platform.stores import ZoneStores
+from regiocrm.services.rollout import NoMarkets, RolloutService
 
 app = typer.Typer(help="Check a market's readiness to go live.", no_args_is_help=True)
 
@@ -33,32 +31,14 @@ def check(
 ) -> None:
     """Run every rollout check (the core's, the packs' and the plugins'): each passes,
     warns or fails with the reason and the fix. Exit 1 when any fails."""
-    hooks = cli_context(ctx).hooks
     try:
-        packs = hooks.packs()
+        findings = RolloutService(cli_context(ctx).hooks).check(market or ())
     except PackError as exc:
         raise CliError(str(exc)) from None
-    settings: RegiocrmSettings | None = None
-    problem: SettingsError | None = None
-    stores: ZoneStores | None = None
-    try:
-        settings = load_settings(hooks)
-        stores = ZoneStores.open(settings, hooks)
-    except SettingsError as exc:
-        problem = exc
-    markets = market or _served(settings)
-    findings: dict[str, list[Finding]] = {}
-    try:
-        for code in dict.fromkeys(m.upper() for m in markets):
-            try:
-                pack = packs.for_market(code)
-            except PackError as exc:
-                raise CliError(str(exc)) from None
-            target = Target(hooks, code, pack, settings, problem, stores)
-            findings[code] = run_checks(target)
-    finally:
-        if stores is not None:
-            stores.dispose()
+    except NoMarkets:
+        raise CliError(
+            _("the settings are invalid: name the markets to check with --market")
+        ) from None
     if as_json:
         print_json(
             [
@@ -80,14 +60,6 @@ def check(
     failed = [f for found in findings.values() for f in found if f.outcome is Outcome.FAIL]
     if failed:
         raise typer.Exit(1)
-
-
-def _served(settings: RegiocrmSettings | None) -> list[str]:
-    """The deployment's own market and its channel accounts'."""
-    if settings is None:
-        raise CliError(_("the settings are invalid: name the markets to check with --market"))
-    accounts = settings.channel_accounts.values()
-    return [settings.deployment.market, *(account.market for account in accounts)]
 
 
 @hookimpl

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import typer
 
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table
 from regiocrm.hookspecs import hookimpl
-from regiocrm.models.base import utcnow
 from regiocrm.platform.i18n import _
-from regiocrm.residency.storage import HORIZON_DAYS, Forecast, Storage
+from regiocrm.services.storage import StorageForecast, StorageService
 
 app = typer.Typer(
     help="Storage by organization, and when each quota runs out.", no_args_is_help=True
@@ -24,42 +23,35 @@ def report(ctx: typer.Context, as_json: JsonOption = False) -> None:
     the soonest first."""
     context = cli_context(ctx)
     context.require_migrated()
-    today = utcnow().date()
-    forecasts = Storage(context.stores, context.hooks, context.settings.storage).forecasts(today)
-    rows = [forecast.as_dict(today) for forecast in forecasts]
+    report = StorageService(context.application).report()
     if as_json:
-        print_json(rows)
+        print_json([forecast.as_json() for forecast in report.forecasts])
         return
     print_table(
         _("storage"),
         ["organization", "tier", "quota MiB", "used MiB", "MiB/day", "fastest", "runs out"],
         [
             [
-                row["organization"],
-                row["tier"],
-                "-" if row["quota_mib"] is None else f"{row['quota_mib']:,.0f}",
-                f"{row['used_mib']:,.1f}",
-                f"{row['growth_mib_per_day']:,.2f}",
-                _fastest_growing(forecast),
-                _runs_out(forecast, today),
+                forecast.organization,
+                forecast.tier,
+                "-" if forecast.quota_mib is None else f"{forecast.quota_mib:,.0f}",
+                f"{forecast.used_mib:,.1f}",
+                f"{forecast.growth_mib_per_day:,.2f}",
+                forecast.fastest_growing or "-",
+                _runs_out(forecast, report.horizon),
             ]
-            for forecast, row in zip(forecasts, rows, strict=True)
+            for forecast in report.forecasts
         ],
     )
 
 
-def _fastest_growing(forecast: Forecast) -> str:
-    fastest = forecast.fastest_growing
-    return "-" if fastest is None else fastest.value
-
-
-def _runs_out(forecast: Forecast, today: date) -> str:
+def _runs_out(forecast: StorageForecast, horizon: date) -> str:
     if forecast.quota_mib is None:
         return "-"
     if forecast.runs_out_on is not None:
         return forecast.runs_out_on.isoformat()
-    if forecast.total_growth_mib_per_day > 0:
-        return f"> {today + timedelta(days=HORIZON_DAYS)}"
+    if forecast.growing:
+        return f"> {horizon}"
     return _("not growing")
 
 

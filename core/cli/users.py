@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import func, select
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
-from regiocrm.crm.accounts import AccountError, create_organization, create_user, organization_named
+from regiocrm.crm.accounts import AccountError
 from regiocrm.hookspecs import hookimpl
-from regiocrm.interfaces.terms import OrganizationKind, UserRole
-from regiocrm.models import ApiToken, Organization, User
+from regiocrm.interfaces.terms import UserRole
 from regiocrm.platform.i18n import _
+from regiocrm.services.directory import DirectoryService
+from regiocrm.services.zones import ZoneService
 
 app = typer.Typer(help="Add and list users and their API tokens.", no_args_is_help=True)
 
@@ -29,31 +29,14 @@ def add(
 ) -> None:
     """Add a user and print a new API token as the last line (shown once, stored hashed)."""
     context = cli_context(ctx)
-    deployment = context.settings.deployment
     context.require_migrated()
     try:
-        with context.stores.session() as session:
-            organization = organization_named(session, org or deployment.organization)
-            if organization is None and org is not None:
-                raise AccountError(
-                    _(
-                        "unknown organization {org!r}: add it with"
-                        " `regiocrm orgs add {org!r} --kind dealer --market {market}`"
-                    ).format(org=org, market=deployment.market)
-                )
-            if organization is None:
-                organization = create_organization(
-                    session,
-                    name=deployment.organization,
-                    kind=OrganizationKind.OEM,
-                    market=deployment.market,
-                )
-            created = create_user(session, name=name, role=role, organization=organization)
+        created = DirectoryService(context.application).add_user(name, role, org)
     except AccountError as exc:
         raise CliError(str(exc)) from None
     typer.echo(
         _("created user {name} ({role}) in {organization}").format(
-            name=name, role=role.value, organization=created.organization.name
+            name=name, role=role.value, organization=created.user.organization
         )
     )
     typer.echo(_("API token, shown only now; send it as 'Authorization: Bearer <token>':"))
@@ -67,29 +50,8 @@ def list_users(
 ) -> None:
     """List users with their organization and how many live tokens they hold."""
     context = cli_context(ctx)
-    context.require_migrated(context.stores.home)
-    live_tokens = (
-        select(func.count(ApiToken.id))
-        .where(ApiToken.user_id == User.id, ApiToken.revoked_at.is_(None))
-        .scalar_subquery()
-    )
-    with context.stores.session() as session:
-        result = session.execute(
-            select(User, Organization.name, live_tokens)
-            .join(Organization, User.organization_id == Organization.id)
-            .order_by(User.name)
-        )
-        rows = [
-            {
-                "id": str(user.id),
-                "name": user.name,
-                "role": user.role.value,
-                "organization": org_name,
-                "active": user.active,
-                "tokens": tokens,
-            }
-            for user, org_name, tokens in result
-        ]
+    context.require_migrated(ZoneService(context.application).home)
+    rows = [user.as_json() for user in DirectoryService(context.application).users()]
     print_rows(_("users"), rows, ["name", "role", "organization", "active", "tokens"], as_json)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from regiocrm.hookspecs import hookimpl
-from regiocrm.http.deps import services
+from regiocrm.http.deps import AppDep
 from regiocrm.http.problems import problems
-from regiocrm.services.application import Application
+from regiocrm.services.zones import ZoneService
 
 router = APIRouter(tags=["health"])
 
@@ -25,12 +25,12 @@ router = APIRouter(tags=["health"])
         **problems(422),
     },
 )
-def healthz(svc: Annotated[Application, Depends(services)], response: Response) -> dict[str, Any]:
+def healthz(app: AppDep, response: Response) -> dict[str, Any]:
     """200 when every zone is reachable and at the migration heads, 503 otherwise.
 
     Database URLs and driver errors are left out: this endpoint needs no token.
     """
-    states = svc.migrator.states()
+    states = ZoneService(app).states()
     healthy = all(state.migrated for state in states)
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -1,0 +1,242 @@
+"""The directory for front ends: organizations, users and their API tokens, kept in the
+home zone (:mod:`regiocrm.crm.accounts` makes them and audits each)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import func, select
+
+from regiocrm.crm.accounts import AccountError, create_organization, create_user, organization_named
+from regiocrm.geo.chain import Located
+from regiocrm.interfaces.maps import Point
+from regiocrm.interfaces.terms import LicenceTier, OrganizationKind, UserRole
+from regiocrm.models import ApiToken, Organization, User
+from regiocrm.platform.i18n import _
+from regiocrm.services.application import Application
+from regiocrm.services.callers import Caller
+
+
+@dataclass(frozen=True)
+class NewOrganization:
+    """An organization to add.
+
+    :param licence_tier: ``None`` for what its kind usually holds.
+    :param location: where it is, in WGS-84; a dealer with one receives the leads nearest.
+    :param subdivision: its ISO 3166-2 subdivision of ``market``, whose public holidays its
+        clocks keep.
+    """
+
+    name: str
+    kind: OrganizationKind
+    market: str
+    parent: str | None = None
+    licence_tier: LicenceTier | None = None
+    address: str | None = None
+    location: Point | None = None
+    subdivision: str | None = None
+
+
+@dataclass(frozen=True)
+class OrganizationView:
+    """An organization as front ends list it, its parent by name."""
+
+    id: uuid.UUID
+    name: str
+    kind: OrganizationKind
+    market: str
+    subdivision: str | None
+    licence_tier: LicenceTier
+    parent: str | None
+    active: bool
+    address: str | None
+    lat: float | None
+    lon: float | None
+
+    @classmethod
+    def of(cls, org: Organization, parent: str | None) -> OrganizationView:
+        return cls(
+            org.id,
+            org.name,
+            org.kind,
+            org.market,
+            org.subdivision,
+            org.licence_tier,
+            parent,
+            org.active,
+            org.address,
+            org.latitude,
+            org.longitude,
+        )
+
+    @property
+    def where(self) -> str:
+        """Its market, with its subdivision when it has one (``AU-NSW``)."""
+        return self.market if self.subdivision is None else f"{self.market}-{self.subdivision}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The id as a string, enums as their values."""
+        return {field.name: _json(getattr(self, field.name)) for field in fields(self)}
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user as front ends list them: their organization by name and how many live API
+    tokens they hold."""
+
+    id: uuid.UUID
+    name: str
+    role: UserRole
+    organization: str
+    active: bool
+    tokens: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The id as a string, the role as its value."""
+        return {field.name: _json(getattr(self, field.name)) for field in fields(self)}
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """A user just added, and their first API token: shown once, only its digest is kept."""
+
+    user: UserView
+    token: str
+
+
+@dataclass(frozen=True)
+class Me:
+    """The calling user and their organization, as ``/api/me`` answers."""
+
+    id: uuid.UUID
+    name: str
+    role: UserRole
+    organization: OrganizationView
+
+    def as_json(self) -> dict[str, Any]:
+        org = self.organization
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "role": self.role.value,
+            "organization": {
+                "id": str(org.id),
+                "name": org.name,
+                "kind": org.kind.value,
+                "market": org.market,
+                "subdivision": org.subdivision,
+            },
+        }
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, OrganizationKind | LicenceTier | UserRole):
+        return value.value
+    return value
+
+
+class DirectoryService:
+    """Organizations and users: each method one transaction, committed before it returns.
+
+    Adding and listing is the deployment operator's work (the CLI, audited as the system);
+    a signed-in caller reads only their own entry.
+    """
+
+    def __init__(self, app: Application) -> None:
+        self.app = app
+
+    def locate(self, address: str, market: str) -> Located:
+        """Where an address is, from the market's map chain (an organization's location).
+
+        :raises regiocrm.geo.chain.NotLocated: naming each provider's reason.
+        """
+        return self.app.maps.geocode(address, market)
+
+    def add_organization(self, new: NewOrganization) -> OrganizationView:
+        """Add an organization; its licence tier defaults to what its kind usually holds.
+
+        :raises AccountError: for a blank or taken name, an unknown parent, a subdivision
+            the market does not have or a location not in WGS-84; nothing is stored.
+        """
+        with self.app.transaction() as session:
+            org = create_organization(
+                session,
+                name=new.name,
+                kind=new.kind,
+                market=new.market,
+                parent=new.parent,
+                licence_tier=new.licence_tier,
+                address=new.address,
+                location=new.location,
+                subdivision=new.subdivision,
+            )
+            return OrganizationView.of(org, new.parent)
+
+    def organizations(self) -> list[OrganizationView]:
+        """Every organization, by name."""
+        with self.app.transaction() as session:
+            orgs = session.scalars(select(Organization).order_by(Organization.name)).all()
+            names = {org.id: org.name for org in orgs}
+            return [
+                OrganizationView.of(org, names.get(org.parent_id) if org.parent_id else None)
+                for org in orgs
+            ]
+
+    def add_user(self, name: str, role: UserRole, organization: str | None = None) -> NewAccount:
+        """Add a user and issue their first API token. By default they join the
+        deployment's own organization, which is added (as the OEM) if it is not yet.
+
+        :raises AccountError: for a blank or taken name, or an unknown organization;
+            nothing is stored.
+        """
+        deployment = self.app.settings.deployment
+        with self.app.transaction() as session:
+            org = organization_named(session, organization or deployment.organization)
+            if org is None and organization is not None:
+                raise AccountError(
+                    _(
+                        "unknown organization {org!r}: add it with"
+                        " `regiocrm orgs add {org!r} --kind dealer --market {market}`"
+                    ).format(org=organization, market=deployment.market)
+                )
+            if org is None:
+                org = create_organization(
+                    session,
+                    name=deployment.organization,
+                    kind=OrganizationKind.OEM,
+                    market=deployment.market,
+                )
+            created = create_user(session, name=name, role=role, organization=org)
+            user = created.user
+            view = UserView(user.id, user.name, user.role, org.name, user.active, tokens=1)
+            return NewAccount(view, created.token)
+
+    def users(self) -> list[UserView]:
+        """Every user, by name, with their organization and live tokens."""
+        live_tokens = (
+            select(func.count(ApiToken.id))
+            .where(ApiToken.user_id == User.id, ApiToken.revoked_at.is_(None))
+            .scalar_subquery()
+        )
+        with self.app.transaction() as session:
+            result = session.execute(
+                select(User, Organization.name, live_tokens)
+                .join(Organization, User.organization_id == Organization.id)
+                .order_by(User.name)
+            )
+            return [
+                UserView(user.id, user.name, user.role, org_name, user.active, tokens)
+                for user, org_name, tokens in result
+            ]
+
+    def me(self, caller: Caller) -> Me:
+        """The caller's own entry, with their organization."""
+        with self.app.transaction() as session:
+            org = session.get_one(Organization, caller.organization_id)
+            parent = session.get(Organization, org.parent_id) if org.parent_id else None
+            organization = OrganizationView.of(org, parent.name if parent else None)
+            return Me(caller.user_id, caller.name, caller.role, organization)
