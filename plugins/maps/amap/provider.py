@@ -137,7 +137,7 @@ def _call(client: httpx.Client, url: str, params: dict[str, str], key: str) -> d
         return body
     detail = redact(f"infocode {infocode}: {body.get('info', '')}", key)
     if status != "0":
-        raise MapUnavailable(f"amap answered an unknown status {status!r}")
+        raise MapUnavailable(f"amap answered an unknown status {redact(repr(status), key)}")
     if infocode in REFUSED_EXTRA or (
         infocode.startswith("100") and infocode != "10000" and infocode not in TRANSIENT
     ):
