@@ -178,7 +178,7 @@ class MapProviderConformance:
     plugin: ClassVar[Any] = None
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """One test per entry of this provider's tables, named by its key, and per call
+        """One test per answer of this provider's tables, named by the answer, and per call
         (``geocode``, and ``reverse`` where the provider declares one)."""
         unconfigured = self.unconfigured
         if unconfigured is None:
