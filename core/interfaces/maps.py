@@ -137,6 +137,11 @@ class ApiKeySettings(MapProviderSettings):
 class MapProvider(ABC):
     """A map provider. Subclass it, set the class attributes, implement the methods.
 
+    The core calls :meth:`geocode` and :meth:`reverse`, which do what every provider does
+    before it may call its API (an empty address names no place; missing credentials are
+    a refusal, see :meth:`secret`) and then ask :meth:`lookup_address` and
+    :meth:`lookup_point`, the provider's own part.
+
     :cvar name: the provider's name in packs' chains and in settings (``amap``).
     :cvar datum: the datum the provider's API speaks.
     :cvar settings_model: its ``[maps.<name>]`` section; secrets as ``SecretStr``.
@@ -148,27 +153,73 @@ class MapProvider(ABC):
     settings_model: ClassVar[type[MapProviderSettings]] = MapProviderSettings
     offline: ClassVar[bool] = False
 
-    def configured(self, settings: Any) -> bool:
-        """Whether the deployment gave what the provider needs (its API key). A chain
-        passes over a provider that is not configured. Default: an :class:`ApiKeySettings`
-        section needs its key; any other needs nothing."""
+    def secret(self, settings: Any) -> str:
+        """The credential a call needs, which no message may show (:func:`redact` it).
+        Default: an :class:`ApiKeySettings` section's key; ``""`` for any other section,
+        which needs none. Override it for other credentials.
+
+        :raises MapRefused: when the deployment did not give it (so the chain moves on).
+        """
         if isinstance(settings, ApiKeySettings):
-            return bool(settings.key and settings.key.get_secret_value())
+            return settings.api_key(self.name)
+        return ""
+
+    def configured(self, settings: Any) -> bool:
+        """Whether the deployment gave what the provider needs (:meth:`secret` has it). A
+        chain passes over a provider that is not configured."""
+        try:
+            self.secret(settings)
+        except MapRefused:
+            return False
         return True
 
-    @abstractmethod
     def geocode(self, address: str, *, market: str, settings: Any, client: httpx.Client) -> Place:
-        """The place an address names, its point in :attr:`datum`.
+        """The place an address names, its point in :attr:`datum`, from
+        :meth:`lookup_address` once the address is not empty and the credentials are there.
 
+        :raises NoResult: for an empty address, or when the provider finds nothing.
+        :raises MapRefused: for missing credentials, a bad key or an exhausted quota.
+        :raises MapUnavailable: for a timeout, a network failure or an answer it cannot read.
+        """
+        if not address.strip():
+            raise NoResult(f"{self.name}: an empty address names no place")
+        secret = self.secret(settings)
+        return self.lookup_address(
+            address, market=market, settings=settings, secret=secret, client=client
+        )
+
+    def reverse(self, point: Point, *, market: str, settings: Any, client: httpx.Client) -> Place:
+        """The address at a point given in :attr:`datum`, from :meth:`lookup_point` once the
+        credentials are there.
+
+        :raises NoResult: when the provider has no address there.
+        :raises MapRefused: for missing credentials, a bad key or an exhausted quota.
+        :raises MapUnavailable: for a timeout, a network failure or an answer it cannot read.
+        """
+        secret = self.secret(settings)
+        return self.lookup_point(
+            point, market=market, settings=settings, secret=secret, client=client
+        )
+
+    @abstractmethod
+    def lookup_address(
+        self, address: str, *, market: str, settings: Any, secret: str, client: httpx.Client
+    ) -> Place:
+        """Ask the provider for the place a non-empty address names.
+
+        :param secret: what :meth:`secret` gave for ``settings``.
         :raises NoResult: when the provider finds nothing.
         :raises MapRefused: for a bad key or an exhausted quota.
         :raises MapUnavailable: for a timeout, a network failure or an answer it cannot read.
         """
 
     @abstractmethod
-    def reverse(self, point: Point, *, market: str, settings: Any, client: httpx.Client) -> Place:
-        """The address at a point given in :attr:`datum`.
+    def lookup_point(
+        self, point: Point, *, market: str, settings: Any, secret: str, client: httpx.Client
+    ) -> Place:
+        """Ask the provider for the address at a point given in :attr:`datum`.
 
+        :param secret: what :meth:`secret` gave for ``settings``.
         :raises NoResult: when the provider has no address there.
         :raises MapRefused: for a bad key or an exhausted quota.
         :raises MapUnavailable: for a timeout, a network failure or an answer it cannot read.

@@ -297,13 +297,17 @@ class Failing(MapProvider):
         self.error = error
         self.point = point
 
-    def geocode(self, address: str, *, market: str, settings: Any, client: Any) -> Place:
+    def lookup_address(
+        self, address: str, *, market: str, settings: Any, secret: str, client: Any
+    ) -> Place:
         if self.error is not None:
             raise self.error
         assert self.point is not None
         return Place(self.point, address, "test")
 
-    def reverse(self, point: Point, *, market: str, settings: Any, client: Any) -> Place:
+    def lookup_point(
+        self, point: Point, *, market: str, settings: Any, secret: str, client: Any
+    ) -> Place:
         raise NoResult("nothing here")
 
     def map_link(self, point: Point) -> str:

@@ -9,17 +9,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-import pytest
-
-from regiocrm.interfaces.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
-from regiocrm.platform.hooks import Hooks
+from regiocrm.interfaces.maps import Datum, Place, Point
 from regiocrm.plugins.maps.amap import AmapProvider, AmapSettings
 from regiocrm.testing import answering
+from regiocrm.testing.maps import Answer, Call, Lookup, MapProviderConformance
 
 KEY = "0123456789abcdef0123456789abcdef"
 SETTINGS = AmapSettings(key=KEY)
 ADDRESS = "北京市朝阳区阜通东大街6号"
+POINT = Point(39.990464, 116.481488, Datum.GCJ02)
 
 GEOCODED = {
     "status": "1",
@@ -45,7 +43,6 @@ GEOCODED = {
         }
     ],
 }
-NOTHING = {"status": "1", "info": "OK", "infocode": "10000", "count": "0", "geocodes": []}
 REVERSED = {
     "status": "1",
     "info": "OK",
@@ -64,212 +61,107 @@ REVERSED = {
         },
     },
 }
-AT_SEA = {
-    "status": "1",
-    "info": "OK",
-    "infocode": "10000",
-    "regeocode": {
-        "formatted_address": [],
-        "addressComponent": {"country": [], "province": [], "city": [], "district": []},
-    },
-}
 
 
-def error(info: str, infocode: str) -> dict[str, str]:
-    return {"status": "0", "info": info, "infocode": infocode}
+def error(info: str, infocode: str) -> Answer:
+    body = {"status": "0", "info": info, "infocode": infocode}
+    return Answer(body, says=(infocode, info), name=info)
 
 
-@pytest.fixture
-def provider() -> AmapProvider:
-    return AmapProvider()
+def geocodes(*found: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "1", "count": "1", "geocodes": list(found)}
 
 
-def geocode(provider: AmapProvider, client: httpx.Client) -> Any:
-    return provider.geocode(ADDRESS, market="CN", settings=SETTINGS, client=client)
+class TestAmap(MapProviderConformance):
+    provider = AmapProvider()
+    settings = SETTINGS
+    market = "CN"
+    address = ADDRESS
+    geocoded = Lookup(
+        Call(
+            "https://restapi.amap.com/v3/geocode/geo",
+            {"address": ADDRESS, "output": "JSON", "key": KEY},
+        ),
+        Answer(GEOCODED),
+        Place(Point(39.990633, 116.483038, Datum.GCJ02), "北京市朝阳区阜通东大街6号", "门牌号"),
+    )
+    nothing = (
+        Answer(
+            {"status": "1", "info": "OK", "infocode": "10000", "count": "0", "geocodes": []},
+            name="count 0",
+        ),
+    )
+    point = POINT
+    reversed = Lookup(
+        # AMap asks for at most six decimals, longitude first.
+        Call(
+            "https://restapi.amap.com/v3/geocode/regeo",
+            {
+                "location": "116.481488,39.990464",
+                "extensions": "base",
+                "output": "JSON",
+                "key": KEY,
+            },
+        ),
+        Answer(REVERSED),
+        Place(POINT, "北京市朝阳区望京街道方恒国际中心B座方恒国际"),
+    )
+    nowhere = (
+        Answer(
+            {
+                "status": "1",
+                "info": "OK",
+                "infocode": "10000",
+                "regeocode": {
+                    "formatted_address": [],
+                    "addressComponent": {"country": [], "province": [], "city": [], "district": []},
+                },
+            },
+            name="at sea, formatted_address []",
+        ),
+    )
+    refusals = (
+        error("INVALID_USER_KEY", "10001"),
+        error("SERVICE_NOT_AVAILABLE", "10002"),
+        error("DAILY_QUERY_OVER_LIMIT", "10003"),
+        error("ACCESS_TOO_FREQUENT", "10004"),
+        error("INVALID_USER_IP", "10005"),
+        error("USERKEY_PLAT_NOMATCH", "10009"),
+        error("CUQPS_HAS_EXCEEDED_THE_LIMIT", "10021"),
+        error("USER_DAILY_QUERY_OVER_LIMIT", "10044"),
+        error("INSUFFICIENT_ABROAD_PRIVILEGES", "20011"),
+    )
+    failures = (
+        error("GATEWAY_TIMEOUT", "10015"),
+        error("SERVER_IS_BUSY", "10016"),
+        error("INVALID_PARAMS", "20000"),
+        error("UNKNOWN_ERROR", "20003"),
+        error("ENGINE_RESPONSE_DATA_ERROR", "30001"),
+    )
+    server_errors = (Answer(status=502, text="Bad Gateway", says=("502",), name="502"),)
+    non_json = "<response><status>1</status>"
+    wrong_shapes = (
+        Answer({"status": "1", "count": "1"}, name="no geocodes"),
+        Answer(geocodes({"location": []}), name="location a list"),
+        Answer(geocodes({"location": "39.99,116.48,0"}), name="three numbers"),
+        Answer(geocodes({"location": "200.0,39.99"}), name="longitude 200"),
+        Answer({"status": 1, "info": "OK"}, name="status a number"),
+    )
 
 
-def reverse(provider: AmapProvider, client: httpx.Client) -> Any:
-    point = Point(39.990464, 116.481488, Datum.GCJ02)
-    return provider.reverse(point, market="CN", settings=SETTINGS, client=client)
-
-
-def test_geocode_request(provider, provider_api) -> None:
-    client, recorder = provider_api(answering(GEOCODED))
-
-    geocode(provider, client)
-
-    url = urlsplit(str(recorder.requests[0].url))
-    assert (url.scheme, url.netloc, url.path) == ("https", "restapi.amap.com", "/v3/geocode/geo")
-    assert recorder.query == {"address": [ADDRESS], "output": ["JSON"], "key": [KEY]}
-    assert KEY not in str(recorder.requests[0].headers)
-
-
-def test_geocode_reads_lng_lat_string_as_a_gcj02_point(provider, provider_api) -> None:
-    client, _ = provider_api(answering(GEOCODED))
-
-    place = geocode(provider, client)
-
-    assert place.point == Point(39.990633, 116.483038, Datum.GCJ02)
-    assert place.address == "北京市朝阳区阜通东大街6号"
-    assert place.precision == "门牌号"
-
-
-def test_geocode_reads_empty_fields_as_none(provider, provider_api) -> None:
+def test_geocode_reads_empty_fields_as_none(provider_api) -> None:
     empty = {**GEOCODED, "geocodes": [{**GEOCODED["geocodes"][0], "level": []}]}
     client, _ = provider_api(answering(empty))
 
-    assert geocode(provider, client).precision is None
+    place = AmapProvider().geocode(ADDRESS, market="CN", settings=SETTINGS, client=client)
+
+    assert place.precision is None
 
 
-def test_reverse_sends_lng_first_with_six_decimals(provider, provider_api) -> None:
-    client, recorder = provider_api(answering(REVERSED))
-
-    place = reverse(provider, client)
-
-    assert urlsplit(str(recorder.requests[0].url)).path == "/v3/geocode/regeo"
-    assert recorder.query == {
-        "location": ["116.481488,39.990464"],
-        "extensions": ["base"],
-        "output": ["JSON"],
-        "key": [KEY],
-    }
-    assert place.address == "北京市朝阳区望京街道方恒国际中心B座方恒国际"
-    assert place.point.datum is Datum.GCJ02
-
-
-def test_count_zero_is_no_result(provider, provider_api) -> None:
-    client, _ = provider_api(answering(NOTHING))
-
-    with pytest.raises(NoResult):
-        geocode(provider, client)
-
-
-def test_an_empty_list_address_is_no_result(provider, provider_api) -> None:
-    client, _ = provider_api(answering(AT_SEA))
-
-    with pytest.raises(NoResult):
-        reverse(provider, client)
-
-
-@pytest.mark.parametrize(
-    ("info", "infocode"),
-    [
-        ("INVALID_USER_KEY", "10001"),
-        ("SERVICE_NOT_AVAILABLE", "10002"),
-        ("DAILY_QUERY_OVER_LIMIT", "10003"),
-        ("ACCESS_TOO_FREQUENT", "10004"),
-        ("INVALID_USER_IP", "10005"),
-        ("USERKEY_PLAT_NOMATCH", "10009"),
-        ("CUQPS_HAS_EXCEEDED_THE_LIMIT", "10021"),
-        ("USER_DAILY_QUERY_OVER_LIMIT", "10044"),
-        ("INSUFFICIENT_ABROAD_PRIVILEGES", "20011"),
-    ],
-)
-def test_key_and_quota_infocodes_are_refusals(
-    provider, provider_api, info: str, infocode: str
-) -> None:
-    client, _ = provider_api(answering(error(info, infocode)))
-
-    with pytest.raises(MapRefused) as raised:
-        geocode(provider, client)
-
-    assert infocode in str(raised.value)
-    assert info in str(raised.value)
-    assert KEY not in str(raised.value)
-
-
-@pytest.mark.parametrize(
-    ("info", "infocode"),
-    [
-        ("GATEWAY_TIMEOUT", "10015"),
-        ("SERVER_IS_BUSY", "10016"),
-        ("INVALID_PARAMS", "20000"),
-        ("UNKNOWN_ERROR", "20003"),
-        ("ENGINE_RESPONSE_DATA_ERROR", "30001"),
-    ],
-)
-def test_transient_and_parameter_infocodes_are_unavailable(
-    provider, provider_api, info: str, infocode: str
-) -> None:
-    client, _ = provider_api(answering(error(info, infocode)))
-
-    with pytest.raises(MapUnavailable, match=infocode):
-        reverse(provider, client)
-
-
-def test_timeout_is_unavailable_and_hides_the_url(provider, provider_api) -> None:
-    def timeout(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout(f"timed out: {request.url}", request=request)
-
-    client, _ = provider_api(timeout)
-
-    with pytest.raises(MapUnavailable, match="ReadTimeout") as raised:
-        geocode(provider, client)
-
-    assert KEY not in str(raised.value)
-    assert raised.value.__cause__ is None
-
-
-def test_non_json_is_unavailable(provider, provider_api) -> None:
-    client, _ = provider_api(
-        lambda request: httpx.Response(200, text="<response><status>1</status>")
-    )
-
-    with pytest.raises(MapUnavailable, match="non-JSON"):
-        geocode(provider, client)
-
-
-def test_server_error_is_unavailable(provider, provider_api) -> None:
-    client, _ = provider_api(lambda request: httpx.Response(502, text="Bad Gateway"))
-
-    with pytest.raises(MapUnavailable, match="502"):
-        geocode(provider, client)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        ["1"],
-        {"status": "1", "count": "1"},
-        {"status": "1", "count": "1", "geocodes": [{"location": []}]},
-        {"status": "1", "count": "1", "geocodes": [{"location": "39.99,116.48,0"}]},
-        {"status": "1", "count": "1", "geocodes": [{"location": "200.0,39.99"}]},
-        {"status": 1, "info": "OK"},
-    ],
-)
-def test_wrong_shapes_are_unavailable(provider, provider_api, body: Any) -> None:
-    client, _ = provider_api(answering(body))
-
-    with pytest.raises(MapUnavailable):
-        geocode(provider, client)
-
-
-def test_without_a_key_it_refuses_without_calling(provider, provider_api) -> None:
-    client, recorder = provider_api(answering(GEOCODED))
-
-    with pytest.raises(MapRefused):
-        provider.geocode(ADDRESS, market="CN", settings=AmapSettings(), client=client)
-
-    assert recorder.requests == []
-
-
-def test_configured_needs_a_key(provider) -> None:
-    assert provider.configured(SETTINGS)
-    assert not provider.configured(AmapSettings())
-
-
-def test_map_link_is_the_uri_api_marker_lng_first(provider) -> None:
+def test_map_link_is_the_uri_api_marker_lng_first() -> None:
     point = Point(39.990633, 116.483038, Datum.GCJ02)
+    provider = AmapProvider()
 
     assert provider.map_link(point) == "https://uri.amap.com/marker?position=116.483038,39.990633"
     named = parse_qs(urlsplit(provider.map_link(point, title="方恒国际")).query)
     assert named == {"position": ["116.483038,39.990633"], "name": ["方恒国际"]}
-
-
-def test_the_plugin_registers_the_provider(plugin_manager) -> None:
-    # A built-in plugin: registered through the same hook as an installed one.
-    provider = Hooks(plugin_manager).map_providers()["amap"]
-
-    assert isinstance(provider, AmapProvider)
-    assert provider.datum is Datum.GCJ02
-    assert provider.settings_model is AmapSettings

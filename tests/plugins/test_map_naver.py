@@ -10,18 +10,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-import pytest
-
-from regiocrm.interfaces.maps import Datum, MapRefused, MapUnavailable, NoResult, Point
-from regiocrm.platform.hooks import Hooks
+from regiocrm.interfaces.maps import Datum, Place, Point
 from regiocrm.plugins.maps.naver import NaverProvider, NaverSettings
 from regiocrm.testing import answering
+from regiocrm.testing.maps import Answer, Call, Lookup, MapProviderConformance
 
 KEY_ID = "abcd1234ef"
 KEY = "NaverClientSecret0123456789abcdefGHIJ"
 SETTINGS = NaverSettings(key_id=KEY_ID, key=KEY)
 ADDRESS = "분당구 불정로 6"
+POINT = Point(37.3595963, 127.1054328, Datum.WGS84)
+# The key never goes in the URL.
+KEY_HEADERS = {"x-ncp-apigw-api-key-id": KEY_ID, "x-ncp-apigw-api-key": KEY}
 
 GEOCODED = {
     "status": "OK",
@@ -44,13 +44,6 @@ GEOCODED = {
     ],
     "errorMessage": "",
 }
-NOTHING = {
-    "status": "OK",
-    "meta": {"totalCount": 0, "page": 1, "count": 0},
-    "addresses": [],
-    "errorMessage": "",
-}
-INVALID_REQUEST = {"status": "INVALID_REQUEST", "errorMessage": "query is INVALID"}
 
 
 def area(name: str) -> dict[str, Any]:
@@ -98,216 +91,131 @@ ROADADDR = {
 }
 OK = {"code": 0, "name": "ok", "message": "done"}
 REVERSED = {"status": OK, "results": [ROADADDR, ADDR, LEGALCODE]}
-NO_RESULTS = {
-    "status": {"code": 3, "name": "no results", "message": "요청한 데이타의 결과가 없습니다."},
-    "results": [],
-}
-AUTH_FAILED = {
-    "error": {
-        "errorCode": "200",
-        "message": "Authentication Failed",
-        "details": "Invalid authentication information.",
-    }
-}
-QUOTA_EXCEEDED = {
-    "error": {"errorCode": "400", "message": "Quota Exceeded", "details": "Quota Exceeded."}
-}
-ENDPOINT_ERROR = {"error": {"errorCode": "500", "message": "Endpoint Error"}}
 
 
-@pytest.fixture
-def provider() -> NaverProvider:
-    return NaverProvider()
+def gateway_error(status: int, code: str, message: str, details: str) -> Answer:
+    body = {"error": {"errorCode": code, "message": message, "details": details}}
+    return Answer(body, status, says=(f"HTTP {status}", f"{code} {message}"), name=message)
 
 
-def geocode(provider: NaverProvider, client: httpx.Client) -> Any:
-    return provider.geocode(ADDRESS, market="KR", settings=SETTINGS, client=client)
+def addresses(*found: dict[str, Any], name: str) -> Answer:
+    return Answer({"status": "OK", "addresses": list(found)}, name=name)
 
 
-def reverse(provider: NaverProvider, client: httpx.Client) -> Any:
-    point = Point(37.3595963, 127.1054328, Datum.WGS84)
-    return provider.reverse(point, market="KR", settings=SETTINGS, client=client)
-
-
-def test_geocode_authenticates_with_headers_only(provider, provider_api) -> None:
-    client, recorder = provider_api(answering(GEOCODED))
-
-    geocode(provider, client)
-
-    request = recorder.requests[0]
-    url = urlsplit(str(request.url))
-    assert (url.scheme, url.netloc, url.path) == (
-        "https",
-        "maps.apigw.ntruss.com",
-        "/map-geocode/v2/geocode",
+class TestNaver(MapProviderConformance):
+    provider = NaverProvider()
+    settings = SETTINGS
+    market = "KR"
+    address = ADDRESS
+    geocoded = Lookup(
+        Call(
+            "https://maps.apigw.ntruss.com/map-geocode/v2/geocode", {"query": ADDRESS}, KEY_HEADERS
+        ),
+        Answer(GEOCODED),
+        # x is the longitude; the road address is preferred.
+        Place(POINT, "경기도 성남시 분당구 불정로 6 NAVER그린팩토리"),
     )
-    assert recorder.query == {"query": [ADDRESS]}
-    assert request.headers["x-ncp-apigw-api-key-id"] == KEY_ID
-    assert request.headers["x-ncp-apigw-api-key"] == KEY
-    assert KEY not in str(request.url)
+    nothing = (
+        Answer(
+            {
+                "status": "OK",
+                "meta": {"totalCount": 0, "page": 1, "count": 0},
+                "addresses": [],
+                "errorMessage": "",
+            },
+            name="totalCount 0",
+        ),
+    )
+    point = POINT
+    reversed = Lookup(
+        Call(
+            "https://maps.apigw.ntruss.com/map-reversegeocode/v2/gc",
+            {
+                "coords": "127.1054328,37.3595963",
+                "sourcecrs": "EPSG:4326",
+                "orders": "roadaddr,addr,legalcode",
+                "output": "json",
+            },
+            KEY_HEADERS,
+        ),
+        Answer(REVERSED),
+        # The road-name address comes first.
+        Place(POINT, "경기도 성남시 분당구 불정로 6", "roadaddr"),
+    )
+    nowhere = (
+        Answer(
+            {
+                "status": {
+                    "code": 3,
+                    "name": "no results",
+                    "message": "요청한 데이타의 결과가 없습니다.",
+                },
+                "results": [],
+            },
+            name="no results",
+        ),
+    )
+    refusals = (
+        gateway_error(401, "200", "Authentication Failed", "Invalid authentication information."),
+        gateway_error(429, "400", "Quota Exceeded", "Quota Exceeded."),
+    )
+    failures = (
+        Answer(
+            {"status": "INVALID_REQUEST", "errorMessage": "query is INVALID"},
+            400,
+            says=("INVALID_REQUEST",),
+            name="invalid request",
+        ),
+    )
+    server_errors = (
+        Answer(
+            {"error": {"errorCode": "500", "message": "Endpoint Error"}},
+            500,
+            says=("HTTP 500",),
+            name="500",
+        ),
+        Answer(status=504, text="Gateway Timeout", says=("HTTP 504",), name="504"),
+    )
+    # The gc default output is XML; a non-JSON body is not an answer.
+    non_json = "<response><status>"
+    wrong_shapes = (
+        addresses({"x": "127.1"}, name="no y"),
+        addresses({"x": "east", "y": "37.3"}, name="x in words"),
+        Answer({"status": "OK"}, name="no addresses"),
+    )
+    unconfigured = (NaverSettings(), NaverSettings(key=KEY), NaverSettings(key_id=KEY_ID))
 
 
-def test_geocode_reads_x_as_longitude_and_prefers_the_road_address(provider, provider_api) -> None:
-    client, _ = provider_api(answering(GEOCODED))
-
-    place = geocode(provider, client)
-
-    assert place.point == Point(37.3595963, 127.1054328, Datum.WGS84)
-    assert place.address == "경기도 성남시 분당구 불정로 6 NAVER그린팩토리"
-
-
-def test_geocode_falls_back_to_the_jibun_address(provider, provider_api) -> None:
+def test_geocode_falls_back_to_the_jibun_address(provider_api) -> None:
     jibun_only = {**GEOCODED, "addresses": [{**GEOCODED["addresses"][0], "roadAddress": ""}]}
     client, _ = provider_api(answering(jibun_only))
 
-    assert geocode(provider, client).address == "경기도 성남시 분당구 정자동 178-1 NAVER그린팩토리"
+    place = NaverProvider().geocode(ADDRESS, market="KR", settings=SETTINGS, client=client)
+
+    assert place.address == "경기도 성남시 분당구 정자동 178-1 NAVER그린팩토리"
 
 
-def test_reverse_request(provider, provider_api) -> None:
-    client, recorder = provider_api(answering(REVERSED))
-
-    reverse(provider, client)
-
-    request = recorder.requests[0]
-    assert urlsplit(str(request.url)).path == "/map-reversegeocode/v2/gc"
-    assert recorder.query == {
-        "coords": ["127.1054328,37.3595963"],
-        "sourcecrs": ["EPSG:4326"],
-        "orders": ["roadaddr,addr,legalcode"],
-        "output": ["json"],
-    }
-    assert request.headers["x-ncp-apigw-api-key"] == KEY
+def reverse(client: Any) -> Place:
+    return NaverProvider().reverse(POINT, market="KR", settings=SETTINGS, client=client)
 
 
-def test_reverse_builds_the_road_name_address_first(provider, provider_api) -> None:
-    client, _ = provider_api(answering(REVERSED))
-
-    place = reverse(provider, client)
-
-    assert place.address == "경기도 성남시 분당구 불정로 6"
-    assert place.precision == "roadaddr"
-
-
-def test_reverse_falls_back_to_lot_number_then_legal_dong(provider, provider_api) -> None:
+def test_reverse_falls_back_to_lot_number_then_legal_dong(provider_api) -> None:
     client, _ = provider_api(answering({"status": OK, "results": [ADDR, LEGALCODE]}))
-    assert reverse(provider, client).address == "경기도 성남시 분당구 정자동 178-1"
+    assert reverse(client).address == "경기도 성남시 분당구 정자동 178-1"
 
     client, _ = provider_api(answering({"status": OK, "results": [LEGALCODE]}))
-    place = reverse(provider, client)
+    place = reverse(client)
     assert (place.address, place.precision) == ("경기도 성남시 분당구 정자동", "legalcode")
 
 
-def test_a_mountain_lot_is_written_with_san(provider, provider_api) -> None:
+def test_a_mountain_lot_is_written_with_san(provider_api) -> None:
     mountain = {**ADDR, "land": {**ADDR["land"], "type": "2", "number2": ""}}
     client, _ = provider_api(answering({"status": OK, "results": [mountain]}))
 
-    assert reverse(provider, client).address == "경기도 성남시 분당구 정자동 산178"
+    assert reverse(client).address == "경기도 성남시 분당구 정자동 산178"
 
 
-def test_no_addresses_is_no_result(provider, provider_api) -> None:
-    client, _ = provider_api(answering(NOTHING))
-
-    with pytest.raises(NoResult):
-        geocode(provider, client)
-
-
-def test_reverse_no_results_is_no_result(provider, provider_api) -> None:
-    client, _ = provider_api(answering(NO_RESULTS))
-
-    with pytest.raises(NoResult):
-        reverse(provider, client)
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "text"),
-    [
-        (401, AUTH_FAILED, "200 Authentication Failed"),
-        (429, QUOTA_EXCEEDED, "400 Quota Exceeded"),
-    ],
-)
-def test_gateway_auth_and_quota_errors_are_refusals(
-    provider, provider_api, status: int, body: Any, text: str
-) -> None:
-    client, _ = provider_api(answering(body, status))
-
-    with pytest.raises(MapRefused) as raised:
-        geocode(provider, client)
-
-    assert f"HTTP {status}" in str(raised.value)
-    assert text in str(raised.value)
-    assert KEY not in str(raised.value)
-
-
-def test_invalid_request_is_unavailable(provider, provider_api) -> None:
-    client, _ = provider_api(answering(INVALID_REQUEST, 400))
-
-    with pytest.raises(MapUnavailable, match="INVALID_REQUEST"):
-        geocode(provider, client)
-
-
-def test_timeout_is_unavailable(provider, provider_api) -> None:
-    def timeout(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("timed out", request=request)
-
-    client, _ = provider_api(timeout)
-
-    with pytest.raises(MapUnavailable, match="ReadTimeout"):
-        reverse(provider, client)
-
-
-def test_non_json_is_unavailable(provider, provider_api) -> None:
-    # The gc default output is XML; a non-JSON body is not an answer.
-    client, _ = provider_api(lambda request: httpx.Response(200, text="<response><status>"))
-
-    with pytest.raises(MapUnavailable, match="non-JSON"):
-        reverse(provider, client)
-
-
-@pytest.mark.parametrize(
-    "response",
-    [httpx.Response(500, json=ENDPOINT_ERROR), httpx.Response(504, text="Gateway Timeout")],
-)
-def test_server_errors_are_unavailable(provider, provider_api, response: httpx.Response) -> None:
-    client, _ = provider_api(lambda request: response)
-
-    with pytest.raises(MapUnavailable, match=f"HTTP {response.status_code}"):
-        geocode(provider, client)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        ["OK"],
-        {"status": "OK", "addresses": [{"x": "127.1"}]},
-        {"status": "OK", "addresses": [{"x": "east", "y": "37.3"}]},
-        {"status": "OK"},
-    ],
-)
-def test_wrong_shapes_are_unavailable(provider, provider_api, body: Any) -> None:
-    client, _ = provider_api(answering(body))
-
-    with pytest.raises(MapUnavailable):
-        geocode(provider, client)
-
-
-def test_without_credentials_it_refuses_without_calling(provider, provider_api) -> None:
-    client, recorder = provider_api(answering(GEOCODED))
-
-    for settings in (NaverSettings(), NaverSettings(key=KEY), NaverSettings(key_id=KEY_ID)):
-        with pytest.raises(MapRefused):
-            provider.geocode(ADDRESS, market="KR", settings=settings, client=client)
-
-    assert recorder.requests == []
-
-
-def test_configured_needs_both_the_id_and_the_secret(provider) -> None:
-    assert provider.configured(SETTINGS)
-    assert not provider.configured(NaverSettings(key_id=KEY_ID))
-    assert not provider.configured(NaverSettings(key=KEY))
-    assert KEY not in repr(SETTINGS)
-
-
-def test_map_link_is_the_app_url_scheme_place_action(provider) -> None:
+def test_map_link_is_the_app_url_scheme_place_action() -> None:
     link = NaverProvider(appname="com.example.crm").map_link(
         Point(37.3595963, 127.1054328), title="그린팩토리"
     )
@@ -320,12 +228,3 @@ def test_map_link_is_the_app_url_scheme_place_action(provider) -> None:
         "name": ["그린팩토리"],
         "appname": ["com.example.crm"],
     }
-
-
-def test_the_plugin_registers_the_provider(plugin_manager) -> None:
-    # A built-in plugin: registered through the same hook as an installed one.
-    provider = Hooks(plugin_manager).map_providers()["naver"]
-
-    assert isinstance(provider, NaverProvider)
-    assert provider.datum is Datum.WGS84
-    assert provider.settings_model is NaverSettings

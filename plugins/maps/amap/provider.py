@@ -64,13 +64,17 @@ class AmapProvider(MapProvider):
     datum = Datum.GCJ02
     settings_model = AmapSettings
 
-    def geocode(
-        self, address: str, *, market: str, settings: AmapSettings, client: httpx.Client
+    def lookup_address(
+        self,
+        address: str,
+        *,
+        market: str,
+        settings: AmapSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
-        if not address.strip():
-            raise NoResult("amap: an empty address names no place")
-        key = settings.api_key("amap")
-        body = _call(client, GEOCODE_URL, {"address": address, "output": "JSON", "key": key}, key)
+        params = {"address": address, "output": "JSON", "key": secret}
+        body = _call(client, GEOCODE_URL, params, secret)
         geocodes: Any = body.get("geocodes")
         if geocodes == [] or body.get("count") == "0":
             raise NoResult("amap found nothing (count 0)")
@@ -86,18 +90,23 @@ class AmapProvider(MapProvider):
             precision=_text(first.get("level")),
         )
 
-    def reverse(
-        self, point: Point, *, market: str, settings: AmapSettings, client: httpx.Client
+    def lookup_point(
+        self,
+        point: Point,
+        *,
+        market: str,
+        settings: AmapSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
-        key = settings.api_key("amap")
         params = {
             # AMap asks for at most six decimals, longitude first.
             "location": f"{point.lon:.6f},{point.lat:.6f}",
             "extensions": "base",
             "output": "JSON",
-            "key": key,
+            "key": secret,
         }
-        regeocode = _call(client, REVERSE_URL, params, key).get("regeocode")
+        regeocode = _call(client, REVERSE_URL, params, secret).get("regeocode")
         if not isinstance(regeocode, dict) or "formatted_address" not in regeocode:
             raise MapUnavailable("amap answered a regeo without regeocode.formatted_address")
         address = _text(regeocode["formatted_address"])
@@ -128,7 +137,7 @@ def _call(client: httpx.Client, url: str, params: dict[str, str], key: str) -> d
         return body
     detail = redact(f"infocode {infocode}: {body.get('info', '')}", key)
     if status != "0":
-        raise MapUnavailable(f"amap answered an unknown status {status!r}")
+        raise MapUnavailable(f"amap answered an unknown status {redact(repr(status), key)}")
     if infocode in REFUSED_EXTRA or (
         infocode.startswith("100") and infocode != "10000" and infocode not in TRANSIENT
     ):

@@ -66,14 +66,17 @@ class BaiduProvider(MapProvider):
     datum = Datum.BD09
     settings_model = BaiduSettings
 
-    def geocode(
-        self, address: str, *, market: str, settings: BaiduSettings, client: httpx.Client
+    def lookup_address(
+        self,
+        address: str,
+        *,
+        market: str,
+        settings: BaiduSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
-        if not address.strip():
-            raise NoResult("baidu: an empty address names no place")
-        key = settings.api_key("baidu")
-        params = {"address": address, "ret_coordtype": "bd09ll", "output": "json", "ak": key}
-        result = _result(_call(client, GEOCODE_URL, params, key), key)
+        params = {"address": address, "ret_coordtype": "bd09ll", "output": "json", "ak": secret}
+        result = _result(_call(client, GEOCODE_URL, params, secret), secret)
         try:
             location = result["location"]
             point = Point(float(location["lat"]), float(location["lng"]), self.datum)
@@ -82,17 +85,22 @@ class BaiduProvider(MapProvider):
             raise MapUnavailable(f"baidu answered a result it cannot read: {exc!r}") from None
         return Place(point, address=None, precision=level if isinstance(level, str) else None)
 
-    def reverse(
-        self, point: Point, *, market: str, settings: BaiduSettings, client: httpx.Client
+    def lookup_point(
+        self,
+        point: Point,
+        *,
+        market: str,
+        settings: BaiduSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
-        key = settings.api_key("baidu")
         params = {
             "location": f"{point.lat:.7f},{point.lon:.7f}",
             "coordtype": "bd09ll",
             "output": "json",
-            "ak": key,
+            "ak": secret,
         }
-        result = _result(_call(client, REVERSE_URL, params, key), key)
+        result = _result(_call(client, REVERSE_URL, params, secret), secret)
         address = result.get("formatted_address") if isinstance(result, dict) else None
         if not isinstance(address, str):
             raise MapUnavailable("baidu answered a result without formatted_address")

@@ -57,7 +57,9 @@ class GazetteerProvider(MapProvider):
             if not market.startswith("_")
         }
 
-    def geocode(self, address: str, *, market: str, settings: Any, client: httpx.Client) -> Place:
+    def lookup_address(
+        self, address: str, *, market: str, settings: Any, secret: str, client: httpx.Client
+    ) -> Place:
         text = address.casefold()
         matches = [
             (len(name), place)
@@ -70,7 +72,9 @@ class GazetteerProvider(MapProvider):
         _length, best = max(matches, key=lambda match: match[0])
         return Place(best.point, best.label, best.level)
 
-    def reverse(self, point: Point, *, market: str, settings: Any, client: httpx.Client) -> Place:
+    def lookup_point(
+        self, point: Point, *, market: str, settings: Any, secret: str, client: httpx.Client
+    ) -> Place:
         known = self.places.get(market, [])
         nearest = min(known, key=lambda place: great_circle_km(place.point, point), default=None)
         if nearest is None or great_circle_km(nearest.point, point) > REVERSE_RADIUS_KM:

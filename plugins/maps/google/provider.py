@@ -62,14 +62,17 @@ class GoogleProvider(MapProvider):
     datum = Datum.WGS84
     settings_model = GoogleSettings
 
-    def geocode(
-        self, address: str, *, market: str, settings: GoogleSettings, client: httpx.Client
+    def lookup_address(
+        self,
+        address: str,
+        *,
+        market: str,
+        settings: GoogleSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
-        if not address.strip():
-            raise NoResult("google: an empty address names no place")
-        key = settings.api_key("google")
         params = {"address": address, "region": CCTLD.get(market.upper(), market.lower())}
-        result = _first_result(_call(client, {**params, "key": key}, key), key)
+        result = _first_result(_call(client, {**params, "key": secret}, secret), secret)
         try:
             location = result["geometry"]["location"]
             point = Point(float(location["lat"]), float(location["lng"]), self.datum)
@@ -81,12 +84,17 @@ class GoogleProvider(MapProvider):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MapUnavailable(f"google answered a result it cannot read: {exc!r}") from None
 
-    def reverse(
-        self, point: Point, *, market: str, settings: GoogleSettings, client: httpx.Client
+    def lookup_point(
+        self,
+        point: Point,
+        *,
+        market: str,
+        settings: GoogleSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
-        key = settings.api_key("google")
-        params = {"latlng": f"{point.lat:.7f},{point.lon:.7f}", "key": key}
-        result = _first_result(_call(client, params, key), key)
+        params = {"latlng": f"{point.lat:.7f},{point.lon:.7f}", "key": secret}
+        result = _first_result(_call(client, params, secret), secret)
         address = _text(result.get("formatted_address")) if isinstance(result, dict) else None
         if not address:
             raise MapUnavailable("google answered a result without formatted_address")

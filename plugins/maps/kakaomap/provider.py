@@ -61,12 +61,16 @@ class KakaoMapProvider(MapProvider):
     datum = Datum.WGS84
     settings_model = KakaoMapSettings
 
-    def geocode(
-        self, address: str, *, market: str, settings: KakaoMapSettings, client: httpx.Client
+    def lookup_address(
+        self,
+        address: str,
+        *,
+        market: str,
+        settings: KakaoMapSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
-        if not address.strip():
-            raise NoResult("kakaomap: an empty address names no place")
-        documents = _documents(_call(client, SEARCH_URL, {"query": address}, settings))
+        documents = _documents(_call(client, SEARCH_URL, {"query": address}, secret))
         if not documents:
             raise NoResult("kakaomap found nothing (no documents)")
         try:
@@ -80,11 +84,17 @@ class KakaoMapProvider(MapProvider):
         )
         return Place(point, address=address_text, precision=_text(first.get("address_type")))
 
-    def reverse(
-        self, point: Point, *, market: str, settings: KakaoMapSettings, client: httpx.Client
+    def lookup_point(
+        self,
+        point: Point,
+        *,
+        market: str,
+        settings: KakaoMapSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
         params = {"x": f"{point.lon:.7f}", "y": f"{point.lat:.7f}", "input_coord": "WGS84"}
-        documents = _documents(_call(client, REVERSE_URL, params, settings))
+        documents = _documents(_call(client, REVERSE_URL, params, secret))
         if not documents:
             raise NoResult("kakaomap has no address at that point (no documents)")
         first = documents[0]
@@ -103,12 +113,9 @@ class KakaoMapProvider(MapProvider):
         return f"{LINK_URL}{where}"
 
 
-def _call(
-    client: httpx.Client, url: str, params: dict[str, str], settings: KakaoMapSettings
-) -> Any:
+def _call(client: httpx.Client, url: str, params: dict[str, str], secret: str) -> Any:
     """One GET with the ``KakaoAK`` header, its JSON body. Network failures, 5xx and
     unreadable bodies are :class:`MapUnavailable`; 401, 403 and 429 are :class:`MapRefused`."""
-    secret = settings.api_key("kakaomap")
     headers = {"Authorization": f"KakaoAK {secret}"}
     response = fetch("kakaomap", secret, lambda: client.get(url, params=params, headers=headers))
     if not response.is_success:

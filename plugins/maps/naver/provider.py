@@ -83,18 +83,28 @@ class NaverProvider(MapProvider):
     def __init__(self, appname: str = "regiocrm") -> None:
         self.appname = appname
 
-    def configured(self, settings: NaverSettings) -> bool:
-        return bool(settings.key_id and settings.key and settings.key.get_secret_value())
+    def secret(self, settings: NaverSettings) -> str:
+        """The client secret, once the client ID is there too.
 
-    def geocode(
-        self, address: str, *, market: str, settings: NaverSettings, client: httpx.Client
+        :raises MapRefused: when either is missing.
+        """
+        if not (settings.key_id and settings.key and settings.key.get_secret_value()):
+            raise MapRefused("naver has no credentials ([maps.naver] key_id and key)")
+        return settings.key.get_secret_value()
+
+    def lookup_address(
+        self,
+        address: str,
+        *,
+        market: str,
+        settings: NaverSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
-        if not address.strip():
-            raise NoResult("naver: an empty address names no place")
-        body = _call(client, GEOCODE_URL, {"query": address}, settings)
+        body = _call(client, GEOCODE_URL, {"query": address}, settings, secret)
         if body.get("status") != "OK":
             detail = f"{body.get('status')}: {body.get('errorMessage', '')}"
-            raise MapUnavailable(f"naver failed: {redact(detail, _secret(settings))}")
+            raise MapUnavailable(f"naver failed: {redact(detail, secret)}")
         addresses: Any = body.get("addresses")
         if addresses == []:
             raise NoResult("naver found nothing (totalCount 0)")
@@ -106,8 +116,14 @@ class NaverProvider(MapProvider):
         address_text = _text(first.get("roadAddress")) or _text(first.get("jibunAddress"))
         return Place(point, address=address_text)
 
-    def reverse(
-        self, point: Point, *, market: str, settings: NaverSettings, client: httpx.Client
+    def lookup_point(
+        self,
+        point: Point,
+        *,
+        market: str,
+        settings: NaverSettings,
+        secret: str,
+        client: httpx.Client,
     ) -> Place:
         params = {
             "coords": f"{point.lon:.7f},{point.lat:.7f}",
@@ -115,13 +131,13 @@ class NaverProvider(MapProvider):
             "orders": ",".join(ORDERS),
             "output": "json",
         }
-        body = _call(client, REVERSE_URL, params, settings)
+        body = _call(client, REVERSE_URL, params, settings, secret)
         status = body.get("status")
         code = status.get("code") if isinstance(status, dict) else None
         if code == NO_RESULTS_CODE:
             raise NoResult("naver has no address at that point (no results)")
         if code != 0:
-            raise MapUnavailable(f"naver failed: {redact(str(status), _secret(settings))}")
+            raise MapUnavailable(f"naver failed: {redact(str(status), secret)}")
         results = body.get("results")
         if not isinstance(results, list):
             raise MapUnavailable("naver answered without results")
@@ -146,37 +162,34 @@ class NaverProvider(MapProvider):
 
 
 def _call(
-    client: httpx.Client, url: str, params: dict[str, str], settings: NaverSettings
+    client: httpx.Client, url: str, params: dict[str, str], settings: NaverSettings, secret: str
 ) -> dict[str, Any]:
     """One GET with the key headers, its JSON object. Network failures, 5xx and unreadable
     bodies are :class:`MapUnavailable`; 401 and 429 are :class:`MapRefused`."""
-    if not (settings.key_id and settings.key and settings.key.get_secret_value()):
-        raise MapRefused("naver has no credentials ([maps.naver] key_id and key)")
     headers = {
-        KEY_ID_HEADER: settings.key_id,
-        KEY_HEADER: settings.key.get_secret_value(),
+        KEY_ID_HEADER: str(settings.key_id),
+        KEY_HEADER: secret,
         "Accept": "application/json",
     }
-    secret = settings.key.get_secret_value()
     response = fetch("naver", secret, lambda: client.get(url, params=params, headers=headers))
     if response.status_code in (401, 403, 429):
-        raise MapRefused(f"naver refused: {_gateway_error(response, settings)}")
+        raise MapRefused(f"naver refused: {_gateway_error(response, secret)}")
     if response.status_code >= 500:
-        raise MapUnavailable(f"naver failed: {_gateway_error(response, settings)}")
+        raise MapUnavailable(f"naver failed: {_gateway_error(response, secret)}")
     body = json_object("naver", response, secret)
     if not response.is_success and "status" not in body:
-        raise MapUnavailable(f"naver failed: {_gateway_error(response, settings)}")
+        raise MapUnavailable(f"naver failed: {_gateway_error(response, secret)}")
     return body
 
 
-def _gateway_error(response: httpx.Response, settings: NaverSettings) -> str:
+def _gateway_error(response: httpx.Response, secret: str) -> str:
     """``HTTP <status> <errorCode> <message>`` from the gateway's error body, or its text."""
     try:
         error = response.json()["error"]
         detail = f"{error.get('errorCode')} {error.get('message')}"
     except (ValueError, KeyError, TypeError, AttributeError):
         detail = response.text
-    return redact(f"HTTP {response.status_code} {detail}", _secret(settings))
+    return redact(f"HTTP {response.status_code} {detail}", secret)
 
 
 def _compose(order: str, result: dict[str, Any]) -> str | None:
@@ -206,7 +219,3 @@ def _compose(order: str, result: dict[str, Any]) -> str | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _secret(settings: NaverSettings) -> str:
-    return settings.key.get_secret_value() if settings.key else ""
