@@ -101,7 +101,9 @@ class TestThaiMaps(MapProviderConformance):
     )
     nowhere = (Answer({"status": "none"}, name="none"),)
     refusals = (Answer(text="key refused", status=403, says=("key refused",), name="403"),)
+    failures = (Answer({"status": "error"}, name="error"),)
     wrong_shapes = (Answer({"status": "ok", "results": []}, name="no results"),)
+    reverse_wrong_shapes = wrong_shapes
     plugin = ThaiMapsPlugin()
 
 

@@ -147,6 +147,13 @@ class TestAmap(MapProviderConformance):
         Answer(geocodes({"location": "200.0,39.99"}), name="longitude 200"),
         Answer({"status": 1, "info": "OK"}, name="status a number"),
     )
+    reverse_wrong_shapes = (
+        Answer({"status": "1", "info": "OK", "infocode": "10000"}, name="no regeocode"),
+        Answer(
+            {"status": "1", "info": "OK", "infocode": "10000", "regeocode": "北京"},
+            name="regeocode a string",
+        ),
+    )
 
 
 def test_geocode_reads_empty_fields_as_none(provider_api) -> None:

@@ -138,6 +138,10 @@ class TestBaidu(MapProviderConformance):
         located({"lng": "东经"}, "longitude in words"),
         located({"lng": 116.3, "lat": 400.0}, "latitude 400"),
     )
+    reverse_wrong_shapes = (
+        Answer({"status": 0}, name="no result"),
+        Answer({"status": 0, "result": "东城区"}, name="result a string"),
+    )
 
 
 def test_map_link_is_the_uri_api_marker_in_bd09ll() -> None:

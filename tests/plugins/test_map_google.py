@@ -96,6 +96,10 @@ class TestGoogle(MapProviderConformance):
         located({"lat": "north"}, "latitude in words"),
         located({"lat": 135.0, "lng": 1.0}, "latitude 135"),
     )
+    reverse_wrong_shapes = (
+        Answer({"status": "OK", "results": [{"types": ["street_address"]}]}, name="no address"),
+        Answer({"status": "OK", "results": "Marunouchi"}, name="results a string"),
+    )
     unconfigured = (GoogleSettings(), GoogleSettings(key=""))
 
 

@@ -183,6 +183,13 @@ class TestNaver(MapProviderConformance):
         addresses({"x": "east", "y": "37.3"}, name="x in words"),
         Answer({"status": "OK"}, name="no addresses"),
     )
+    reverse_wrong_shapes = (
+        Answer({"status": {"code": 0, "name": "ok", "message": "done"}}, name="no results"),
+        Answer(
+            {"status": {"code": 0, "name": "ok", "message": "done"}, "results": "roadaddr"},
+            name="results a string",
+        ),
+    )
     unconfigured = (NaverSettings(), NaverSettings(key=KEY), NaverSettings(key_id=KEY_ID))
 
 
