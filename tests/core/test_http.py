@@ -20,7 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.app import create_app
-from regiocrm.http.deps import CurrentUser
+from regiocrm.http.deps import CallerDep
 from regiocrm.http.headers import DEFAULT_HEADERS
 from regiocrm.models import ApiToken, Case, Customer, OrganizationKind, UserRole
 from regiocrm.platform.hooks import Hooks
@@ -142,8 +142,8 @@ class Echo:
         router = APIRouter(prefix="/api/echo")
 
         @router.post("")
-        async def echo(payload: dict[str, str], user: CurrentUser) -> dict[str, str]:
-            return {**payload, "by": user.name}
+        async def echo(payload: dict[str, str], caller: CallerDep) -> dict[str, str]:
+            return {**payload, "by": caller.name}
 
         return [router]
 
