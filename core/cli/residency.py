@@ -212,8 +212,9 @@ def migrate(
                 ),
             )
 
+        # The application's hooks: residency_moved hands its handlers the services.
         migration = Migration(
-            context.stores, context.hooks, batch_size=batch_size, on_batch=advance
+            context.stores, context.application.hooks, batch_size=batch_size, on_batch=advance
         )
         try:
             done = migration.run(moves)
