@@ -7,6 +7,7 @@ implementation detail of the core.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.calendars import BusinessCalendar, Service
@@ -17,6 +18,9 @@ from regiocrm.interfaces.maps import MapProvider
 from regiocrm.interfaces.packs import MarketProfile, Pack, PackSpec
 from regiocrm.interfaces.rollout import Finding, Outcome, RolloutCheck, Target
 from regiocrm.interfaces.settings import Section, SettingsSection
+
+if TYPE_CHECKING:
+    from regiocrm.services import Services
 
 try:
     __version__ = version("regiocrm")
@@ -41,8 +45,19 @@ __all__ = [
     "RolloutCheck",
     "Section",
     "Service",
+    "Services",
     "SettingsSection",
     "Target",
     "__version__",
     "hookimpl",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The services stand on the database: imported when a plugin asks for their handle,
+    # so that one implementing a channel or a pack does not load them.
+    if name == "Services":
+        from regiocrm.services import Services
+
+        return Services
+    raise AttributeError(f"module 'regiocrm' has no attribute {name!r}")

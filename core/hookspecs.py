@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from regiocrm.interfaces.packs import Pack, PackSpec
     from regiocrm.interfaces.rollout import RolloutCheck
     from regiocrm.interfaces.settings import SettingsSection
+    from regiocrm.services import Services
 
 PROJECT_NAME = "regiocrm"
 
@@ -288,6 +289,11 @@ def business_calendar(
 
 # ---------------------------------------------------------------------------
 # Events (notifications; return nothing)
+#
+# Each fires once its change is committed, and hands its implementations the services
+# (``services``, a :class:`regiocrm.services.Services`) to act on it as the system: what a
+# handler does there commits in transactions of its own, after the event's. A handler
+# that raises is logged; the change that fired the event stays kept.
 # ---------------------------------------------------------------------------
 
 
@@ -297,6 +303,7 @@ def message_received(
     account: ChannelAccount,
     customer_id: uuid.UUID,
     interaction_id: uuid.UUID,
+    services: Services,
 ) -> None:
     """A customer's message was stored on their timeline.
 
@@ -307,13 +314,21 @@ def message_received(
     :param account: the channel account it arrived on.
     :param customer_id: the customer it was resolved to (the survivor, after any merge).
     :param interaction_id: its entry on the customer's timeline.
+    :param services: the services, to act on the message (open a case, say) as the system
+        (:class:`regiocrm.services.Services`). Each call commits on its own, after the
+        event's change was committed; a handler that raises undoes neither.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        ``services``: a handler can act on the event. An implementation that does not
+        take it keeps working.
     """
 
 
 @hookspec
-def lead_created(lead_id: uuid.UUID, market: str, dealer_id: uuid.UUID | None) -> None:
+def lead_created(
+    lead_id: uuid.UUID, market: str, dealer_id: uuid.UUID | None, services: Services
+) -> None:
     """A lead was stored, routed to its dealer or flagged for a person.
 
     Called once the lead is committed: a dealer notification or a follow-up task hangs here.
@@ -322,14 +337,24 @@ def lead_created(lead_id: uuid.UUID, market: str, dealer_id: uuid.UUID | None) -
     :param market: its market.
     :param dealer_id: the dealer it was routed to, or ``None`` when it could not be placed
         or no dealer of the market has a location (the lead says why).
+    :param services: the services, to act on the event as the system
+        (:class:`regiocrm.services.Services`). Each call commits on its own, after the
+        event's change was committed; a handler that raises undoes neither.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        ``services``: a handler can act on the event. An implementation that does not
+        take it keeps working.
     """
 
 
 @hookspec
 def customer_merged(
-    survivor_id: uuid.UUID, merged_id: uuid.UUID, reason: str, actor_id: uuid.UUID | None
+    survivor_id: uuid.UUID,
+    merged_id: uuid.UUID,
+    reason: str,
+    actor_id: uuid.UUID | None,
+    services: Services,
 ) -> None:
     """Two customer records proved to be one person and were merged.
 
@@ -340,8 +365,14 @@ def customer_merged(
     :param merged_id: the customer that now points to the survivor.
     :param reason: why, e.g. ``identity phone:+8613800138000 belongs to both``.
     :param actor_id: the user who asked for it, or ``None`` when the pipeline found it.
+    :param services: the services, to act on the event as the system
+        (:class:`regiocrm.services.Services`). Each call commits on its own, after the
+        event's change was committed; a handler that raises undoes neither.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        ``services``: a handler can act on the event. An implementation that does not
+        take it keeps working.
     """
 
 
@@ -353,6 +384,7 @@ def case_transitioned(
     status: str,
     reason: str,
     actor_id: uuid.UUID | None,
+    services: Services,
 ) -> None:
     """A case was opened, moved on, reopened or escalated.
 
@@ -368,13 +400,21 @@ def case_transitioned(
     :param reason: what happened: ``opened``, the new status, ``reopened``, or
         ``escalated: …`` with the deadline missed.
     :param actor_id: the user who acted, or ``None`` for the system.
+    :param services: the services, to act on the event as the system
+        (:class:`regiocrm.services.Services`). Each call commits on its own, after the
+        event's change was committed; a handler that raises undoes neither.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        ``services``: a handler can act on the event. An implementation that does not
+        take it keeps working.
     """
 
 
 @hookspec
-def residency_moved(market: str, data_class: str, source: str, target: str, rows: int) -> None:
+def residency_moved(
+    market: str, data_class: str, source: str, target: str, rows: int, services: Services
+) -> None:
     """Rows of one class of a market's data moved from one zone to another.
 
     Called by ``regiocrm residency migrate`` once per market, class and pair of zones,
@@ -390,6 +430,12 @@ def residency_moved(market: str, data_class: str, source: str, target: str, rows
     :param source: the zone they left.
     :param target: the zone they are in now.
     :param rows: how many rows moved.
+    :param services: the services, to act on the event as the system
+        (:class:`regiocrm.services.Services`). Each call commits on its own, after the
+        event's change was committed; a handler that raises undoes neither.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        ``services``: a handler can act on the event. An implementation that does not
+        take it keeps working.
     """

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 import typer
-from sqlalchemy import func, select
 
 from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table, progress
 from regiocrm.hookspecs import hookimpl
-from regiocrm.interfaces.channels import PROVIDER_TIMEOUT
 from regiocrm.interfaces.terms import InboxStatus
-from regiocrm.messaging.inbox import requeue_failed, waiting
-from regiocrm.messaging.pipeline import InboxPipeline
-from regiocrm.models import InboxMessage
 from regiocrm.platform.i18n import _
+from regiocrm.services.inbound import InboundService
 
 app = typer.Typer(help="See and retry the inbox of inbound messages.", no_args_is_help=True)
 
@@ -24,44 +19,22 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     exit 1 if any failed."""
     context = cli_context(ctx)
     context.require_migrated()
-    by_state = select(InboxMessage.channel_account, InboxMessage.status, func.count()).group_by(
-        InboxMessage.channel_account, InboxMessage.status
-    )
-    with context.stores.session() as session:
-        rows = [
-            row
-            for zone in context.stores.names
-            for row in session.execute(by_state.execution_options(zones=[zone]))
-        ]
-        failures = session.execute(
-            select(InboxMessage.channel_account, InboxMessage.external_id, InboxMessage.error)
-            .where(InboxMessage.status == InboxStatus.FAILED)
-            .order_by(InboxMessage.received_at)
-            .limit(20)
-        ).all()
-    counts: dict[str, dict[str, int]] = {}
-    for account, state, count in sorted(rows):
-        counts.setdefault(account, {s.value: 0 for s in InboxStatus})[state.value] += count
-    report = [{"account": account, **by_state} for account, by_state in counts.items()]
+    report = InboundService(context.application).report()
     if as_json:
-        print_json(
-            {
-                "accounts": report,
-                "failed": [
-                    {"account": a, "external_id": e, "error": err} for a, e, err in failures
-                ],
-            }
-        )
+        print_json(report.as_json())
     else:
-        states = [state.value for state in InboxStatus]
+        states = list(InboxStatus)
         print_table(
             _("inbox"),
-            ["account", *states],
-            [[r["account"], *(r[s] for s in states)] for r in report],
+            ["account", *(state.value for state in states)],
+            [
+                [counts.account, *(counts.by_status[s] for s in states)]
+                for counts in report.accounts
+            ],
         )
-        for account, external_id, error in failures:
-            typer.echo(f"{account} {external_id}: {error}", err=True)
-    if failures:
+        for failure in report.failed:
+            typer.echo(f"{failure.account} {failure.external_id}: {failure.error}", err=True)
+    if report.failed:
         raise typer.Exit(1)
 
 
@@ -71,26 +44,17 @@ def retry(ctx: typer.Context) -> None:
     the server's inbox worker does: auto-replies still to be sent are sent, once."""
     context = cli_context(ctx)
     context.require_migrated()
-    registry = context.hooks.channel_registry(context.settings)
-    requeued = requeue_failed(context.stores)
-    pending = waiting(context.stores)
-    done = failed = 0
-    with progress() as bar, httpx.Client(timeout=PROVIDER_TIMEOUT) as client:
-        pipeline = InboxPipeline(context.stores, context.hooks, registry, client)
-        task = bar.add_task(_("processing the inbox"), total=len(pending))
-        for inbox in pending:
-            try:
-                if pipeline(inbox) is not None:
-                    done += 1
-            except Exception:
-                failed += 1
-            bar.advance(task)
+    with progress() as bar:
+        task = bar.add_task(_("processing the inbox"), total=None)
+        retried = InboundService(context.application).retry(
+            progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     typer.echo(
         _("requeued {requeued} failed; processed {done}, failed {failed}").format(
-            requeued=requeued, done=done, failed=failed
+            requeued=retried.requeued, done=retried.processed, failed=retried.failed
         )
     )
-    if failed:
+    if retried.failed:
         raise typer.Exit(1)
 
 

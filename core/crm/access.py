@@ -54,13 +54,14 @@ class Forbidden(Exception):
 class Scope:
     """What one user may see.
 
+    :param user_id: ``None`` for the system's own scope.
     :param markets: the markets whose customers they see; ``None`` for every market.
     :param organizations: the organizations a customer must be linked to; ``None`` when
         links do not matter.
     :param customers: whether they see customers at all (partner auditors do not).
     """
 
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None
     role: UserRole
     markets: frozenset[str] | None
     organizations: frozenset[uuid.UUID] | None

@@ -8,6 +8,7 @@ one place, and a behaviour hook that no plugin answers fails with a clear messag
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -69,6 +70,20 @@ class Hooks:
     def __init__(self, pm: pluggy.PluginManager | None = None) -> None:
         self.pm = pm if pm is not None else get_plugin_manager()
         self._packs: tuple[frozenset[int], PackRegistry] | None = None
+        self._services: Callable[[], object] | None = None
+
+    def with_services(self, services: Callable[[], object]) -> Hooks:
+        """These hooks, handing each event hook the handle ``services()`` returns as its
+        ``services`` argument (:class:`regiocrm.services.Services`, which the application
+        builds over itself); the hooks without one hand ``None``, where code drives the
+        domain without an application (some tests)."""
+        bound = Hooks(self.pm)
+        bound._packs = self._packs  # resolved already, most likely: for the settings
+        bound._services = services
+        return bound
+
+    def _handle(self) -> object:
+        return None if self._services is None else self._services()
 
     # contributions
 
@@ -207,10 +222,13 @@ class Hooks:
             account=account,
             customer_id=customer_id,
             interaction_id=interaction_id,
+            services=self._handle(),
         )
 
     def lead_created(self, *, lead_id: uuid.UUID, market: str, dealer_id: uuid.UUID | None) -> None:
-        self.pm.hook.lead_created(lead_id=lead_id, market=market, dealer_id=dealer_id)
+        self.pm.hook.lead_created(
+            lead_id=lead_id, market=market, dealer_id=dealer_id, services=self._handle()
+        )
 
     def customer_merged(
         self,
@@ -221,7 +239,11 @@ class Hooks:
         actor_id: uuid.UUID | None,
     ) -> None:
         self.pm.hook.customer_merged(
-            survivor_id=survivor_id, merged_id=merged_id, reason=reason, actor_id=actor_id
+            survivor_id=survivor_id,
+            merged_id=merged_id,
+            reason=reason,
+            actor_id=actor_id,
+            services=self._handle(),
         )
 
     def case_transitioned(
@@ -241,13 +263,19 @@ class Hooks:
             status=status,
             reason=reason,
             actor_id=actor_id,
+            services=self._handle(),
         )
 
     def residency_moved(
         self, *, market: str, data_class: str, source: str, target: str, rows: int
     ) -> None:
         self.pm.hook.residency_moved(
-            market=market, data_class=data_class, source=source, target=target, rows=rows
+            market=market,
+            data_class=data_class,
+            source=source,
+            target=target,
+            rows=rows,
+            services=self._handle(),
         )
 
     @staticmethod

@@ -13,4 +13,11 @@ worker. Every front end opens one and builds the services it needs from it::
 
     app = Application.open(settings, hooks)
     case = CaseService(app).open(caller, new)
+
+Event hooks receive the services over the application that fired them, as the handle
+:class:`Services` (``from regiocrm.services import Services``).
 """
+
+from regiocrm.services.handle import Services
+
+__all__ = ["Services"]

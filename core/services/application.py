@@ -31,6 +31,8 @@ class Application:
     :param pipeline: what is done with each stored inbound message, the same for the
         serving process's worker and for ``regiocrm inbox retry``.
     :param inbox: the worker thread that runs the pipeline; started by whoever serves.
+    :param hooks: the deployment's hooks, whose events hand their implementations the
+        services over this application (:class:`regiocrm.services.Services`).
     """
 
     settings: RegiocrmSettings
@@ -54,11 +56,17 @@ class Application:
         :raises regiocrm.residency.rules.ResidencyConfigError: for a placement the rules
             forbid.
         """
+        # The handle's services are built over the application, which needs the hooks
+        # that hand it out: imported here, and made when an event fires, by when the
+        # application exists.
+        from regiocrm.services.handle import Services
+
+        hooks = hooks.with_services(lambda: Services(app))
         stores = ZoneStores.open(settings, hooks)
         channels = hooks.channel_registry(settings)
         client = http_client or httpx.Client(timeout=PROVIDER_TIMEOUT)
         pipeline = InboxPipeline(stores, hooks, channels, client)
-        return cls(
+        app = cls(
             settings=settings,
             hooks=hooks,
             stores=stores,
@@ -71,6 +79,7 @@ class Application:
             inbox=InboxWorker(stores, pipeline),
             owns_client=http_client is None,
         )
+        return app
 
     def start(self) -> None:
         """Start processing the inbox in this process, first what an earlier run left."""

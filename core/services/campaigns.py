@@ -213,7 +213,7 @@ class CampaignService:
         caller.scope.require(*PLANNERS)
         parsed = Segment.parse(segment)
         with self.app.transaction() as session:
-            evaluation = self._campaigns(session).evaluation(parsed, caller.organization_id)
+            evaluation = self._campaigns(session).evaluation(parsed, caller.organization)
             return evaluation.count(session)
 
     def audience(
@@ -230,7 +230,7 @@ class CampaignService:
         parsed = Segment.parse(segment)
         with self.app.transaction() as session:
             campaigns = self._campaigns(session)
-            evaluation = campaigns.evaluation(parsed, caller.organization_id)
+            evaluation = campaigns.evaluation(parsed, caller.organization)
             return Audience(evaluation.audience(session, campaigns.channels(channels)))
 
     def plan(self, caller: Caller, draft: Draft) -> Planned:
@@ -244,7 +244,7 @@ class CampaignService:
         :raises NoAudience: when no one in the segment can receive it.
         """
         caller.scope.require(*PLANNERS)
-        plan = draft.plan(caller.organization_id)
+        plan = draft.plan(caller.organization)
         with self.app.transaction() as session:
             campaign, audience = self._campaigns(session).plan(plan, actor_id=caller.user_id)
             return Planned(CampaignView.of(campaign), audience)

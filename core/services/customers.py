@@ -210,7 +210,7 @@ class CustomerService:
             customers = Customers(session, self.app.hooks)
             customer = customers.create(details, identities, actor_id=caller.user_id, scope=scope)
             customers.add_consents(customer, consents)
-            if caller.works_for_a_partner:
+            if caller.works_for_a_partner and caller.organization_id is not None:
                 Timeline(session).registration(
                     market=customer.market,
                     customer_id=customer.id,

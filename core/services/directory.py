@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from regiocrm.crm.access import Forbidden
 from regiocrm.crm.accounts import AccountError, create_organization, create_user, organization_named
 from regiocrm.geo.chain import Located
 from regiocrm.interfaces.maps import Point
@@ -235,8 +236,11 @@ class DirectoryService:
 
     def me(self, caller: Caller) -> Me:
         """The caller's own entry, with their organization."""
+        organization_id, user_id = caller.organization, caller.user_id
+        if user_id is None:
+            raise Forbidden("the system has no entry of its own")
         with self.app.transaction() as session:
-            org = session.get_one(Organization, caller.organization_id)
+            org = session.get_one(Organization, organization_id)
             parent = session.get(Organization, org.parent_id) if org.parent_id else None
             organization = OrganizationView.of(org, parent.name if parent else None)
-            return Me(caller.user_id, caller.name, caller.role, organization)
+            return Me(user_id, caller.name, caller.role, organization)

@@ -22,6 +22,7 @@ from regiocrm.interfaces.packs import Pack, PackSpec
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import Section, load_settings
 from regiocrm.plugins.channels.line.testing import LineDriver
+from regiocrm.services import Services
 
 
 class Recorder:
@@ -99,17 +100,25 @@ class Recorder:
         account: ChannelAccount,
         customer_id: uuid.UUID,
         interaction_id: uuid.UUID,
+        services: Services,
     ) -> None:
         assert isinstance(customer_id, uuid.UUID)
         assert isinstance(interaction_id, uuid.UUID)
+        assert isinstance(services, Services)
         self.calls.append("message_received")
 
     @hookimpl
     def customer_merged(
-        self, survivor_id: uuid.UUID, merged_id: uuid.UUID, reason: str, actor_id: uuid.UUID | None
+        self,
+        survivor_id: uuid.UUID,
+        merged_id: uuid.UUID,
+        reason: str,
+        actor_id: uuid.UUID | None,
+        services: Services,
     ) -> None:
         assert survivor_id < merged_id
         assert isinstance(actor_id, uuid.UUID)
+        assert isinstance(services, Services)
         self.calls.append("customer_merged")
 
 

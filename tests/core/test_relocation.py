@@ -31,6 +31,7 @@ from regiocrm.platform.ids import new_id
 from regiocrm.platform.settings import load_settings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.relocation import Migration, MigrationError, Status, plan, survey
+from regiocrm.services import Services
 from regiocrm.testing import upgrade_zones
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -181,8 +182,15 @@ def test_migrate_moves_verifies_audits_and_announces(
     class Recorder:
         @hookimpl
         def residency_moved(
-            self, market: str, data_class: str, source: str, target: str, rows: int
+            self,
+            market: str,
+            data_class: str,
+            source: str,
+            target: str,
+            rows: int,
+            services: Services,
         ) -> None:
+            assert isinstance(services, Services), "the command's application hands them"
             moved.append(
                 {
                     "market": market,
