@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from regiocrm.interfaces.maps import MapProvider
     from regiocrm.interfaces.packs import Pack, PackSpec
     from regiocrm.markets.rollout import RolloutCheck
+    from regiocrm.models.base import Model
     from regiocrm.platform.settings import SettingsSection
 
 PROJECT_NAME = "regiocrm"
@@ -112,6 +113,26 @@ def register_migrations() -> Iterable[Path]:
         with ``importlib.resources.files(__package__) / "migrations"``.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_models() -> Iterable[type[Model]]:
+    """Contribute entities: the tables of the plugin's own data.
+
+    Each is a subclass of :class:`regiocrm.Model` that declares its ``__data_class__``
+    (one of the core's, such as ``DataClass.CRM``, or the plugin's own ``DataClass("…")``);
+    its tables come from the plugin's migrations (:func:`register_migrations`). Residency
+    places the rows by the class, so some installed pack must have a rule for it: a model
+    whose class no pack places stops the start-up with the plugin, the model and the class
+    named. Everything that follows the entities follows the plugin's too: the write guard,
+    ``regiocrm residency report`` and ``migrate``, ``regiocrm storage report`` (the rows
+    whose ``__organization_column__`` names an organization) and ``regiocrm export
+    customer`` (the rows whose ``__customer_column__`` names the customer).
+
+    :returns: the plugin's model classes.
+
+    .. versionadded:: 0.2
     """
 
 

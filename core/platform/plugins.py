@@ -20,9 +20,9 @@ from regiocrm import hookspecs
 
 ENTRY_POINT_GROUP = "regiocrm"
 
-# The stores and migrations every deployment needs: blocking one would leave the core
-# unable to open a zone, so they cannot be disabled.
-ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.platform.migrations",)
+# The core's tables and migrations every deployment needs: blocking one would leave the
+# core unable to open a zone, so they cannot be disabled.
+ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.models", "regiocrm.platform.migrations")
 
 # Built-in capabilities, registered exactly as a third-party plugin would be: a module
 # whose functions carry ``@hookimpl``. Any of them can be disabled.
