@@ -136,6 +136,22 @@ def register_models() -> Iterable[type[Model]]:
     """
 
 
+@hookspec(historic=True)
+def add_hookspecs(pm: pluggy.PluginManager) -> None:
+    """Add the plugin's own hook specifications, such as the events it announces.
+
+    Call ``pm.add_hookspecs(specs)`` with a module or class whose functions carry
+    :data:`hookspec`. Called once for each plugin when it is registered (the hook is
+    historic), before the manager checks that every implemented hook has a specification,
+    so another plugin can listen to the events of this one. The plugin calls its events
+    through ``app.hooks.pm.hook.<name>(...)``.
+
+    :param pm: the plugin manager.
+
+    .. versionadded:: 0.2
+    """
+
+
 @hookspec
 def register_packs() -> Iterable[PackSpec]:
     """Contribute country packs and regional templates.

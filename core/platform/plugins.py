@@ -131,6 +131,8 @@ def get_plugin_manager(
     for module_name in (*ESSENTIAL_PLUGINS, *BUILTIN_PLUGINS):
         if not pm.is_blocked(module_name):
             pm.register(importlib.import_module(module_name), name=module_name)
+    # Historic: a plugin registered from now on adds its specifications as it registers.
+    pm.hook.add_hookspecs.call_historic(kwargs={"pm": pm})
 
     if entry_points:
         try:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import String, Table, insert
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm import hookimpl
 from regiocrm.crm.accounts import create_organization
 from regiocrm.crm.customers import Customers
+from regiocrm.hookspecs import hookspec
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.packs import PackSpec, ResidencyRule
 from regiocrm.models import Base, Customer, Model, OrganizationKind
@@ -245,3 +247,36 @@ def test_data_classes_are_open_names() -> None:
             DataClass(bad)
     with pytest.raises(ValidationError):
         Placement.model_validate({"placement": {"Not a class": "sg"}})
+
+
+class ReminderEvents:
+    @hookspec
+    def reminder_sent(self, reminder_id: uuid.UUID) -> None:
+        """A reminder went out."""
+
+
+class Reminders:
+    @hookimpl
+    def add_hookspecs(self, pm: pluggy.PluginManager) -> None:
+        pm.add_hookspecs(ReminderEvents)
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.heard: list[uuid.UUID] = []
+
+    @hookimpl
+    def reminder_sent(self, reminder_id: uuid.UUID) -> None:
+        self.heard.append(reminder_id)
+
+
+def test_hook_add_hookspecs(plugin_manager: pluggy.PluginManager, register_plugin: Any) -> None:
+    listener = Listener()
+    register_plugin(Reminders())
+    register_plugin(listener)
+    plugin_manager.check_pending()
+    reminder = uuid.uuid4()
+    plugin_manager.hook.reminder_sent(reminder_id=reminder)
+    assert listener.heard == [reminder]
+    with pytest.raises(TypeError):
+        plugin_manager.hook.reminder_sent(reminder)
