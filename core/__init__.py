@@ -8,9 +8,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.calendars import BusinessCalendar, Service
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.formats import Address, PersonName
 from regiocrm.interfaces.identities import InvalidIdentity, NormalizedIdentity
 from regiocrm.interfaces.packs import MarketProfile, Pack, PackSpec
+from regiocrm.models.base import Model
 from regiocrm.platform.settings import SettingsSection
 
 try:
@@ -21,8 +23,10 @@ except PackageNotFoundError:  # pragma: no cover - only when run from an uninsta
 __all__ = [
     "Address",
     "BusinessCalendar",
+    "DataClass",
     "InvalidIdentity",
     "MarketProfile",
+    "Model",
     "NormalizedIdentity",
     "Pack",
     "PackSpec",
