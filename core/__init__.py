@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.calendars import BusinessCalendar, Service
 from regiocrm.interfaces.channels import Channel, ChannelAccount, InboundMessage
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.formats import Address, PersonName
 from regiocrm.interfaces.identities import InvalidIdentity, NormalizedIdentity
 from regiocrm.interfaces.maps import MapProvider
@@ -20,6 +21,7 @@ from regiocrm.interfaces.rollout import Finding, Outcome, RolloutCheck, Target
 from regiocrm.interfaces.settings import Section, SettingsSection
 
 if TYPE_CHECKING:
+    from regiocrm.models.base import Model
     from regiocrm.services import Services
 
 try:
@@ -32,11 +34,13 @@ __all__ = [
     "BusinessCalendar",
     "Channel",
     "ChannelAccount",
+    "DataClass",
     "Finding",
     "InboundMessage",
     "InvalidIdentity",
     "MapProvider",
     "MarketProfile",
+    "Model",
     "NormalizedIdentity",
     "Outcome",
     "Pack",
@@ -54,8 +58,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The services stand on the database: imported when a plugin asks for their handle,
-    # so that one implementing a channel or a pack does not load them.
+    # Both stand on the database: loaded when a plugin asks for them (an entity of its own,
+    # the handle its event hooks receive), so that one implementing a channel or a pack
+    # does not load SQLAlchemy.
+    if name == "Model":
+        from regiocrm.models.base import Model
+
+        return Model
     if name == "Services":
         from regiocrm.services import Services
 

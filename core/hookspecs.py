@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from regiocrm.interfaces.packs import Pack, PackSpec
     from regiocrm.interfaces.rollout import RolloutCheck
     from regiocrm.interfaces.settings import SettingsSection
+    from regiocrm.models.base import Model
     from regiocrm.services import Services
 
 PROJECT_NAME = "regiocrm"
@@ -114,6 +115,42 @@ def register_migrations() -> Iterable[Path]:
         with ``importlib.resources.files(__package__) / "migrations"``.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_models() -> Iterable[type[Model]]:
+    """Contribute entities: the tables of the plugin's own data.
+
+    Each is a subclass of :class:`regiocrm.Model` that declares its ``__data_class__``
+    (one of the core's, such as ``DataClass.CRM``, or the plugin's own ``DataClass("…")``);
+    its tables come from the plugin's migrations (:func:`register_migrations`). Residency
+    places the rows by the class, so some installed pack must have a rule for it: a model
+    whose class no pack places stops the start-up with the plugin, the model and the class
+    named. Everything that follows the entities follows the plugin's too: the write guard,
+    ``regiocrm residency report`` and ``migrate``, ``regiocrm storage report`` (the rows
+    whose ``__organization_column__`` names an organization) and ``regiocrm export
+    customer`` (the rows whose ``__customer_column__`` names the customer).
+
+    :returns: the plugin's model classes.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec(historic=True)
+def add_hookspecs(pm: pluggy.PluginManager) -> None:
+    """Add the plugin's own hook specifications, such as the events it announces.
+
+    Call ``pm.add_hookspecs(specs)`` with a module or class whose functions carry
+    :data:`hookspec`. Called once for each plugin when it is registered (the hook is
+    historic), before the manager checks that every implemented hook has a specification,
+    so another plugin can listen to the events of this one. The plugin calls its events
+    through ``app.hooks.pm.hook.<name>(...)``.
+
+    :param pm: the plugin manager.
+
+    .. versionadded:: 0.2
     """
 
 

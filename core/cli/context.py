@@ -1,4 +1,5 @@
-"""What every command shares: the hooks, and settings and stores loaded on first need."""
+"""What every command shares: the hooks, and the settings and application opened on first
+need."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from rich.table import Table
 
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _
-from regiocrm.platform.migrations import Migrator
 from regiocrm.platform.settings import RegiocrmSettings, SettingsError, load_settings
-from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.rules import ResidencyConfigError
 from regiocrm.services.application import Application
 from regiocrm.services.zones import ZoneService
@@ -53,13 +52,6 @@ class CliContext:
             except ResidencyConfigError as exc:
                 raise CliError(str(exc)) from None
         return self._application
-
-    @property
-    def stores(self) -> ZoneStores:
-        return self.application.stores
-
-    def migrator(self) -> Migrator:
-        return self.application.migrator
 
     def require_migrated(self, zone: str | None = None) -> None:
         """Stop with the fix when the zone (every zone by default) cannot be used yet."""

@@ -13,6 +13,7 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.http.access_log import log_config
 from regiocrm.http.app import create_app
 from regiocrm.platform.i18n import _
+from regiocrm.services.zones import ZoneService
 
 
 def serve(
@@ -27,7 +28,8 @@ def serve(
     """Serve the HTTP API, webhooks and /healthz with uvicorn."""
     context = cli_context(ctx)
     settings = context.settings
-    behind = [state.zone for state in context.migrator().states() if not state.migrated]
+    zones = ZoneService(context.application).states()
+    behind = [state.zone for state in zones if not state.migrated]
     if behind:
         typer.echo(
             _(

@@ -21,8 +21,8 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import is_currency
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import LeadStatus, LicenceTier, Priority
-from regiocrm.models import DataClass
 from regiocrm.platform.i18n import _
 
 PACK_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")

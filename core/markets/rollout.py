@@ -20,7 +20,6 @@ from regiocrm.interfaces.rollout import Finding as Finding
 from regiocrm.interfaces.rollout import Outcome as Outcome
 from regiocrm.interfaces.rollout import RolloutCheck as RolloutCheck
 from regiocrm.interfaces.rollout import Target as Target
-from regiocrm.models import DataClass
 from regiocrm.models.base import utcnow
 from regiocrm.platform.i18n import _, core_catalogs, untranslated
 from regiocrm.platform.migrations import Migrator
@@ -100,7 +99,8 @@ def zones_ready(target: Target) -> Iterable[Finding]:
         return
     residency = target.stores.residency
     zones = {residency.home} | {
-        residency.zone_for(target.market, data_class) for data_class in DataClass
+        residency.zone_for(target.market, data_class)
+        for data_class in target.stores.entities.data_classes()
     }
     migrator = Migrator(target.stores, target.hooks)
     for zone in sorted(zones):
@@ -128,12 +128,15 @@ def zones_ready(target: Target) -> Iterable[Finding]:
 
 
 def residency_placed(target: Target) -> Iterable[Finding]:
-    """Every data class of the market has a placement its rules allow."""
+    """Every data class of the registered entities has a placement the market's rules
+    allow."""
     if target.stores is None:
         yield _unchecked("residency")
         return
     residency = target.stores.residency
-    placed = {dc: residency.zone_for(target.market, dc) for dc in DataClass}
+    placed = {
+        dc: residency.zone_for(target.market, dc) for dc in target.stores.entities.data_classes()
+    }
     summary = ", ".join(f"{dc.value} → {zone}" for dc, zone in placed.items())
     yield Finding("residency", Outcome.PASS, summary)
 

@@ -2,8 +2,13 @@
 
 Importing this package registers every table on ``Base.metadata``. The words the models
 store (statuses, kinds, roles) are :mod:`regiocrm.interfaces.terms`'s, named here too.
+
+This package is an essential plugin: it registers the core's entities through
+``register_models``, the hook a plugin registers its own through.
 """
 
+from regiocrm.hookspecs import hookimpl
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import (
     CampaignStatus,
     CaseStatus,
@@ -22,7 +27,7 @@ from regiocrm.interfaces.terms import (
     UserRole,
 )
 from regiocrm.models.audit import AuditEvent
-from regiocrm.models.base import AppendOnlyError, Base, DataClass, Model, PlacedBy
+from regiocrm.models.base import AppendOnlyError, Base, Model, PlacedBy
 from regiocrm.models.campaign import Campaign, CampaignMember
 from regiocrm.models.case import Case
 from regiocrm.models.consent import Consent
@@ -80,3 +85,29 @@ __all__ = [
     "UserRole",
     "Vehicle",
 ]
+
+
+@hookimpl
+def register_models() -> list[type[Model]]:
+    return [
+        ApiToken,
+        AuditEvent,
+        Campaign,
+        CampaignMember,
+        Case,
+        Consent,
+        Contract,
+        Customer,
+        CustomerExport,
+        Identity,
+        InboxMessage,
+        Interaction,
+        Lead,
+        Organization,
+        Ownership,
+        SeenSignature,
+        TelematicsEvent,
+        TransferAssessment,
+        User,
+        Vehicle,
+    ]

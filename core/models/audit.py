@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from regiocrm.models.base import DataClass, Model, utcnow
+from regiocrm.interfaces.data_classes import DataClass
+from regiocrm.models.base import Model, utcnow
 
 
 class AuditEvent(Model):

@@ -11,13 +11,23 @@ from __future__ import annotations
 import enum
 import re
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Date, DateTime, Dialect, Enum, MetaData, String, Uuid, event
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, declared_attr, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Mapper,
+    Session,
+    declared_attr,
+    mapped_column,
+)
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.platform.ids import new_id
 
 NAMING_CONVENTION = {
@@ -27,16 +37,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s__%(column_0_N_name)s__%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class DataClass(enum.StrEnum):
-    """What residency rules speak of: every table belongs to exactly one."""
-
-    IDENTITY = "identity"
-    CRM = "crm"
-    FINANCIAL = "financial"
-    TELEMATICS = "telematics"
-    AUDIT = "audit"
 
 
 class PlacedBy(enum.StrEnum):
@@ -77,6 +77,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class DataClassType(TypeDecorator[DataClass]):
+    """A data class's name, stored as text and read back as a :class:`DataClass`."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else DataClass(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> DataClass | None:
+        return None if value is None else DataClass(value)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -101,6 +114,7 @@ class Base(DeclarativeBase):
         str: String(200),
         dict[str, Any]: JSON(),
         list[str]: JSON(),
+        DataClass: DataClassType(),
         enum.Enum: Enum(
             enum.Enum,
             native_enum=False,
@@ -114,6 +128,13 @@ class Model(Base):
     """A regiocrm table: subclasses set ``__data_class__`` and may set ``__append_only__``
     and ``__placed_by__`` (by market unless they say otherwise).
 
+    A table whose rows are about a customer names the column holding the customer's id in
+    ``__customer_column__``: the customer's export gathers them. A table whose rows are an
+    organization's data names the column holding the organization's id in
+    ``__organization_column__``: its storage counts them. Both are ``None`` by default (the
+    rows are about no customer, and are no organization's). A table found only through
+    another one overrides :meth:`about_customers` or :meth:`organizations`.
+
     A row refers to rows of other tables by plain ids, never by foreign key, unless both
     tables live in the home zone: two rows placed by residency may sit in different zones.
     """
@@ -122,6 +143,8 @@ class Model(Base):
     __data_class__: ClassVar[DataClass]
     __append_only__: ClassVar[bool] = False
     __placed_by__: ClassVar[PlacedBy] = PlacedBy.MARKET
+    __customer_column__: ClassVar[str | None] = None
+    __organization_column__: ClassVar[str | None] = None
 
     @declared_attr.directive
     @classmethod
@@ -143,8 +166,35 @@ class Model(Base):
         if not cls.__dict__.get("__abstract__") and not isinstance(
             cls.__dict__.get("__data_class__"), DataClass
         ):
-            raise TypeError(f"{cls.__name__} must declare its __data_class__")
+            raise TypeError(f"{cls.__name__} must declare its __data_class__ (a DataClass)")
         super().__init_subclass__(**kwargs)
+
+    @classmethod
+    def about_customers(
+        cls, session: Session, customer_ids: Sequence[uuid.UUID]
+    ) -> ColumnElement[bool] | None:
+        """Which of the table's rows are about these customers (one person and the records
+        merged into them): what their export gathers.
+
+        :param session: for a table that finds its rows through another one.
+        :param customer_ids: the customer and every record merged into them.
+        :returns: the condition, or ``None`` for a table about no customer.
+        """
+        if cls.__customer_column__ is None:
+            return None
+        column: ColumnElement[Any] = getattr(cls, cls.__customer_column__)
+        return column.in_(customer_ids)
+
+    @classmethod
+    def organizations(cls, session: Session) -> Mapping[Any, uuid.UUID] | None:
+        """Each value of ``__organization_column__`` to the organization whose data the row
+        is, for a table that names it only through another table (a campaign's members
+        through the campaign).
+
+        :returns: the mapping, or ``None`` (the default) when the column holds the
+            organization's id itself.
+        """
+        return None
 
 
 def _refuse_change(mapper: Mapper[Any], connection: Any, target: Model) -> None:

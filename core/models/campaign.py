@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Index, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import CampaignStatus, DeliveryStatus
-from regiocrm.models.base import DataClass, Model
+from regiocrm.models.base import Model
 
 
 class Campaign(Model):
@@ -39,6 +41,8 @@ class Campaign(Model):
 
 class CampaignMember(Model):
     __data_class__ = DataClass.CRM
+    __customer_column__ = "customer_id"
+    __organization_column__ = "campaign_id"
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id"),
         Index(None, "campaign_id", "status"),
@@ -56,3 +60,13 @@ class CampaignMember(Model):
     delivered_at: Mapped[datetime | None]
     replied_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text, doc="why it was not sent")
+
+    @classmethod
+    def organizations(cls, session: Session) -> Mapping[Any, uuid.UUID]:
+        """Each campaign to the organization that runs it: whose its members are."""
+        return {
+            campaign: organization
+            for campaign, organization in session.execute(
+                select(Campaign.id, Campaign.organization_id)
+            )
+        }

@@ -8,12 +8,15 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import CaseStatus, Priority
-from regiocrm.models.base import DataClass, Model
+from regiocrm.models.base import Model
 
 
 class Case(Model):
     __data_class__ = DataClass.CRM
+    __customer_column__ = "customer_id"
+    __organization_column__ = "organization_id"
     __table_args__ = (Index(None, "status", "due_at"),)
 
     customer_id: Mapped[uuid.UUID] = mapped_column(index=True)

@@ -9,14 +9,16 @@ from typing import Any
 from sqlalchemy import Index, Select, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import ConsentAction
-from regiocrm.models.base import DataClass, Model, utcnow
+from regiocrm.models.base import Model, utcnow
 
 
 class Consent(Model):
     """One grant or withdrawal; the latest entry per purpose and channel is in force."""
 
     __data_class__ = DataClass.IDENTITY
+    __customer_column__ = "customer_id"
     __append_only__ = True
     # Covering, in the order of time: the consent in force is the last entry of the
     # customer's purpose whose channel applies, read from the index alone by one short

@@ -9,14 +9,17 @@ from decimal import Decimal
 from sqlalchemy import Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import ContractKind, ContractStatus
-from regiocrm.models.base import DataClass, Model
+from regiocrm.models.base import Model
 
 
 class Contract(Model):
     """A contract. Customer and vehicle are other data classes, so both are plain ids."""
 
     __data_class__ = DataClass.FINANCIAL
+    __customer_column__ = "customer_id"
+    __organization_column__ = "organization_id"
 
     customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
     vehicle_id: Mapped[uuid.UUID | None] = mapped_column(index=True)

@@ -7,8 +7,9 @@ import uuid
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import CustomerKind
-from regiocrm.models.base import DataClass, Model
+from regiocrm.models.base import Model
 
 
 class Customer(Model):
@@ -16,6 +17,7 @@ class Customer(Model):
     because their order is the market's (family name first in CN, JP and KR)."""
 
     __data_class__ = DataClass.IDENTITY
+    __customer_column__ = "id"
 
     kind: Mapped[CustomerKind] = mapped_column(default=CustomerKind.PERSON)
     family_name: Mapped[str | None] = mapped_column(String(100))

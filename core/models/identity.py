@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from regiocrm.models.base import DataClass, Model
+from regiocrm.interfaces.data_classes import DataClass
+from regiocrm.models.base import Model
 
 
 class Identity(Model):
@@ -16,6 +17,7 @@ class Identity(Model):
     belongs to one customer only."""
 
     __data_class__ = DataClass.IDENTITY
+    __customer_column__ = "customer_id"
     # (customer_id, kind) answers "can this channel reach them" from the index alone: what
     # a campaign asks of every customer in its segment.
     __table_args__ = (UniqueConstraint("kind", "value"), Index(None, "customer_id", "kind"))

@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import InboxStatus, ReplyStatus
-from regiocrm.models.base import DataClass, Model, utcnow
+from regiocrm.models.base import Model, utcnow
 
 
 class InboxMessage(Model):

@@ -8,14 +8,17 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import Direction
-from regiocrm.models.base import DataClass, Model, utcnow
+from regiocrm.models.base import Model, utcnow
 
 
 class Interaction(Model):
     """One entry on a customer's timeline: a WeChat message, a dealer visit, a call."""
 
     __data_class__ = DataClass.CRM
+    __customer_column__ = "customer_id"
+    __organization_column__ = "organization_id"
     __append_only__ = True
     __table_args__ = (Index(None, "customer_id", "occurred_at"),)
 

@@ -8,12 +8,15 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import LeadStatus
-from regiocrm.models.base import DataClass, Model
+from regiocrm.models.base import Model
 
 
 class Lead(Model):
     __data_class__ = DataClass.CRM
+    __customer_column__ = "customer_id"
+    __organization_column__ = "dealer_id"
     __table_args__ = (Index(None, "dealer_id", "status"),)
 
     customer_id: Mapped[uuid.UUID | None] = mapped_column(index=True)

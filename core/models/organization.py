@@ -7,8 +7,9 @@ import uuid
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import LicenceTier, OrganizationKind
-from regiocrm.models.base import DataClass, Model, PlacedBy
+from regiocrm.models.base import Model, PlacedBy
 
 
 class Organization(Model):

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from regiocrm.models.base import DataClass, Model, PlacedBy
+from regiocrm.interfaces.data_classes import DataClass
+from regiocrm.models.base import Model, PlacedBy
 
 
 class TransferAssessment(Model):

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Index, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import ColumnElement
 
-from regiocrm.models.base import DataClass, Model
+from regiocrm.interfaces.data_classes import DataClass
+from regiocrm.models.base import Model
+from regiocrm.models.vehicle import Ownership, vehicles_of
 
 
 class TelematicsEvent(Model):
     __data_class__ = DataClass.TELEMATICS
+    __organization_column__ = "vehicle_id"
     __append_only__ = True
     __table_args__ = (Index(None, "vehicle_id", "occurred_at"),)
 
@@ -21,3 +26,23 @@ class TelematicsEvent(Model):
     kind: Mapped[str] = mapped_column(String(60), doc="e.g. service_due, crash, low_battery")
     occurred_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    @classmethod
+    def about_customers(
+        cls, session: Session, customer_ids: Sequence[uuid.UUID]
+    ) -> ColumnElement[bool] | None:
+        """What the customers' vehicles reported."""
+        return cls.vehicle_id.in_(vehicles_of(session, customer_ids))
+
+    @classmethod
+    def organizations(cls, session: Session) -> Mapping[Any, uuid.UUID]:
+        """Each vehicle still owned, to the dealer that sold it: whose its telematics are."""
+        return {
+            vehicle: dealer
+            for vehicle, dealer in session.execute(
+                select(Ownership.vehicle_id, Ownership.dealer_id).where(
+                    Ownership.ended_on.is_(None), Ownership.dealer_id.is_not(None)
+                )
+            )
+            if dealer is not None
+        }

@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import UserRole
-from regiocrm.models.base import DataClass, Model, PlacedBy
+from regiocrm.models.base import Model, PlacedBy
 from regiocrm.models.organization import Organization
 
 

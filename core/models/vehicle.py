@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import ColumnElement
 
-from regiocrm.models.base import DataClass, Model
+from regiocrm.interfaces.data_classes import DataClass
+from regiocrm.models.base import Model
 
 
 class Vehicle(Model):
@@ -19,6 +22,13 @@ class Vehicle(Model):
     model: Mapped[str | None] = mapped_column(String(60))
     model_year: Mapped[int | None]
 
+    @classmethod
+    def about_customers(
+        cls, session: Session, customer_ids: Sequence[uuid.UUID]
+    ) -> ColumnElement[bool] | None:
+        """The vehicles the customers own or owned."""
+        return cls.id.in_(vehicles_of(session, customer_ids))
+
 
 class Ownership(Model):
     """A customer owning a vehicle, bought from a dealer.
@@ -28,9 +38,19 @@ class Ownership(Model):
     """
 
     __data_class__ = DataClass.CRM
+    __customer_column__ = "customer_id"
+    __organization_column__ = "dealer_id"
 
     vehicle_id: Mapped[uuid.UUID] = mapped_column(index=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
     dealer_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     started_on: Mapped[date]
     ended_on: Mapped[date | None]
+
+
+def vehicles_of(session: Session, customer_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Every vehicle these customers own or owned (read apart: ownerships and the rows about
+    a vehicle may sit in different zones)."""
+    return list(
+        session.scalars(select(Ownership.vehicle_id).where(Ownership.customer_id.in_(customer_ids)))
+    )

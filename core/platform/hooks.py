@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -22,6 +22,7 @@ from regiocrm.interfaces.formats import Address, PersonName
 from regiocrm.interfaces.identities import NormalizedIdentity
 from regiocrm.interfaces.maps import MapProvider
 from regiocrm.interfaces.packs import PackRegistry, resolve_packs
+from regiocrm.platform.entities import Entities
 from regiocrm.platform.i18n import core_catalogs
 from regiocrm.platform.plugins import get_plugin_manager
 
@@ -71,6 +72,7 @@ class Hooks:
         self.pm = pm if pm is not None else get_plugin_manager()
         self._packs: tuple[frozenset[int], PackRegistry] | None = None
         self._services: Callable[[], object] | None = None
+        self._entities: tuple[frozenset[int], Entities] | None = None
 
     def with_services(self, services: Callable[[], object]) -> Hooks:
         """These hooks, handing each event hook the handle ``services()`` returns as its
@@ -79,6 +81,7 @@ class Hooks:
         domain without an application (some tests)."""
         bound = Hooks(self.pm)
         bound._packs = self._packs  # resolved already, most likely: for the settings
+        bound._entities = self._entities
         bound._services = services
         return bound
 
@@ -153,6 +156,23 @@ class Hooks:
             specs = [spec for specs in reversed(self.pm.hook.register_packs()) for spec in specs]
             self._packs = (plugins, PackRegistry(resolve_packs(specs)))
         return self._packs[1]
+
+    def entities(self) -> Entities:
+        """Every registered model, checked against the packs' rules; recomputed only when
+        the plugins change.
+
+        :raises regiocrm.platform.entities.EntityError: naming the plugin, the model and
+            the class, for a model whose data class no installed pack places.
+        :raises regiocrm.interfaces.packs.PackError: when a pack cannot be loaded.
+        """
+        plugins = frozenset(id(plugin) for plugin in self.pm.get_plugins())
+        if self._entities is None or self._entities[0] != plugins:
+            contributed: list[tuple[str, Any]] = [
+                (impl.plugin_name, impl.function())
+                for impl in self.pm.hook.register_models.get_hookimpls()
+            ]
+            self._entities = (plugins, Entities.collect(contributed, self.packs()))
+        return self._entities[1]
 
     # behaviour
 

@@ -20,9 +20,9 @@ from regiocrm import hookspecs
 
 ENTRY_POINT_GROUP = "regiocrm"
 
-# The stores and migrations every deployment needs: blocking one would leave the core
-# unable to open a zone, so they cannot be disabled.
-ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.platform.migrations",)
+# The core's tables and migrations every deployment needs: blocking one would leave the
+# core unable to open a zone, so they cannot be disabled.
+ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.models", "regiocrm.platform.migrations")
 
 # Built-in capabilities, registered exactly as a third-party plugin would be: a module
 # whose functions carry ``@hookimpl``. Any of them can be disabled.
@@ -131,6 +131,8 @@ def get_plugin_manager(
     for module_name in (*ESSENTIAL_PLUGINS, *BUILTIN_PLUGINS):
         if not pm.is_blocked(module_name):
             pm.register(importlib.import_module(module_name), name=module_name)
+    # Historic: a plugin registered from now on adds its specifications as it registers.
+    pm.hook.add_hookspecs.call_historic(kwargs={"pm": pm})
 
     if entry_points:
         try:

@@ -44,10 +44,11 @@ from pydantic_settings import SettingsError as SourceError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from regiocrm.interfaces.data_classes import DataClass
+
 # Re-exported: the settings contract lived here before it moved to regiocrm.interfaces.
 from regiocrm.interfaces.settings import Section as Section
 from regiocrm.interfaces.settings import SettingsSection as SettingsSection
-from regiocrm.models.base import DataClass
 
 if TYPE_CHECKING:
     from regiocrm.interfaces.channels import Channel
@@ -522,14 +523,19 @@ def _check_residency(
     values: Mapping[str, Any],
     hooks: Hooks,
 ) -> None:
-    """Placements and restrictions must keep to the packs' rules and name zones that exist."""
+    """Placements and restrictions must keep to the packs' rules and name zones that exist,
+    and every entity's class must be one some pack places."""
     from regiocrm.interfaces.packs import PackError
+    from regiocrm.platform.entities import EntityError
     from regiocrm.residency.rules import Residency, ResidencyConfigError
 
     try:
         Residency.build(hooks.packs(), settings)
+        hooks.entities()
     except PackError as exc:
         raise SettingsError([SettingsProblem("packs", "installed plugins", str(exc))]) from None
+    except EntityError as exc:
+        raise SettingsError([SettingsProblem("plugins", "installed plugins", str(exc))]) from None
     except ResidencyConfigError as exc:
         sources = _sources(model, values)
         raise SettingsError(

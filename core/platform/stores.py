@@ -54,6 +54,7 @@ from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.residency.rules import Residency, ResidencyError
 
 if TYPE_CHECKING:
+    from regiocrm.platform.entities import Entities
     from regiocrm.platform.hooks import Hooks
 
 log = logging.getLogger(__name__)
@@ -117,22 +118,28 @@ def model_of(table: Any) -> type[Model] | None:
 
 
 class ZoneStores:
-    """The deployment's zones, opened lazily, and its residency. Close with :meth:`dispose`."""
+    """The deployment's zones, opened lazily, its residency and the entities it places.
+    Close with :meth:`dispose`."""
 
-    def __init__(self, settings: RegiocrmSettings, residency: Residency) -> None:
+    def __init__(
+        self, settings: RegiocrmSettings, residency: Residency, entities: Entities
+    ) -> None:
         self.settings = settings
         self.residency = residency
+        self.entities = entities
         self.urls = settings.zone_urls(residency.placed_zones())
         self._engines: dict[str, Engine] = {}
         self._sessions: sessionmaker[ZonedSession] | None = None
 
     @classmethod
     def open(cls, settings: RegiocrmSettings, hooks: Hooks) -> ZoneStores:
-        """The stores of a deployment whose residency comes from the installed packs.
+        """The stores of a deployment whose residency and entities come from the installed
+        plugins.
 
         :raises regiocrm.residency.rules.ResidencyConfigError: for a placement the rules forbid.
+        :raises regiocrm.platform.entities.EntityError: for an entity no pack places.
         """
-        return cls(settings, Residency.build(hooks.packs(), settings))
+        return cls(settings, Residency.build(hooks.packs(), settings), hooks.entities())
 
     @property
     def names(self) -> list[str]:
@@ -177,7 +184,7 @@ class ZoneStores:
                 self.check_writable([zone])
                 path.parent.mkdir(parents=True, exist_ok=True)
             engine = make_engine(url)
-            event.listen(engine, "before_execute", WriteGuard(zone, self.residency))
+            event.listen(engine, "before_execute", WriteGuard(zone, self.residency, self.entities))
             self._engines[zone] = engine
         return self._engines[zone]
 
@@ -506,11 +513,13 @@ def _sort_key(getter: Getter, row: Row[Any]) -> tuple[bool, Any]:
 class WriteGuard:
     """Refuses, on one zone's engine, any insert or update that would leave a row where its
     residency rules do not allow it: new rows are checked by their values, changed rows
-    also by the market they already have."""
+    also by the market they already have. A table of a model that is not registered
+    (``register_models``) cannot be placed, so writes to it are refused too."""
 
-    def __init__(self, zone: str, residency: Residency) -> None:
+    def __init__(self, zone: str, residency: Residency, entities: Entities) -> None:
         self.zone = zone
         self.residency = residency
+        self.entities = entities
         # An update statement is usually one object run many times (the inbox's claim, the
         # ORM's cached flush statements): its check is built once.
         self._checks: WeakKeyDictionary[Update, Any] = WeakKeyDictionary()
@@ -525,8 +534,16 @@ class WriteGuard:
     ) -> None:
         if not isinstance(statement, Insert | Update):
             return
-        model = model_of(statement.table)
+        table = getattr(statement.table, "name", None)
+        model = self.entities.by_table(table) if table else None
         if model is None:
+            if table in Base.metadata.tables:
+                raise ResidencyError(
+                    _(
+                        "refused: the model of table {table} is not registered"
+                        " (register_models), so residency cannot place its rows"
+                    ).format(table=table)
+                )
             return
         rows = multiparams or [params]
         if isinstance(statement, Insert):

@@ -29,23 +29,7 @@ from sqlalchemy import or_, select
 
 from regiocrm.crm import audit
 from regiocrm.crm.customers import Customers, consent_in_force
-from regiocrm.models import (
-    CampaignMember,
-    Case,
-    Consent,
-    Contract,
-    Customer,
-    CustomerExport,
-    DataClass,
-    Identity,
-    Interaction,
-    Lead,
-    Model,
-    Ownership,
-    TelematicsEvent,
-    TransferAssessment,
-    Vehicle,
-)
+from regiocrm.models import Customer, CustomerExport, DataClass, Model, TransferAssessment
 from regiocrm.models.base import utcnow
 from regiocrm.platform.files import UnwritableFile, private_file
 from regiocrm.platform.hooks import Hooks
@@ -101,40 +85,17 @@ def customer_document(
     session: ZonedSession, customers: Customers, customer: Customer
 ) -> dict[str, Any]:
     """Everything held about a customer (and the records merged into them), from every zone,
-    by data class and table."""
+    by data class and table: the rows of every registered entity that
+    :meth:`~regiocrm.models.base.Model.about_customers` finds, a plugin's included."""
     merge_set = customers.merge_set(customer.id)
-    ownerships = _rows(session, Ownership, Ownership.customer_id.in_(merge_set))
-    vehicles = [row["vehicle_id"] for row in ownerships]
-    tables: dict[DataClass, dict[str, list[dict[str, Any]]]] = {
-        DataClass.IDENTITY: {
-            "customers": _rows(session, Customer, Customer.id.in_(merge_set)),
-            "identities": _rows(session, Identity, Identity.customer_id.in_(merge_set)),
-            "consents": _rows(session, Consent, Consent.customer_id.in_(merge_set)),
-        },
-        DataClass.CRM: {
-            "interactions": _rows(session, Interaction, Interaction.customer_id.in_(merge_set)),
-            "cases": _rows(session, Case, Case.customer_id.in_(merge_set)),
-            "leads": _rows(session, Lead, Lead.customer_id.in_(merge_set)),
-            "ownerships": ownerships,
-            "vehicles": _rows(session, Vehicle, Vehicle.id.in_(vehicles)),
-            "campaign_members": _rows(
-                session, CampaignMember, CampaignMember.customer_id.in_(merge_set)
-            ),
-        },
-        DataClass.FINANCIAL: {
-            "contracts": _rows(session, Contract, Contract.customer_id.in_(merge_set)),
-        },
-        DataClass.TELEMATICS: {
-            "telematics_events": _rows(
-                session, TelematicsEvent, TelematicsEvent.vehicle_id.in_(vehicles)
-            ),
-        },
-    }
-    data = {
-        data_class.value: {name: rows for name, rows in by_table.items() if rows}
-        for data_class, by_table in tables.items()
-        if any(by_table.values())
-    }
+    data: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for model in session.stores.entities:
+        condition = model.about_customers(session, merge_set)
+        if condition is None:
+            continue
+        rows = _rows(session, model, condition)
+        if rows:
+            data.setdefault(model.__data_class__.value, {})[model.__tablename__] = rows
     return {
         "format": DOCUMENT_FORMAT,
         "customer_id": str(customer.id),

@@ -35,7 +35,7 @@ from regiocrm.models.base import utcnow
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.ids import derived_id
 from regiocrm.platform.migrations import Migrator, one_line
-from regiocrm.platform.stores import ZoneError, ZoneStores, model_of, table_of
+from regiocrm.platform.stores import ZoneError, ZoneStores, table_of
 from regiocrm.residency.rules import Residency
 
 DEFAULT_BATCH = 500
@@ -50,12 +50,6 @@ class Status(enum.StrEnum):
 
 class MigrationError(Exception):
     """A move that could not be completed; the rows it concerns are still in the source."""
-
-
-def placed_models() -> list[type[Model]]:
-    """Every table's model, parents before the tables that refer to them."""
-    models = [model_of(table) for table in Base.metadata.sorted_tables]
-    return [model for model in models if model is not None]
 
 
 def data_class_label(model: type[Model]) -> str:
@@ -101,8 +95,8 @@ class ZoneSurvey:
 
 
 def survey(stores: ZoneStores) -> list[ZoneSurvey]:
-    """Every zone's rows per table and market, against the placements. A zone that cannot
-    be read is reported with the reason, not raised."""
+    """Every zone's rows per registered table and market, against the placements. A zone
+    that cannot be read is reported with the reason, not raised."""
     surveys = []
     for zone in stores.names:
         url = stores.url(zone).render_as_string(hide_password=True)
@@ -110,7 +104,7 @@ def survey(stores: ZoneStores) -> list[ZoneSurvey]:
             with stores.engine(zone).connect() as connection:
                 holdings = [
                     holding
-                    for model in placed_models()
+                    for model in stores.entities
                     for holding in _holdings(connection, stores.residency, zone, model)
                 ]
         except (SQLAlchemyError, ZoneError, OSError) as exc:
@@ -237,9 +231,10 @@ def plan(
                 holding.rows + (earlier.rows if earlier else 0),
                 holding.status,
             )
-    order = {model: index for index, model in enumerate(placed_models())}
+    order = {table.name: index for index, table in enumerate(Base.metadata.sorted_tables)}
     return sorted(
-        moves.values(), key=lambda move: (order[move.model], move.market or "", move.source)
+        moves.values(),
+        key=lambda move: (order[move.model.__tablename__], move.market or "", move.source),
     )
 
 

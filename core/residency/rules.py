@@ -135,6 +135,28 @@ class Residency:
                         )
                         continue
                     placement[market, data_class] = chosen or rule.zones[0]
+        served = {market for pack in packs for market in pack.markets}
+        declared = {
+            (market, data_class)
+            for pack in packs
+            for market, profile in pack.markets.items()
+            for data_class in profile.residency
+        }
+        for table, chosen_by_market in (
+            ("placement", section.placement),
+            ("restrict", section.restrict),
+        ):
+            for market, classes in chosen_by_market.items():
+                problems += [
+                    ResidencyProblem(
+                        ("residency", table, market, data_class.value),
+                        _("no installed pack has a rule for {data_class} data of {market}").format(
+                            data_class=data_class.value, market=market
+                        ),
+                    )
+                    for data_class in classes
+                    if market in served and (market, data_class) not in declared
+                ]
         residency = cls(home=settings.home_zone, rules=rules, placement=placement)
         if settings.zones:
             problems += residency._missing_zones(settings)

@@ -9,9 +9,10 @@ grows fastest). The customers' identity data is the brand's, shared, and counted
 
 Bytes are measured, not guessed: each table's size in its zone (with its indexes; SQLite's
 ``dbstat``, PostgreSQL's ``pg_total_relation_size``) shared among its rows, and each
-organization's rows counted by the database. The forecast fits a straight line through the
-organization's daily usage over the growth window (rows by the day they were created) and
-says when the line crosses the quota.
+organization's rows counted by the database. The tables counted are the registered
+entities whose ``__organization_column__`` names an organization, a plugin's included. The
+forecast fits a straight line through the organization's daily usage over the growth
+window (rows by the day they were created) and says when the line crosses the quota.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import math
 import statistics
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -28,19 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.exc import OperationalError
 
-from regiocrm.models import (
-    Campaign,
-    CampaignMember,
-    Case,
-    Contract,
-    DataClass,
-    Interaction,
-    Lead,
-    LicenceTier,
-    Organization,
-    Ownership,
-    TelematicsEvent,
-)
+from regiocrm.models import DataClass, LicenceTier, Model, Organization
 from regiocrm.models.base import utcnow
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import StorageSettings
@@ -115,45 +104,25 @@ class Forecast:
 
 @dataclass(frozen=True)
 class Attribution:
-    """How a table's rows are an organization's: the column naming it, or how to find it."""
+    """How a table's rows are an organization's: the column naming it, or the values of a
+    column mapped to it (:meth:`regiocrm.models.base.Model.organizations`)."""
 
-    table: Table
-    data_class: DataClass
-    key: Any
-    owner: Callable[[ZonedSession], dict[Any, uuid.UUID]] | None = None
+    model: type[Model]
 
+    @property
+    def table(self) -> Table:
+        return table_of(self.model)
 
-def _sellers(session: ZonedSession) -> dict[Any, uuid.UUID]:
-    """Each vehicle still owned, to the dealer that sold it: whose its telematics are."""
-    return {
-        vehicle: dealer
-        for vehicle, dealer in session.execute(
-            select(Ownership.vehicle_id, Ownership.dealer_id).where(
-                Ownership.ended_on.is_(None), Ownership.dealer_id.is_not(None)
-            )
-        )
-        if dealer is not None
-    }
+    @property
+    def data_class(self) -> DataClass:
+        return self.model.__data_class__
 
+    @property
+    def key(self) -> Any:
+        return self.table.c[str(self.model.__organization_column__)]
 
-def _campaigns(session: ZonedSession) -> dict[Any, uuid.UUID]:
-    return {
-        campaign: organization
-        for campaign, organization in session.execute(select(Campaign.id, Campaign.organization_id))
-    }
-
-
-ATTRIBUTIONS = (
-    Attribution(table_of(Interaction), DataClass.CRM, Interaction.organization_id),
-    Attribution(table_of(Case), DataClass.CRM, Case.organization_id),
-    Attribution(table_of(Lead), DataClass.CRM, Lead.dealer_id),
-    Attribution(table_of(Ownership), DataClass.CRM, Ownership.dealer_id),
-    Attribution(table_of(CampaignMember), DataClass.CRM, CampaignMember.campaign_id, _campaigns),
-    Attribution(table_of(Contract), DataClass.FINANCIAL, Contract.organization_id),
-    Attribution(
-        table_of(TelematicsEvent), DataClass.TELEMATICS, TelematicsEvent.vehicle_id, _sellers
-    ),
-)
+    def owners(self, session: ZonedSession) -> Mapping[Any, uuid.UUID] | None:
+        return self.model.organizations(session)
 
 
 def table_bytes(connection: Connection, table: Table) -> float | None:
@@ -216,8 +185,9 @@ class Storage:
         daily: dict[uuid.UUID, dict[DataClass, dict[date, float]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(float))
         )
-        for attribution in ATTRIBUTIONS:
-            owners = attribution.owner(session) if attribution.owner else None
+        for model in self.stores.entities.of_organizations():
+            attribution = Attribution(model)
+            owners = attribution.owners(session)
             for zone in self.stores.names:
                 per_row = self._bytes_per_row(zone, attribution.table)
                 if per_row is None:

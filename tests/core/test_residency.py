@@ -90,8 +90,7 @@ def test_a_placement_from_the_environment_names_the_variable(
         ),
         (
             '[residency.placement.CN]\ngossip = "cn"\n',
-            "residency.placement.CN.gossip.[key]: Input should be 'identity', 'crm',"
-            " 'financial', 'telematics' or 'audit'",
+            "residency.placement.CN.gossip: no installed pack has a rule for gossip data of CN",
         ),
         (
             '[residency.placement.C1]\ncrm = "cn"\n',
@@ -166,7 +165,7 @@ def test_a_market_the_deployment_does_not_serve_needs_no_zone_until_written(
     settings = load_settings(regiocrm_hooks, zones={"cn": "sqlite:///cn.db"}, home_zone="cn")
     placed = Residency.build(regiocrm_hooks.packs(), settings)
     assert placed.zone_for("KR", DataClass.CRM) == "kr"
-    stores = ZoneStores(settings, placed)
+    stores = ZoneStores(settings, placed, regiocrm_hooks.entities())
     assert stores.names == ["cn"]
     with pytest.raises(SettingsError) as exc:
         load_settings(
