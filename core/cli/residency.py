@@ -116,8 +116,8 @@ def migrate(
         str | None,
         typer.Option(
             "--class",
-            help="Only this data class: identity, crm, financial, telematics, audit,"
-            " directory or export.",
+            help="Only this data class (identity, crm, financial, telematics, audit, or one"
+            " a plugin's entities bring), directory or export.",
         ),
     ] = None,
     dry_run: Annotated[

@@ -14,6 +14,7 @@ from datetime import date
 from holidays import HolidayBase
 
 from regiocrm.hookspecs import hookimpl
+from regiocrm.interfaces.data_classes import DataClass
 
 # Re-exported: the check contract lived here before it moved to regiocrm.interfaces.
 from regiocrm.interfaces.rollout import Finding as Finding
@@ -23,6 +24,7 @@ from regiocrm.interfaces.rollout import Target as Target
 from regiocrm.models.base import utcnow
 from regiocrm.platform.i18n import _, core_catalogs, untranslated
 from regiocrm.platform.migrations import Migrator
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.storage import Storage
 
 
@@ -98,10 +100,7 @@ def zones_ready(target: Target) -> Iterable[Finding]:
         yield _unchecked("zones")
         return
     residency = target.stores.residency
-    zones = {residency.home} | {
-        residency.zone_for(target.market, data_class)
-        for data_class in target.stores.entities.data_classes()
-    }
+    zones = {residency.home, *_placed(target.stores, target.market).values()}
     migrator = Migrator(target.stores, target.hooks)
     for zone in sorted(zones):
         state = migrator.state(zone)
@@ -133,12 +132,36 @@ def residency_placed(target: Target) -> Iterable[Finding]:
     if target.stores is None:
         yield _unchecked("residency")
         return
-    residency = target.stores.residency
-    placed = {
-        dc: residency.zone_for(target.market, dc) for dc in target.stores.entities.data_classes()
-    }
-    summary = ", ".join(f"{dc.value} → {zone}" for dc, zone in placed.items())
+    for data_class in _unplaced(target.stores, target.market):
+        yield Finding(
+            f"residency {data_class.value}",
+            Outcome.FAIL,
+            _("no rule of the market's pack places {data_class} data").format(
+                data_class=data_class.value
+            ),
+            _("add a rule for it to the pack, or do not install the plugin that brings it"),
+        )
+    summary = ", ".join(
+        f"{dc.value} → {zone}" for dc, zone in _placed(target.stores, target.market).items()
+    )
     yield Finding("residency", Outcome.PASS, summary)
+
+
+def _placed(stores: ZoneStores, market: str) -> dict[DataClass, str]:
+    """Where the market's data classes are kept, of those its pack's rules place."""
+    return {
+        data_class: stores.residency.zone_for(market, data_class)
+        for data_class in stores.entities.data_classes()
+        if (market, data_class) in stores.residency.rules
+    }
+
+
+def _unplaced(stores: ZoneStores, market: str) -> list[DataClass]:
+    """The registered classes no rule of the market's pack places: one a plugin's entity
+    brings, which another market's pack places."""
+    return [
+        dc for dc in stores.entities.data_classes() if (market, dc) not in stores.residency.rules
+    ]
 
 
 def translations_complete(target: Target) -> Iterable[Finding]:

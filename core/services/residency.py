@@ -289,8 +289,9 @@ class ResidencyService:
 
     @property
     def data_classes(self) -> list[str]:
-        """The data classes residency rules speak of."""
-        return [data_class.value for data_class in DataClass]
+        """The data classes residency rules speak of: the registered entities', a plugin's
+        own included."""
+        return [data_class.value for data_class in self.app.stores.entities.data_classes()]
 
     @property
     def report_classes(self) -> list[str]:

@@ -3,6 +3,7 @@ class, and everything residency, storage and the export derive from them."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -280,3 +281,22 @@ def test_hook_add_hookspecs(plugin_manager: pluggy.PluginManager, register_plugi
     assert listener.heard == [reminder]
     with pytest.raises(TypeError):
         plugin_manager.hook.reminder_sent(reminder)
+
+
+def test_rollout_fails_a_market_whose_pack_does_not_place_a_plugins_class(
+    regiocrm_cli: Any, register_plugin: Any, models: list[type[Model]]
+) -> None:
+    clip = throwaway("CheckedClip", VIDEO)
+    models.append(clip)
+    register_plugin(VideoPack())
+    register_plugin(Plugin(clip))
+    assert regiocrm_cli("db", "upgrade").exit_code == 0
+
+    result = regiocrm_cli("rollout", "check", "--market", "JP", "--json")
+
+    assert result.exit_code == 1, result.output
+    found = {f["check"]: f for f in json.loads(result.stdout)}
+    assert found["residency video"]["outcome"] == "fail"
+    assert found["residency video"]["reason"] == "no rule of the market's pack places video data"
+    assert found["residency"]["outcome"] == "pass"
+    assert "video" not in found["residency"]["reason"]
