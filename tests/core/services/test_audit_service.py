@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from service_people import AUDIT_PARTNERS, PUDONG_MOTORS, SHANGHAI_CALL, Person, sign_in
 from sqlalchemy import select
 
 from regiocrm.crm import audit
 from regiocrm.crm.access import Forbidden
-from regiocrm.crm.accounts import UnknownOrganization, create_organization, create_user
+from regiocrm.crm.accounts import UnknownOrganization
 from regiocrm.crm.audit import MASKED, TrailEntry
 from regiocrm.interfaces.terms import OrganizationKind, UserRole
 from regiocrm.models import AuditEvent, Organization
-from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.audit import AuditService, OrganizationView, PeriodError
@@ -27,30 +26,16 @@ SINCE = datetime.now(UTC) - timedelta(days=1)
 
 
 @pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
-
-
-@pytest.fixture
 def people(application: Application) -> dict[str, Caller]:
     """A Shanghai dealer, a partner auditor, an admin and a call centre agent, as the
     services see them once authenticated."""
-    with application.transaction() as session:
-        tokens = {}
-        for name, kind, role in (
-            ("Pudong Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Audit Partners", OrganizationKind.OEM, UserRole.PARTNER_AUDITOR),
-            ("Headquarters", OrganizationKind.OEM, UserRole.ADMIN),
-            ("Shanghai Call", OrganizationKind.CALL_CENTRE, UserRole.CALL_CENTRE_AGENT),
-        ):
-            org = create_organization(session, name=name, kind=kind, market="CN")
-            tokens[name] = create_user(session, name=name, role=role, organization=org).token
-    found = {name: application.authenticate(token) for name, token in tokens.items()}
-    return {name: caller for name, caller in found.items() if caller is not None}
+    return sign_in(
+        application,
+        PUDONG_MOTORS,
+        AUDIT_PARTNERS,
+        Person("Headquarters", OrganizationKind.OEM, UserRole.ADMIN),
+        SHANGHAI_CALL,
+    )
 
 
 @pytest.fixture

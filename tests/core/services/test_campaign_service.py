@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from service_people import Person, sign_in
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
-from regiocrm.crm.accounts import UnknownOrganization, create_organization, create_user
+from regiocrm.crm.accounts import UnknownOrganization
 from regiocrm.crm.campaigns import CampaignError, NoAudience, UnknownCampaign
 from regiocrm.crm.contracts import NewContract
 from regiocrm.crm.customers import NewConsent, NewCustomer
@@ -70,18 +71,13 @@ def application(
 def people(application: Application) -> dict[str, Caller]:
     """Two Tokyo dealers, a call centre agent and a partner auditor, as the services see
     them once authenticated."""
-    with application.transaction() as session:
-        tokens = {}
-        for name, kind, role in (
-            ("Ginza Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Shibuya Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Tokyo Call", OrganizationKind.CALL_CENTRE, UserRole.CALL_CENTRE_AGENT),
-            ("Audit Partners", OrganizationKind.OEM, UserRole.PARTNER_AUDITOR),
-        ):
-            org = create_organization(session, name=name, kind=kind, market="JP")
-            tokens[name] = create_user(session, name=name, role=role, organization=org).token
-    found = {name: application.authenticate(token) for name, token in tokens.items()}
-    return {name: caller for name, caller in found.items() if caller is not None}
+    return sign_in(
+        application,
+        Person("Ginza Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF, market="JP"),
+        Person("Shibuya Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF, market="JP"),
+        Person("Tokyo Call", OrganizationKind.CALL_CENTRE, UserRole.CALL_CENTRE_AGENT, market="JP"),
+        Person("Audit Partners", OrganizationKind.OEM, UserRole.PARTNER_AUDITOR, market="JP"),
+    )
 
 
 @pytest.fixture

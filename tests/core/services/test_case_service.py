@@ -4,48 +4,25 @@ its caller in the service itself."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
+from service_people import PUDONG_MOTORS, SHANGHAI_CALL, SHANGHAI_MOTORS, sign_in
 from sqlalchemy import func, select
 
-from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.crm.cases import NewCase, UnknownCase
 from regiocrm.crm.customers import Customers, NewCustomer
-from regiocrm.interfaces.terms import CaseStatus, OrganizationKind, Priority, UserRole
+from regiocrm.interfaces.terms import CaseStatus, Priority
 from regiocrm.models import Case, Interaction
-from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
 from regiocrm.services.cases import CaseService
 
 
-@pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
-
-
 def callers(app: Application) -> dict[str, Caller]:
     """Tokens of a Shanghai dealer, a Pudong dealer and the Shanghai call centre, as the
     services see them once authenticated."""
-    with app.transaction() as session:
-        tokens = {}
-        for name, kind, role in (
-            ("Shanghai Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Pudong Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Shanghai Call", OrganizationKind.CALL_CENTRE, UserRole.CALL_CENTRE_AGENT),
-        ):
-            org = create_organization(session, name=name, kind=kind, market="CN")
-            tokens[name] = create_user(session, name=name, role=role, organization=org).token
-    found = {name: app.authenticate(token) for name, token in tokens.items()}
-    assert None not in found.values()
-    return {name: caller for name, caller in found.items() if caller is not None}
+    return sign_in(app, SHANGHAI_MOTORS, PUDONG_MOTORS, SHANGHAI_CALL)
 
 
 def a_customer(app: Application, registered_by: Caller) -> uuid.UUID:

@@ -4,21 +4,18 @@ to its caller, and every read of a customer's financial data audited with its re
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from service_people import AUDIT_PARTNERS, PUDONG_MOTORS, SHANGHAI_CALL, SHANGHAI_MOTORS, sign_in
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
-from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.crm.contracts import ContractError, NewContract, UnknownContract
 from regiocrm.crm.customers import NewCustomer, UnknownCustomer
-from regiocrm.interfaces.terms import ContractKind, ContractStatus, OrganizationKind, UserRole
+from regiocrm.interfaces.terms import ContractKind, ContractStatus
 from regiocrm.models import AuditEvent, Contract
-from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
@@ -29,30 +26,10 @@ TODAY = date.today()
 
 
 @pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
-
-
-@pytest.fixture
 def people(application: Application) -> dict[str, Caller]:
     """Two Shanghai dealers, the Shanghai call centre and a partner auditor, as the
     services see them once authenticated."""
-    with application.transaction() as session:
-        tokens = {}
-        for name, kind, role in (
-            ("Shanghai Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Pudong Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Shanghai Call", OrganizationKind.CALL_CENTRE, UserRole.CALL_CENTRE_AGENT),
-            ("Audit Partners", OrganizationKind.OEM, UserRole.PARTNER_AUDITOR),
-        ):
-            org = create_organization(session, name=name, kind=kind, market="CN")
-            tokens[name] = create_user(session, name=name, role=role, organization=org).token
-    found = {name: application.authenticate(token) for name, token in tokens.items()}
-    return {name: caller for name, caller in found.items() if caller is not None}
+    return sign_in(application, SHANGHAI_MOTORS, PUDONG_MOTORS, SHANGHAI_CALL, AUDIT_PARTNERS)
 
 
 def actions(stores: ZoneStores, caller: Caller) -> list[str]:

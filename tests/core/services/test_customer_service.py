@@ -4,19 +4,16 @@ to its caller and audited in the service itself, with no route in between."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
+from service_people import AUDIT_PARTNERS, PUDONG_MOTORS, SHANGHAI_CALL, SHANGHAI_MOTORS, sign_in
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
-from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.crm.customers import MergeRefused, NewConsent, NewCustomer, UnknownCustomer
 from regiocrm.interfaces.channels import IdentityRef
-from regiocrm.interfaces.terms import ConsentAction, OrganizationKind, UserRole
+from regiocrm.interfaces.terms import ConsentAction
 from regiocrm.models import AuditEvent, Consent, Customer, Identity, Interaction
-from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
@@ -26,30 +23,10 @@ PHONE = IdentityRef("phone", "138 0013 8000")
 
 
 @pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
-
-
-@pytest.fixture
 def people(application: Application) -> dict[str, Caller]:
     """Two Shanghai dealers, the Shanghai call centre and a partner auditor, as the
     services see them once authenticated."""
-    with application.transaction() as session:
-        tokens = {}
-        for name, kind, role in (
-            ("Shanghai Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Pudong Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF),
-            ("Shanghai Call", OrganizationKind.CALL_CENTRE, UserRole.CALL_CENTRE_AGENT),
-            ("Audit Partners", OrganizationKind.OEM, UserRole.PARTNER_AUDITOR),
-        ):
-            org = create_organization(session, name=name, kind=kind, market="CN")
-            tokens[name] = create_user(session, name=name, role=role, organization=org).token
-    found = {name: application.authenticate(token) for name, token in tokens.items()}
-    return {name: caller for name, caller in found.items() if caller is not None}
+    return sign_in(application, SHANGHAI_MOTORS, PUDONG_MOTORS, SHANGHAI_CALL, AUDIT_PARTNERS)
 
 
 def actions(stores: ZoneStores, caller: Caller) -> list[str]:

@@ -4,8 +4,6 @@ entry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
@@ -13,21 +11,10 @@ from regiocrm.crm.accounts import AccountError
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import LicenceTier, OrganizationKind, UserRole
 from regiocrm.models import ApiToken, AuditEvent, Organization, User
-from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
 from regiocrm.services.directory import DirectoryService, NewOrganization
-
-
-@pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
 
 
 def stored(stores: ZoneStores) -> dict[str, list[object]]:

@@ -4,20 +4,17 @@ service; the export kept, or its refusal audited, before the call returns."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from service_people import Person, sign_in
 from sqlalchemy import select
 
 from regiocrm.crm.access import Forbidden
-from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.crm.customers import Customers, NewCustomer, UnknownCustomer
 from regiocrm.interfaces.terms import OrganizationKind, UserRole
 from regiocrm.models import AuditEvent
-from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.ids import new_id
-from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.exports import FILE, ExportError, ExportRefused
 from regiocrm.services.application import Application
@@ -25,22 +22,8 @@ from regiocrm.services.callers import Caller
 from regiocrm.services.exports import ExportService
 
 
-@pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
-
-
 def caller(app: Application, role: UserRole) -> Caller:
-    with app.transaction() as session:
-        org = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="AU")
-        token = create_user(session, name=role.value, role=role, organization=org).token
-    found = app.authenticate(token)
-    assert found is not None
-    return found
+    return sign_in(app, Person("HQ", OrganizationKind.OEM, role, market="AU"))["HQ"]
 
 
 def an_australian(app: Application) -> uuid.UUID:

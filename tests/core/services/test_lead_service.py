@@ -4,22 +4,19 @@ its caller and audited in the service itself, with no route in between."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from service_people import AUDIT_PARTNERS, SHANGHAI_CALL, Person, sign_in
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
-from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.crm.customers import NewCustomer, UnknownCustomer
 from regiocrm.crm.lead_lifecycle import LeadError, Sale, UnknownLead
 from regiocrm.crm.leads import NewLead
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import LeadStatus, OrganizationKind, UserRole
 from regiocrm.models import AuditEvent, Interaction, Lead, Ownership
-from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
@@ -33,30 +30,16 @@ VIN = "LSVAU2180N2183456"
 
 
 @pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
-
-
-@pytest.fixture
 def people(application: Application) -> dict[str, Caller]:
     """Two Shanghai dealers with a location, the Shanghai call centre and a partner
     auditor, as the services see them once authenticated."""
-    with application.transaction() as session:
-        tokens = {}
-        for name, kind, role, location in (
-            ("Pudong Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF, PUDONG),
-            ("Minhang Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF, MINHANG),
-            ("Shanghai Call", OrganizationKind.CALL_CENTRE, UserRole.CALL_CENTRE_AGENT, None),
-            ("Audit Partners", OrganizationKind.OEM, UserRole.PARTNER_AUDITOR, None),
-        ):
-            org = create_organization(session, name=name, kind=kind, market="CN", location=location)
-            tokens[name] = create_user(session, name=name, role=role, organization=org).token
-    found = {name: application.authenticate(token) for name, token in tokens.items()}
-    return {name: caller for name, caller in found.items() if caller is not None}
+    return sign_in(
+        application,
+        Person("Pudong Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF, PUDONG),
+        Person("Minhang Motors", OrganizationKind.DEALER, UserRole.DEALER_STAFF, MINHANG),
+        SHANGHAI_CALL,
+        AUDIT_PARTNERS,
+    )
 
 
 def actions(stores: ZoneStores, caller: Caller) -> list[str]:

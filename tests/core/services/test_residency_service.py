@@ -5,7 +5,6 @@ stored on bad input."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from regiocrm.interfaces.packs import PackError
 from regiocrm.models import AuditEvent, Customer, Direction, Interaction, TransferAssessment
 from regiocrm.models.base import utcnow
 from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings, load_settings
+from regiocrm.platform.settings import load_settings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.residency import (
@@ -27,15 +26,6 @@ from regiocrm.services.residency import (
     ResidencyService,
 )
 from regiocrm.testing import upgrade_zones
-
-
-@pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
 
 
 def recorded(stores: ZoneStores) -> tuple[list[str], list[str]]:

@@ -3,28 +3,13 @@ end renders without reaching the forecast's internals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
-import pytest
-
 from regiocrm.interfaces.terms import LicenceTier, OrganizationKind
-from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings
-from regiocrm.platform.stores import ZoneStores
 from regiocrm.residency.storage import HORIZON_DAYS
 from regiocrm.services.application import Application
 from regiocrm.services.directory import DirectoryService, NewOrganization
 from regiocrm.services.storage import StorageService
-
-
-@pytest.fixture
-def application(
-    settings: RegiocrmSettings, regiocrm_hooks: Hooks, migrated: ZoneStores
-) -> Iterator[Application]:
-    app = Application.open(settings, regiocrm_hooks)
-    yield app
-    app.close()
 
 
 def test_an_empty_deployment_reports_nothing(application: Application) -> None:
