@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from sqlalchemy import select
+
 from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import OrganizationKind, UserRole
+from regiocrm.models import AuditEvent
+from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
 
@@ -50,3 +54,11 @@ def sign_in(app: Application, *people: Person) -> dict[str, Caller]:
         assert caller is not None, f"{name} was not signed in"
         callers[name] = caller
     return callers
+
+
+def actions(stores: ZoneStores, caller: Caller) -> list[str]:
+    """What the caller did, as the audit trail records it, in order of name."""
+    with stores.session() as session:
+        return sorted(
+            session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == caller.user_id))
+        )

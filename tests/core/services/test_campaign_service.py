@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_people import Person, sign_in
+from service_people import Person, actions, sign_in
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
@@ -21,7 +21,7 @@ from regiocrm.crm.customers import NewConsent, NewCustomer
 from regiocrm.crm.segments import SegmentError
 from regiocrm.interfaces.channels import IdentityRef
 from regiocrm.interfaces.terms import ContractKind, ContractStatus, OrganizationKind, UserRole
-from regiocrm.models import AuditEvent, Campaign, CampaignMember
+from regiocrm.models import Campaign, CampaignMember
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import load_settings
 from regiocrm.platform.stores import ZoneStores
@@ -102,13 +102,6 @@ def renewal_customer(application: Application, people: dict[str, Caller]) -> uui
         ),
     )
     return customer.id
-
-
-def actions(stores: ZoneStores, caller: Caller) -> list[str]:
-    with stores.session() as session:
-        return sorted(
-            session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == caller.user_id))
-        )
 
 
 def count(stores: ZoneStores, model: type[Campaign] | type[CampaignMember]) -> int:

@@ -8,14 +8,21 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from service_people import AUDIT_PARTNERS, PUDONG_MOTORS, SHANGHAI_CALL, SHANGHAI_MOTORS, sign_in
+from service_people import (
+    AUDIT_PARTNERS,
+    PUDONG_MOTORS,
+    SHANGHAI_CALL,
+    SHANGHAI_MOTORS,
+    actions,
+    sign_in,
+)
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
 from regiocrm.crm.contracts import ContractError, NewContract, UnknownContract
 from regiocrm.crm.customers import NewCustomer, UnknownCustomer
 from regiocrm.interfaces.terms import ContractKind, ContractStatus
-from regiocrm.models import AuditEvent, Contract
+from regiocrm.models import Contract
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
@@ -30,13 +37,6 @@ def people(application: Application) -> dict[str, Caller]:
     """Two Shanghai dealers, the Shanghai call centre and a partner auditor, as the
     services see them once authenticated."""
     return sign_in(application, SHANGHAI_MOTORS, PUDONG_MOTORS, SHANGHAI_CALL, AUDIT_PARTNERS)
-
-
-def actions(stores: ZoneStores, caller: Caller) -> list[str]:
-    with stores.session() as session:
-        return sorted(
-            session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == caller.user_id))
-        )
 
 
 def contracts_stored(stores: ZoneStores) -> int:

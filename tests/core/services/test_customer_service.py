@@ -6,14 +6,21 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from service_people import AUDIT_PARTNERS, PUDONG_MOTORS, SHANGHAI_CALL, SHANGHAI_MOTORS, sign_in
+from service_people import (
+    AUDIT_PARTNERS,
+    PUDONG_MOTORS,
+    SHANGHAI_CALL,
+    SHANGHAI_MOTORS,
+    actions,
+    sign_in,
+)
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
 from regiocrm.crm.customers import MergeRefused, NewConsent, NewCustomer, UnknownCustomer
 from regiocrm.interfaces.channels import IdentityRef
 from regiocrm.interfaces.terms import ConsentAction
-from regiocrm.models import AuditEvent, Consent, Customer, Identity, Interaction
+from regiocrm.models import Consent, Customer, Identity, Interaction
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
@@ -27,13 +34,6 @@ def people(application: Application) -> dict[str, Caller]:
     """Two Shanghai dealers, the Shanghai call centre and a partner auditor, as the
     services see them once authenticated."""
     return sign_in(application, SHANGHAI_MOTORS, PUDONG_MOTORS, SHANGHAI_CALL, AUDIT_PARTNERS)
-
-
-def actions(stores: ZoneStores, caller: Caller) -> list[str]:
-    with stores.session() as session:
-        return sorted(
-            session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == caller.user_id))
-        )
 
 
 def count(stores: ZoneStores, model: type[Consent] | type[Customer] | type[Identity]) -> int:

@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 
 import pytest
-from service_people import AUDIT_PARTNERS, SHANGHAI_CALL, Person, sign_in
+from service_people import AUDIT_PARTNERS, SHANGHAI_CALL, Person, actions, sign_in
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
@@ -16,7 +16,7 @@ from regiocrm.crm.lead_lifecycle import LeadError, Sale, UnknownLead
 from regiocrm.crm.leads import NewLead
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import LeadStatus, OrganizationKind, UserRole
-from regiocrm.models import AuditEvent, Interaction, Lead, Ownership
+from regiocrm.models import Interaction, Lead, Ownership
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
@@ -40,13 +40,6 @@ def people(application: Application) -> dict[str, Caller]:
         SHANGHAI_CALL,
         AUDIT_PARTNERS,
     )
-
-
-def actions(stores: ZoneStores, caller: Caller) -> list[str]:
-    with stores.session() as session:
-        return sorted(
-            session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == caller.user_id))
-        )
 
 
 def count(stores: ZoneStores, model: type[Lead] | type[Interaction] | type[Ownership]) -> int:
