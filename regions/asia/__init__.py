@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from regiocrm import hookimpl
+from regiocrm import DataClass, hookimpl
 from regiocrm.interfaces.calendars import BusinessCalendar, Service, public_holidays
 from regiocrm.interfaces.channels import ChannelAccount, InboundMessage
 from regiocrm.interfaces.formats import Address, PersonName, address_from_pack, name_from_pack
@@ -28,7 +28,6 @@ from regiocrm.interfaces.packs import (
     ResidencyRule,
 )
 from regiocrm.interfaces.terms import LeadStatus, LicenceTier, Priority
-from regiocrm.models import DataClass
 from regiocrm.platform.i18n import _, use_locale
 
 # Providers that ignore dots and "+tags" in the local part: one mailbox, many spellings.

@@ -3,9 +3,8 @@ addresses from the smallest unit up, WhatsApp, SMS and e-mail."""
 
 from __future__ import annotations
 
-from regiocrm import hookimpl
+from regiocrm import DataClass, hookimpl
 from regiocrm.interfaces.packs import MarketProfile, NameOrder, PackSpec, ResidencyRule
-from regiocrm.models import DataClass
 
 
 @hookimpl

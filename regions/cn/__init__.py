@@ -14,9 +14,8 @@ them per deployment and narrows them with ``[residency.restrict.<MARKET>]``.
 
 from __future__ import annotations
 
-from regiocrm import hookimpl
+from regiocrm import DataClass, hookimpl
 from regiocrm.interfaces.packs import MarketProfile, PackSpec, PhoneticRule, ResidencyRule
-from regiocrm.models import DataClass
 
 MAINLAND_EXPORT = ("consent", "assessment")
 FROM_THE_HUB = dict.fromkeys(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from regiocrm import hookimpl
+from regiocrm import DataClass, hookimpl
 from regiocrm.interfaces.formats import PersonName, ordered_name
 from regiocrm.interfaces.packs import MarketProfile, Pack, PackSpec, PhoneticRule, ResidencyRule
-from regiocrm.models import DataClass
 
 IN_JAPAN = ResidencyRule(zones=("jp",), export_requires=("consent",))
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from regiocrm import hookimpl
+from regiocrm import DataClass, hookimpl
 from regiocrm.interfaces.packs import MarketProfile, PackSpec, ResidencyRule
-from regiocrm.models import DataClass
 
 
 @hookimpl

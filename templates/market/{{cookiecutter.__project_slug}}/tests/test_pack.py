@@ -11,12 +11,12 @@ from babel.core import get_global
 from babel.languages import get_official_languages
 from babel.numbers import get_currency_symbol, get_territory_currencies
 
+from regiocrm import DataClass
 from regiocrm.interfaces.calendars import Service
 from regiocrm.interfaces.formats import PersonName
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import format_money
 from regiocrm.platform.migrations import Migrator
-from regiocrm.models import DataClass
 from regiocrm.residency.rules import Residency
 from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores

@@ -9,8 +9,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from regiocrm import hookimpl
-from regiocrm.models import DataClass
+from regiocrm import DataClass, hookimpl
 from regiocrm.interfaces.packs import MarketProfile, PackSpec, ResidencyRule
 
 MARKET = "{{ cookiecutter.country_code }}"
