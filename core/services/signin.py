@@ -31,6 +31,7 @@ from regiocrm.crm import audit
 from regiocrm.crm.access import scope_of
 from regiocrm.crm.accounts import (
     LAST_USED_RESOLUTION,
+    MAX_PASSWORD_LENGTH,
     PASSWORDS,
     AccountError,
     hash_token,
@@ -42,6 +43,10 @@ from regiocrm.platform.i18n import _
 from regiocrm.platform.stores import ZonedSession
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
+
+# The longest user name and address a failure keeps (their columns' length): a longer name
+# is no user's, and counting it by its first characters still counts every try.
+KEPT_LENGTH = 100
 
 
 class SignInRefused(Exception):
@@ -130,15 +135,19 @@ class SignInService:
         """
         now = self.clock()
         settings = self.app.settings.console
+        name, address = username[:KEPT_LENGTH], address[:KEPT_LENGTH]
         with self.app.transaction() as session:
-            wait = self._wait(session, username, address, now)
+            wait = self._wait(session, name, address, now)
             if wait is not None:
                 raise TooManyAttempts(wait)
             user = session.scalar(select(User).where(User.name == username))
             password_hash = user.password_hash if user is not None else None
-            matches = _matches(password_hash or _dummy_hash(), password)
+            # No password is that long: refused before hashing megabytes someone sent.
+            matches = len(password) <= MAX_PASSWORD_LENGTH and _matches(
+                password_hash or _dummy_hash(), password
+            )
             if user is None or password_hash is None or not user.active or not matches:
-                self._fail(session, username, address, now, user)
+                self._fail(session, name, address, now, user)
                 signed_in = None
             else:
                 if PASSWORDS.check_needs_rehash(password_hash):

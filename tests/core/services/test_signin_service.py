@@ -115,6 +115,18 @@ def test_wrong_password_unknown_user_no_password_and_inactive_get_one_refusal(
         assert session.scalars(select(ConsoleSession)).all() == []
 
 
+def test_an_overlong_name_or_password_is_refused_and_counted(
+    signin: SignInService, migrated: ZoneStores
+) -> None:
+    with pytest.raises(SignInRefused):
+        signin.sign_in("m" * 5000, PASSWORD, address="2001:db8::1" * 20)
+    with pytest.raises(SignInRefused):
+        signin.sign_in("mei", PASSWORD + "x" * 1024, address="192.0.2.1")
+    with migrated.session() as session:
+        kept = session.execute(select(SignInFailure.name, SignInFailure.address)).all()
+    assert sorted((len(name), len(address)) for name, address in kept) == [(3, 9), (100, 100)]
+
+
 def test_too_many_failures_for_a_name_refuse_it_until_the_window_has_passed(
     signin: SignInService, clock: Clock
 ) -> None:
