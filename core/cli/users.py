@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -12,9 +13,22 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.terms import UserRole
 from regiocrm.platform.i18n import _
 from regiocrm.services.directory import DirectoryService
+from regiocrm.services.signin import SignInService
 from regiocrm.services.zones import ZoneService
 
-app = typer.Typer(help="Add and list users and their API tokens.", no_args_is_help=True)
+app = typer.Typer(
+    help="Add and list users, their API tokens and console passwords.", no_args_is_help=True
+)
+
+
+def password_from_stdin() -> str:
+    """The password on standard input, without the line end a pipe or ``echo`` adds: read
+    there rather than from an argument, which other users of the machine could see in the
+    process list."""
+    password = sys.stdin.read().rstrip("\r\n")
+    if not password:
+        raise CliError(_("no password on standard input"))
+    return password
 
 
 @app.command()
@@ -26,12 +40,17 @@ def add(
         str | None,
         typer.Option(help="Organization name; default: the deployment's own organization."),
     ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read their console password from standard input."),
+    ] = False,
 ) -> None:
     """Add a user and print a new API token as the last line (shown once, stored hashed)."""
     context = cli_context(ctx)
     context.require_migrated()
+    password = password_from_stdin() if password_stdin else None
     try:
-        created = DirectoryService(context.application).add_user(name, role, org)
+        created = DirectoryService(context.application).add_user(name, role, org, password=password)
     except AccountError as exc:
         raise CliError(str(exc)) from None
     typer.echo(
@@ -41,6 +60,23 @@ def add(
     )
     typer.echo(_("API token, shown only now; send it as 'Authorization: Bearer <token>':"))
     typer.echo(created.token)
+
+
+@app.command()
+def passwd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user's login name.")],
+) -> None:
+    """Set a user's console password, read from standard input (stored as an argon2id
+    hash)."""
+    context = cli_context(ctx)
+    context.require_migrated()
+    password = password_from_stdin()
+    try:
+        SignInService(context.application).set_password(name, password)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(_("console password set for {name}").format(name=name))
 
 
 @app.command("list")

@@ -1,7 +1,9 @@
-"""Organizations, users and their API tokens.
+"""Organizations, users, their API tokens and their console passwords.
 
 Tokens are random, shown once and stored only as a SHA-256 digest: a leaked database does
-not leak a usable token, and a token's high entropy makes a slow hash unnecessary.
+not leak a usable token, and a token's high entropy makes a slow hash unnecessary. A
+password, chosen by a person, has little entropy: it is stored as an argon2id hash
+(argon2-cffi's defaults, RFC 9106's second recommended profile), slow to guess by design.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,6 +51,15 @@ class AccountError(Exception):
 
 class UnknownOrganization(AccountError):
     pass
+
+
+class PasswordRefused(AccountError):
+    """A password that may not be set (too short, too long, for an inactive user)."""
+
+
+# A longer one buys no security and lets a caller make the hash work on megabytes.
+MAX_PASSWORD_LENGTH = 1024
+PASSWORDS = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,34 @@ def issue_token(
         {"token_id": str(api_token.id), "label": label},
     )
     return token
+
+
+def set_password(
+    session: Session, user: User, password: str, *, min_length: int, actor: User | None = None
+) -> None:
+    """Store the argon2id hash of ``user``'s new console password; audited as
+    ``user.password_set`` (the password appears nowhere).
+
+    :raises PasswordRefused: for an inactive user, or a password shorter than
+        ``min_length`` or longer than :data:`MAX_PASSWORD_LENGTH`; nothing is stored.
+    """
+    if not user.active:
+        raise PasswordRefused(
+            _("user {name!r} is inactive: a password is set only for an active user").format(
+                name=user.name
+            )
+        )
+    if len(password) < min_length:
+        raise PasswordRefused(
+            _("a password needs at least {count} characters").format(count=min_length)
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordRefused(
+            _("a password has at most {count} characters").format(count=MAX_PASSWORD_LENGTH)
+        )
+    user.password_hash = PASSWORDS.hash(password)
+    session.flush()
+    _audit(session, actor, "user.password_set", "user", user, {"name": user.name})
 
 
 def authenticate(session: Session, token: str) -> User | None:

@@ -40,7 +40,7 @@ from regiocrm.models.lead import Lead
 from regiocrm.models.organization import Organization
 from regiocrm.models.residency import CustomerExport, TransferAssessment
 from regiocrm.models.telematics import TelematicsEvent
-from regiocrm.models.user import ApiToken, User
+from regiocrm.models.user import ApiToken, ConsoleSession, SignInFailure, User
 from regiocrm.models.vehicle import Ownership, Vehicle
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "CaseStatus",
     "Consent",
     "ConsentAction",
+    "ConsoleSession",
     "Contract",
     "ContractKind",
     "ContractStatus",
@@ -79,6 +80,7 @@ __all__ = [
     "Priority",
     "ReplyStatus",
     "SeenSignature",
+    "SignInFailure",
     "TelematicsEvent",
     "TransferAssessment",
     "User",
@@ -96,6 +98,7 @@ def register_models() -> list[type[Model]]:
         CampaignMember,
         Case,
         Consent,
+        ConsoleSession,
         Contract,
         Customer,
         CustomerExport,
@@ -106,6 +109,7 @@ def register_models() -> list[type[Model]]:
         Organization,
         Ownership,
         SeenSignature,
+        SignInFailure,
         TelematicsEvent,
         TransferAssessment,
         User,

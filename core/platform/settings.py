@@ -113,6 +113,25 @@ class HttpSettings(Section):
     )
 
 
+class ConsoleSettings(Section):
+    """``[console]``: how people sign in to the web console."""
+
+    session_hours: int = Field(
+        default=12, ge=1, le=720, description="a console session ends this many hours after sign-in"
+    )
+    max_failed_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="failed sign-ins per user name, and per address, before more are refused",
+    )
+    attempt_window_minutes: int = Field(
+        default=15, ge=1, le=1440, description="how long a failed sign-in counts against the limit"
+    )
+    min_password_length: int = Field(
+        default=12, ge=8, le=1024, description="the shortest console password accepted"
+    )
+
+
 class DeploymentSettings(Section):
     """``[deployment]``: who runs this installation."""
 
@@ -233,6 +252,7 @@ class RegiocrmSettings(BaseSettings):
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     maps: Section = Field(

@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from regiocrm.crm.access import Forbidden
-from regiocrm.crm.accounts import AccountError, create_organization, create_user, organization_named
+from regiocrm.crm.accounts import (
+    AccountError,
+    create_organization,
+    create_user,
+    organization_named,
+    set_password,
+)
 from regiocrm.geo.chain import Located
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import LicenceTier, OrganizationKind, UserRole
@@ -187,12 +193,20 @@ class DirectoryService:
                 for org in orgs
             ]
 
-    def add_user(self, name: str, role: UserRole, organization: str | None = None) -> NewAccount:
+    def add_user(
+        self,
+        name: str,
+        role: UserRole,
+        organization: str | None = None,
+        *,
+        password: str | None = None,
+    ) -> NewAccount:
         """Add a user and issue their first API token. By default they join the
         deployment's own organization, which is added (as the OEM) if it is not yet.
 
-        :raises AccountError: for a blank or taken name, or an unknown organization;
-            nothing is stored.
+        :param password: their console password, if they are to sign in there.
+        :raises AccountError: for a blank or taken name, an unknown organization or a
+            password too short or too long; nothing is stored.
         """
         deployment = self.app.settings.deployment
         with self.app.transaction() as session:
@@ -213,6 +227,13 @@ class DirectoryService:
                 )
             created = create_user(session, name=name, role=role, organization=org)
             user = created.user
+            if password is not None:
+                set_password(
+                    session,
+                    user,
+                    password,
+                    min_length=self.app.settings.console.min_password_length,
+                )
             view = UserView(user.id, user.name, user.role, org.name, user.active, tokens=1)
             return NewAccount(view, created.token)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from regiocrm import SettingsSection
+from regiocrm.crm.accounts import PASSWORDS
 from regiocrm.hookspecs import hookimpl
 from regiocrm.models import ApiToken, AuditEvent, Organization, User
 from regiocrm.platform.hooks import Hooks
@@ -285,6 +287,92 @@ def test_duplicate_user_is_refused(regiocrm_cli, deployment_dir: Path) -> None:
     result = regiocrm_cli("users", "add", "mei", "--role", "admin")
     assert (result.exit_code, result.stderr) == (2, "Error: user 'mei' already exists\n")
     assert len(query(deployment_dir, select(ApiToken))) == 1
+
+
+def test_users_add_reads_a_console_password_from_stdin(
+    regiocrm_cli, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    regiocrm_cli("db", "upgrade")
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    result = regiocrm_cli("users", "add", "mei", "--role", "admin", "--password-stdin")
+    assert result.exit_code == 0, result.stderr
+    assert result.last_line.startswith("rcm_")
+    [(user,)] = query(deployment_dir, select(User))
+    # The line end echo adds is not part of the password.
+    assert PASSWORDS.verify(user.password_hash, "correct horse battery")
+    assert "correct horse battery" not in user.password_hash
+    actions = [row.action for (row,) in query(deployment_dir, select(AuditEvent))]
+    assert "user.password_set" in actions
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("", "Error: no password on standard input"),
+        ("\n", "Error: no password on standard input"),
+        ("short\n", "Error: a password needs at least 12 characters"),
+    ],
+    ids=["empty", "blank-line", "too-short"],
+)
+def test_users_add_with_a_bad_password_adds_no_one(
+    regiocrm_cli, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch, stdin: str, message: str
+) -> None:
+    regiocrm_cli("db", "upgrade")
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    result = regiocrm_cli("users", "add", "mei", "--role", "admin", "--password-stdin")
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert query(deployment_dir, select(User)) == []
+    assert query(deployment_dir, select(AuditEvent)) == []
+
+
+def test_users_passwd_sets_a_console_password_from_stdin(
+    regiocrm_cli, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    regiocrm_cli("db", "upgrade")
+    regiocrm_cli("users", "add", "mei", "--role", "admin")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))
+    result = regiocrm_cli("users", "passwd", "mei")
+    assert result.exit_code == 0, result.stderr
+    assert "console password set for mei" in result.stdout
+    [(user,)] = query(deployment_dir, select(User))
+    assert PASSWORDS.verify(user.password_hash, "a long enough secret")
+    [(event,)] = query(
+        deployment_dir, select(AuditEvent).where(AuditEvent.action == "user.password_set")
+    )
+    assert event.actor_id is None
+
+
+@pytest.mark.parametrize(
+    ("name", "stdin", "message"),
+    [
+        ("nobody", "a long enough secret\n", "Error: unknown user 'nobody'"),
+        ("mei", "", "Error: no password on standard input"),
+        ("mei", "short\n", "Error: a password needs at least 12 characters"),
+        ("mei", "x" * 1025, "Error: a password has at most 1024 characters"),
+    ],
+    ids=["unknown-user", "empty", "too-short", "too-long"],
+)
+def test_users_passwd_with_bad_input_changes_nothing(
+    regiocrm_cli,
+    deployment_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    stdin: str,
+    message: str,
+) -> None:
+    regiocrm_cli("db", "upgrade")
+    regiocrm_cli("users", "add", "mei", "--role", "admin")
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    result = regiocrm_cli("users", "passwd", name)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    [(user,)] = query(deployment_dir, select(User))
+    assert user.password_hash is None
+    assert (
+        query(deployment_dir, select(AuditEvent).where(AuditEvent.action == "user.password_set"))
+        == []
+    )
 
 
 def test_users_add_before_migration_says_what_to_run(regiocrm_cli, deployment_dir: Path) -> None:
