@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
+from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_rows
 from regiocrm.crm.accounts import AccountError
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.terms import UserRole
@@ -44,8 +44,10 @@ def add(
         bool,
         typer.Option("--password-stdin", help="Read their console password from standard input."),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Add a user and print a new API token as the last line (shown once, stored hashed)."""
+    """Add a user and print a new API token as the last line (shown once, stored hashed);
+    with ``--json``, the user and the token as one object."""
     context = cli_context(ctx)
     context.require_migrated()
     password = password_from_stdin() if password_stdin else None
@@ -53,6 +55,9 @@ def add(
         created = DirectoryService(context.application).add_user(name, role, org, password=password)
     except AccountError as exc:
         raise CliError(str(exc)) from None
+    if as_json:
+        print_json({**created.user.as_json(), "token": created.token})
+        return
     typer.echo(
         _("created user {name} ({role}) in {organization}").format(
             name=name, role=role.value, organization=created.user.organization

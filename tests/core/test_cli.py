@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 import typer
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
 from regiocrm import SettingsSection
 from regiocrm.crm.accounts import PASSWORDS
 from regiocrm.hookspecs import hookimpl
+from regiocrm.http.app import create_app
 from regiocrm.models import ApiToken, AuditEvent, Organization, User
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.plugins import get_plugin_manager
@@ -180,6 +182,24 @@ def test_users_add_prints_a_token_stored_only_hashed(regiocrm_cli, deployment_di
     assert not wal.exists() or token.encode() not in wal.read_bytes()
     actions = {row.action for (row,) in query(deployment_dir, select(AuditEvent))}
     assert {"organization.created", "user.created", "token.issued"} <= actions
+
+
+def test_users_add_json_gives_tools_the_user_and_a_token_that_works(
+    regiocrm_cli, deployment_dir: Path, settings, regiocrm_hooks
+) -> None:
+    regiocrm_cli("db", "upgrade")
+    result = regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent", "--json")
+    assert result.exit_code == 0, result.stderr
+    added = json.loads(result.stdout)
+    assert (added["name"], added["role"], added["organization"]) == (
+        "mei",
+        "call_centre_agent",
+        "Headquarters",
+    )
+    with TestClient(create_app(settings, regiocrm_hooks)) as client:
+        me = client.get("/api/me", headers={"Authorization": f"Bearer {added['token']}"})
+    assert me.status_code == 200, me.text
+    assert me.json()["name"] == "mei"
 
 
 def test_users_add_into_a_named_organization(regiocrm_cli, deployment_dir: Path) -> None:
