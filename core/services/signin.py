@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 
 from regiocrm.crm import audit
 from regiocrm.crm.access import scope_of
@@ -187,12 +187,7 @@ class SignInService:
             row = session.execute(
                 select(ConsoleSession, User)
                 .join(User, ConsoleSession.user_id == User.id)
-                .where(
-                    ConsoleSession.token_hash == hash_token(session_token),
-                    ConsoleSession.ended_at.is_(None),
-                    ConsoleSession.expires_at > now,
-                    User.active,
-                )
+                .where(*_live_session(session_token, now), User.active)
             ).first()
             if row is None:
                 return None
@@ -228,11 +223,7 @@ class SignInService:
 
     def _live(self, session: ZonedSession, session_token: str) -> ConsoleSession | None:
         return session.scalar(
-            select(ConsoleSession).where(
-                ConsoleSession.token_hash == hash_token(session_token),
-                ConsoleSession.ended_at.is_(None),
-                ConsoleSession.expires_at > self.clock(),
-            )
+            select(ConsoleSession).where(*_live_session(session_token, self.clock()))
         )
 
     def _window(self) -> timedelta:
@@ -279,3 +270,13 @@ class SignInService:
             detail={"name": name, "address": address}
             | ({"user_id": user.id} if user is not None else {}),
         )
+
+
+def _live_session(session_token: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of the session a token opened, while it is live: not ended, not
+    expired."""
+    return (
+        ConsoleSession.token_hash == hash_token(session_token),
+        ConsoleSession.ended_at.is_(None),
+        ConsoleSession.expires_at > now,
+    )
