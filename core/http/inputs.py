@@ -78,10 +78,19 @@ def _in_document(document: Any) -> Iterator[dict[str, Any]]:
             pending.extend(((*loc, index), item) for index, item in enumerate(value))
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 async def _in_body(request: Request) -> list[dict[str, Any]]:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.body_field is None:
         return []
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
+        # A console form, which FastAPI has parsed, and Starlette keeps what it parsed.
+        form = await request.form()
+        return list(
+            _in_document({key: value for key, value in form.items() if isinstance(value, str)})
+        )
     try:
         # FastAPI has parsed a JSON body already, and Starlette keeps what it parsed.
         document = await request.json()

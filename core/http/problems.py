@@ -96,6 +96,20 @@ def problem(
     )
 
 
+class AnswerInstead(Exception):
+    """Raised where a request is answered with a ready response rather than a problem
+    document: a console page that sends a browser to sign in, or shows its own error page."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def _answer_instead(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AnswerInstead)
+    return exc.response
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     # As Starlette's own handler does: these statuses carry no body.
@@ -173,6 +187,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Answer every refusal ``app`` makes as a problem document."""
+    app.add_exception_handler(AnswerInstead, _answer_instead)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(Forbidden, _forbidden)

@@ -26,6 +26,9 @@ class User(Model):
     password_hash: Mapped[str | None] = mapped_column(
         String(255), doc="argon2id hash of their console password; none: they cannot sign in"
     )
+    locale: Mapped[str | None] = mapped_column(
+        String(35), doc="the console language they chose (a catalog's locale); none: the browser's"
+    )
 
     organization: Mapped[Organization] = relationship(lazy="raise")
 

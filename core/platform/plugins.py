@@ -56,6 +56,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.audit",
     "regiocrm.http.campaigns",
     "regiocrm.http.exports",
+    "regiocrm.console.assets",
+    "regiocrm.console.signin",
     "regiocrm.markets.rollout",
     "regiocrm.plugins.channels.wechat",
     "regiocrm.plugins.channels.line",

@@ -21,7 +21,7 @@ from regiocrm.geo.chain import Located
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import LicenceTier, OrganizationKind, UserRole
 from regiocrm.models import ApiToken, Organization, User
-from regiocrm.platform.i18n import _
+from regiocrm.platform.i18n import CATALOG_LOCALES, _
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
 
@@ -265,3 +265,20 @@ class DirectoryService:
             parent = session.get(Organization, org.parent_id) if org.parent_id else None
             organization = OrganizationView.of(org, parent.name if parent else None)
             return Me(user_id, caller.name, caller.role, organization)
+
+    def set_language(self, caller: Caller, locale: str | None) -> None:
+        """Set the console language the caller chose; ``None`` goes back to their browser's.
+
+        :raises AccountError: for a language the console is not translated into; nothing is
+            stored.
+        """
+        if locale is not None and locale not in CATALOG_LOCALES:
+            raise AccountError(
+                _("{locale!r} is not a console language; choose one of: {choices}").format(
+                    locale=locale, choices=", ".join(CATALOG_LOCALES)
+                )
+            )
+        if caller.user_id is None:
+            raise Forbidden("the system has no entry of its own")
+        with self.app.transaction() as session:
+            session.get_one(User, caller.user_id).locale = locale

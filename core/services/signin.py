@@ -82,6 +82,19 @@ class SignedIn:
     caller: Caller
 
 
+@dataclass(frozen=True)
+class Visitor:
+    """The user a live console session belongs to.
+
+    :param locale: the console language they chose, if they did.
+    :param market: their home market, whose language the console falls back to.
+    """
+
+    caller: Caller
+    locale: str | None
+    market: str
+
+
 @cache
 def _dummy_hash() -> str:
     """A hash no password matches, verified against for an unknown user so that refusing
@@ -179,9 +192,9 @@ class SignInService:
             raise SignInRefused
         return signed_in
 
-    def caller(self, session_token: str) -> Caller | None:
-        """The caller a console session belongs to; ``None`` for a session that is unknown,
-        expired or ended, or of an inactive user."""
+    def visitor(self, session_token: str) -> Visitor | None:
+        """Who a console session belongs to, with their language and market; ``None`` for a
+        session that is unknown, expired or ended, or of an inactive user."""
         now = self.clock()
         with self.app.transaction() as session:
             row = session.execute(
@@ -195,7 +208,7 @@ class SignInService:
             # As for API tokens: recording every request would make each page read a write.
             if now - console.last_seen_at > LAST_USED_RESOLUTION:
                 console.last_seen_at = now
-            return Caller.of(user, scope_of(session, user))
+            return Visitor(Caller.of(user, scope_of(session, user)), user.locale, user.market)
 
     def check_csrf(self, session_token: str, csrf_token: str) -> bool:
         """Whether ``csrf_token`` is the one issued with this live session."""

@@ -71,10 +71,12 @@ def test_signing_in_opens_a_session_whose_caller_is_the_user(
     signed = signin.sign_in("mei", PASSWORD, address="192.0.2.1")
     assert (signed.caller.name, signed.caller.role) == ("mei", UserRole.ADMIN)
     assert signed.expires_at == signin.clock() + timedelta(hours=12)
-    caller = signin.caller(signed.session_token)
-    assert caller is not None
+    visitor = signin.visitor(signed.session_token)
+    assert visitor is not None
+    caller = visitor.caller
     assert caller.user_id == user_named(migrated, "mei").id
-    assert signin.caller(signed.csrf_token) is None
+    assert (visitor.locale, visitor.market) == (None, user_named(migrated, "mei").market)
+    assert signin.visitor(signed.csrf_token) is None
     with migrated.session() as session:
         event = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "user.signed_in")
@@ -194,9 +196,9 @@ def test_failures_older_than_the_window_are_removed(
 def test_an_expired_session_has_no_caller(signin: SignInService, clock: Clock) -> None:
     signed = signin.sign_in("mei", PASSWORD, address="192.0.2.1")
     clock.move(hours=11, minutes=59)
-    assert signin.caller(signed.session_token) is not None
+    assert signin.visitor(signed.session_token) is not None
     clock.move(minutes=1)
-    assert signin.caller(signed.session_token) is None
+    assert signin.visitor(signed.session_token) is None
     assert not signin.check_csrf(signed.session_token, signed.csrf_token)
 
 
@@ -206,7 +208,7 @@ def test_a_session_of_a_user_made_inactive_has_no_caller(
     signed = signin.sign_in("mei", PASSWORD, address="192.0.2.1")
     with migrated.session() as session:
         session.scalars(select(User).where(User.name == "mei")).one().active = False
-    assert signin.caller(signed.session_token) is None
+    assert signin.visitor(signed.session_token) is None
 
 
 def test_last_seen_slides_with_use(
@@ -214,7 +216,7 @@ def test_last_seen_slides_with_use(
 ) -> None:
     signed = signin.sign_in("mei", PASSWORD, address="192.0.2.1")
     clock.move(minutes=30)
-    assert signin.caller(signed.session_token) is not None
+    assert signin.visitor(signed.session_token) is not None
     with migrated.session() as session:
         assert session.scalars(select(ConsoleSession.last_seen_at)).one() == clock.now
 
@@ -222,7 +224,7 @@ def test_last_seen_slides_with_use(
 def test_signing_out_ends_the_session(signin: SignInService, migrated: ZoneStores) -> None:
     signed = signin.sign_in("mei", PASSWORD, address="192.0.2.1")
     signin.sign_out(signed.session_token)
-    assert signin.caller(signed.session_token) is None
+    assert signin.visitor(signed.session_token) is None
     assert not signin.check_csrf(signed.session_token, signed.csrf_token)
     signin.sign_out(signed.session_token)  # again: nothing more happens
     assert [a for a, _name in actions(migrated)].count("user.signed_out") == 1
