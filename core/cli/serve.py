@@ -1,4 +1,4 @@
-"""``regiocrm serve``: the HTTP service (webhooks, JSON API, health)."""
+"""``regiocrm serve``: the HTTP service (the console, webhooks, JSON API, health)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def serve(
         int | None, typer.Option(help="Port to listen on; default [http] port.")
     ] = None,
 ) -> None:
-    """Serve the HTTP API, webhooks and /healthz with uvicorn."""
+    """Serve the web console at /, the JSON API under /api, webhooks and /healthz with
+    uvicorn."""
     context = cli_context(ctx)
     settings = context.settings
     zones = ZoneService(context.application).states()
