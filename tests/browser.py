@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import pytest
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
 
@@ -58,6 +60,18 @@ def chromium_unavailable() -> str | None:
     if not os.access(CHROMIUM, os.X_OK):
         return f"no browser at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)"
     return None
+
+
+def require_chromium() -> None:
+    """Skip the calling test with the reason where the browser tests cannot run, but fail
+    it under ``CI=true``, where that would silently leave the console untested (``.ci/run``
+    installs Chromium)."""
+    reason = chromium_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: the browser tests must run)")
+    pytest.skip(reason)
 
 
 def launch(playwright: Playwright) -> Browser:

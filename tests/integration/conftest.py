@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,9 +11,9 @@ from browser import (
     DESKTOP,
     PHONE,
     Screen,
-    chromium_unavailable,
     launch,
     open_page,
+    require_chromium,
     save_screenshot,
     screenshot_folder,
 )
@@ -39,15 +38,11 @@ def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, launched once per test process (each xdist worker).
 
     Skips with the reason where Playwright or ``/usr/bin/chromium`` is missing, but fails
-    under ``CI=true``, where that would silently leave the console untested (``.ci/run``
-    installs Chromium). While it runs, Playwright's event loop is the test process's
-    running loop, so a later test in the same process cannot call ``asyncio.run``.
+    under ``CI=true`` (:func:`browser.require_chromium`). While it runs, Playwright's event
+    loop is the test process's running loop, so a later test in the same process cannot
+    call ``asyncio.run``.
     """
-    reason = chromium_unavailable()
-    if reason is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI=true: the browser tests must run)")
-        pytest.skip(reason)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

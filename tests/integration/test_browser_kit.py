@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+import browser
 import httpx
 import pytest
 from browser import DoesNotFit, SignInFailed, assert_fits, serious_violations, sign_in
@@ -26,6 +27,37 @@ from regiocrm.testing import run_regiocrm
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
+
+
+@pytest.fixture
+def no_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A machine whose Chromium is missing."""
+    missing = tmp_path / "chromium"
+    monkeypatch.setattr(browser, "CHROMIUM", missing)
+    return missing
+
+
+def test_a_missing_chromium_skips_with_the_reason(
+    no_chromium: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=f"no browser at {no_chromium} "):
+        browser.require_chromium()
+
+
+def test_a_missing_chromium_fails_under_ci(
+    no_chromium: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"CI=true: the browser tests must run"):
+        browser.require_chromium()
+
+
+def test_a_chromium_that_is_not_executable_is_missing(no_chromium: Path) -> None:
+    no_chromium.write_text("")
+    assert browser.chromium_unavailable() == (
+        f"no browser at {no_chromium} (apt-get install chromium fonts-noto-cjk)"
+    )
 
 
 def document(body: str, *, head: str = "") -> str:
@@ -88,7 +120,7 @@ def site() -> Iterator[Site]:
             self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
-            pass  # pytest shows a failing test's requests through Playwright's error instead
+            pass  # one line per request on stderr would bury a failing test's report
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     served.base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -180,11 +212,15 @@ def test_assert_fits_passes_the_same_wide_element_on_a_desktop(
     assert_fits(desktop_page)
 
 
+# --8<-- [start:browser_locale]
 @pytest.mark.parametrize("browser_locale", ["ja-JP"])
 def test_the_browser_asks_for_pages_in_the_chosen_language(phone_page: Page, site: Site) -> None:
     show(phone_page, site, "<p>ようこそ</p>")
     assert site.headers[-1]["Accept-Language"].startswith("ja-JP")
     assert phone_page.evaluate("navigator.language") == "ja-JP"
+
+
+# --8<-- [end:browser_locale]
 
 
 def test_the_browser_asks_in_english_unless_told(desktop_page: Page, site: Site) -> None:
