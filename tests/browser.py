@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
-# Headless without a sandbox (CI runs as root, where Chromium's sandbox refuses to start) and
-# without anything that would reach the network on its own: updates, field trials, sign-in.
+# Without a sandbox (CI runs as root, where Chromium's sandbox refuses to start) or a GPU (no
+# machine here has one), asking nothing of the network on its own (component updates,
+# background requests) and showing no first-run dialog.
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",

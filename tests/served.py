@@ -35,19 +35,9 @@ def add_user_with_password(folder: Path, name: str, role: str, password: str, *o
     """A new user of the deployment in ``folder`` who signs in to the console with
     ``password`` (given on standard input, as ``--password-stdin`` reads it); their API
     token. ``options`` such as ``"--org", "Tokyo Hub"`` go to ``regiocrm users add``."""
+    arguments = ("users", "add", name, "--role", role, *options, "--password-stdin")
     added = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "regiocrm",
-            "users",
-            "add",
-            name,
-            "--role",
-            role,
-            *options,
-            "--password-stdin",
-        ],
+        [sys.executable, "-m", "regiocrm", *arguments],
         cwd=folder,
         env=deployment_environment(),
         input=password,
