@@ -118,10 +118,11 @@ def test_a_lead_goes_from_new_to_won_through_its_page_each_step_audited_and_on_t
     assert page.status_code == 200
     assert "Mark as contacted" in page.text
     assert "Mark as qualified" not in page.text
-    assert 'action="/leads/{}/sale"'.format(lead) not in page.text
+    assert f'action="/leads/{lead}/sale"' not in page.text
     assert 'href="tel:+8613800138000"' in page.text
 
-    for step, offered_next in (("contacted", "Mark as qualified"), ("qualified", "Record the sale")):
+    steps = (("contacted", "Mark as qualified"), ("qualified", "Record the sale"))
+    for step, offered_next in steps:
         answer = browser.post_form(f"/leads/{lead}/status", {"to": step})
         assert answer.status_code == 303
         assert answer.headers["location"] == f"/leads/{lead}"
@@ -131,7 +132,12 @@ def test_a_lead_goes_from_new_to_won_through_its_page_each_step_audited_and_on_t
     today = date.today() - timedelta(days=1)
     sold = browser.post_form(
         f"/leads/{lead}/sale",
-        {"vin": VIN.lower(), "model": "Tourer 2.0", "price": "189,000.50", "started_on": str(today)},
+        {
+            "vin": VIN.lower(),
+            "model": "Tourer 2.0",
+            "price": "189,000.50",
+            "started_on": str(today),
+        },
     )
     assert sold.status_code == 303, sold.text
     row = world.lead_row(lead)
@@ -165,7 +171,7 @@ def test_a_lead_goes_from_new_to_won_through_its_page_each_step_audited_and_on_t
     assert f"lead qualified → won: sold {VIN}" in summaries
     closed = browser.get(f"/leads/{lead}")
     assert "This lead is closed." in closed.text
-    assert "<form method=\"post\" action=\"/leads/" not in closed.text
+    assert '<form method="post" action="/leads/' not in closed.text
 
 
 def test_a_lost_lead_keeps_its_reason_and_a_blank_one_is_refused_beside_the_field(
