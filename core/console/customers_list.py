@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse
 
-from regiocrm.console.dealer_words import WORDS
+from regiocrm.console.dealer_words import channel_label, status_label
 from regiocrm.console.pages import not_found, render
 from regiocrm.console.sessions import VisitDep
 from regiocrm.console.speaking import in_language, not_for_you
@@ -88,7 +88,8 @@ def customers(
         value=value,
         next_after=next_after,
         errors=errors,
-        **WORDS,
+        status_label=status_label,
+        channel_label=channel_label,
     )
 
 

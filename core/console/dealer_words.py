@@ -37,7 +37,3 @@ def channel_label(value: str) -> str:
     reader reads it; a source no channel names is shown as it was stored."""
     labels = {"phone": _("Phone"), "call_centre": _("Call centre"), "web": _("Website")}
     return labels.get(value) or _BRANDS.get(value, value)
-
-
-WORDS = {"status_label": status_label, "channel_label": channel_label}
-"""What a dealers' page template is rendered with, to call by these names."""

@@ -21,7 +21,7 @@ from babel.numbers import NumberFormatError, parse_decimal
 from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from regiocrm.console.dealer_words import WORDS
+from regiocrm.console.dealer_words import channel_label, status_label
 from regiocrm.console.pages import Reader, not_found, render
 from regiocrm.console.sessions import PostedDep, VisitDep
 from regiocrm.console.speaking import in_language, not_for_you
@@ -77,7 +77,8 @@ def work_list(
         statuses=[value.value for value in LeadStatus],
         errors=errors,
         now=datetime.now(UTC),
-        **WORDS,
+        status_label=status_label,
+        channel_label=channel_label,
     )
 
 
@@ -215,7 +216,8 @@ def _lead(
         errors=errors or {},
         typed=typed or {},
         today=today.isoformat(),
-        **WORDS,
+        status_label=status_label,
+        channel_label=channel_label,
     )
 
 
