@@ -12,17 +12,21 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from regiocrm.crm.accounts import clock_subdivision
+from regiocrm.crm.contracts import Contracts, NewContract
 from regiocrm.crm.customers import Customers
 from regiocrm.crm.timeline import Step, Timeline
-from regiocrm.models import Lead, LeadStatus, Ownership, Vehicle
+from regiocrm.models import ContractKind, ContractStatus, Lead, LeadStatus, Ownership, Vehicle
 from regiocrm.models.base import utcnow
 from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import _, to_minor_units
 from regiocrm.platform.stores import ZonedSession
 
 STEPS: dict[LeadStatus, tuple[LeadStatus, ...]] = {
@@ -38,7 +42,16 @@ VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 
 
 class LeadError(Exception):
-    """A lead step that cannot be taken as asked; nothing was stored."""
+    """A lead step that cannot be taken as asked; nothing was stored.
+
+    :param field: the input at fault (``reason``, ``vin``, ``price``, ``started_on``,
+        ``customer_id``), so a form can show the reason beside it; ``None`` when the step
+        itself is refused.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UnknownLead(LeadError):
@@ -51,7 +64,13 @@ class Conflict(LeadError):
 
 @dataclass(frozen=True)
 class Sale:
-    """What converting a lead takes: the vehicle sold, and the buyer when the lead has none."""
+    """What converting a lead takes: the vehicle sold, and the buyer when the lead has none.
+
+    :param started_on: the day of the sale, the buyer's ownership's first; not after today
+        in the lead's market.
+    :param price: what the buyer paid, in the market's currency; given, the sale is also
+        kept as an active sales contract of the buyer with the lead's dealer.
+    """
 
     vin: str
     started_on: date
@@ -59,6 +78,7 @@ class Sale:
     model: str | None = None
     model_year: int | None = None
     customer_id: uuid.UUID | None = None
+    price: Decimal | None = None
 
 
 def follow_up_due(
@@ -90,6 +110,16 @@ def overdue(now: datetime) -> ColumnElement[bool]:
     return (Lead.status.in_(OPEN)) & (Lead.follow_up_due_at < now)
 
 
+def is_overdue(lead: Lead, now: datetime) -> bool:
+    """Whether ``lead`` is open and its follow-up late at ``now`` (:func:`overdue` in
+    Python, for a lead already read)."""
+    due = lead.follow_up_due_at
+    if due is None or lead.status not in OPEN:
+        return False
+    # SQLite hands back the naive UTC times PostgreSQL hands back aware.
+    return (due if due.tzinfo else due.replace(tzinfo=UTC)) < now
+
+
 class LeadLifecycle:
     """Lead steps inside one session; the caller commits."""
 
@@ -115,9 +145,9 @@ class LeadLifecycle:
         lead = self.get(lead_id)
         self._check_step(lead, to)
         if to is LeadStatus.WON:
-            raise LeadError("a lead is won by converting it into the sale of a vehicle")
+            raise LeadError(_("a lead is won by converting it into the sale of a vehicle"))
         if to is LeadStatus.LOST and not reason.strip():
-            raise LeadError("a lost lead needs the reason it was lost")
+            raise LeadError(_("a lost lead needs the reason it was lost"), field="reason")
         previous = lead.status
         lead.status = to
         lead.lost_reason = reason.strip() if to is LeadStatus.LOST else None
@@ -130,10 +160,11 @@ class LeadLifecycle:
 
     def convert(self, lead_id: uuid.UUID, sale: Sale, *, actor_id: uuid.UUID | None) -> Lead:
         """Win a qualified lead: the vehicle (found by VIN, or added) becomes the customer's,
-        sold by the lead's dealer. Converting a won lead again with the same VIN is a retry
-        and changes nothing.
+        sold by the lead's dealer, and the price, when given, a sales contract. Converting a
+        won lead again with the same VIN is a retry and changes nothing.
 
-        :raises LeadError: for a lead not yet qualified, a malformed VIN, or no buyer.
+        :raises LeadError: for a lead not yet qualified, a malformed VIN, no buyer, a sale
+            dated after today, or a price not above zero or finer than the currency allows.
         :raises Conflict: for a lead won with another vehicle, a buyer other than the
             lead's customer, or a vehicle someone owns.
         :raises regiocrm.crm.customers.UnknownCustomer: for a buyer who does not exist.
@@ -141,15 +172,29 @@ class LeadLifecycle:
         lead = self.get(lead_id)
         vin = sale.vin.strip().upper()
         if not VIN.match(vin):
-            raise LeadError(f"{sale.vin!r} is not a VIN: 17 letters and digits, without I, O or Q")
+            raise LeadError(
+                _("{vin!r} is not a VIN: 17 letters and digits, without I, O or Q").format(
+                    vin=sale.vin
+                ),
+                field="vin",
+            )
         if lead.status is LeadStatus.WON:
             return self._already_won(lead, vin)
         self._check_step(lead, LeadStatus.WON)
+        currency = self._check_sale(lead, sale)
         buyer_id = lead.customer_id or sale.customer_id
         if buyer_id is None:
-            raise LeadError("the lead has no customer: say who bought the vehicle (customer_id)")
+            raise LeadError(
+                _("the lead has no customer: say who bought the vehicle (customer_id)"),
+                field="customer_id",
+            )
         if lead.customer_id and sale.customer_id and sale.customer_id != lead.customer_id:
-            raise Conflict(f"the lead is customer {lead.customer_id}'s, not {sale.customer_id}'s")
+            raise Conflict(
+                _("the lead is customer {lead}'s, not {buyer}'s").format(
+                    lead=lead.customer_id, buyer=sale.customer_id
+                ),
+                field="customer_id",
+            )
         buyer = Customers(self.session, self.hooks).get(buyer_id)
         vehicle = self.session.scalars(select(Vehicle).where(Vehicle.vin == vin)).first()
         if vehicle is None:
@@ -167,7 +212,12 @@ class LeadLifecycle:
                 Ownership.vehicle_id == vehicle.id, Ownership.ended_on.is_(None)
             )
         ).first():
-            raise Conflict(f"vehicle {vin} is owned: its ownership must end before it is sold")
+            raise Conflict(
+                _("vehicle {vin} is owned: its ownership must end before it is sold").format(
+                    vin=vin
+                ),
+                field="vin",
+            )
         ownership = Ownership(
             market=lead.market,
             vehicle_id=vehicle.id,
@@ -177,6 +227,21 @@ class LeadLifecycle:
         )
         self.session.add(ownership)
         self.session.flush()
+        if sale.price is not None:
+            Contracts(self.session, self.hooks).create(
+                NewContract(
+                    customer_id=buyer.id,
+                    market=lead.market,
+                    kind=ContractKind.SALES,
+                    starts_on=sale.started_on,
+                    status=ContractStatus.ACTIVE,
+                    vehicle_id=vehicle.id,
+                    organization_id=lead.dealer_id,
+                    amount=sale.price,
+                    currency=currency,
+                ),
+                actor_id=actor_id,
+            )
         previous = lead.status
         lead.status = LeadStatus.WON
         lead.customer_id = buyer.id
@@ -189,17 +254,47 @@ class LeadLifecycle:
     def _check_step(self, lead: Lead, to: LeadStatus) -> None:
         allowed = STEPS[lead.status]
         if to not in allowed:
-            may = ", ".join(status.value for status in allowed) or "nothing: it is closed"
+            may = ", ".join(status.value for status in allowed) or _("nothing: it is closed")
             raise LeadError(
-                f"a {lead.status.value} lead cannot become {to.value}: it may become {may}"
+                _("a {status} lead cannot become {to}: it may become {may}").format(
+                    status=lead.status.value, to=to.value, may=may
+                )
             )
+
+    def _check_sale(self, lead: Lead, sale: Sale) -> str:
+        """Refuse a sale dated after today where the lead is, or a price not above zero or
+        finer than the market's currency allows; the currency the price is in."""
+        market = self.hooks.packs().market(lead.market)
+        today = datetime.now(ZoneInfo(market.timezone)).date()
+        if sale.started_on > today:
+            raise LeadError(
+                _("the sale cannot be dated after today ({today})").format(today=today),
+                field="started_on",
+            )
+        if sale.price is None:
+            return market.currency
+        if not sale.price.is_finite() or sale.price <= 0:
+            raise LeadError(_("a sale's price is more than zero"), field="price")
+        try:
+            to_minor_units(sale.price, market.currency)
+        except ValueError:
+            raise LeadError(
+                _("{price} is finer than the smallest unit of {currency}").format(
+                    price=sale.price, currency=market.currency
+                ),
+                field="price",
+            ) from None
+        return market.currency
 
     def _already_won(self, lead: Lead, vin: str) -> Lead:
         ownership = self.session.get(Ownership, lead.ownership_id)
         vehicle = None if ownership is None else self.session.get(Vehicle, ownership.vehicle_id)
         sold = None if vehicle is None else vehicle.vin
         if sold != vin:
-            raise Conflict(f"the lead was won with vehicle {sold}, not {vin}")
+            raise Conflict(
+                _("the lead was won with vehicle {sold}, not {vin}").format(sold=sold, vin=vin),
+                field="vin",
+            )
         return lead
 
     def _record(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -68,6 +69,11 @@ class SaleIn(BaseModel):
     model_year: int | None = Field(default=None, ge=1900, le=2100)
     customer_id: uuid.UUID | None = Field(
         default=None, description="the buyer, for a lead that has no customer"
+    )
+    price: Decimal | None = Field(
+        default=None,
+        max_digits=14,
+        description="what the buyer paid, in the market's currency: kept as a sales contract",
     )
 
 
@@ -143,9 +149,11 @@ def convert_lead(
     lead_id: uuid.UUID, body: SaleIn, caller: CallerDep, app: AppDep
 ) -> dict[str, Any]:
     """Win a qualified lead with the sale of a vehicle: the customer owns it from
-    ``started_on``, bought from the lead's dealer. Sending the same sale again is safe.
-    A lead not qualified or a malformed VIN is 400; another vehicle than the lead was won
-    with, or a vehicle someone owns, 409; an unknown buyer 422."""
+    ``started_on``, bought from the lead's dealer, and a ``price`` becomes an active sales
+    contract. Sending the same sale again is safe. A lead not qualified, a malformed VIN, a
+    sale dated after today, or a price not above zero or finer than the currency allows is
+    400; another vehicle than the lead was won with, or a vehicle someone owns, 409; an
+    unknown buyer 422."""
     try:
         lead = LeadService(app).convert(caller, lead_id, Sale(**body.model_dump()))
     except UnknownLead as exc:

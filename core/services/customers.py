@@ -80,6 +80,13 @@ class CustomerView:
             merged_ids=tuple(customers.merge_set(customer.id)[1:]),
         )
 
+    @property
+    def phone(self) -> str | None:
+        """The customer's number to call, a verified one first."""
+        phones = [identity for identity in self.identities if identity.kind == "phone"]
+        phones.sort(key=lambda identity: not identity.verified)
+        return phones[0].value if phones else None
+
     def as_json(self) -> dict[str, Any]:
         return {
             **{field.name: getattr(self, field.name) for field in fields(self)},

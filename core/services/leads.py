@@ -14,21 +14,31 @@ from datetime import datetime
 from typing import Any
 
 from regiocrm.crm import audit
-from regiocrm.crm.access import holds
-from regiocrm.crm.customers import Customers
-from regiocrm.crm.lead_lifecycle import LeadLifecycle, Sale, UnknownLead, overdue
+from regiocrm.crm.access import holds, sees
+from regiocrm.crm.customers import Customers, UnknownCustomer
+from regiocrm.crm.lead_lifecycle import STEPS, LeadLifecycle, Sale, UnknownLead, is_overdue, overdue
 from regiocrm.crm.leads import Leads, NewLead
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import LeadStatus
-from regiocrm.models import Lead, Organization
+from regiocrm.models import Customer, Lead, Organization
 from regiocrm.models.base import utcnow
 from regiocrm.platform.stores import ZonedSession
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
+from regiocrm.services.customers import CustomerView
 from regiocrm.services.listing import Listing
 
 # The follow-up due soonest first.
 LEADS = Listing(Lead, Lead.market, Lead.dealer_id, (Lead.follow_up_due_at, Lead.id), "lead")
+# As a dealer works them: the overdue first (their due times are past), then the follow-up
+# due soonest, then those with nothing due, whichever end the database puts nulls at.
+WORKLIST = Listing(
+    Lead,
+    Lead.market,
+    Lead.dealer_id,
+    (Lead.follow_up_due_at.is_(None), Lead.follow_up_due_at, Lead.id),
+    "lead",
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,26 @@ class LeadView:
 
 
 @dataclass(frozen=True)
+class LeadAtHand:
+    """A lead as a dealer works it: whether its follow-up is late, the steps it may take
+    next (``won`` by converting it), the channel it came from, the currency a sale of it is
+    priced in, and its customer with the identities to reach them on (``None`` for a lead
+    without one, or whose customer the caller does not see)."""
+
+    lead: LeadView
+    overdue: bool
+    steps: tuple[str, ...]
+    source: str | None
+    currency: str
+    customer: CustomerView | None
+
+    @property
+    def phone(self) -> str | None:
+        """The customer's number to call, a verified one first."""
+        return None if self.customer is None else self.customer.phone
+
+
+@dataclass(frozen=True)
 class NearestDealer:
     dealer: DealerView
     distance_km: float
@@ -170,6 +200,30 @@ class LeadService:
                 limit=limit,
             )
             return [LeadView.of(session, lead) for lead in found]
+
+    def worklist(
+        self, caller: Caller, *, status: LeadStatus | None = None, limit: int
+    ) -> list[LeadAtHand]:
+        """The leads the caller sees as a dealer works them: the overdue first, then the
+        follow-up due soonest, then those with nothing due; each with its customer at hand.
+        Every lead and customer shown is a read, audited."""
+        with self.app.transaction() as session:
+            found = WORKLIST.rows(session, caller, equal={Lead.status: status}, limit=limit)
+            return self._at_hand(session, caller, found)
+
+    def at_hand(self, caller: Caller, lead_id: uuid.UUID) -> LeadAtHand:
+        """One lead the caller sees, with its customer at hand, to work it; the reads are
+        audited.
+
+        :raises UnknownLead: for no such lead, and alike for one outside the scope.
+        """
+        with self.app.transaction() as session:
+            lead = self._visible(session, caller, lead_id)
+            audit.record_reads(
+                session, actor_id=caller.user_id, subject_type="lead", subjects=[lead]
+            )
+            [view] = self._at_hand(session, caller, [lead])
+            return view
 
     def get(self, caller: Caller, lead_id: uuid.UUID) -> LeadView:
         """One lead the caller sees, with its dealer; the read is audited.
@@ -233,6 +287,38 @@ class LeadService:
                 return None
             dealer = session.get_one(Organization, nearest.key)
             return NearestDealer(DealerView.of(dealer), round(nearest.km, 3))
+
+    def _at_hand(
+        self, session: ZonedSession, caller: Caller, leads: list[Lead]
+    ) -> list[LeadAtHand]:
+        """The leads with their customers, each customer shown a read, audited once."""
+        customers = Customers(session, self.app.hooks)
+        shown: dict[uuid.UUID, Customer] = {}
+        for customer_id in {lead.customer_id for lead in leads if lead.customer_id is not None}:
+            try:
+                customer = customers.get(customer_id)
+            except UnknownCustomer:
+                continue
+            if sees(session, caller.scope, customer):
+                shown[customer_id] = customer
+        survivors = list({customer.id: customer for customer in shown.values()}.values())
+        audit.record_reads(
+            session, actor_id=caller.user_id, subject_type="customer", subjects=survivors
+        )
+        views = {id_: CustomerView.of(customers, customer) for id_, customer in shown.items()}
+        now = utcnow()
+        packs = self.app.hooks.packs()
+        return [
+            LeadAtHand(
+                lead=LeadView.of(session, lead),
+                overdue=is_overdue(lead, now),
+                steps=tuple(step.value for step in STEPS[lead.status]),
+                source=lead.source,
+                currency=packs.market(lead.market).currency,
+                customer=None if lead.customer_id is None else views.get(lead.customer_id),
+            )
+            for lead in leads
+        ]
 
     def _visible(self, session: ZonedSession, caller: Caller, lead_id: uuid.UUID) -> Lead:
         caller.scope.require_customers()

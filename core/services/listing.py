@@ -29,15 +29,15 @@ class Listing(Generic[Row]):
 
     :param market: the row's market column and ``organization`` its organization's, which
         the caller's scope is applied to.
-    :param order: the columns the rows are listed by, the last one unique (the id), so that
-        rows tied on the others come in the same order every time.
+    :param order: the columns (or expressions) the rows are listed by, the last one unique
+        (the id), so that rows tied on the others come in the same order every time.
     :param subject_type: what the audit trail calls a row read (``case``: ``case.read``).
     """
 
     model: type[Row]
     market: InstrumentedAttribute[Any]
     organization: InstrumentedAttribute[Any]
-    order: tuple[InstrumentedAttribute[Any], ...]
+    order: tuple[InstrumentedAttribute[Any] | ColumnElement[Any], ...]
     subject_type: str
 
     def rows(

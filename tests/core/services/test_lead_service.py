@@ -4,7 +4,8 @@ its caller and audited in the service itself, with no route in between."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from service_people import AUDIT_PARTNERS, SHANGHAI_CALL, Person, actions, sign_in
@@ -14,9 +15,11 @@ from regiocrm.crm.access import Forbidden
 from regiocrm.crm.customers import NewCustomer, UnknownCustomer
 from regiocrm.crm.lead_lifecycle import LeadError, Sale, UnknownLead
 from regiocrm.crm.leads import NewLead
+from regiocrm.interfaces.channels import IdentityRef
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import LeadStatus, OrganizationKind, UserRole
-from regiocrm.models import Interaction, Lead, Ownership
+from regiocrm.models import Contract, Interaction, Lead, Ownership
+from regiocrm.models.base import utcnow
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
@@ -42,7 +45,9 @@ def people(application: Application) -> dict[str, Caller]:
     )
 
 
-def count(stores: ZoneStores, model: type[Lead] | type[Interaction] | type[Ownership]) -> int:
+def count(
+    stores: ZoneStores, model: type[Lead] | type[Interaction] | type[Ownership] | type[Contract]
+) -> int:
     with stores.session() as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
@@ -189,3 +194,74 @@ def test_the_nearest_dealer_is_anyones_to_ask(
         PUDONG.lat,
     )
     assert leads.nearest_dealer(people["Audit Partners"], "JP", NEAR_PUDONG) is None
+
+
+def test_the_work_list_puts_the_overdue_first_with_each_customer_at_hand_and_audited(
+    application: Application, people: dict[str, Caller], migrated: ZoneStores
+) -> None:
+    leads = LeadService(application)
+    dealer = people["Pudong Motors"]
+    wang = (
+        CustomerService(application)
+        .create(
+            dealer,
+            NewCustomer(market="CN", family_name="王", given_name="芳"),
+            [IdentityRef("phone", "13800138000"), IdentityRef("line", "U4af4980629")],
+        )
+        .id
+    )
+    later, late, closed = (a_lead(application, people["Shanghai Call"], wang) for _ in range(3))
+    with migrated.session() as session:
+        session.get_one(Lead, late).follow_up_due_at = utcnow() - timedelta(hours=1)
+        session.get_one(Lead, closed).follow_up_due_at = None
+        session.commit()
+    listed = leads.worklist(dealer, limit=50)
+    assert [item.lead.id for item in listed] == [late, later, closed]
+    assert [item.overdue for item in listed] == [True, False, False]
+    first = listed[0]
+    assert first.steps == ("contacted", "lost")
+    assert (first.currency, first.phone) == ("CNY", "+8613800138000")
+    assert first.customer is not None
+    assert first.customer.display_name == "王芳"
+    assert actions(migrated, dealer).count("customer.read") == 1
+    assert actions(migrated, dealer).count("lead.read") == 3
+    assert leads.worklist(people["Minhang Motors"], limit=50) == []
+    assert leads.worklist(dealer, status=LeadStatus.WON, limit=50) == []
+    with pytest.raises(UnknownLead):
+        leads.at_hand(people["Minhang Motors"], late)
+    assert leads.at_hand(dealer, late).overdue
+
+
+def test_a_sale_with_a_price_is_kept_as_a_sales_contract_and_a_bad_one_stores_nothing(
+    application: Application, people: dict[str, Caller], migrated: ZoneStores
+) -> None:
+    leads = LeadService(application)
+    dealer = people["Pudong Motors"]
+    wang = CustomerService(application).create(dealer, NewCustomer(market="CN")).id
+    lead = a_lead(application, people["Shanghai Call"], wang)
+    for step in (LeadStatus.CONTACTED, LeadStatus.QUALIFIED):
+        leads.transition(dealer, lead, step)
+    yesterday = date.today() - timedelta(days=1)
+    for price, started_on, field in (
+        (Decimal("0"), yesterday, "price"),
+        (Decimal("12.345"), yesterday, "price"),
+        (Decimal("NaN"), yesterday, "price"),
+        (Decimal("100"), date.today() + timedelta(days=2), "started_on"),
+    ):
+        with pytest.raises(LeadError) as refused:
+            leads.convert(dealer, lead, Sale(VIN, started_on, price=price))
+        assert refused.value.field == field
+    assert count(migrated, Ownership) == count(migrated, Contract) == 0
+    assert leads.get(dealer, lead).status == "qualified"
+    won = leads.convert(dealer, lead, Sale(VIN, yesterday, price=Decimal("189000.50")))
+    assert won.status == "won"
+    again = leads.convert(dealer, lead, Sale(VIN, yesterday, price=Decimal("189000.50")))
+    assert again.ownership_id == won.ownership_id
+    with migrated.session() as session:
+        contract = session.scalars(select(Contract)).one()
+    assert (contract.amount, contract.currency, contract.kind.value, contract.customer_id) == (
+        Decimal("189000.50"),
+        "CNY",
+        "sales",
+        wang,
+    )

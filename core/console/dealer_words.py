@@ -1,0 +1,39 @@
+"""Words the dealers' pages show for values the services hand back as codes: a lead's
+status, and the channel a customer came from or can be reached on.
+
+Called while a page renders, so ``_()`` answers in the page's language.
+"""
+
+from __future__ import annotations
+
+from regiocrm.platform.i18n import _
+
+# Channels by the names their providers give them, in every language.
+_BRANDS = {
+    "sms": "SMS",
+    "wechat": "WeChat",
+    "wechat_openid": "WeChat",
+    "wechat_unionid": "WeChat UnionID",
+    "line": "LINE",
+    "kakao": "KakaoTalk",
+    "whatsapp": "WhatsApp",
+}
+
+
+def status_label(value: str) -> str:
+    """A lead status (``contacted``) as the reader reads it."""
+    labels = {
+        "new": _("New"),
+        "contacted": _("Contacted"),
+        "qualified": _("Qualified"),
+        "won": _("Won"),
+        "lost": _("Lost"),
+    }
+    return labels.get(value, value)
+
+
+def channel_label(value: str) -> str:
+    """A channel or identity kind (``wechat_openid``, ``phone``) or a lead's source as the
+    reader reads it; a source no channel names is shown as it was stored."""
+    labels = {"phone": _("Phone"), "call_centre": _("Call centre"), "web": _("Website")}
+    return labels.get(value) or _BRANDS.get(value, value)
