@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -16,25 +15,13 @@ import typer
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, progress
 from regiocrm.crm.accounts import UnknownOrganization
-from regiocrm.crm.audit import TrailEntry
+from regiocrm.crm.audit import TrailEntry, write_csv
 from regiocrm.hookspecs import hookimpl
 from regiocrm.platform.files import UnwritableFile, private_file
 from regiocrm.platform.i18n import _
 from regiocrm.services.audit import AuditService, OrganizationView
 
 app = typer.Typer(help="Report on the audit trail.", no_args_is_help=True)
-
-CSV_COLUMNS = [
-    "id",
-    "occurred_at",
-    "actor",
-    "role",
-    "action",
-    "subject_type",
-    "subject_id",
-    "market",
-    "detail",
-]
 
 
 def _day(value: str, option: str) -> datetime:
@@ -104,14 +91,15 @@ def _report(
         with progress() as bar:
             task = bar.add_task(_("reading the audit trail"), total=None)
 
-            def counted() -> Iterator[dict[str, Any]]:
+            def counted() -> Iterator[TrailEntry]:
                 for entry in entries:
                     bar.advance(task)
-                    yield entry.as_dict()
+                    yield entry
 
             if as_json:
-                return _write_json(stream, organization, start, end, list(counted()))
-            return _write_csv(stream, counted())
+                events = [entry.as_dict() for entry in counted()]
+                return _write_json(stream, organization, start, end, events)
+            return write_csv(stream, counted())
 
     return write
 
@@ -149,18 +137,6 @@ def _write_json(
     json.dump(report, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
     return len(entries)
-
-
-def _write_csv(stream: IO[str], entries: Iterable[dict[str, Any]]) -> int:
-    """The entries as CSV rows, written as they are read; how many."""
-    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    written = 0
-    for entry in entries:
-        detail = json.dumps(entry["detail"], ensure_ascii=False, sort_keys=True)
-        writer.writerow({**entry, "detail": detail})
-        written += 1
-    return written
 
 
 @hookimpl

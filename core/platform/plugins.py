@@ -60,6 +60,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.console.signin",
     "regiocrm.console.leads",
     "regiocrm.console.customers_list",
+    "regiocrm.console.audit",
     "regiocrm.markets.rollout",
     "regiocrm.plugins.channels.wechat",
     "regiocrm.plugins.channels.line",

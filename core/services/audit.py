@@ -2,8 +2,8 @@
 a caller whose role audits, or exported by the deployment's operator.
 
 Reading the trail is itself recorded in it. A reader who reads no customer data (a partner
-auditor) gets the personal values in the details masked, and so does every export: it is
-made for a partner audit.
+auditor) gets the personal values in the details masked, and so does every export, whoever
+makes it: it is made for a partner audit, and leaves the deployment.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
+from sqlalchemy import select
+
 from regiocrm.crm import audit
 from regiocrm.crm.accounts import UnknownOrganization, organization_named
-from regiocrm.crm.audit import TrailEntry
+from regiocrm.crm.audit import EVERY_EVENT, TrailEntry, TrailFilter
 from regiocrm.interfaces.terms import UserRole
 from regiocrm.models import Organization
 from regiocrm.services.application import Application
@@ -65,11 +67,13 @@ class AuditService:
         until: datetime | None = None,
         *,
         after: Position | None = None,
+        only: TrailFilter = EVERY_EVENT,
         limit: int,
     ) -> TrailPage:
         """Up to ``limit`` events by the organization's users from ``since`` (inclusive)
-        to ``until`` (exclusive), oldest first, after the position ``after``. Personal
-        values in the details are masked for a caller who reads no customer data.
+        to ``until`` (exclusive) that ``only`` lets through, oldest first, after the
+        position ``after``. Personal values in the details are masked for a caller who
+        reads no customer data.
 
         :raises regiocrm.crm.access.Forbidden: for a caller whose role does not audit
             (admins, competence centres and partner auditors do).
@@ -83,7 +87,13 @@ class AuditService:
             if organization is None:
                 raise UnknownOrganization(f"no organization {organization_id}")
             trail = audit.trail(
-                session, organization, since, until, after=after, personal=caller.scope.customers
+                session,
+                organization,
+                since,
+                until,
+                after=after,
+                only=only,
+                personal=caller.scope.customers,
             )
             entries = list(islice(trail, limit + 1))
             audit.record(
@@ -92,10 +102,72 @@ class AuditService:
                 action="audit.read",
                 subject_type="organization",
                 subject=organization,
-                detail={"since": since.isoformat(), "until": until.isoformat() if until else ""},
+                detail={
+                    "since": since.isoformat(),
+                    "until": until.isoformat() if until else "",
+                    **only.as_detail(),
+                },
             )
             last = entries[limit - 1] if len(entries) > limit else None
             return TrailPage(entries[:limit], None if last is None else (last.occurred_at, last.id))
+
+    def organizations(self, caller: Caller) -> list[OrganizationView]:
+        """Every organization whose people's trail the caller may read, by name.
+
+        :raises regiocrm.crm.access.Forbidden: for a caller whose role does not audit.
+        """
+        caller.scope.require(*AUDIT_READERS)
+        with self.app.transaction() as session:
+            found = session.scalars(
+                select(Organization).order_by(Organization.name, Organization.id)
+            )
+            return [OrganizationView(organization.id, organization.name) for organization in found]
+
+    def export(
+        self,
+        caller: Caller,
+        organization_id: uuid.UUID,
+        since: datetime,
+        until: datetime | None,
+        write: Callable[[OrganizationView, Iterator[TrailEntry]], int],
+        *,
+        only: TrailFilter = EVERY_EVENT,
+    ) -> int:
+        """Hand every event by the organization's users from ``since`` (inclusive) to
+        ``until`` (exclusive) that ``only`` lets through, oldest first and with personal
+        values masked whoever asks, to ``write``, which returns how many it wrote; record
+        the export in the trail as the caller's, and commit. How many were written.
+
+        When ``write`` raises, nothing is recorded.
+
+        :raises regiocrm.crm.access.Forbidden: for a caller whose role does not audit.
+        :raises PeriodError: for ``until`` not after ``since``.
+        :raises UnknownOrganization: for no such organization.
+        """
+        caller.scope.require(*AUDIT_READERS)
+        _check_period(since, until)
+        with self.app.transaction() as session:
+            organization = session.get(Organization, organization_id)
+            if organization is None:
+                raise UnknownOrganization(f"no organization {organization_id}")
+            written = write(
+                OrganizationView(organization.id, organization.name),
+                audit.trail(session, organization, since, until, only=only),
+            )
+            audit.record(
+                session,
+                actor_id=caller.user_id,
+                action="audit.exported",
+                subject_type="organization",
+                subject=organization,
+                detail={
+                    "since": since.isoformat(),
+                    "until": until.isoformat() if until else "",
+                    "events": written,
+                    **only.as_detail(),
+                },
+            )
+            return written
 
     def export_as_operator(
         self,

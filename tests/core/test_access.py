@@ -251,6 +251,27 @@ def test_the_audit_api_pages_through_the_trail(world: World) -> None:
     assert "the date range is backwards" in backwards.json()["detail"]
 
 
+def test_the_audit_api_filters_by_action_actor_and_subject_type(world: World) -> None:
+    first = sorted(PUDONGS)[0]
+    world.get("pudong", f"/api/customers/{world.customers[first]}")
+    since = (utcnow() - timedelta(hours=1)).isoformat()
+    org = str(world.orgs["pudong"])
+
+    def actions(**only: str) -> list[str]:
+        answer = world.get("auditor", "/api/audit", org=org, since=since, **only)
+        assert answer.status_code == 200, answer.text
+        return [item["action"] for item in answer.json()["items"]]
+
+    assert actions(action="customer.read", subject_type="customer") == ["customer.read"]
+    assert actions(action="customer.read", subject_type="case") == []
+    assert actions(actor="pudong", action="customer.read") == ["customer.read"]
+    assert actions(actor="nobody of theirs") == []
+    assert (
+        world.get("auditor", "/api/audit", org=org, since=since, action="x" * 101).status_code
+        == 422
+    )
+
+
 # Who tries to take over a customer they may not see: a dealer another dealer's, an agent
 # one of another market; who sees both records (and may merge them); the victim's phone.
 TAKEOVERS = [

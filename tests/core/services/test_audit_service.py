@@ -14,7 +14,7 @@ from sqlalchemy import select
 from regiocrm.crm import audit
 from regiocrm.crm.access import Forbidden
 from regiocrm.crm.accounts import UnknownOrganization
-from regiocrm.crm.audit import MASKED, TrailEntry
+from regiocrm.crm.audit import MASKED, TrailEntry, TrailFilter
 from regiocrm.interfaces.terms import OrganizationKind, UserRole
 from regiocrm.models import AuditEvent, Organization
 from regiocrm.platform.stores import ZoneStores
@@ -155,4 +155,69 @@ def test_an_export_whose_writing_fails_is_not_recorded(
 
     with pytest.raises(OSError, match="disk full"):
         AuditService(application).export_as_operator("Pudong Motors", SINCE, None, fail)
+    assert recorded(application.stores, "audit.exported") == []
+
+
+@pytest.mark.parametrize(
+    ("only", "actions"),
+    [
+        (TrailFilter(action="case.read"), ["case.read"]),
+        (TrailFilter(subject_type="organization"), ["customer.read", "case.read"]),
+        (TrailFilter(subject_type="customer"), []),
+        (TrailFilter(actor="Pudong Motors", action="customer.read"), ["customer.read"]),
+        (TrailFilter(actor="Shanghai Call"), []),
+    ],
+)
+def test_a_reading_filtered_by_action_actor_or_subject_records_the_filters(
+    application: Application,
+    people: dict[str, Caller],
+    dealer_acted: uuid.UUID,
+    only: TrailFilter,
+    actions: list[str],
+) -> None:
+    page = AuditService(application).read(
+        people["Audit Partners"], dealer_acted, SINCE, only=only, limit=10
+    )
+    assert [entry.action for entry in page.items] == actions
+    [reading] = recorded(application.stores, "audit.read")
+    assert {key: reading.detail[key] for key in only.as_detail()} == only.as_detail()
+
+
+def test_the_organizations_an_auditor_may_choose_from_are_every_one_by_name(
+    application: Application, people: dict[str, Caller]
+) -> None:
+    names = [org.name for org in AuditService(application).organizations(people["Audit Partners"])]
+    assert names == ["Audit Partners", "Headquarters", "Pudong Motors", "Shanghai Call"]
+    with pytest.raises(Forbidden):
+        AuditService(application).organizations(people["Pudong Motors"])
+
+
+def test_a_users_export_is_masked_even_for_the_region_and_recorded_as_theirs(
+    application: Application, people: dict[str, Caller], dealer_acted: uuid.UUID
+) -> None:
+    admin = people["Headquarters"]
+    written: list[tuple[str, object]] = []
+
+    def write(organization: OrganizationView, entries: Iterator[TrailEntry]) -> int:
+        written.extend((entry.action, entry.detail) for entry in entries)
+        return len(written)
+
+    only = TrailFilter(action="customer.read")
+    assert AuditService(application).export(admin, dealer_acted, SINCE, None, write, only=only) == 1
+    assert written == [("customer.read", {"identity": MASKED})]
+    [export] = recorded(application.stores, "audit.exported")
+    assert (export.actor_id, export.subject_id) == (admin.user_id, dealer_acted)
+    assert (export.detail["events"], export.detail["action"]) == ("1", "customer.read")
+
+
+def test_an_export_refused_records_nothing(
+    application: Application, people: dict[str, Caller], dealer_acted: uuid.UUID
+) -> None:
+    trail = AuditService(application)
+    with pytest.raises(Forbidden):
+        trail.export(people["Shanghai Call"], dealer_acted, SINCE, None, _count)
+    with pytest.raises(PeriodError):
+        trail.export(people["Audit Partners"], dealer_acted, SINCE, SINCE, _count)
+    with pytest.raises(UnknownOrganization):
+        trail.export(people["Audit Partners"], uuid.UUID(int=9), SINCE, None, _count)
     assert recorded(application.stores, "audit.exported") == []
