@@ -58,6 +58,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.exports",
     "regiocrm.console.assets",
     "regiocrm.console.signin",
+    "regiocrm.console.markets",
+    "regiocrm.console.campaigns",
     "regiocrm.markets.rollout",
     "regiocrm.plugins.channels.wechat",
     "regiocrm.plugins.channels.line",
