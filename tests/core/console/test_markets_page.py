@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from console_client import ConsoleDeployment, serve_console
+from defusedxml import ElementTree
 from service_people import Person, sign_in
 
 from regiocrm.console.charts import MIN_SCALE_DAYS, PLOT_WIDTH, PLOT_X
@@ -239,7 +239,7 @@ def test_the_storage_chart_draws_the_services_forecast(
     assert row, page.text
     assert f'<time datetime="{expected.runs_out_on.isoformat()}">{shown}</time>' in row.group(1)
     # The chart: an accessible image whose bars and point come from the same forecast.
-    svg = ET.fromstring(re.search(r"<svg.*?</svg>", page.text, re.S).group(0))  # type: ignore[union-attr]
+    svg = ElementTree.fromstring(re.search(r"<svg.*?</svg>", page.text, re.S).group(0))  # type: ignore[union-attr]
     assert svg.get("role") == "img"
     assert svg.get("viewBox") == f"0 0 400 {svg.get('viewBox').split()[-1]}"  # type: ignore[union-attr]
     assert svg.get("width") == "100%"
