@@ -46,7 +46,7 @@ def test_the_centre_sees_thailands_failing_checks_and_the_storage_chart(
     assert "market = 'TH'" in line.locator("td.fix").inner_text()
     translations = thailand.locator('tr[data-check="translations th_TH"]')
     assert "regiocrm translations check" in translations.locator("td.fix").inner_text()
-    screenshot(page, "centre-markets-desktop")
+    screenshot(page, "competence_centre-desktop")
     assert serious_violations(page) == []
     page.goto(f"{centre.base}/markets/storage")
     chart = page.locator('svg[role="img"]')
@@ -55,7 +55,7 @@ def test_the_centre_sees_thailands_failing_checks_and_the_storage_chart(
     organizations = page.locator("table.storage tbody tr").count()
     assert organizations > 0
     assert chart.locator("g.organization").count() == organizations
-    screenshot(page, "centre-storage-desktop")
+    screenshot(page, "competence_centre-storage-desktop")
     assert serious_violations(page) == []
     for path in ("/markets/residency", "/campaigns", "/campaigns/new"):
         page.goto(f"{centre.base}{path}")
@@ -69,6 +69,7 @@ def test_the_centres_pages_fit_a_phone(
     for path in PAGES:
         phone_page.goto(f"{centre.base}{path}")
         assert_fits(phone_page)
-        if path in ("/markets", "/markets/storage"):
-            name = "markets" if path == "/markets" else "storage"
-            screenshot(phone_page, f"centre-{name}-phone")
+        if path == "/markets":
+            screenshot(phone_page, "competence_centre-phone")
+        elif path == "/markets/storage":
+            screenshot(phone_page, "competence_centre-storage-phone")
