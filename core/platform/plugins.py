@@ -61,6 +61,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.console.leads",
     "regiocrm.console.customers_list",
     "regiocrm.console.audit",
+    "regiocrm.console.markets",
+    "regiocrm.console.campaigns",
     "regiocrm.markets.rollout",
     "regiocrm.plugins.channels.wechat",
     "regiocrm.plugins.channels.line",

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from regiocrm.crm import audit
-from regiocrm.crm.access import holds
+from regiocrm.crm.access import holds, rows_in
 from regiocrm.crm.accounts import UnknownOrganization, organization_named
 from regiocrm.crm.campaigns import (
     Audience,
@@ -203,6 +205,28 @@ class CampaignService:
 
     def __init__(self, app: Application) -> None:
         self.app = app
+
+    def recent(self, caller: Caller, *, limit: int) -> list[CampaignView]:
+        """The campaigns of the organizations in the caller's scope, the newest first, at
+        most ``limit`` of them."""
+        caller.scope.require(*PLANNERS)
+        query = (
+            select(Campaign)
+            .where(rows_in(caller.scope, Campaign.market, Campaign.organization_id))
+            .order_by(Campaign.created.desc(), Campaign.id.desc())
+            .limit(limit)
+        )
+        with self.app.transaction() as session:
+            return [CampaignView.of(campaign) for campaign in session.scalars(query)]
+
+    def channels(self, caller: Caller) -> list[str]:
+        """The channels a campaign may be sent through: those installed with an account
+        configured, by name."""
+        caller.scope.require(*PLANNERS)
+        registry = self.app.channels
+        return sorted(
+            {a.channel for a in registry.accounts.values() if a.channel in registry.channels}
+        )
 
     def count(self, caller: Caller, segment: Mapping[str, Any]) -> dict[str, int]:
         """How many customers the segment holds in each market, of those the caller's

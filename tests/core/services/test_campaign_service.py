@@ -226,3 +226,21 @@ def test_the_operator_plans_for_an_organization_named(
     assert campaigns.results_as_operator(planned.campaign.id).status.value == "draft"
     with pytest.raises(UnknownCampaign):
         campaigns.results_as_operator(uuid.UUID(int=1))
+
+
+def test_a_planner_lists_the_campaigns_in_their_scope_and_the_channels_they_may_use(
+    application: Application, people: dict[str, Caller], renewal_customer: uuid.UUID
+) -> None:
+    campaigns = CampaignService(application)
+    dealer, other = people["Ginza Motors"], people["Shibuya Motors"]
+    first = campaigns.plan(dealer, RENEWAL).campaign.id
+    second = campaigns.plan(dealer, RENEWAL).campaign.id
+    assert [c.id for c in campaigns.recent(dealer, limit=10)] == [second, first]
+    assert [c.id for c in campaigns.recent(dealer, limit=1)] == [second]
+    assert campaigns.recent(other, limit=10) == []
+    assert campaigns.channels(dealer) == ["line"]
+    for refused in (people["Tokyo Call"], people["Audit Partners"]):
+        with pytest.raises(Forbidden):
+            campaigns.recent(refused, limit=10)
+        with pytest.raises(Forbidden):
+            campaigns.channels(refused)
