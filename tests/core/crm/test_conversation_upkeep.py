@@ -172,7 +172,8 @@ def test_a_message_read_before_it_came_in_late_is_not_unread(
         [conversation] = session.scalars(select(Conversation))
         Conversations(session).mark_read(conversation)
         read_at = conversation.read_at
-    assert read_at is not None and read_at > T0
+    assert read_at is not None
+    assert read_at > T0
     write(migrated, entry(customer, T0 + timedelta(seconds=1), "processed after the read"))
     write(migrated, entry(customer, read_at + timedelta(seconds=1), "after the read"))
     [kept] = conversations(migrated)
@@ -202,9 +203,7 @@ def test_a_message_sent_moves_the_conversation_on_without_unread(
     }
 
 
-def test_a_step_inside_the_crm_is_no_conversation(
-    migrated: ZoneStores, customer: Customer
-) -> None:
+def test_a_step_inside_the_crm_is_no_conversation(migrated: ZoneStores, customer: Customer) -> None:
     with migrated.session() as session:
         Timeline(session).step(
             Step(
@@ -223,9 +222,14 @@ def test_a_message_rolled_back_leaves_its_conversation_as_it_was(
     migrated: ZoneStores, customer: Customer
 ) -> None:
     write(migrated, entry(customer, T0, "kept"))
-    with pytest.raises(RuntimeError), migrated.session() as session:
-        connection = session.zone_connection(session.residency.zone_for("CN", DataClass.CRM))
-        append_once(connection, entry(customer, T0 + timedelta(hours=1), "lost"))
-        raise RuntimeError("the transaction fails after the write")
+
+    def write_then_fail() -> None:
+        with migrated.session() as session:
+            connection = session.zone_connection(session.residency.zone_for("CN", DataClass.CRM))
+            append_once(connection, entry(customer, T0 + timedelta(hours=1), "lost"))
+            raise RuntimeError("the transaction fails after the write")
+
+    with pytest.raises(RuntimeError, match="fails after the write"):
+        write_then_fail()
     [conversation] = conversations(migrated)
     assert (conversation["summary"], conversation["unread"]) == ("kept", 1)

@@ -394,7 +394,7 @@ def test_a_merged_customers_conversation_shows_the_survivor(
     ] == [(shanghai["hong"], "王小红", "车有异响")]
     # Shanghai Motors sees the survivor, and so the conversation of the record merged into it.
     dealer = ConversationService(application).inbox(people["Shanghai Motors"])
-    assert [item.last_summary for item in dealer.items][0] == "车有异响"
+    assert next(item.last_summary for item in dealer.items) == "车有异响"
 
 
 def test_latest_tells_when_the_inbox_last_changed(
@@ -403,11 +403,13 @@ def test_latest_tells_when_the_inbox_last_changed(
     service = ConversationService(application)
     agent, dealer = people["Shanghai Call"], people["Pudong Motors"]
     before, dealers = service.latest(agent), service.latest(dealer)
-    assert before is not None and dealers is not None
+    assert before is not None
+    assert dealers is not None
     assert dealers <= before
     service.mark_read(agent, conversation_of(application, shanghai["hong"], "sms"))
     after_read = service.latest(agent)
-    assert after_read is not None and after_read > before
+    assert after_read is not None
+    assert after_read > before
     assert service.latest(dealer) == dealers, "a change to a conversation they do not see"
 
 
