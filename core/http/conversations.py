@@ -75,7 +75,7 @@ def get_conversation(conversation_id: uuid.UUID, caller: CallerDep, app: AppDep)
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
 
 
-@router.post("/{conversation_id}/read", responses=problems(401, 403, 404, 422, 503))
+@router.post("/{conversation_id}/read", responses=problems(401, 403, 404, 413, 422, 503))
 def mark_read(conversation_id: uuid.UUID, caller: CallerDep, app: AppDep) -> dict[str, Any]:
     """The caller read the conversation: nothing in it is unread any more."""
     try:
