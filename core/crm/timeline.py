@@ -87,8 +87,12 @@ class MessageEntry:
 
 # Built once: the inbox's hot path then only binds values to a statement SQLAlchemy has
 # already compiled and cached.
+# It returns the id of an entry it wrote, and nothing for one that was there (rowcount
+# does not tell on every driver).
 _INSERT_ONCE = {
-    name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
+    name: dialect.insert(Interaction)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(Interaction.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 
@@ -159,8 +163,8 @@ def append_once(connection: Connection, entry: MessageEntry) -> None:
     earlier attempt at the same message wrote it. Only an entry written moves its
     conversation on. Core statements, without ORM objects: every inbound message takes
     this path."""
-    written = connection.execute(_INSERT_ONCE[connection.dialect.name], vars(entry))
-    if written.rowcount == 1:
+    written = connection.execute(_INSERT_ONCE[connection.dialect.name], vars(entry)).first()
+    if written is not None:
         _conversation_moved_on(
             connection,
             market=entry.market,
