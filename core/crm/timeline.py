@@ -86,9 +86,8 @@ class MessageEntry:
 
 
 # Built once: the inbox's hot path then only binds values to a statement SQLAlchemy has
-# already compiled and cached.
-# It returns the id of an entry it wrote, and nothing for one that was there (rowcount
-# does not tell on every driver).
+# already compiled and cached. It returns the id of an entry it wrote and nothing for one
+# that was there, which rowcount does not tell on every driver (psycopg's is -1).
 _INSERT_ONCE = {
     name: dialect.insert(Interaction)
     .on_conflict_do_nothing(index_elements=["id"])
@@ -100,7 +99,7 @@ _INSERT_ONCE = {
 def _bump_conversation(dialect: Any) -> Any:
     """The upsert of a message's conversation: created with the message, or moved on to
     it unless it knows a later one; an inbound message counts as unread unless an agent
-    read the conversation after it was written."""
+    read the conversation after the message's time."""
     table = Conversation.__table__
     new = dialect.insert(table)
     came = new.excluded
