@@ -52,6 +52,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.webhooks",
     "regiocrm.http.leads",
     "regiocrm.http.cases",
+    "regiocrm.http.conversations",
     "regiocrm.http.contracts",
     "regiocrm.http.audit",
     "regiocrm.http.campaigns",
