@@ -37,8 +37,10 @@ class ConsoleWorld:
         self.api = console.browser().client
 
     def signed_in(self, user: str) -> ConsoleBrowser:
-        """A browser of ``user``'s, signed in."""
+        """A browser of ``user``'s, signed in, asking for English pages (a user with no
+        language of their own otherwise reads their market's)."""
         browser = self.console.browser()
+        browser.client.headers["Accept-Language"] = "en"
         assert browser.sign_in(user).status_code == 303
         return browser
 

@@ -59,6 +59,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.exports",
     "regiocrm.console.assets",
     "regiocrm.console.signin",
+    "regiocrm.console.inbox",
     "regiocrm.console.cases",
     "regiocrm.markets.rollout",
     "regiocrm.plugins.channels.wechat",
