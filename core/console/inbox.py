@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -80,6 +80,8 @@ def _channels(app: Application) -> dict[str, str]:
 
 # The ``since`` of a list drawn while the reader saw no conversation at all.
 NOTHING_YET = "-"
+# How long before it is drawn a page's list asks for changes from (see :func:`inbox`).
+SETTLING = timedelta(seconds=5)
 
 
 def _stamp(moment: datetime | None) -> str:
@@ -90,17 +92,20 @@ def _stamp(moment: datetime | None) -> str:
 
 
 def _unchanged(latest: datetime | None, since: str | None) -> bool:
-    """Whether nothing the reader sees changed after ``since`` (a :func:`_stamp`); a
-    ``since`` that is none of those asks for the rows regardless."""
+    """Whether nothing the reader sees changed after ``since`` (a :func:`_stamp`), given
+    when it last did (``None``: they see no conversation); without a ``since``, or with
+    one that is no :func:`_stamp`, the rows are drawn regardless."""
+    if since is None:
+        return False
+    if latest is None:
+        return True
     if since == NOTHING_YET:
-        return latest is None
+        return False
     try:
-        seen = datetime.fromisoformat(since or "")
+        seen = datetime.fromisoformat(since)
     except ValueError:
         return False
-    if seen.tzinfo is None or latest is None:
-        return False
-    return _aware(latest) <= seen
+    return seen.tzinfo is not None and _aware(latest) <= seen
 
 
 def _aware(moment: datetime) -> datetime:
@@ -122,13 +127,10 @@ def _refused(reader: Reader, request: Request) -> AnswerInstead:
 
 def _listing(
     app: Application, signed: Visit, request: Request, filters: Filters, after: str | None
-) -> tuple[ConversationPage, str]:
-    """A page of the reader's conversations, and when what they see last changed (read
-    first, so a change while the page is drawn shows at the next poll)."""
-    conversations = ConversationService(app)
+) -> ConversationPage:
+    """A page of the reader's conversations."""
     try:
-        latest = conversations.latest(signed.caller)
-        page = conversations.inbox(
+        return ConversationService(app).inbox(
             signed.caller,
             unread_only=filters.unread,
             mine=filters.whose == "mine",
@@ -139,7 +141,6 @@ def _listing(
         )
     except Forbidden:
         raise _refused(signed.reader, request) from None
-    return page, _stamp(latest)
 
 
 @router.get("/inbox")
@@ -166,8 +167,12 @@ def inbox(
             errors=errors,
             **context,
         )
+    # Drawn now, the list asks from a little earlier: a message still being committed as
+    # it is read shows at the first poll. (Asking the database when the reader's
+    # conversations last changed would cost the page as much again as the listing.)
+    since = _stamp(datetime.now(UTC) - SETTLING)
     try:
-        page, since = _listing(app, signed, request, filters, after)
+        page = _listing(app, signed, request, filters, after)
     except BadCursor as refused:
         return render(
             signed.reader,
@@ -204,11 +209,13 @@ def inbox_rows(
     if filters.problems(channels):
         return Response(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     try:
-        if _unchanged(ConversationService(app).latest(signed.caller), since):
-            return Response(status_code=status.HTTP_204_NO_CONTENT)
+        latest = ConversationService(app).latest(signed.caller)
     except Forbidden:
         raise _refused(signed.reader, request) from None
-    page, latest = _listing(app, signed, request, filters, None)
+    if _unchanged(latest, since):
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    # The rows read after ``latest``: a change in between is drawn, and asked about again.
+    page = _listing(app, signed, request, filters, None)
     return render(
         signed.reader,
         request,
@@ -216,7 +223,7 @@ def inbox_rows(
         filters=filters,
         channels=channels,
         page=page,
-        since=latest,
+        since=_stamp(latest),
     )
 
 

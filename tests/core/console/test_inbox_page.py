@@ -183,8 +183,10 @@ def test_another_dealers_conversation_is_not_found_and_stays_as_it_was(
 
 
 def test_the_poll_answers_204_until_a_new_message_then_only_the_rows(
-    shanghai: Shanghai,
+    shanghai: Shanghai, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The list asks for what changed after it was drawn, to the microsecond.
+    monkeypatch.setattr(inbox, "SETTLING", timedelta(0))
     browser = shanghai.world.signed_in("lin")
     page = browser.get("/inbox?unread=1").text
     assert re.search(r'<div id="inbox-live" aria-live="polite">\s*<div id="inbox-rows"', page)
@@ -205,6 +207,18 @@ def test_the_poll_answers_204_until_a_new_message_then_only_the_rows(
     assert "unread=1" in again
     assert again != poll, "the next poll asks from the new state"
     assert browser.get(again, **{"HX-Request": "true"}).status_code == 204
+
+
+def test_the_first_poll_draws_a_change_made_just_before_the_page_was(
+    shanghai: Shanghai, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every message of the fixture was written within the hour before the page.
+    monkeypatch.setattr(inbox, "SETTLING", timedelta(hours=1))
+    browser = shanghai.world.signed_in("lin")
+    first = browser.get(poll_url(browser.get("/inbox").text))
+    assert first.status_code == 200
+    assert names(first.text) == ["王刚", "王小明", "王小红", "王小明"]
+    assert browser.get(poll_url(first.text)).status_code == 204
 
 
 def test_an_empty_inbox_polls_too_and_shows_the_first_conversation(
