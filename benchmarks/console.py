@@ -124,18 +124,32 @@ def signed_in(client: TestClient) -> None:
     assert answer.status_code == 303, answer.text
 
 
-def timings(client: TestClient, paths: Sequence[str], runs: int, **headers: str) -> list[float]:
-    """Seconds each run takes to get every one of ``paths``, after two warm-up runs."""
-    for _warm_up in range(2):
-        for path in paths:
-            assert client.get(path, headers=headers).status_code == 200, path
-    seconds = []
-    for _run in range(runs):
+def timings(
+    client: TestClient,
+    page: Sequence[str],
+    api: Sequence[str],
+    runs: int,
+    bearer: dict[str, str],
+) -> tuple[list[float], list[float]]:
+    """Seconds each run takes to get the page, and to make the API calls reading the same
+    data, after two warm-up runs. The two alternate, so that a load on the machine weighs
+    on both alike."""
+
+    def once(paths: Sequence[str], headers: dict[str, str]) -> float:
         began = time.perf_counter()
         for path in paths:
-            client.get(path, headers=headers)
-        seconds.append(time.perf_counter() - began)
-    return seconds
+            answer = client.get(path, headers=headers)
+            assert answer.status_code == 200, (path, answer.status_code)
+        return time.perf_counter() - began
+
+    for _warm_up in range(2):
+        once(page, {})
+        once(api, bearer)
+    pages, apis = [], []
+    for _run in range(runs):
+        pages.append(once(page, {}))
+        apis.append(once(api, bearer))
+    return pages, apis
 
 
 def report(label: str, seconds: list[float]) -> float:
@@ -164,34 +178,21 @@ def run(folder: Path, conversations: int, timeline: int, runs: int) -> None:
     bearer = {"Authorization": f"Bearer {token}"}
     with TestClient(app, follow_redirects=False) as client:
         signed_in(client)
-        page = report(f"/inbox ({PAGE_SIZE} rows)", timings(client, ["/inbox"], runs))
-        api = report(
-            f"GET /api/conversations?limit={PAGE_SIZE}",
-            timings(client, [f"/api/conversations?limit={PAGE_SIZE}"], runs, **bearer),
-        )
-        compare("inbox", page, api)
-        unread_page = report(
-            "/inbox?unread=1&channel=line", timings(client, ["/inbox?unread=1&channel=line"], runs)
-        )
-        unread_api = report(
-            "GET /api/conversations?unread=true&channel=line",
-            timings(
-                client,
-                [f"/api/conversations?unread=true&channel=line&limit={PAGE_SIZE}"],
-                runs,
-                **bearer,
-            ),
-        )
-        compare("inbox, unread on LINE", unread_page, unread_api)
+        for filters, query in (
+            ("", f"limit={PAGE_SIZE}"),
+            ("?unread=1&channel=line", f"unread=true&channel=line&limit={PAGE_SIZE}"),
+        ):
+            pages, apis = timings(
+                client, [f"/inbox{filters}"], [f"/api/conversations?{query}"], runs, bearer
+            )
+            page = report(f"/inbox{filters} ({PAGE_SIZE} rows)", pages)
+            api = report(f"GET /api/conversations?{query}", apis)
+            compare(f"inbox{filters}", page, api)
         if not any(
             getattr(route, "path", "") == "/customers/{customer_id}" for route in app.routes
         ):
             print("customer page: /customers/{id} is not in this console yet; not measured")
             return
-        page = report(
-            f"/customers/{{id}} ({timeline:,} entries)",
-            timings(client, [f"/customers/{customer}"], runs),
-        )
         reads = [
             f"/api/customers/{customer}",
             f"/api/customers/{customer}/timeline?limit={PAGE_SIZE}",
@@ -199,7 +200,9 @@ def run(folder: Path, conversations: int, timeline: int, runs: int) -> None:
             f"/api/contracts?customer_id={customer}",
             "/api/leads",
         ]
-        api = report("the same through the API (5 calls)", timings(client, reads, runs, **bearer))
+        pages, apis = timings(client, [f"/customers/{customer}"], reads, runs, bearer)
+        page = report(f"/customers/{{id}} ({timeline:,} entries)", pages)
+        api = report("the same through the API (5 calls)", apis)
         compare("customer page", page, api)
 
 
