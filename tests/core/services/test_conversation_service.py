@@ -148,6 +148,20 @@ def test_an_agent_sees_every_conversation_of_the_market_newest_first(
     assert first.as_json()["customer_id"] == str(shanghai["gang"])
 
 
+def test_a_scope_of_every_market_sees_every_conversation(
+    application: Application, shanghai: dict[str, uuid.UUID]
+) -> None:
+    """The system (as an administrator) names no market: every market a pack serves is
+    asked, each in the zone keeping its customers with their timeline."""
+    page = ConversationService(application).inbox(SYSTEM)
+    assert [item.customer_id for item in page.items] == [
+        shanghai["gang"],
+        shanghai["ming"],
+        shanghai["hong"],
+        shanghai["ming"],
+    ]
+
+
 def test_a_dealer_sees_only_the_conversations_of_their_customers(
     application: Application, people: dict[str, Caller], shanghai: dict[str, uuid.UUID]
 ) -> None:
