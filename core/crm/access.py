@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
@@ -44,6 +44,9 @@ from regiocrm.platform.stores import ZONES_OPTION, ZonedSession
 
 # The classes a scoped customer query relates: customers and the rows linking them.
 LINKED_CLASSES = (DataClass.IDENTITY, DataClass.CRM)
+
+# What a query over customers joined with rows of theirs selects.
+Joined = TypeVar("Joined", bound=tuple[Any, ...])
 
 
 class Forbidden(Exception):
@@ -180,6 +183,32 @@ def scoped_customers(
             **{ZONES_OPTION: [residency.zone_together(market, LINKED_CLASSES)]}
         )
         for market in sorted(scope.markets or ())
+    ]
+
+
+def scoped_in_zones(
+    session: ZonedSession, scope: Scope, query: Select[Joined]
+) -> Sequence[Select[Joined]]:
+    """``query`` (over customers joined with rows of theirs) narrowed to the scope, as the
+    statements to run: one per zone keeping customers with their links, over the markets
+    the scope sees (every market a pack serves, for a scope of every market) that it keeps.
+    A join runs within one zone only, so unlike :func:`scoped_customers` every statement
+    names its zone, whatever the scope.
+
+    :raises Forbidden: for a role that reads no customer data.
+    :raises regiocrm.residency.rules.ApartError: for a market keeping them in different zones.
+    """
+    scope.require_customers()
+    residency = session.residency
+    markets = residency.markets if scope.markets is None else scope.markets
+    kept: dict[str, list[str]] = {}
+    for market in sorted(markets):
+        kept.setdefault(residency.zone_together(market, LINKED_CLASSES), []).append(market)
+    return [
+        query.where(Customer.market.in_(zone_markets), visible(scope)).execution_options(
+            **{ZONES_OPTION: [zone]}
+        )
+        for zone, zone_markets in sorted(kept.items())
     ]
 
 

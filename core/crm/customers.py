@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from regiocrm.crm import audit
 from regiocrm.crm.access import Scope, scoped_customers, sees
 from regiocrm.interfaces.channels import IdentityRef
+from regiocrm.interfaces.formats import PersonName
 from regiocrm.interfaces.identities import InvalidIdentity
 from regiocrm.models import Consent, ConsentAction, Customer, CustomerKind, Identity
 from regiocrm.platform.hooks import Hooks
@@ -173,6 +174,21 @@ class Customers:
             select(Customer.id).where(Customer.merged_into_id == survivor_id)
         )
         return [survivor_id, *merged]
+
+    def display_name(self, customer: Customer) -> str | None:
+        """The customer's name as their market writes it (a company's name for a company);
+        ``None`` for a customer known by no name yet."""
+        name = PersonName(
+            customer.family_name,
+            customer.given_name,
+            customer.family_name_phonetic,
+            customer.given_name_phonetic,
+        )
+        return (
+            customer.company_name
+            or self.hooks.format_name(name=name, market=customer.market)
+            or None
+        )
 
     def identities(self, customer_id: uuid.UUID) -> list[Identity]:
         return list(

@@ -14,6 +14,11 @@ An entry made at an organization (``organization_id``) links its customer to tha
 organization: it is what lets a dealer see a customer they registered
 (:mod:`regiocrm.crm.access`).
 
+Every message in or out also brings its :class:`~regiocrm.models.Conversation` (the
+customer on that channel account) up to date, in the same transaction and zone: the last
+message, and one more unread for an inbound one. A message written again (an inbox retry)
+finds its entry and leaves the conversation as it was.
+
 A customer's timeline is read a page at a time, oldest first, across the records merged
 into them (:meth:`Timeline.page`).
 """
@@ -24,15 +29,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, case, inspect, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regiocrm.crm import audit
 from regiocrm.interfaces.terms import Direction
-from regiocrm.models import Interaction, Model
+from regiocrm.models import Conversation, Interaction, Model
 from regiocrm.models.base import utcnow
+from regiocrm.models.conversation import SUMMARY_LENGTH
+from regiocrm.platform.ids import new_id
 
 # A place in a timeline: an entry's time and id, the order it is read in.
 Position = tuple[datetime, uuid.UUID]
@@ -78,18 +86,95 @@ class MessageEntry:
 
 
 # Built once: the inbox's hot path then only binds values to a statement SQLAlchemy has
-# already compiled and cached.
+# already compiled and cached. It returns the id of an entry it wrote and nothing for one
+# that was there, which rowcount does not tell on every driver (psycopg's is -1).
 _INSERT_ONCE = {
-    name: dialect.insert(Interaction).on_conflict_do_nothing(index_elements=["id"])
+    name: dialect.insert(Interaction)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(Interaction.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 
 
+def _bump_conversation(dialect: Any) -> Any:
+    """The upsert of a message's conversation: created with the message, or moved on to
+    it unless it knows a later one; an inbound message counts as unread unless an agent
+    read the conversation after the message's time."""
+    table = Conversation.__table__
+    new = dialect.insert(table)
+    came = new.excluded
+    later = came.last_message_at >= table.c.last_message_at
+    unread_since_read = or_(table.c.read_at.is_(None), came.last_message_at > table.c.read_at)
+    return new.on_conflict_do_update(
+        index_elements=["customer_id", "channel", "touchpoint"],
+        set_={
+            "last_message_at": case((later, came.last_message_at), else_=table.c.last_message_at),
+            "last_direction": case((later, came.last_direction), else_=table.c.last_direction),
+            "last_summary": case((later, came.last_summary), else_=table.c.last_summary),
+            "unread": table.c.unread + case((unread_since_read, came.unread), else_=0),
+            "updated": came.updated,
+        },
+    )
+
+
+_BUMP_CONVERSATION = {
+    name: _bump_conversation(dialect)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
+def _conversation_moved_on(
+    connection: Connection,
+    *,
+    market: str,
+    customer_id: uuid.UUID,
+    channel: str,
+    touchpoint: str,
+    direction: Direction,
+    text: str | None,
+    summary: str | None,
+    occurred_at: datetime,
+) -> None:
+    """Bring the message's conversation up to date, on the zone its entry was written in
+    (the same data class places both)."""
+    shown = text or summary
+    now = utcnow()
+    connection.execute(
+        _BUMP_CONVERSATION[connection.dialect.name],
+        {
+            "id": new_id(),
+            "market": market,
+            "customer_id": customer_id,
+            "channel": channel,
+            "touchpoint": touchpoint,
+            "last_message_at": occurred_at,
+            "last_direction": direction,
+            "last_summary": None if shown is None else shown[:SUMMARY_LENGTH],
+            "unread": 1 if direction is Direction.INBOUND else 0,
+            "created": now,
+            "updated": now,
+        },
+    )
+
+
 def append_once(connection: Connection, entry: MessageEntry) -> None:
     """Write ``entry`` on the connection's zone unless an entry with its id is there: an
-    earlier attempt at the same message wrote it. A Core statement, without ORM objects:
-    every inbound message takes this path."""
-    connection.execute(_INSERT_ONCE[connection.dialect.name], vars(entry))
+    earlier attempt at the same message wrote it. Only an entry written moves its
+    conversation on. Core statements, without ORM objects: every inbound message takes
+    this path."""
+    written = connection.execute(_INSERT_ONCE[connection.dialect.name], vars(entry)).first()
+    if written is not None:
+        _conversation_moved_on(
+            connection,
+            market=entry.market,
+            customer_id=entry.customer_id,
+            channel=entry.channel,
+            touchpoint=entry.touchpoint,
+            direction=entry.direction,
+            text=entry.text,
+            summary=entry.summary,
+            occurred_at=entry.occurred_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -174,7 +259,8 @@ class Timeline:
         organization_id: uuid.UUID | None = None,
         summary: str | None = None,
     ) -> Interaction:
-        """Put a message sent to the customer on their timeline, now.
+        """Put a message sent to the customer on their timeline, now, and bring its
+        conversation up to date.
 
         :param touchpoint: the channel account it went out through.
         :param organization_id: whose message it was (a dealer's, a campaign's planner).
@@ -193,6 +279,18 @@ class Timeline:
         )
         self.session.add(entry)
         self.session.flush()
+        _conversation_moved_on(
+            # The zone the entry was just written in.
+            self.session.connection(bind_arguments={"shard_id": inspect(entry).identity_token}),
+            market=market,
+            customer_id=customer_id,
+            channel=channel,
+            direction=Direction.OUTBOUND,
+            touchpoint=touchpoint,
+            text=text,
+            summary=summary,
+            occurred_at=entry.occurred_at,
+        )
         return entry
 
     def page(

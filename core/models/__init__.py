@@ -32,6 +32,7 @@ from regiocrm.models.campaign import Campaign, CampaignMember
 from regiocrm.models.case import Case
 from regiocrm.models.consent import Consent
 from regiocrm.models.contract import Contract
+from regiocrm.models.conversation import Conversation
 from regiocrm.models.customer import Customer
 from regiocrm.models.identity import Identity
 from regiocrm.models.inbox import InboxMessage, SeenSignature
@@ -59,6 +60,7 @@ __all__ = [
     "Contract",
     "ContractKind",
     "ContractStatus",
+    "Conversation",
     "Customer",
     "CustomerExport",
     "CustomerKind",
@@ -100,6 +102,7 @@ def register_models() -> list[type[Model]]:
         Consent,
         ConsoleSession,
         Contract,
+        Conversation,
         Customer,
         CustomerExport,
         Identity,

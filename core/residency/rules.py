@@ -238,6 +238,11 @@ class Residency:
         """Every market whose rule lets this class of its data live in ``zone``."""
         return self._allowed_in.get((zone, data_class), frozenset())
 
+    @property
+    def markets(self) -> frozenset[str]:
+        """Every market a rule places data of: the markets the installed packs serve."""
+        return frozenset(market for market, _data_class in self.rules)
+
     def placed_zones(self) -> set[str]:
         """The home zone and every zone a placement names."""
         return {self.home, *self.placement.values()}

@@ -9,9 +9,9 @@ from typing import Any
 
 from regiocrm.crm import audit
 from regiocrm.crm.access import holds
-from regiocrm.crm.cases import Cases, NewCase, UnknownCase
+from regiocrm.crm.cases import OPEN, Cases, NewCase, UnknownCase
 from regiocrm.crm.customers import Customers
-from regiocrm.interfaces.terms import CaseStatus
+from regiocrm.interfaces.terms import CaseStatus, Priority
 from regiocrm.models import Case
 from regiocrm.platform.stores import ZonedSession
 from regiocrm.services.application import Application
@@ -91,10 +91,13 @@ class CaseService:
         status: CaseStatus | None = None,
         organization_id: uuid.UUID | None = None,
         customer_id: uuid.UUID | None = None,
+        priority: Priority | None = None,
+        open_only: bool = False,
         limit: int,
     ) -> list[CaseView]:
         """The cases the caller sees, the most urgent due first; each read is audited.
 
+        :param open_only: only those still being worked on (neither resolved nor closed).
         :raises regiocrm.crm.access.Forbidden: for a role that reads no customer data.
         """
         with self.app.transaction() as session:
@@ -105,7 +108,9 @@ class CaseService:
                     Case.status: status,
                     Case.organization_id: organization_id,
                     Case.customer_id: customer_id,
+                    Case.priority: priority,
                 },
+                where=[Case.status.in_(OPEN)] if open_only else [],
                 limit=limit,
             )
             return [CaseView.of(case) for case in found]

@@ -20,7 +20,6 @@ from regiocrm.crm.access import Forbidden, sees
 from regiocrm.crm.customers import Customers, MergeRefused, NewConsent, NewCustomer
 from regiocrm.crm.timeline import Position, Timeline
 from regiocrm.interfaces.channels import IdentityRef
-from regiocrm.interfaces.formats import PersonName
 from regiocrm.messaging.outbound import Messaging
 from regiocrm.models import Customer, Interaction
 from regiocrm.platform.stores import ZonedSession
@@ -55,19 +54,11 @@ class CustomerView:
 
     @classmethod
     def of(cls, customers: Customers, customer: Customer) -> CustomerView:
-        name = PersonName(
-            customer.family_name,
-            customer.given_name,
-            customer.family_name_phonetic,
-            customer.given_name_phonetic,
-        )
         return cls(
             id=customer.id,
             market=customer.market,
             kind=customer.kind.value,
-            display_name=customer.company_name
-            or customers.hooks.format_name(name=name, market=customer.market)
-            or None,
+            display_name=customers.display_name(customer),
             family_name=customer.family_name,
             given_name=customer.given_name,
             family_name_phonetic=customer.family_name_phonetic,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from regiocrm.services.callers import SYSTEM, Caller
 from regiocrm.services.cases import CaseService
 from regiocrm.services.contracts import ContractService
+from regiocrm.services.conversations import ConversationService
 from regiocrm.services.customers import CustomerService
 from regiocrm.services.exports import ExportService
 from regiocrm.services.leads import LeadService
@@ -50,6 +51,10 @@ class Services:
     @property
     def contracts(self) -> ContractService:
         return ContractService(self._app)
+
+    @property
+    def conversations(self) -> ConversationService:
+        return ConversationService(self._app)
 
     @property
     def customers(self) -> CustomerService:

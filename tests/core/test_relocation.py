@@ -15,10 +15,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError
 from zone_rows import by_id, contents, in_zone, zones_of
 
+from regiocrm.crm.timeline import MessageEntry, append_once
 from regiocrm.hookspecs import hookimpl
 from regiocrm.models import (
     AuditEvent,
     Customer,
+    DataClass,
     Direction,
     Identity,
     Interaction,
@@ -237,6 +239,42 @@ def test_migrate_moves_verifies_audits_and_announces(
     again = regiocrm_cli("residency", "migrate", "--json")
     assert json.loads(again.stdout) == {"dry_run": False, "moves": []}
     assert contents(stores)["interactions"] == after["interactions"]
+
+
+def test_conversations_move_with_the_timeline_they_sum_up(
+    deployment: Deployment, regiocrm_cli: Callable[..., Any]
+) -> None:
+    stores = deployment.configure(CRM_IN_JAPAN)
+    customers = seed(stores, "CN", 2, 0)
+    with stores.session() as session:
+        connection = session.zone_connection(session.residency.zone_for("CN", DataClass.CRM))
+        for n, customer in enumerate(customers):
+            append_once(
+                connection,
+                MessageEntry(
+                    id=new_id(),
+                    market="CN",
+                    customer_id=customer,
+                    channel="wechat",
+                    direction=Direction.INBOUND,
+                    touchpoint="wechat_cn",
+                    text=f"你好 {n}",
+                    summary=None,
+                    external_id=None,
+                    occurred_at=T0,
+                    case_id=None,
+                ),
+            )
+    before = contents(stores)
+    assert zones_of(before["conversations"]) == {"jp"}
+    assert len(before["conversations"]) == 2
+    deployment.configure(CRM_BACK_HOME)
+    result = regiocrm_cli("residency", "migrate", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert {summary["table"] for summary in json.loads(result.stdout)["moved"]} >= {"conversations"}
+    after = contents(stores)
+    assert zones_of(after["conversations"]) == {"cn"}
+    assert by_id(after["conversations"]) == by_id(before["conversations"])
 
 
 def test_hook_residency_moved(

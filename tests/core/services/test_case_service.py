@@ -84,3 +84,32 @@ def test_another_dealer_cannot_read_or_move_the_case(application: Application) -
     assert cases.find(people["Pudong Motors"], limit=50) == []
     assert [seen.id for seen in cases.find(people["Shanghai Call"], limit=50)] == [case.id]
     assert cases.get(people["Shanghai Motors"], case.id).status == "new"
+
+
+def test_open_cases_of_one_priority_leave_out_resolved_ones_and_other_priorities(
+    application: Application,
+) -> None:
+    people = callers(application)
+    dealer = people["Shanghai Motors"]
+    cases = CaseService(application)
+    customer = a_customer(application, dealer)
+
+    def opened(priority: Priority, subject: str) -> uuid.UUID:
+        new = NewCase(customer_id=customer, market="CN", priority=priority, subject=subject)
+        return cases.open(dealer, new).id
+
+    urgent, resolved, normal = (
+        opened(Priority.URGENT, "open"),
+        opened(Priority.URGENT, "done"),
+        opened(Priority.NORMAL, "open too"),
+    )
+    cases.transition(dealer, resolved, CaseStatus.IN_PROGRESS)
+    cases.transition(dealer, resolved, CaseStatus.RESOLVED)
+
+    def listed(**asked: object) -> set[uuid.UUID]:
+        return {case.id for case in cases.find(dealer, limit=50, **asked)}
+
+    assert listed(open_only=True) == {urgent, normal}
+    assert listed(open_only=True, priority=Priority.URGENT) == {urgent}
+    assert listed(priority=Priority.URGENT) == {urgent, resolved}
+    assert listed(open_only=True, priority=Priority.LOW) == set()

@@ -25,7 +25,7 @@ from regiocrm.interfaces.channels import (
 )
 from regiocrm.interfaces.terms import InboxStatus
 from regiocrm.messaging.inbox import InboxRef, waiting
-from regiocrm.models import InboxMessage, Interaction
+from regiocrm.models import Conversation, Direction, InboxMessage, Interaction
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import load_settings
 from regiocrm.plugins.channels.line.testing import LineDriver
@@ -123,6 +123,25 @@ def test_a_delivery_is_kept_once_with_its_reply_and_handed_to_the_worker(
     application.inbox.drain()
     assert inbox(application) == [("m1", InboxStatus.PROCESSED, "got こんにちは")]
     assert timeline_length(application) == 2, "the message and the reply that went out"
+
+
+def test_a_message_and_its_auto_reply_are_one_conversation_with_one_unread(
+    application: Application,
+) -> None:
+    InboundService(application).deliver("line", "line_jp", request("m1"))
+    application.start()
+    application.inbox.drain()
+    with application.transaction() as session:
+        [conversation] = session.scalars(select(Conversation))
+    assert (conversation.channel, conversation.touchpoint, conversation.unread) == (
+        "line",
+        "line_jp",
+        1,
+    )
+    assert (conversation.last_direction, conversation.last_summary) == (
+        Direction.OUTBOUND,
+        "got こんにちは",
+    )
 
 
 @pytest.mark.parametrize(
