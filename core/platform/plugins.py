@@ -58,6 +58,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.exports",
     "regiocrm.console.assets",
     "regiocrm.console.signin",
+    "regiocrm.console.customers",
     "regiocrm.markets.rollout",
     "regiocrm.plugins.channels.wechat",
     "regiocrm.plugins.channels.line",
