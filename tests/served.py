@@ -31,6 +31,24 @@ def add_user(folder: Path, name: str, role: str, *options: str) -> str:
     return added.stdout.strip().splitlines()[-1]
 
 
+def add_user_with_password(folder: Path, name: str, role: str, password: str, *options: str) -> str:
+    """A new user of the deployment in ``folder`` who signs in to the console with
+    ``password`` (given on standard input, as ``--password-stdin`` reads it); their API
+    token. ``options`` such as ``"--org", "Tokyo Hub"`` go to ``regiocrm users add``."""
+    arguments = ("users", "add", name, "--role", role, *options, "--password-stdin")
+    added = subprocess.run(
+        [sys.executable, "-m", "regiocrm", *arguments],
+        cwd=folder,
+        env=deployment_environment(),
+        input=password,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    return added.stdout.strip().splitlines()[-1]
+
+
 def admin_token(folder: Path) -> str:
     """Migrate the deployment in ``folder`` and add an admin; their API token."""
     upgraded = run_regiocrm("db", "upgrade", cwd=folder)
@@ -80,3 +98,29 @@ def serving(folder: Path) -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Console:
+    """A migrated deployment in ``folder`` served at ``server``, for the console's tests."""
+
+    folder: Path
+    server: Server
+
+    @property
+    def base(self) -> str:
+        return self.server.base
+
+    def add_user(self, name: str, role: str, password: str, *options: str) -> str:
+        """Add a user who signs in with ``password``; their API token (see
+        :func:`add_user_with_password`)."""
+        return add_user_with_password(self.folder, name, role, password, *options)
+
+
+@contextmanager
+def serving_console(folder: Path) -> Iterator[Console]:
+    """Migrate the deployment in ``folder`` and serve it until the block ends."""
+    upgraded = run_regiocrm("db", "upgrade", cwd=folder)
+    assert upgraded.returncode == 0, upgraded.stderr
+    with serving(folder) as server:
+        yield Console(folder, server)

@@ -1,13 +1,29 @@
-"""What the PostgreSQL tests share."""
+"""What the PostgreSQL and browser tests share."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from browser import (
+    DESKTOP,
+    PHONE,
+    Screen,
+    launch,
+    open_page,
+    require_chromium,
+    save_screenshot,
+    screenshot_folder,
+)
+from served import Console, serving_console
 from sqlalchemy.engine import URL
 
 from regiocrm.testing import scratch_database
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture
@@ -15,3 +31,66 @@ def second_postgres_url(postgres_url: URL) -> Iterator[URL]:
     """Another scratch database beside ``postgres_url`` (skipped or failed as it is)."""
     with scratch_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, launched once per test process (each xdist worker).
+
+    Skips with the reason where Playwright or ``/usr/bin/chromium`` is missing, but fails
+    under ``CI=true`` (:func:`browser.require_chromium`). While it runs, Playwright's event
+    loop is the test process's running loop, so a later test in the same process cannot
+    call ``asyncio.run``.
+    """
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_locale() -> str:
+    """The language the test's browser asks pages in; override it for one test with
+    ``@pytest.mark.parametrize("browser_locale", ["ja-JP"])``."""
+    return "en-US"
+
+
+def _page(browser: Browser, screen: Screen, locale: str) -> Iterator[Page]:
+    page = open_page(browser, screen, locale)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def desktop_page(browser: Browser, browser_locale: str) -> Iterator[Page]:
+    """A fresh page (no cookies) in a 1280 × 800 desktop window."""
+    yield from _page(browser, DESKTOP, browser_locale)
+
+
+@pytest.fixture
+def phone_page(browser: Browser, browser_locale: str) -> Iterator[Page]:
+    """A fresh page (no cookies) on a 390 × 844 touch phone."""
+    yield from _page(browser, PHONE, browser_locale)
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Callable[[Page, str], Path]:
+    """``screenshot(page, name)`` saves the page's window as ``name.png``: into the folder
+    ``$REGIOCRM_SCREENSHOTS`` names (``docs/images/console`` for the docs), else into the
+    test's temporary folder. Returns the file's path."""
+
+    def take(page: Page, name: str) -> Path:
+        return save_screenshot(page, name, screenshot_folder(tmp_path))
+
+    return take
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A migrated deployment served by ``regiocrm serve``, shared by a test module's tests
+    (starting one takes seconds): give each test's users names of their own."""
+    with serving_console(tmp_path_factory.mktemp("console")) as served:
+        yield served
