@@ -126,6 +126,17 @@ def _term(value: str) -> str:
 
 def _terms() -> dict[str, str]:
     return {
+        "wechat": "WeChat",
+        "line": "LINE",
+        "kakao": "KakaoTalk",
+        "whatsapp": "WhatsApp",
+        "sms": "SMS",
+        "email": _("E-mail"),
+        "phone": _("Phone"),
+        "crm": "CRM",
+        "case": _("Case"),
+        "lead": _("Lead"),
+        "contract": _("Contract"),
         "new": _("New"),
         "assigned": _("Assigned"),
         "in_progress": _("In progress"),

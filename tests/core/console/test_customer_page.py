@@ -239,7 +239,7 @@ def test_every_section_is_shown_from_the_customers_records(world: World) -> None
     assert "車検の予約をしたいです" in timeline
     assert "ブレーキの異音" in timeline, "the case's step is on the timeline"
     assert timeline.index("ブレーキの異音") < timeline.index("車検の予約"), "newest first"
-    assert "Where they last wrote (line)" in text
+    assert "Where they last wrote (LINE)" in text
 
 
 def test_the_page_is_one_audited_read_naming_what_it_showed(world: World) -> None:
