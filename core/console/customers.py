@@ -109,9 +109,7 @@ def _page(
         errors=errors or {},
         typed=typed or {},
         done=done if done in DONE else None,
-        transitions={
-            status.value: [to.value for to in TRANSITIONS[status]] for status in CaseStatus
-        },
+        transitions={state.value: [to.value for to in TRANSITIONS[state]] for state in CaseStatus},
         priorities=[priority.value for priority in Priority],
         services=[service.value for service in Service],
         term=_term,
