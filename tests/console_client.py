@@ -106,11 +106,14 @@ class ConsoleBrowser:
 
 
 @contextmanager
-def serve_console(settings: RegiocrmSettings, hooks: Hooks) -> Iterator[ConsoleDeployment]:
-    """A migrated deployment whose app runs (lifespan included) until the block ends."""
+def serve_console(
+    settings: RegiocrmSettings, hooks: Hooks, *, http_client: httpx.Client | None = None
+) -> Iterator[ConsoleDeployment]:
+    """A migrated deployment whose app runs (lifespan included) until the block ends;
+    ``http_client`` is what it reaches providers with (a mocked transport)."""
     stores = ZoneStores.open(settings, hooks)
     upgrade_zones(stores, hooks)
-    app = create_app(settings, hooks)
+    app = create_app(settings, hooks, http_client=http_client)
     try:
         with TestClient(app):
             yield ConsoleDeployment(settings, stores, app)

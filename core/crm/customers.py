@@ -356,6 +356,14 @@ class Customers:
             self._add_identities(
                 Owner(resolution.customer_id, resolution.market), [canonical], verified=verified
             )
+        elif verified:
+            # An identity the customer already held (or the merged record did), now
+            # confirmed by the user.
+            self.session.execute(
+                update(Identity)
+                .where(Identity.kind == canonical.kind, Identity.value == canonical.value)
+                .values(verified=True)
+            )
         audit.record(
             self.session,
             actor_id=actor_id,

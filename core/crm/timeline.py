@@ -4,8 +4,9 @@ A timeline entry (an :class:`~regiocrm.models.Interaction`) is one thing that ha
 a customer, append-only:
 
 * a message in or out: an inbound message and the auto-reply that went out to it, written
-  on the inbox's hot path (:func:`append_once`), and a message a user or a campaign sent
-  (:meth:`Timeline.sent`);
+  on the inbox's hot path (:func:`append_once`), a message a user or a campaign sent
+  (:meth:`Timeline.sent`), and one a user sent that the provider refused, with its reason
+  (:meth:`Timeline.failed`);
 * a step inside the CRM: a customer registered at a dealership, a case or a lead moving on
   (:meth:`Timeline.record_step`, which writes the step's audit record in the same
   transaction).
@@ -19,8 +20,9 @@ customer on that channel account) up to date, in the same transaction and zone: 
 message, and one more unread for an inbound one. A message written again (an inbox retry)
 finds its entry and leaves the conversation as it was.
 
-A customer's timeline is read a page at a time, oldest first, across the records merged
-into them (:meth:`Timeline.page`).
+A customer's timeline is read a page at a time across the records merged into them, oldest
+first (:meth:`Timeline.page`, for the API's readers going forwards) or newest first
+(:meth:`Timeline.latest`, for a person looking back from now).
 """
 
 from __future__ import annotations
@@ -265,20 +267,16 @@ class Timeline:
         :param touchpoint: the channel account it went out through.
         :param organization_id: whose message it was (a dealer's, a campaign's planner).
         """
-        entry = Interaction(
+        entry = self._outbound(
             market=market,
             customer_id=customer_id,
             channel=channel,
-            direction=Direction.OUTBOUND,
             touchpoint=touchpoint,
             text=text,
             summary=summary,
             external_id=external_id,
-            occurred_at=utcnow(),
             organization_id=organization_id,
         )
-        self.session.add(entry)
-        self.session.flush()
         _conversation_moved_on(
             # The zone the entry was just written in.
             self.session.connection(bind_arguments={"shard_id": inspect(entry).identity_token}),
@@ -291,6 +289,39 @@ class Timeline:
             summary=summary,
             occurred_at=entry.occurred_at,
         )
+        return entry
+
+    def failed(
+        self,
+        *,
+        market: str,
+        customer_id: uuid.UUID,
+        channel: str,
+        touchpoint: str,
+        text: str,
+        reason: str,
+        organization_id: uuid.UUID | None = None,
+    ) -> Interaction:
+        """Put a message a user tried to send on the customer's timeline, now, as not
+        delivered: the provider refused it or kept failing, for ``reason``. It has no
+        provider id, since it was never accepted, and leaves the conversation as it was: a
+        message that never reached the customer is not its last."""
+        return self._outbound(
+            market=market,
+            customer_id=customer_id,
+            channel=channel,
+            touchpoint=touchpoint,
+            text=text,
+            summary=None,
+            external_id=None,
+            organization_id=organization_id,
+            failure=reason[:500],
+        )
+
+    def _outbound(self, **values: object) -> Interaction:
+        entry = Interaction(direction=Direction.OUTBOUND, occurred_at=utcnow(), **values)
+        self.session.add(entry)
+        self.session.flush()
         return entry
 
     def page(
@@ -313,3 +344,32 @@ class Timeline:
         rows = list(self.session.scalars(query.limit(limit + 1)))
         last = rows[limit - 1] if len(rows) > limit else None
         return Page(rows[:limit], None if last is None else (last.occurred_at, last.id))
+
+    def latest(
+        self, merge_set: Sequence[uuid.UUID], *, limit: int, before: Position | None = None
+    ) -> Page:
+        """Up to ``limit`` entries of a customer's timeline, newest first, before the
+        position ``before`` (from now without one); the page's ``next`` is where the older
+        entries go on. ``merge_set`` is as for :meth:`page`."""
+        query = (
+            select(Interaction)
+            .where(Interaction.customer_id.in_(merge_set))
+            .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+        )
+        if before is not None:
+            query = query.where(tuple_(Interaction.occurred_at, Interaction.id) < before)
+        rows = list(self.session.scalars(query.limit(limit + 1)))
+        last = rows[limit - 1] if len(rows) > limit else None
+        return Page(rows[:limit], None if last is None else (last.occurred_at, last.id))
+
+    def last_inbound_channel(self, merge_set: Sequence[uuid.UUID]) -> str | None:
+        """The channel the customer last wrote on, if they ever wrote."""
+        return self.session.scalar(
+            select(Interaction.channel)
+            .where(
+                Interaction.customer_id.in_(merge_set),
+                Interaction.direction == Direction.INBOUND,
+            )
+            .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+            .limit(1)
+        )

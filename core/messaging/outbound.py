@@ -39,11 +39,26 @@ class DeliveryError(Exception):
 
 
 class NoConsent(DeliveryError):
-    pass
+    """No grant in force for the message's purpose on the channel it would go out on."""
+
+    def __init__(self, message: str, *, purpose: str, channel: str) -> None:
+        super().__init__(message)
+        self.purpose = purpose
+        self.channel = channel
 
 
 class NoRoute(DeliveryError):
     pass
+
+
+class NotDelivered(DeliveryError):
+    """The provider refused the message or kept failing; the attempt is on the customer's
+    timeline as failed (``entry_id``), with the provider's reason, to be committed although
+    nothing was sent."""
+
+    def __init__(self, message: str, *, entry_id: uuid.UUID) -> None:
+        super().__init__(message)
+        self.entry_id = entry_id
 
 
 @dataclass(frozen=True)
@@ -159,15 +174,30 @@ class Messaging:
 
         :raises NoRoute: when the customer cannot be reached on that channel.
         :raises NoConsent: without a grant for ``purpose`` on the chosen channel.
-        :raises DeliveryError: when the provider refuses or keeps failing.
+        :raises NotDelivered: when the provider refuses or keeps failing; the attempt is on
+            the timeline as failed, in the session.
         """
         route = self.route(customer, merge_set, channel)
         if not self.has_consent(merge_set, purpose, route.channel.name):
             raise NoConsent(
                 f"customer {customer.id} has not consented to {purpose!r} messages"
-                f" on {route.channel.name}"
+                f" on {route.channel.name}",
+                purpose=purpose,
+                channel=route.channel.name,
             )
-        external_id = deliver(route, text, client=self.client)
+        try:
+            external_id = deliver(route, text, client=self.client)
+        except DeliveryError as refused:
+            entry = Timeline(self.session).failed(
+                market=customer.market,
+                customer_id=customer.id,
+                channel=route.channel.name,
+                touchpoint=route.account.name,
+                text=text,
+                reason=str(refused),
+                organization_id=organization_id,
+            )
+            raise NotDelivered(str(refused), entry_id=entry.id) from refused
         return self.record_sent(customer, route, text, external_id, organization_id=organization_id)
 
     def record_sent(

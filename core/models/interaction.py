@@ -31,6 +31,10 @@ class Interaction(Model):
     text: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(String(500))
     external_id: Mapped[str | None] = mapped_column(String(200))
+    failure: Mapped[str | None] = mapped_column(
+        String(500),
+        doc="why a message a user sent did not reach the customer (the provider's reason)",
+    )
     occurred_at: Mapped[datetime]
     organization_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     case_id: Mapped[uuid.UUID | None] = mapped_column(index=True)

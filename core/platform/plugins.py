@@ -66,6 +66,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.console.campaigns",
     "regiocrm.console.inbox",
     "regiocrm.console.cases",
+    "regiocrm.console.customers",
     "regiocrm.markets.rollout",
     "regiocrm.plugins.channels.wechat",
     "regiocrm.plugins.channels.line",

@@ -12,19 +12,38 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, select
+
 from regiocrm.crm import audit
-from regiocrm.crm.access import Forbidden, sees
+from regiocrm.crm.access import Forbidden, rows_in, sees
+from regiocrm.crm.cases import OPEN
 from regiocrm.crm.customers import Customers, MergeRefused, NewConsent, NewCustomer
 from regiocrm.crm.timeline import Position, Timeline
-from regiocrm.interfaces.channels import IdentityRef
-from regiocrm.messaging.outbound import Messaging
-from regiocrm.models import Customer, Interaction
+from regiocrm.interfaces.channels import ChannelRegistry, IdentityRef
+from regiocrm.messaging.outbound import Messaging, NotDelivered
+from regiocrm.models import (
+    Case,
+    Consent,
+    Contract,
+    Customer,
+    Interaction,
+    Lead,
+    Ownership,
+    Vehicle,
+)
 from regiocrm.platform.stores import ZonedSession
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
+from regiocrm.services.cases import CaseView
+from regiocrm.services.contracts import ContractView
+from regiocrm.services.leads import LeadView
+
+# How many of each of a customer's records their one view shows; the timeline goes on a
+# page at a time.
+OVERVIEW_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,8 @@ class EntryView:
     text: str | None
     summary: str | None
     external_id: str | None
+    failure: str | None = None
+    """Why a message sent did not reach the customer; ``None`` for every other entry."""
 
     @classmethod
     def of(cls, entry: Interaction) -> EntryView:
@@ -119,6 +140,7 @@ class EntryView:
             entry.text,
             entry.summary,
             entry.external_id,
+            entry.failure,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -149,6 +171,55 @@ class ConsentView:
 
     def as_json(self) -> dict[str, Any]:
         return {**vars(self), "customer_id": str(self.customer_id)}
+
+
+@dataclass(frozen=True)
+class ConsentEntry:
+    """One entry of a customer's consent ledger; ``in_force`` for the latest of its purpose
+    and channel."""
+
+    purpose: str
+    channel: str
+    action: str
+    occurred_at: datetime
+    source: str | None
+    in_force: bool
+
+
+@dataclass(frozen=True)
+class OwnershipView:
+    """A vehicle the customer owns or owned, and since when."""
+
+    id: uuid.UUID
+    vehicle_id: uuid.UUID
+    vin: str | None
+    make: str | None
+    model: str | None
+    model_year: int | None
+    dealer_id: uuid.UUID | None
+    started_on: date
+    ended_on: date | None
+
+
+@dataclass(frozen=True)
+class CustomerOverview:
+    """Everything a customer's one view shows, read in one transaction.
+
+    :param timeline: newest first; its ``next`` is where older entries go on.
+    :param last_channel: the channel the customer last wrote on (a reply's default).
+    :param channels: the channels a reply could go out on: those with a configured account
+        that the customer last wrote on or holds an identity for.
+    """
+
+    customer: CustomerView
+    consents: tuple[ConsentEntry, ...]
+    ownerships: tuple[OwnershipView, ...]
+    contracts: tuple[ContractView, ...]
+    open_cases: tuple[CaseView, ...]
+    leads: tuple[LeadView, ...]
+    timeline: TimelinePage
+    last_channel: str | None
+    channels: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -270,6 +341,82 @@ class CustomerService:
             )
             return TimelinePage([EntryView.of(entry) for entry in page.entries], page.next)
 
+    def overview(
+        self,
+        caller: Caller,
+        customer_id: uuid.UUID,
+        *,
+        before: Position | None = None,
+        limit: int = OVERVIEW_ROWS,
+    ) -> CustomerOverview:
+        """The customer's one view (or the survivor's, for a record merged away): names
+        and identities, consents, vehicles, contracts, open cases, leads and ``limit``
+        timeline entries newest first, before ``before``. Cases, leads, contracts and
+        ownerships are those the caller's scope holds, as their own listings say. Audited
+        as one read (``customer.overview_read``) naming every record shown.
+        """
+        scope = caller.scope
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            customer = customers.visible(customer_id, scope)
+            merged = customers.merge_set(customer.id)
+            view = CustomerView.of(customers, customer)
+            cases = session.scalars(
+                select(Case)
+                .where(
+                    Case.customer_id.in_(merged),
+                    Case.status.in_(OPEN),
+                    rows_in(scope, Case.market, Case.organization_id),
+                )
+                .order_by(Case.due_at, Case.id)
+                .limit(OVERVIEW_ROWS)
+            ).all()
+            leads = session.scalars(
+                select(Lead)
+                .where(Lead.customer_id.in_(merged), rows_in(scope, Lead.market, Lead.dealer_id))
+                .order_by(Lead.follow_up_due_at, Lead.id)
+                .limit(OVERVIEW_ROWS)
+            ).all()
+            contracts = session.scalars(
+                select(Contract)
+                .where(
+                    Contract.customer_id.in_(merged),
+                    rows_in(scope, Contract.market, Contract.organization_id),
+                )
+                .order_by(Contract.ends_on, Contract.id)
+                .limit(OVERVIEW_ROWS)
+            ).all()
+            timeline = Timeline(session)
+            page = timeline.latest(merged, limit=limit, before=before)
+            ownerships = _ownerships(
+                session, rows_in(scope, Ownership.market, Ownership.dealer_id), merged
+            )
+            last_channel = timeline.last_inbound_channel(merged)
+            audit.record(
+                session,
+                actor_id=caller.user_id,
+                action="customer.overview_read",
+                subject_type="customer",
+                subject=customer,
+                detail={
+                    "cases": " ".join(str(case.id) for case in cases),
+                    "leads": " ".join(str(lead.id) for lead in leads),
+                    "contracts": " ".join(str(contract.id) for contract in contracts),
+                    "timeline_entries": len(page.entries),
+                },
+            )
+            return CustomerOverview(
+                customer=view,
+                consents=_consents(session, merged),
+                ownerships=ownerships,
+                contracts=tuple(ContractView.of(contract) for contract in contracts),
+                open_cases=tuple(CaseView.of(case) for case in cases),
+                leads=tuple(LeadView.of(session, lead) for lead in leads),
+                timeline=TimelinePage([EntryView.of(entry) for entry in page.entries], page.next),
+                last_channel=last_channel,
+                channels=_reply_channels(self.app.channels, view, last_channel),
+            )
+
     def bind_identity(
         self, caller: Caller, customer_id: uuid.UUID, identity: IdentityRef, *, verified: bool
     ) -> CustomerView:
@@ -346,10 +493,10 @@ class CustomerService:
             ``purpose`` on that channel.
         :raises regiocrm.messaging.outbound.NoRoute: when no configured account can reach
             them.
-        :raises regiocrm.messaging.outbound.DeliveryError: when the provider refuses or
-            keeps failing.
+        :raises regiocrm.messaging.outbound.NotDelivered: when the provider refuses or
+            keeps failing; the attempt stays on the timeline as failed, with the reason.
         """
-        with self.app.transaction() as session:
+        with self.app.transaction() as session, _failures_kept(session):
             customers = Customers(session, self.app.hooks)
             customer = customers.visible(customer_id, caller.scope)
             messaging = Messaging(session, self.app.channels, self.app.http_client)
@@ -388,3 +535,91 @@ def _refusals_kept(session: ZonedSession) -> Iterator[None]:
     except MergeRefused:
         session.commit()
         raise
+
+
+@contextmanager
+def _failures_kept(session: ZonedSession) -> Iterator[None]:
+    """Commit the failed attempt a refused send put on the timeline, which is all the
+    transaction changed, before the refusal rolls it back."""
+    try:
+        yield
+    except NotDelivered:
+        session.commit()
+        raise
+
+
+def _consents(session: ZonedSession, merged: Sequence[uuid.UUID]) -> tuple[ConsentEntry, ...]:
+    """The customer's consent ledger, newest first, the entry in force per purpose and
+    channel marked."""
+    rows = session.scalars(
+        select(Consent)
+        .where(Consent.customer_id.in_(merged))
+        .order_by(Consent.occurred_at.desc(), Consent.id.desc())
+        .limit(OVERVIEW_ROWS)
+    ).all()
+    seen: set[tuple[str, str]] = set()
+    entries = []
+    for row in rows:
+        key = (row.purpose, row.channel)
+        entries.append(
+            ConsentEntry(
+                row.purpose,
+                row.channel,
+                row.action.value,
+                row.occurred_at,
+                row.source,
+                key not in seen,
+            )
+        )
+        seen.add(key)
+    return tuple(entries)
+
+
+def _ownerships(
+    session: ZonedSession, within: ColumnElement[bool], merged: Sequence[uuid.UUID]
+) -> tuple[OwnershipView, ...]:
+    """The customer's ownerships the caller's scope holds, newest first, with their
+    vehicles (read apart: residency may keep them in different zones)."""
+    owned = session.scalars(
+        select(Ownership)
+        .where(Ownership.customer_id.in_(merged), within)
+        .order_by(Ownership.started_on.desc(), Ownership.id.desc())
+        .limit(OVERVIEW_ROWS)
+    ).all()
+    vehicles = {
+        vehicle.id: vehicle
+        for vehicle in session.scalars(
+            select(Vehicle).where(Vehicle.id.in_([row.vehicle_id for row in owned]))
+        )
+    }
+    views = []
+    for row in owned:
+        vehicle = vehicles.get(row.vehicle_id)
+        views.append(
+            OwnershipView(
+                id=row.id,
+                vehicle_id=row.vehicle_id,
+                vin=vehicle.vin if vehicle else None,
+                make=vehicle.make if vehicle else None,
+                model=vehicle.model if vehicle else None,
+                model_year=vehicle.model_year if vehicle else None,
+                dealer_id=row.dealer_id,
+                started_on=row.started_on,
+                ended_on=row.ended_on,
+            )
+        )
+    return tuple(views)
+
+
+def _reply_channels(
+    registry: ChannelRegistry, customer: CustomerView, last_channel: str | None
+) -> tuple[str, ...]:
+    """The channels with a configured account that the customer last wrote on or holds an
+    identity for, in the registry's order."""
+    kinds = {identity.kind for identity in customer.identities}
+    configured = {account.channel for account in registry.accounts.values()}
+    return tuple(
+        name
+        for name, channel in registry.channels.items()
+        if name in configured and (name == last_channel or kinds & set(channel.identity_kinds))
+    )

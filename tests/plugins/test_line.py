@@ -378,6 +378,30 @@ def test_without_a_reply_token_the_push_api_is_used_with_a_retry_key(channel, ac
     }
 
 
+def test_an_accounts_api_base_is_where_push_and_reply_go(channel: LineChannel) -> None:
+    values = {"channel": "line", "market": "JP", "channel_secret": SECRET, "access_token": TOKEN}
+    gateway = validate_account(
+        channel, "line_jp", {**values, "api_base": "http://127.0.0.1:8123/line/"}
+    )
+    seen: list[httpx.Request] = []
+    client = client_for(sent("7"), seen)
+
+    channel.send(gateway, IdentityRef("line", USER), "push", client=client)
+    channel.send(gateway, IdentityRef("line", USER), "reply", client=client, reply_token="t")
+
+    assert [str(request.url) for request in seen] == [
+        "http://127.0.0.1:8123/line/v2/bot/message/push",
+        "http://127.0.0.1:8123/line/v2/bot/message/reply",
+    ]
+
+
+@pytest.mark.parametrize("base", ["api.line.me", "ftp://api.line.me", "https://api.line.me?x=1"])
+def test_an_api_base_that_is_no_http_address_is_refused(channel: LineChannel, base: str) -> None:
+    values = {"channel": "line", "market": "JP", "channel_secret": SECRET, "access_token": TOKEN}
+    with pytest.raises(pydantic.ValidationError, match="api_base"):
+        validate_account(channel, "line_jp", {**values, "api_base": base})
+
+
 def test_a_retried_push_reuses_its_retry_key(channel, account) -> None:
     seen: list[httpx.Request] = []
     answers = iter([httpx.Response(500, json={"message": "Internal error"}), None])

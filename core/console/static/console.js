@@ -12,3 +12,12 @@ document.addEventListener("htmx:afterRequest", function (event) {
     status.hidden = true;
   }
 });
+// A form refused (400, 409, 422) or a send the provider refused (502) answers with the
+// page and the reason beside the field: show it, as the page without JavaScript would.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var refused = [400, 409, 422, 502];
+  if (refused.indexOf(event.detail.xhr.status) >= 0) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from regiocrm.interfaces.channels import (
     BadSignature,
@@ -42,8 +42,8 @@ from regiocrm.interfaces.channels import (
 )
 
 API_BASE = "https://api.line.me"
-REPLY_URL = f"{API_BASE}/v2/bot/message/reply"
-PUSH_URL = f"{API_BASE}/v2/bot/message/push"
+REPLY_PATH = "/v2/bot/message/reply"
+PUSH_PATH = "/v2/bot/message/push"
 SIGNATURE_HEADER = "x-line-signature"
 RETRY_KEY_HEADER = "X-Line-Retry-Key"
 ACCEPTED_REQUEST_HEADER = "x-line-accepted-request-id"
@@ -57,11 +57,14 @@ class LineAccountSettings(ChannelAccountSettings):
 
     :param channel_secret: the channel secret (Basic settings), the HMAC key of webhooks.
     :param access_token: a channel access token (Messaging API tab) for reply and push.
+    :param api_base: where the Messaging API is reached: LINE's own host, or a gateway
+        (an egress proxy, a test's stand-in provider) that forwards to it.
     """
 
     channel: Literal["line"] = "line"
     channel_secret: SecretStr
     access_token: SecretStr
+    api_base: str = Field(default=API_BASE, pattern=r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -195,11 +198,15 @@ class LineChannel(Channel):
         if recipient.kind != "line":
             raise SendError(f"LINE cannot send to a {recipient.kind!r} identity", retryable=False)
         token = account.credentials.access_token.get_secret_value()
+        base = account.credentials.api_base.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"}
         messages = [{"type": "text", "text": text}]
         if reply_token is not None:
             response = _post(
-                client, REPLY_URL, headers, {"replyToken": reply_token, "messages": messages}
+                client,
+                base + REPLY_PATH,
+                headers,
+                {"replyToken": reply_token, "messages": messages},
             )
             _raise_for_line(response)
             return _sent_id(response) or response.headers.get(REQUEST_ID_HEADER, reply_token)
@@ -209,7 +216,7 @@ class LineChannel(Channel):
         try:
             response = _post(
                 client,
-                PUSH_URL,
+                base + PUSH_PATH,
                 {**headers, RETRY_KEY_HEADER: retry_key},
                 {"to": recipient.value, "messages": messages},
             )

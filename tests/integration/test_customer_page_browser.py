@@ -1,0 +1,165 @@
+"""In Chromium, against ``regiocrm serve``: an agent opens a customer whose history holds a
+LINE message and a call-centre case, sees both on one page, replies, and the reply is on
+the timeline; the page has no serious accessibility violation and fits a phone.
+
+The served process sends through the LINE account's ``api_base``, pointed at a stand-in
+for LINE's Messaging API on loopback, so nothing leaves the machine."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from browser import assert_fits, serious_violations, sign_in
+from served import Console, serving_console
+
+from regiocrm.plugins.channels.line.testing import ACCESS_TOKEN, CHANNEL_SECRET, LineDriver
+from regiocrm.testing import run_regiocrm
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+LINE = LineDriver()
+SENDER = LINE.sender(15)
+PASSWORD = "a long console passphrase"
+QUESTION = "車検の予約をしたいです"
+CASE = "車検の予約（電話受付）"
+REPLY = "ご連絡ありがとうございます。ご予約を承ります。"
+
+
+@dataclass
+class FakeLine:
+    """LINE's Messaging API on loopback: accepts every reply and push, and keeps them."""
+
+    base: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def fake_line() -> Iterator[FakeLine]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            received.append({"path": self.path, **json.loads(self.rfile.read(length))})
+            body = json.dumps({"sentMessages": [{"id": str(len(received))}]}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield FakeLine(f"http://127.0.0.1:{server.server_address[1]}", received)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass(frozen=True)
+class Story:
+    console: Console
+    customer: str
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory, fake_line: FakeLine) -> Iterator[Story]:
+    """A Japanese deployment with a LINE account, an agent, and a customer who wrote on
+    LINE (a signed webhook) and whose call the agent logged as a case (the API)."""
+    folder = tmp_path_factory.mktemp("customer-page")
+    (folder / "regiocrm.toml").write_text(
+        "[deployment]\n"
+        'market = "JP"\n'
+        "[channel_accounts.line_jp]\n"
+        'channel = "line"\n'
+        'market = "JP"\n'
+        f'channel_secret = "{CHANNEL_SECRET}"\n'
+        f'access_token = "{ACCESS_TOKEN}"\n'
+        f'api_base = "{fake_line.base}"\n'
+    )
+    with serving_console(folder) as console:
+        added = run_regiocrm(
+            "orgs", "add", "Tokyo Call", "--kind", "call_centre", "--market", "JP", cwd=folder
+        )
+        assert added.returncode == 0, added.stderr
+        token = console.add_user("aiko", "call_centre_agent", PASSWORD, "--org", "Tokyo Call")
+        api = httpx.Client(base_url=console.base, headers={"Authorization": f"Bearer {token}"})
+        webhook = f"{console.base}/webhooks/line/line_jp"
+        signed = LINE.text_message(
+            webhook, sender=SENDER, text=QUESTION, message_id="m-browser-1", at=datetime.now(UTC)
+        )
+        assert signed.send(api, webhook).status_code == 200
+        customer = _resolved(api)
+        consent = {"purpose": "service", "channel": "line", "source": "LINE chat"}
+        assert api.post(f"/api/customers/{customer}/consents", json=consent).status_code == 201
+        case = {"customer_id": customer, "market": "JP", "subject": CASE, "service": "call_centre"}
+        assert api.post("/api/cases", json=case).status_code == 201
+        api.close()
+        yield Story(console, customer)
+
+
+def _resolved(api: httpx.Client) -> str:
+    """The customer the served inbox worker resolved the LINE sender to."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        found = api.get("/api/customers", params={"identity": f"line:{SENDER}", "market": "JP"})
+        items = found.json()["items"]
+        if items:
+            return str(items[0]["id"])
+        time.sleep(0.1)
+    pytest.fail("the LINE message did not reach a customer")
+
+
+def test_an_agent_sees_line_and_the_call_centre_on_one_page_and_replies(
+    story: Story,
+    fake_line: FakeLine,
+    desktop_page: Page,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    page = desktop_page
+    sign_in(page, story.console.base, "aiko", PASSWORD)
+    page.goto(f"{story.console.base}/customers/{story.customer}")
+
+    timeline = page.locator("#timeline")
+    assert QUESTION in timeline.inner_text()
+    assert CASE in timeline.inner_text()
+    assert serious_violations(page) == []
+    screenshot(page, "customer-desktop")
+
+    page.get_by_label("Message").fill(REPLY)
+    page.get_by_role("button", name="Send").click()
+    page.get_by_text("Your reply was sent.").wait_for()
+
+    entries = page.locator("#timeline > li")
+    assert REPLY in entries.first.inner_text(), "the reply is the newest entry"
+    pushed = [sent for sent in fake_line.received if sent["path"].endswith("/push")]
+    assert [sent["messages"][0]["text"] for sent in pushed] == [REPLY]
+    assert pushed[0]["to"] == SENDER
+
+
+def test_the_customer_page_fits_a_phone_and_has_no_serious_violation(
+    story: Story, phone_page: Page, screenshot: Callable[[Page, str], Path]
+) -> None:
+    page = phone_page
+    sign_in(page, story.console.base, "aiko", PASSWORD)
+    page.goto(f"{story.console.base}/customers/{story.customer}")
+
+    assert_fits(page)
+    assert serious_violations(page) == []
+    screenshot(page, "customer-phone")
