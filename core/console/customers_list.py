@@ -25,7 +25,8 @@ from regiocrm.interfaces.channels import IdentityRef
 from regiocrm.interfaces.identities import InvalidIdentity
 from regiocrm.platform.i18n import _
 from regiocrm.services.application import Application
-from regiocrm.services.customers import CustomerService, CustomerView
+from regiocrm.services.customer_views import CustomerView
+from regiocrm.services.customers import CustomerService
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -39,71 +39,12 @@ from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
 from regiocrm.services.cases import CaseView
 from regiocrm.services.contracts import ContractView
+from regiocrm.services.customer_views import CustomerView
 from regiocrm.services.leads import LeadView
 
 # How many of each of a customer's records their one view shows; the timeline goes on a
 # page at a time.
 OVERVIEW_ROWS = 50
-
-
-@dataclass(frozen=True)
-class IdentityView:
-    kind: str
-    value: str
-    verified: bool
-
-
-@dataclass(frozen=True)
-class CustomerView:
-    """A customer as front ends show it: names in parts and as the market writes them,
-    every identity, and the records merged into them."""
-
-    id: uuid.UUID
-    market: str
-    kind: str
-    display_name: str | None
-    family_name: str | None
-    given_name: str | None
-    family_name_phonetic: str | None
-    given_name_phonetic: str | None
-    company_name: str | None
-    preferred_locale: str | None
-    identities: tuple[IdentityView, ...]
-    merged_ids: tuple[uuid.UUID, ...]
-
-    @classmethod
-    def of(cls, customers: Customers, customer: Customer) -> CustomerView:
-        return cls(
-            id=customer.id,
-            market=customer.market,
-            kind=customer.kind.value,
-            display_name=customers.display_name(customer),
-            family_name=customer.family_name,
-            given_name=customer.given_name,
-            family_name_phonetic=customer.family_name_phonetic,
-            given_name_phonetic=customer.given_name_phonetic,
-            company_name=customer.company_name,
-            preferred_locale=customer.preferred_locale,
-            identities=tuple(
-                IdentityView(i.kind, i.value, i.verified) for i in customers.identities(customer.id)
-            ),
-            merged_ids=tuple(customers.merge_set(customer.id)[1:]),
-        )
-
-    @property
-    def phone(self) -> str | None:
-        """The customer's number to call, a verified one first."""
-        phones = [identity for identity in self.identities if identity.kind == "phone"]
-        phones.sort(key=lambda identity: not identity.verified)
-        return phones[0].value if phones else None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            **{field.name: getattr(self, field.name) for field in fields(self)},
-            "id": str(self.id),
-            "identities": [asdict(identity) for identity in self.identities],
-            "merged_ids": [str(merged) for merged in self.merged_ids],
-        }
 
 
 @dataclass(frozen=True)

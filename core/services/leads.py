@@ -25,7 +25,7 @@ from regiocrm.models.base import utcnow
 from regiocrm.platform.stores import ZonedSession
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
-from regiocrm.services.customers import CustomerView
+from regiocrm.services.customer_views import CustomerView
 from regiocrm.services.listing import Listing
 
 # The follow-up due soonest first.

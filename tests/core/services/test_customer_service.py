@@ -24,7 +24,8 @@ from regiocrm.models import Consent, Customer, Identity, Interaction
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
-from regiocrm.services.customers import CustomerService, IdentityView
+from regiocrm.services.customer_views import IdentityView
+from regiocrm.services.customers import CustomerService
 
 PHONE = IdentityRef("phone", "138 0013 8000")
 

@@ -1,0 +1,71 @@
+"""A customer as every front end shows them, apart from the customer service so that other
+services' views (a dealer's leads with their customers) can hold one too."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from regiocrm.crm.customers import Customers
+from regiocrm.models import Customer
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    kind: str
+    value: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """A customer as front ends show it: names in parts and as the market writes them,
+    every identity, and the records merged into them."""
+
+    id: uuid.UUID
+    market: str
+    kind: str
+    display_name: str | None
+    family_name: str | None
+    given_name: str | None
+    family_name_phonetic: str | None
+    given_name_phonetic: str | None
+    company_name: str | None
+    preferred_locale: str | None
+    identities: tuple[IdentityView, ...]
+    merged_ids: tuple[uuid.UUID, ...]
+
+    @classmethod
+    def of(cls, customers: Customers, customer: Customer) -> CustomerView:
+        return cls(
+            id=customer.id,
+            market=customer.market,
+            kind=customer.kind.value,
+            display_name=customers.display_name(customer),
+            family_name=customer.family_name,
+            given_name=customer.given_name,
+            family_name_phonetic=customer.family_name_phonetic,
+            given_name_phonetic=customer.given_name_phonetic,
+            company_name=customer.company_name,
+            preferred_locale=customer.preferred_locale,
+            identities=tuple(
+                IdentityView(i.kind, i.value, i.verified) for i in customers.identities(customer.id)
+            ),
+            merged_ids=tuple(customers.merge_set(customer.id)[1:]),
+        )
+
+    @property
+    def phone(self) -> str | None:
+        """The customer's number to call, a verified one first."""
+        phones = [identity for identity in self.identities if identity.kind == "phone"]
+        phones.sort(key=lambda identity: not identity.verified)
+        return phones[0].value if phones else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **{field.name: getattr(self, field.name) for field in fields(self)},
+            "id": str(self.id),
+            "identities": [asdict(identity) for identity in self.identities],
+            "merged_ids": [str(merged) for merged in self.merged_ids],
+        }
