@@ -160,8 +160,8 @@ def test_config_show_masks_passwords(regiocrm_cli, monkeypatch: pytest.MonkeyPat
     assert "hunter2" not in result.stdout
 
 
+@pytest.mark.usefixtures("migrated")
 def test_users_add_prints_a_token_stored_only_hashed(regiocrm_cli, deployment_dir: Path) -> None:
-    regiocrm_cli("db", "upgrade")
     result = regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent")
     assert result.exit_code == 0, result.stderr
     token = result.last_line
@@ -184,10 +184,10 @@ def test_users_add_prints_a_token_stored_only_hashed(regiocrm_cli, deployment_di
     assert {"organization.created", "user.created", "token.issued"} <= actions
 
 
+@pytest.mark.usefixtures("migrated")
 def test_users_add_json_gives_tools_the_user_and_a_token_that_works(
     regiocrm_cli, deployment_dir: Path, settings, regiocrm_hooks
 ) -> None:
-    regiocrm_cli("db", "upgrade")
     result = regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent", "--json")
     assert result.exit_code == 0, result.stderr
     added = json.loads(result.stdout)
@@ -202,8 +202,8 @@ def test_users_add_json_gives_tools_the_user_and_a_token_that_works(
     assert me.json()["name"] == "mei"
 
 
+@pytest.mark.usefixtures("migrated")
 def test_users_add_into_a_named_organization(regiocrm_cli, deployment_dir: Path) -> None:
-    regiocrm_cli("db", "upgrade")
     added = regiocrm_cli("orgs", "add", "Shanghai Motors", "--kind", "dealer", "--market", "cn")
     assert added.exit_code == 0, added.stderr
     assert (
@@ -244,10 +244,10 @@ def test_users_add_into_a_named_organization(regiocrm_cli, deployment_dir: Path)
     ],
     ids=["unknown-org", "unknown-role", "bad-market", "empty-org", "blank-org", "blank-user"],
 )
+@pytest.mark.usefixtures("migrated")
 def test_bad_account_input_stores_nothing(
     regiocrm_cli, deployment_dir: Path, args: list[str], message: str
 ) -> None:
-    regiocrm_cli("db", "upgrade")
     result = regiocrm_cli(*args)
     assert result.exit_code == 2
     assert message in result.stderr
@@ -256,8 +256,8 @@ def test_bad_account_input_stores_nothing(
     assert query(deployment_dir, select(AuditEvent)) == []
 
 
+@pytest.mark.usefixtures("migrated")
 def test_orgs_add_a_dealer_in_a_subdivision(regiocrm_cli, deployment_dir: Path) -> None:
-    regiocrm_cli("db", "upgrade")
     dealer = ("orgs", "add", "--kind", "dealer")
     added = regiocrm_cli(*dealer, "Parramatta Motors", "--market", "au", "--subdivision", "nsw")
     assert added.exit_code == 0, added.stderr
@@ -287,10 +287,10 @@ def test_orgs_add_a_dealer_in_a_subdivision(regiocrm_cli, deployment_dir: Path) 
     ],
     ids=["a-city", "not-iso", "empty", "another-markets"],
 )
+@pytest.mark.usefixtures("migrated")
 def test_orgs_add_refuses_a_subdivision_the_market_does_not_have(
     regiocrm_cli, deployment_dir: Path, market: str, subdivision: str, message: str
 ) -> None:
-    regiocrm_cli("db", "upgrade")
     result = regiocrm_cli(
         "orgs", "add", "X", "--kind", "dealer", "--market", market, "--subdivision", subdivision
     )
@@ -301,18 +301,18 @@ def test_orgs_add_refuses_a_subdivision_the_market_does_not_have(
     assert query(deployment_dir, select(AuditEvent)) == []
 
 
+@pytest.mark.usefixtures("migrated")
 def test_duplicate_user_is_refused(regiocrm_cli, deployment_dir: Path) -> None:
-    regiocrm_cli("db", "upgrade")
     regiocrm_cli("users", "add", "mei", "--role", "call_centre_agent")
     result = regiocrm_cli("users", "add", "mei", "--role", "admin")
     assert (result.exit_code, result.stderr) == (2, "Error: user 'mei' already exists\n")
     assert len(query(deployment_dir, select(ApiToken))) == 1
 
 
+@pytest.mark.usefixtures("migrated")
 def test_users_add_reads_a_console_password_from_stdin(
     regiocrm_cli, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    regiocrm_cli("db", "upgrade")
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     result = regiocrm_cli("users", "add", "mei", "--role", "admin", "--password-stdin")
     assert result.exit_code == 0, result.stderr
@@ -334,10 +334,10 @@ def test_users_add_reads_a_console_password_from_stdin(
     ],
     ids=["empty", "blank-line", "too-short"],
 )
+@pytest.mark.usefixtures("migrated")
 def test_users_add_with_a_bad_password_adds_no_one(
     regiocrm_cli, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch, stdin: str, message: str
 ) -> None:
-    regiocrm_cli("db", "upgrade")
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     result = regiocrm_cli("users", "add", "mei", "--role", "admin", "--password-stdin")
     assert result.exit_code == 2
@@ -346,10 +346,10 @@ def test_users_add_with_a_bad_password_adds_no_one(
     assert query(deployment_dir, select(AuditEvent)) == []
 
 
+@pytest.mark.usefixtures("migrated")
 def test_users_passwd_sets_a_console_password_from_stdin(
     regiocrm_cli, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    regiocrm_cli("db", "upgrade")
     regiocrm_cli("users", "add", "mei", "--role", "admin")
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))
     result = regiocrm_cli("users", "passwd", "mei")
@@ -373,6 +373,7 @@ def test_users_passwd_sets_a_console_password_from_stdin(
     ],
     ids=["unknown-user", "empty", "too-short", "too-long"],
 )
+@pytest.mark.usefixtures("migrated")
 def test_users_passwd_with_bad_input_changes_nothing(
     regiocrm_cli,
     deployment_dir: Path,
@@ -381,7 +382,6 @@ def test_users_passwd_with_bad_input_changes_nothing(
     stdin: str,
     message: str,
 ) -> None:
-    regiocrm_cli("db", "upgrade")
     regiocrm_cli("users", "add", "mei", "--role", "admin")
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     result = regiocrm_cli("users", "passwd", name)
@@ -504,7 +504,6 @@ def test_config_check_names_a_zone_file_that_cannot_be_made(
 
 
 def _organization_with_history(regiocrm_cli) -> None:
-    assert regiocrm_cli("db", "upgrade").exit_code == 0
     added = regiocrm_cli("orgs", "add", "Acme", "--kind", "dealer", "--market", "CN")
     assert added.exit_code == 0, added.stderr
 
@@ -525,6 +524,7 @@ def _audit_exports(deployment_dir: Path) -> list[AuditEvent]:
     ],
     ids=["missing-folder", "proc"],
 )
+@pytest.mark.usefixtures("migrated")
 def test_audit_export_into_a_place_it_cannot_write_is_one_error_line(
     regiocrm_cli, deployment_dir: Path, output: str, reason: str
 ) -> None:
@@ -534,6 +534,7 @@ def test_audit_export_into_a_place_it_cannot_write_is_one_error_line(
     assert _audit_exports(deployment_dir) == []
 
 
+@pytest.mark.usefixtures("migrated")
 def test_an_audit_export_is_readable_by_its_owner_alone(regiocrm_cli, deployment_dir: Path) -> None:
     """It names people and what they did: 0600 from its creation, whatever the umask."""
     _organization_with_history(regiocrm_cli)

@@ -373,8 +373,8 @@ def test_a_dealer_on_the_equator_or_the_prime_meridian_is_a_dealer(
     assert nearest.km == pytest.approx(15.7, abs=0.1)
 
 
+@pytest.mark.usefixtures("migrated")
 def test_a_dealer_added_with_an_address_is_placed_through_the_chain(regiocrm_cli) -> None:
-    assert regiocrm_cli("db", "upgrade").exit_code == 0
     added = regiocrm_cli(
         "orgs", "add", "Minhang Motors", "--kind", "dealer", "--market", "CN",
         "--address", "上海市闵行区莘庄",
@@ -392,8 +392,8 @@ def test_a_dealer_added_with_an_address_is_placed_through_the_chain(regiocrm_cli
     assert listed["Atlantis Motors"]["lat"] is None
 
 
+@pytest.mark.usefixtures("migrated")
 def test_half_a_dealer_location_is_refused(regiocrm_cli) -> None:
-    assert regiocrm_cli("db", "upgrade").exit_code == 0
     refused = regiocrm_cli(
         "orgs", "add", "X", "--kind", "dealer", "--market", "CN", "--lat", "31.2"
     )  # fmt: skip

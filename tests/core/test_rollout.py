@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.packs import MarketProfile, PackSpec, ResidencyRule
 from regiocrm.markets.rollout import Finding, Outcome, RolloutCheck, Target
@@ -26,8 +28,8 @@ def outcomes(result: Any) -> dict[str, str]:
     return {check: found["outcome"] for check, found in findings(result).items()}
 
 
+@pytest.mark.usefixtures("migrated")
 def test_a_migrated_japanese_deployment_lacks_only_its_channel_accounts(regiocrm_cli) -> None:
-    assert regiocrm_cli("db", "upgrade").exit_code == 0
     result = regiocrm_cli("rollout", "check", "--market", "JP", "--json")
     assert result.exit_code == 1
     assert outcomes(result) == {
