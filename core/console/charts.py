@@ -3,15 +3,16 @@ the template only draws it (the console's policy allows no chart script).
 
 Each organization gets a row: a bar of the share of its quota used so far, and below it a
 runway from today to the day its quota runs out, ending in a point on that day. Runways
-share one time scale, a year or the furthest day shown if later, so rows compare at a
-glance; the table beside the chart gives the same figures exactly.
+share one time scale, the coming year, so rows compare at a glance and a quota that lasts
+decades does not shrink next month's to nothing: a runway past the year runs off the edge,
+ending in an arrow. The table beside the chart gives the same figures exactly.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from regiocrm.services.storage import StorageForecast, StorageReport
 
@@ -24,8 +25,14 @@ ROW_HEIGHT = 84
 USED_Y = 22
 RUNWAY_Y = 58
 BAR = 12
-# A year at least, so that a quota running out next week does not fill the whole width.
-MIN_SCALE_DAYS = 365
+# The runways' scale: what matters to plan for is the coming year.
+SCALE_DAYS = 365
+# A bar of some use, however small its share, stays visible; none stays empty.
+MIN_USED_WIDTH = 2.0
+# The arrow ending a runway that runs past the year.
+ARROW = 8
+# Above the rows: the year's axis, its first and last day named.
+AXIS_HEIGHT = 30
 # Label width in half-ems: a wide (CJK) character counts two, at the chart's font size.
 LABEL_UNITS = 48
 
@@ -44,9 +51,11 @@ def fit(text: str, units: int = LABEL_UNITS) -> str:
 class StorageBar:
     """One organization's row.
 
-    :param used_width: the used bar's width (capped at the chart's), ``None`` with no quota.
-    :param runway_width: the runway's width to the day the quota runs out, ``None`` when it
-        does not run out within the forecast.
+    :param used_width: the used bar's width (capped at the chart's; at least
+        :data:`MIN_USED_WIDTH` for any use), ``None`` with no quota.
+    :param runway_width: the runway's width to the day the quota runs out, or to the arrow at
+        the chart's edge when that is past the year; ``None`` when it does not run out within
+        the forecast.
     """
 
     forecast: StorageForecast
@@ -66,6 +75,11 @@ class StorageBar:
         return self.top + RUNWAY_Y
 
     @property
+    def beyond(self) -> bool:
+        """Whether the quota runs out after the chart's year."""
+        return self.days_left is not None and self.days_left > SCALE_DAYS
+
+    @property
     def point_x(self) -> float | None:
         """Where the runway's point is: the day the quota runs out."""
         return None if self.runway_width is None else PLOT_X + self.runway_width
@@ -74,43 +88,71 @@ class StorageBar:
     def point_y(self) -> float:
         return self.runway_y + BAR / 2
 
+    @property
+    def arrow(self) -> str:
+        """The points of the arrow ending a runway past the year, at the chart's edge."""
+        base = PLOT_X + PLOT_WIDTH - ARROW
+        tip = WIDTH - 1
+        return f"{base},{self.runway_y - 3} {tip},{self.point_y} {base},{self.runway_y + BAR + 3}"
+
 
 @dataclass(frozen=True)
 class StorageChart:
-    """The chart's rows, in the report's order (the soonest to run out first), and the
-    number of days its full width stands for."""
+    """The chart's rows, in the report's order (the soonest to run out first), below an
+    axis of the year from ``today`` their runways are drawn on."""
 
     bars: tuple[StorageBar, ...]
-    scale_days: int
+    today: date
+    scale_days: int = SCALE_DAYS
     width: int = WIDTH
     plot_x: int = PLOT_X
     plot_width: int = PLOT_WIDTH
     bar_height: int = BAR
+    axis_height: int = AXIS_HEIGHT
+
+    @property
+    def year_end(self) -> date:
+        return self.today + timedelta(days=self.scale_days)
+
+    @property
+    def ticks(self) -> tuple[float, ...]:
+        """Where the axis marks today and each quarter of the year."""
+        return tuple(round(PLOT_X + PLOT_WIDTH * quarter / 4, 2) for quarter in range(5))
 
     @property
     def height(self) -> int:
-        return max(len(self.bars), 1) * ROW_HEIGHT
+        return self.axis_height + max(len(self.bars), 1) * ROW_HEIGHT
 
 
 def storage_chart(report: StorageReport) -> StorageChart:
     """The chart of ``report``'s forecasts."""
-    days = [_days_left(forecast, report.today) for forecast in report.forecasts]
-    scale = max([MIN_SCALE_DAYS, *(left for left in days if left is not None)])
     bars = []
-    for row, (forecast, left) in enumerate(zip(report.forecasts, days, strict=True)):
+    for row, forecast in enumerate(report.forecasts):
         share = None if not forecast.quota_mib else forecast.used_mib / forecast.quota_mib
+        left = _days_left(forecast, report.today)
         bars.append(
             StorageBar(
                 forecast=forecast,
                 label=fit(forecast.organization),
-                top=row * ROW_HEIGHT,
+                top=AXIS_HEIGHT + row * ROW_HEIGHT,
                 used_share=share,
-                used_width=None if share is None else round(min(share, 1.0) * PLOT_WIDTH, 2),
+                used_width=None if share is None else _used_width(share),
                 days_left=left,
-                runway_width=None if left is None else round(left / scale * PLOT_WIDTH, 2),
+                runway_width=None if left is None else _runway_width(left),
             )
         )
-    return StorageChart(tuple(bars), scale)
+    return StorageChart(tuple(bars), report.today)
+
+
+def _used_width(share: float) -> float:
+    width = round(min(share, 1.0) * PLOT_WIDTH, 2)
+    return max(width, MIN_USED_WIDTH) if share > 0 else 0.0
+
+
+def _runway_width(days_left: int) -> float:
+    if days_left > SCALE_DAYS:
+        return float(PLOT_WIDTH - ARROW)
+    return round(days_left / SCALE_DAYS * PLOT_WIDTH, 2)
 
 
 def _days_left(forecast: StorageForecast, today: date) -> int | None:

@@ -16,7 +16,15 @@ from console_client import ConsoleDeployment, serve_console
 from defusedxml import ElementTree
 from service_people import Person, sign_in
 
-from regiocrm.console.charts import MIN_SCALE_DAYS, PLOT_WIDTH, PLOT_X
+from regiocrm.console.charts import (
+    ARROW,
+    MIN_USED_WIDTH,
+    PLOT_WIDTH,
+    PLOT_X,
+    SCALE_DAYS,
+    WIDTH,
+    storage_chart,
+)
 from regiocrm.models import (
     Customer,
     Direction,
@@ -32,7 +40,7 @@ from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import format_date
 from regiocrm.platform.settings import load_settings
 from regiocrm.services.application import Application
-from regiocrm.services.storage import StorageService
+from regiocrm.services.storage import StorageForecast, StorageReport, StorageService
 from regiocrm.testing import upgrade_zones
 
 PAGES = ("/markets", "/markets/residency", "/markets/storage")
@@ -255,10 +263,110 @@ def test_the_storage_chart_draws_the_services_forecast(
     assert point is not None
     assert point.get("data-runs-out") == expected.runs_out_on.isoformat()
     assert float(point.get("cx", "")) == pytest.approx(
-        PLOT_X + days / MIN_SCALE_DAYS * PLOT_WIDTH, abs=0.01
+        PLOT_X + days / SCALE_DAYS * PLOT_WIDTH, abs=0.01
     )
     assert any(f"runs out on {shown}" in (text.text or "") for text in group.iter("text"))
     # An organization with no growth has no runway, only its use.
     quiet = svg.find("g[@data-organization='Brand Japan']")
     assert quiet is not None
     assert quiet.find("circle") is None
+
+
+def forecast(name: str, used: float, quota: float | None, days_left: int | None) -> StorageForecast:
+    runs_out = None if days_left is None else TODAY + timedelta(days=days_left)
+    return StorageForecast(
+        organization=name,
+        tier="community",
+        quota_mib=quota,
+        used_mib=used,
+        growth_mib_per_day=0.0 if days_left is None else 0.1,
+        fastest_growing=None,
+        runs_out_on=runs_out,
+        growing=days_left is not None,
+        detail={},
+    )
+
+
+def report(*forecasts: StorageForecast) -> StorageReport:
+    return StorageReport(TODAY, TODAY + timedelta(days=36500), list(forecasts))
+
+
+def test_runways_share_the_coming_year_however_far_one_quota_lasts() -> None:
+    """A quota lasting decades does not squeeze next month's runway: it runs to an arrow
+    at the edge, and the others keep the year's scale."""
+    chart = storage_chart(
+        report(forecast("Soon", 8, 10, 73), forecast("Decades", 1, 1000, 30 * 365))
+    )
+    soon, decades = chart.bars
+    assert (chart.scale_days, chart.year_end) == (SCALE_DAYS, TODAY + timedelta(days=365))
+    assert soon.runway_width == pytest.approx(73 / 365 * PLOT_WIDTH, abs=0.01)
+    assert not soon.beyond
+    assert decades.beyond
+    assert decades.runway_width == PLOT_WIDTH - ARROW
+    tips = [point.split(",") for point in decades.arrow.split()]
+    assert float(tips[0][0]) == PLOT_X + decades.runway_width
+    assert max(float(x) for x, _y in tips) <= WIDTH
+
+
+def test_a_quota_running_out_on_the_years_last_day_ends_in_a_point() -> None:
+    [last] = storage_chart(report(forecast("Last", 5, 10, SCALE_DAYS))).bars
+    assert not last.beyond
+    assert last.point_x == PLOT_X + PLOT_WIDTH
+
+
+def test_a_small_share_of_a_large_quota_stays_visible_and_none_stays_empty() -> None:
+    tiny, empty, full = storage_chart(
+        report(
+            forecast("Tiny", 0.2, 102400, None),
+            forecast("Empty", 0, 102400, None),
+            forecast("Over", 12, 10, 0),
+        )
+    ).bars
+    assert tiny.used_width == MIN_USED_WIDTH
+    assert empty.used_width == 0
+    assert full.used_width == PLOT_WIDTH
+
+
+def test_the_chart_draws_the_arrow_and_the_years_axis(
+    deployment_dir: Path, regiocrm_hooks: Hooks
+) -> None:
+    """Osaka Motors' quota lasts three years at its growth: its runway ends in an arrow at
+    the chart's edge that names the service's day, below an axis from today to a year on."""
+    measuring = Application.open(load_settings(regiocrm_hooks), regiocrm_hooks)
+    upgrade_zones(measuring.stores, regiocrm_hooks)
+    seed_storage(measuring)
+    [osaka] = [
+        f
+        for f in StorageService(measuring).report(TODAY).forecasts
+        if f.organization == "Osaka Motors"
+    ]
+    measuring.close()
+    quota = osaka.used_mib + 3 * 365 * osaka.growth_mib_per_day
+    with served(
+        deployment_dir, regiocrm_hooks, storage={"quotas_mib": {"Osaka Motors": quota}}
+    ) as console:
+        people(console)
+        expected = {
+            f.organization: f for f in StorageService(console.app.state.services).report().forecasts
+        }["Osaka Motors"]
+        browser = console.browser()
+        browser.sign_in("mori")
+        page = browser.get("/markets/storage", **ENGLISH)
+    assert page.status_code == 200
+    assert expected.runs_out_on is not None
+    assert (expected.runs_out_on - TODAY).days > SCALE_DAYS
+    svg = ElementTree.fromstring(re.search(r"<svg.*?</svg>", page.text, re.S).group(0))  # type: ignore[union-attr]
+    group = svg.find("g[@data-organization='Osaka Motors']")
+    assert group is not None
+    assert group.find("circle") is None
+    arrow = group.find("polygon[@class='beyond']")
+    assert arrow is not None
+    assert arrow.get("data-runs-out") == expected.runs_out_on.isoformat()
+    shown = format_date(expected.runs_out_on, "en")
+    assert any(f"runs out on {shown}" in (text.text or "") for text in group.iter("text"))
+    axis = svg.find("g[@class='axis']")
+    assert axis is not None
+    assert [text.text for text in axis.iter("text")] == [
+        format_date(TODAY, "en"),
+        format_date(TODAY + timedelta(days=SCALE_DAYS), "en"),
+    ]
