@@ -1,6 +1,8 @@
-"""In Chromium, against ``regiocrm serve``: an agent opens a customer whose history holds a
-LINE message and a call-centre case, sees both on one page, replies, and the reply is on
-the timeline; the page has no serious accessibility violation and fits a phone.
+"""In Chromium, against ``regiocrm serve``, issue 15's agent story whole: an agent signs in,
+a signed WeChat message posted to the webhook appears in the open inbox without a reload,
+the agent opens it and sees on one page the customer's history from LINE and the call
+centre, replies, and the reply is on the timeline; the page has no serious accessibility
+violation and fits a phone.
 
 The served process sends through the LINE account's ``api_base``, pointed at a stand-in
 for LINE's Messaging API on loopback, so nothing leaves the machine."""
@@ -21,8 +23,10 @@ import httpx
 import pytest
 from browser import assert_fits, serious_violations, sign_in
 from served import Console, serving_console
+from signed_webhooks import post_wechat
 
 from regiocrm.plugins.channels.line.testing import ACCESS_TOKEN, CHANNEL_SECRET, LineDriver
+from regiocrm.plugins.channels.wechat.testing import APP_ID, TOKEN
 from regiocrm.testing import run_regiocrm
 
 if TYPE_CHECKING:
@@ -34,6 +38,10 @@ PASSWORD = "a long console passphrase"
 QUESTION = "車検の予約をしたいです"
 CASE = "車検の予約（電話受付）"
 REPLY = "ご連絡ありがとうございます。ご予約を承ります。"
+# The same customer follows the brand's WeChat account too (a Japanese brand's account for
+# its Chinese-speaking customers), and writes there while the agent has the inbox open.
+WECHAT_SENDER = "oStoryFollower1"
+WECHAT_TEXT = "你好，车检可以预约周六吗"
 
 
 @dataclass
@@ -92,6 +100,11 @@ def story(tmp_path_factory: pytest.TempPathFactory, fake_line: FakeLine) -> Iter
         f'channel_secret = "{CHANNEL_SECRET}"\n'
         f'access_token = "{ACCESS_TOKEN}"\n'
         f'api_base = "{fake_line.base}"\n'
+        "[channel_accounts.wx_jp]\n"
+        'channel = "wechat"\n'
+        'market = "JP"\n'
+        f'token = "{TOKEN}"\n'
+        f'app_id = "{APP_ID}"\n'
     )
     with serving_console(folder) as console:
         added = run_regiocrm(
@@ -110,6 +123,9 @@ def story(tmp_path_factory: pytest.TempPathFactory, fake_line: FakeLine) -> Iter
         assert api.post(f"/api/customers/{customer}/consents", json=consent).status_code == 201
         case = {"customer_id": customer, "market": "JP", "subject": CASE, "service": "call_centre"}
         assert api.post("/api/cases", json=case).status_code == 201
+        follower = {"kind": "wechat_openid", "value": f"{APP_ID}:{WECHAT_SENDER}"}
+        bound = api.post(f"/api/customers/{customer}/identities", json=follower)
+        assert bound.status_code == 200, bound.text
         api.close()
         yield Story(console, customer)
 
@@ -126,22 +142,31 @@ def _resolved(api: httpx.Client) -> str:
     pytest.fail("the LINE message did not reach a customer")
 
 
-def test_an_agent_sees_line_and_the_call_centre_on_one_page_and_replies(
+def test_a_wechat_message_reaches_the_open_inbox_and_the_agent_answers_on_line(
     story: Story,
     fake_line: FakeLine,
     desktop_page: Page,
     screenshot: Callable[[Page, str], Path],
 ) -> None:
     page = desktop_page
-    sign_in(page, story.console.base, "aiko", PASSWORD)
-    page.goto(f"{story.console.base}/customers/{story.customer}")
+    assert sign_in(page, story.console.base, "aiko", PASSWORD).endswith("/inbox")
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
 
-    timeline = page.locator("#timeline")
-    assert QUESTION in timeline.inner_text()
-    assert CASE in timeline.inner_text()
+    post_wechat(story.console.base, "wx_jp", WECHAT_SENDER, WECHAT_TEXT)
+    arrived = page.get_by_text(WECHAT_TEXT)
+    arrived.wait_for(timeout=5_000)
+    assert navigations == [], "the message came without a reload"
+
+    page.locator(".conversations > li", has=arrived).locator("a.customer").click()
+    page.wait_for_url(f"{story.console.base}/customers/{story.customer}")
+    timeline = page.locator("#timeline").inner_text()
+    for seen in (WECHAT_TEXT, QUESTION, CASE):
+        assert seen in timeline, f"{seen!r} is on the customer's one page"
     assert serious_violations(page) == []
     screenshot(page, "customer-desktop")
 
+    page.get_by_label("Channel").select_option("line")
     page.get_by_label("Message").fill(REPLY)
     page.get_by_role("button", name="Send").click()
     page.get_by_text("Your reply was sent.").wait_for()

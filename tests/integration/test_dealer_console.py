@@ -130,12 +130,16 @@ def test_a_dealer_on_a_phone_works_a_lead_from_new_to_won_and_is_refused_another
     assert page.get_by_text("No customer of yours has this identity.").is_visible()
     checked(page)
 
-    # Another dealer's lead is the 404 page. The check of /customers/{id}, the customer's
-    # page, joins this one when that page is merged.
-    answer = page.goto(f"{console.base}/leads/{theirs['lead']}")
-    assert answer is not None
-    assert answer.status == 404
-    assert page.get_by_role("heading", name="Not found").is_visible()
+    # Another dealer's customer and lead are the 404 page, as the API answers them.
+    for path in (f"/customers/{theirs['customer']}", f"/leads/{theirs['lead']}"):
+        answer = page.goto(f"{console.base}{path}")
+        assert answer is not None
+        assert answer.status == 404, path
+        assert page.get_by_role("heading", name="Not found").is_visible()
+        checked(page)
+    mine_page = page.goto(f"{console.base}/customers/{mine['customer']}")
+    assert mine_page is not None
+    assert mine_page.status == 200, "their own customer's page opens"
     checked(page)
 
 

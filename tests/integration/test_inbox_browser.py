@@ -16,16 +16,15 @@ import httpx
 import pytest
 from browser import assert_fits, serious_violations, sign_in
 from served import Console, serving_console
-from wechatpy.utils import WeChatSigner
+from signed_webhooks import post_wechat
 
-from regiocrm.plugins.channels.wechat.testing import APP_ID, TOKEN, WeChatDriver
+from regiocrm.plugins.channels.wechat.testing import APP_ID, TOKEN
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 ACCOUNT = "wx_cn"
 PASSWORD = secrets.token_urlsafe(18)
-DRIVER = WeChatDriver()
 # Plaintext mode (no AES key) and no app secret: the served deployment asks WeChat nothing.
 SETTINGS = f"""
 [channel_accounts.{ACCOUNT}]
@@ -65,26 +64,6 @@ def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Console, 
         yield console, token
 
 
-def post_wechat(base: str, sender: str, text: str) -> None:
-    """``text`` from ``sender`` to the WeChat account, as WeChat posts it: the query signed
-    with the account's token."""
-    now = datetime.now(UTC)
-    body = DRIVER.text_body(
-        sender=sender, text=text, message_id=str(secrets.randbelow(10**12)), at=now
-    )
-    timestamp, nonce = str(int(now.timestamp())), str(secrets.randbelow(10**10))
-    signer = WeChatSigner()
-    signer.add_data(TOKEN, timestamp, nonce)
-    query = {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce}
-    answer = httpx.post(
-        f"{base}/webhooks/wechat/{ACCOUNT}",
-        params=query,
-        content=body,
-        headers={"content-type": "text/xml"},
-    )
-    assert answer.status_code == 200, answer.text
-
-
 def test_a_wechat_message_appears_in_the_open_inbox_and_opens_the_customer(
     agents: tuple[Console, str],
     desktop_page: Page,
@@ -97,7 +76,7 @@ def test_a_wechat_message_appears_in_the_open_inbox_and_opens_the_customer(
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
     page.evaluate("window.stillThisPage = true")
 
-    post_wechat(console.base, "oInboxBrowser1", "你好，我想预约保养")
+    post_wechat(console.base, ACCOUNT, "oInboxBrowser1", "你好，我想预约保养")
     arrived = page.get_by_text("你好，我想预约保养")
     arrived.wait_for(timeout=5_000)
 
@@ -124,7 +103,9 @@ def test_the_inbox_and_cases_fit_a_phone_and_pass_axe(
     screenshot: Callable[[Page, str], Path],
 ) -> None:
     console, _token = agents
-    post_wechat(console.base, "oInboxPhone1", "请问今天几点关门，我想下班后过去看看车。" * 3)
+    post_wechat(
+        console.base, ACCOUNT, "oInboxPhone1", "请问今天几点关门，我想下班后过去看看车。" * 3
+    )
     sign_in(phone_page, console.base, "lin", PASSWORD)
     phone_page.locator(".conversations > li").first.wait_for()
     assert_fits(phone_page)
@@ -140,7 +121,7 @@ def test_a_japanese_user_reads_the_inbox_in_japanese(
     agents: tuple[Console, str], desktop_page: Page
 ) -> None:
     console, _token = agents
-    post_wechat(console.base, "oInboxJapan1", "こんにちは")
+    post_wechat(console.base, ACCOUNT, "oInboxJapan1", "こんにちは")
     sign_in(desktop_page, console.base, "lin", PASSWORD)
     assert (desktop_page.get_attribute("html", "lang") or "").startswith("ja")
     assert desktop_page.locator("h1").inner_text() == "受信箱"
