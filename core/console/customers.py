@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from regiocrm.console.pages import Reader, not_found, render
 from regiocrm.console.sessions import PostedDep, Visit, VisitDep
+from regiocrm.console.words import channel_label
 from regiocrm.crm.cases import TRANSITIONS, CaseError, NewCase, UnknownCase
 from regiocrm.crm.customers import MergeRefused, UnknownCustomer
 from regiocrm.hookspecs import hookimpl
@@ -120,19 +121,12 @@ def _term(value: str) -> str:
     """The word the page shows for one of the CRM's terms (a status, a priority), in the
     language being rendered; a term it does not know as it is."""
     word = _TERMS.get(value)
-    return value if word is None else word()
+    return channel_label(value) if word is None else word()
 
 
 # Each word is translated when the page is rendered, in its reader's language: only the
 # words a page shows are looked up.
 _TERMS: dict[str, Callable[[], str]] = {
-    "wechat": lambda: "WeChat",
-    "line": lambda: "LINE",
-    "kakao": lambda: "KakaoTalk",
-    "whatsapp": lambda: "WhatsApp",
-    "sms": lambda: "SMS",
-    "email": lambda: _("E-mail"),
-    "phone": lambda: _("Phone"),
     "crm": lambda: "CRM",
     "case": lambda: _("Case"),
     "lead": lambda: _("Lead"),

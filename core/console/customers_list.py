@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse
 
-from regiocrm.console.dealer_words import channel_label, status_label
 from regiocrm.console.pages import not_found, render
 from regiocrm.console.sessions import VisitDep
 from regiocrm.console.speaking import in_language, not_for_you
+from regiocrm.console.words import channel_label, status_label
 from regiocrm.crm.access import Forbidden
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import AppDep

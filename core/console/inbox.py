@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from regiocrm.console.pages import Reader, not_found, render
 from regiocrm.console.sessions import PostedDep, Visit, VisitDep, safe_next
+from regiocrm.console.words import channel_label
 from regiocrm.crm.access import Forbidden
 from regiocrm.crm.conversations import ConversationError, UnknownConversation
 from regiocrm.hookspecs import hookimpl
@@ -35,15 +36,6 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 # Whose conversations the list shows: everyone's, the reader's own, or nobody's yet.
 WHOSE = ("", "mine", "unassigned")
-# How channels' names are written; a channel a plugin adds shows its own name.
-CHANNEL_NAMES = {
-    "wechat": "WeChat",
-    "line": "LINE",
-    "kakao": "KakaoTalk",
-    "whatsapp": "WhatsApp",
-    "sms": "SMS",
-    "email": "Email",
-}
 
 
 @dataclass(frozen=True)
@@ -75,7 +67,7 @@ def _filters(unread: str, whose: str, channel: str) -> Filters:
 
 def _channels(app: Application) -> dict[str, str]:
     """The registered channels a conversation can be on, each with its written name."""
-    return {name: CHANNEL_NAMES.get(name, name) for name in sorted(app.hooks.channels())}
+    return {name: channel_label(name) for name in sorted(app.hooks.channels())}
 
 
 # The ``since`` of a list drawn while the reader saw no conversation at all.

@@ -21,10 +21,10 @@ from babel.numbers import NumberFormatError, parse_decimal
 from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from regiocrm.console.dealer_words import channel_label, status_label
 from regiocrm.console.pages import Reader, not_found, render
 from regiocrm.console.sessions import PostedDep, VisitDep
 from regiocrm.console.speaking import in_language, not_for_you
+from regiocrm.console.words import channel_label, status_label
 from regiocrm.crm.access import Forbidden
 from regiocrm.crm.customers import UnknownCustomer
 from regiocrm.crm.lead_lifecycle import LeadError, Sale, UnknownLead

@@ -21,6 +21,7 @@ from regiocrm.crm.accounts import UnknownOrganization, organization_named
 from regiocrm.crm.audit import EVERY_EVENT, TrailEntry, TrailFilter
 from regiocrm.interfaces.terms import UserRole
 from regiocrm.models import Organization
+from regiocrm.platform.stores import ZonedSession
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
 
@@ -150,24 +151,7 @@ class AuditService:
             organization = session.get(Organization, organization_id)
             if organization is None:
                 raise UnknownOrganization(f"no organization {organization_id}")
-            written = write(
-                OrganizationView(organization.id, organization.name),
-                audit.trail(session, organization, since, until, only=only),
-            )
-            audit.record(
-                session,
-                actor_id=caller.user_id,
-                action="audit.exported",
-                subject_type="organization",
-                subject=organization,
-                detail={
-                    "since": since.isoformat(),
-                    "until": until.isoformat() if until else "",
-                    "events": written,
-                    **only.as_detail(),
-                },
-            )
-            return written
+            return _exported(session, caller.user_id, organization, since, until, write, only)
 
     def export_as_operator(
         self,
@@ -192,22 +176,38 @@ class AuditService:
             found = organization_named(session, organization)
             if found is None:
                 raise UnknownOrganization(f"no organization named {organization!r}")
-            written = write(
-                OrganizationView(found.id, found.name), audit.trail(session, found, since, until)
-            )
-            audit.record(
-                session,
-                actor_id=None,
-                action="audit.exported",
-                subject_type="organization",
-                subject=found,
-                detail={
-                    "since": since.date(),
-                    "until": until.date() if until else "",
-                    "events": written,
-                },
-            )
-            return written
+            return _exported(session, None, found, since, until, write, EVERY_EVENT)
+
+
+def _exported(
+    session: ZonedSession,
+    actor_id: uuid.UUID | None,
+    organization: Organization,
+    since: datetime,
+    until: datetime | None,
+    write: Callable[[OrganizationView, Iterator[TrailEntry]], int],
+    only: TrailFilter,
+) -> int:
+    """Hand the organization's trail to ``write`` and record the export as ``actor_id``'s
+    (``None``: the system's), with the period, the filters and how many were written."""
+    written = write(
+        OrganizationView(organization.id, organization.name),
+        audit.trail(session, organization, since, until, only=only),
+    )
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="audit.exported",
+        subject_type="organization",
+        subject=organization,
+        detail={
+            "since": since.isoformat(),
+            "until": until.isoformat() if until else "",
+            "events": written,
+            **only.as_detail(),
+        },
+    )
+    return written
 
 
 def _check_period(since: datetime, until: datetime | None) -> None:
