@@ -17,6 +17,7 @@ from browser import (
     save_screenshot,
     screenshot_folder,
 )
+from fake_line import FakeLine, serving_fake_line
 from served import Console, serving_console
 from sqlalchemy.engine import URL
 
@@ -94,3 +95,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     (starting one takes seconds): give each test's users names of their own."""
     with serving_console(tmp_path_factory.mktemp("console")) as served:
         yield served
+
+
+@pytest.fixture(scope="module")
+def fake_line() -> Iterator[FakeLine]:
+    """LINE's Messaging API on loopback (:mod:`fake_line`), for a module's deployment."""
+    with serving_fake_line() as line:
+        yield line

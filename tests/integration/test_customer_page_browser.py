@@ -5,23 +5,21 @@ centre, replies, and the reply is on the timeline; the page has no serious acces
 violation and fits a phone.
 
 The served process sends through the LINE account's ``api_base``, pointed at a stand-in
-for LINE's Messaging API on loopback, so nothing leaves the machine."""
+for LINE's Messaging API on loopback (``fake_line``), so nothing leaves the machine."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from browser import assert_fits, serious_violations, sign_in
+from fake_line import FakeLine
 from served import Console, serving_console
 from signed_webhooks import post_wechat
 
@@ -42,42 +40,6 @@ REPLY = "ご連絡ありがとうございます。ご予約を承ります。"
 # its Chinese-speaking customers), and writes there while the agent has the inbox open.
 WECHAT_SENDER = "oStoryFollower1"
 WECHAT_TEXT = "你好，车检可以预约周六吗"
-
-
-@dataclass
-class FakeLine:
-    """LINE's Messaging API on loopback: accepts every reply and push, and keeps them."""
-
-    base: str
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-
-@pytest.fixture(scope="module")
-def fake_line() -> Iterator[FakeLine]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length", "0"))
-            received.append({"path": self.path, **json.loads(self.rfile.read(length))})
-            body = json.dumps({"sentMessages": [{"id": str(len(received))}]}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield FakeLine(f"http://127.0.0.1:{server.server_address[1]}", received)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass(frozen=True)
