@@ -11,6 +11,8 @@ filters are a form's GET query, so the page reads the same without JavaScript.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -224,6 +226,18 @@ def _back(next_page: str) -> Response:
     return RedirectResponse(safe_next(next_page) or "/inbox", status.HTTP_303_SEE_OTHER)
 
 
+@contextmanager
+def _on_a_conversation(signed: Visit, request: Request) -> Iterator[None]:
+    """Answer what the service refuses of a conversation as the console does: one out of
+    the reader's scope is the 404 page, a role that handles none the refusal page."""
+    try:
+        yield
+    except UnknownConversation:
+        raise not_found(signed.reader, request) from None
+    except Forbidden:
+        raise _refused(signed.reader, request) from None
+
+
 @router.post("/inbox/{conversation_id}/take")
 def take(
     conversation_id: uuid.UUID,
@@ -233,20 +247,19 @@ def take(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """The reader takes the conversation: it is theirs to answer."""
-    try:
-        ConversationService(app).assign(signed.caller, conversation_id)
-    except UnknownConversation:
-        raise not_found(signed.reader, request) from None
-    except Forbidden:
-        raise _refused(signed.reader, request) from None
-    except ConversationError as refused:
-        return render(
-            signed.reader,
-            request,
-            "refused.html",
-            status_code=status.HTTP_400_BAD_REQUEST,
-            reason=str(refused),
-        )
+    with _on_a_conversation(signed, request):
+        try:
+            ConversationService(app).assign(signed.caller, conversation_id)
+        except UnknownConversation:
+            raise
+        except ConversationError as refused:
+            return render(
+                signed.reader,
+                request,
+                "refused.html",
+                status_code=status.HTTP_400_BAD_REQUEST,
+                reason=str(refused),
+            )
     return _back(next)
 
 
@@ -259,12 +272,8 @@ def mark_read(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """The reader read the conversation: nothing in it is unread any more."""
-    try:
+    with _on_a_conversation(signed, request):
         ConversationService(app).mark_read(signed.caller, conversation_id)
-    except UnknownConversation:
-        raise not_found(signed.reader, request) from None
-    except Forbidden:
-        raise _refused(signed.reader, request) from None
     return _back(next)
 
 

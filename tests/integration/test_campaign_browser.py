@@ -5,24 +5,20 @@ message goes to a stand-in for LINE's API on loopback (``fake_line``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from browser import assert_fits, serious_violations, sign_in
-from fake_line import FakeLine
+from fake_line import LINE, FakeLine, customer_writing_on_line, line_account
 from served import Console, serving_console
 
-from regiocrm.plugins.channels.line.testing import ACCESS_TOKEN, CHANNEL_SECRET, LineDriver
 from regiocrm.testing import run_regiocrm
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-LINE = LineDriver()
 FOLLOWER = LINE.sender(31)
 PASSWORD = "a long console passphrase"
 MESSAGE = "冬の点検キャンペーン：12月中のご来店で点検費用10%オフ"
@@ -34,14 +30,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory, fake_line: FakeLine) -> Ite
     customer who wrote on LINE and agreed to marketing there."""
     folder = tmp_path_factory.mktemp("campaigns")
     (folder / "regiocrm.toml").write_text(
-        "[deployment]\n"
-        'market = "JP"\n'
-        "[channel_accounts.line_jp]\n"
-        'channel = "line"\n'
-        'market = "JP"\n'
-        f'channel_secret = "{CHANNEL_SECRET}"\n'
-        f'access_token = "{ACCESS_TOKEN}"\n'
-        f'api_base = "{fake_line.base}"\n'
+        '[deployment]\nmarket = "JP"\n' + line_account("line_jp", "JP", fake_line)
     )
     with serving_console(folder) as console:
         added = run_regiocrm(
@@ -50,30 +39,11 @@ def centre(tmp_path_factory: pytest.TempPathFactory, fake_line: FakeLine) -> Ite
         assert added.returncode == 0, added.stderr
         token = console.add_user("mori", "competence_centre", PASSWORD, "--org", "Brand Japan")
         api = httpx.Client(base_url=console.base, headers={"Authorization": f"Bearer {token}"})
-        webhook = f"{console.base}/webhooks/line/line_jp"
-        signed = LINE.text_message(
-            webhook,
-            sender=FOLLOWER,
-            text="こんにちは",
-            message_id="m-campaign-1",
-            at=datetime.now(UTC),
-        )
-        assert signed.send(api, webhook).status_code == 200
-        customer = _resolved(api)
+        customer = customer_writing_on_line(api, "line_jp", FOLLOWER, "こんにちは", "JP")
         consent = {"purpose": "marketing", "channel": "line", "source": "LINE chat"}
         assert api.post(f"/api/customers/{customer}/consents", json=consent).status_code == 201
         api.close()
         yield console
-
-
-def _resolved(api: httpx.Client) -> str:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        found = api.get("/api/customers", params={"identity": f"line:{FOLLOWER}", "market": "JP"})
-        if items := found.json()["items"]:
-            return str(items[0]["id"])
-        time.sleep(0.1)
-    pytest.fail("the LINE message did not reach a customer")
 
 
 def test_the_centre_plans_counts_launches_and_sees_each_result(

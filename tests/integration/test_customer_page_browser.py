@@ -9,28 +9,24 @@ for LINE's Messaging API on loopback (``fake_line``), so nothing leaves the mach
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from browser import assert_fits, serious_violations, sign_in
-from fake_line import FakeLine
+from fake_line import LINE, FakeLine, customer_writing_on_line, line_account
 from served import Console, serving_console
 from signed_webhooks import post_wechat
 
-from regiocrm.plugins.channels.line.testing import ACCESS_TOKEN, CHANNEL_SECRET, LineDriver
 from regiocrm.plugins.channels.wechat.testing import APP_ID, TOKEN
 from regiocrm.testing import run_regiocrm
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-LINE = LineDriver()
 SENDER = LINE.sender(15)
 PASSWORD = "a long console passphrase"
 QUESTION = "車検の予約をしたいです"
@@ -53,20 +49,10 @@ def story(tmp_path_factory: pytest.TempPathFactory, fake_line: FakeLine) -> Iter
     """A Japanese deployment with a LINE account, an agent, and a customer who wrote on
     LINE (a signed webhook) and whose call the agent logged as a case (the API)."""
     folder = tmp_path_factory.mktemp("customer-page")
+    wechat = f'[channel_accounts.wx_jp]\nchannel = "wechat"\nmarket = "JP"\ntoken = "{TOKEN}"\n'
+    deployment = '[deployment]\nmarket = "JP"\n'
     (folder / "regiocrm.toml").write_text(
-        "[deployment]\n"
-        'market = "JP"\n'
-        "[channel_accounts.line_jp]\n"
-        'channel = "line"\n'
-        'market = "JP"\n'
-        f'channel_secret = "{CHANNEL_SECRET}"\n'
-        f'access_token = "{ACCESS_TOKEN}"\n'
-        f'api_base = "{fake_line.base}"\n'
-        "[channel_accounts.wx_jp]\n"
-        'channel = "wechat"\n'
-        'market = "JP"\n'
-        f'token = "{TOKEN}"\n'
-        f'app_id = "{APP_ID}"\n'
+        deployment + line_account("line_jp", "JP", fake_line) + wechat + f'app_id = "{APP_ID}"\n'
     )
     with serving_console(folder) as console:
         added = run_regiocrm(
@@ -75,12 +61,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, fake_line: FakeLine) -> Iter
         assert added.returncode == 0, added.stderr
         token = console.add_user("aiko", "call_centre_agent", PASSWORD, "--org", "Tokyo Call")
         api = httpx.Client(base_url=console.base, headers={"Authorization": f"Bearer {token}"})
-        webhook = f"{console.base}/webhooks/line/line_jp"
-        signed = LINE.text_message(
-            webhook, sender=SENDER, text=QUESTION, message_id="m-browser-1", at=datetime.now(UTC)
-        )
-        assert signed.send(api, webhook).status_code == 200
-        customer = _resolved(api)
+        customer = customer_writing_on_line(api, "line_jp", SENDER, QUESTION, "JP")
         consent = {"purpose": "service", "channel": "line", "source": "LINE chat"}
         assert api.post(f"/api/customers/{customer}/consents", json=consent).status_code == 201
         case = {"customer_id": customer, "market": "JP", "subject": CASE, "service": "call_centre"}
@@ -90,18 +71,6 @@ def story(tmp_path_factory: pytest.TempPathFactory, fake_line: FakeLine) -> Iter
         assert bound.status_code == 200, bound.text
         api.close()
         yield Story(console, customer)
-
-
-def _resolved(api: httpx.Client) -> str:
-    """The customer the served inbox worker resolved the LINE sender to."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        found = api.get("/api/customers", params={"identity": f"line:{SENDER}", "market": "JP"})
-        items = found.json()["items"]
-        if items:
-            return str(items[0]["id"])
-        time.sleep(0.1)
-    pytest.fail("the LINE message did not reach a customer")
 
 
 def test_a_wechat_message_reaches_the_open_inbox_and_the_agent_answers_on_line(
