@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from regiocrm.console.campaign_form import PlanForm
@@ -98,14 +99,21 @@ def plan_form(request: Request, app: AppDep, signed: VisitDep) -> HTMLResponse:
 
 
 async def _posted_form(request: Request) -> PlanForm:
+    """The planning form as posted: read here, on the event loop, so that the route that
+    asks the services runs in the thread pool as every other page does, never blocking the
+    loop the webhooks are answered on."""
     return PlanForm.of(await request.form())
 
 
+PostedPlan = Annotated[PlanForm, Depends(_posted_form)]
+
+
 @router.post("/campaigns/count")
-async def count_audience(request: Request, app: AppDep, signed: PostedDep) -> HTMLResponse:
+def count_audience(
+    request: Request, app: AppDep, signed: PostedDep, form: PostedPlan
+) -> HTMLResponse:
     """Who the campaign as typed would reach, counted before anything is saved; the form
     comes back as typed with the count (or the reasons beside the fields)."""
-    form = await _posted_form(request)
     segment = form.segment()
     if not form.channel:
         form.errors["channel"] = _("Choose the channel to send through.")
@@ -122,10 +130,9 @@ async def count_audience(request: Request, app: AppDep, signed: PostedDep) -> HT
 
 
 @router.post("/campaigns")
-async def plan_campaign(request: Request, app: AppDep, signed: PostedDep) -> Response:
+def plan_campaign(request: Request, app: AppDep, signed: PostedDep, form: PostedPlan) -> Response:
     """Save the campaign planned, then show it; a refused form is shown again as typed,
     each reason beside its field, and nothing is stored."""
-    form = await _posted_form(request)
     draft = form.draft()
     if draft is None:
         return _plan_page(request, app, signed, form, status_code=status.HTTP_400_BAD_REQUEST)
