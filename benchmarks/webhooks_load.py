@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -196,6 +197,12 @@ def cpu_seconds(pid: int) -> dict[int, float]:
     return found
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (not idle, not waiting on disk)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / TICKS
+
+
 # --- the load -----------------------------------------------------------------------------
 
 
@@ -225,12 +232,16 @@ class Figures:
     requests: int
     drained_s: float | None
     cores: list[float]
+    wrk: float = 0.0
+    machine: float = 0.0
 
 
 def load(server: Running, args: argparse.Namespace, script: Path, bodies: Path) -> Figures:
     """wrk's figures for the load, with the cores each server process kept busy over it
     (a ``--workers`` server's workers are its children); no inbox time yet."""
     before = cpu_seconds(server.process.pid)
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine_before = busy_seconds()
     began = time.monotonic()
     wrk = subprocess.run(  # noqa: S603
         [
@@ -253,9 +264,13 @@ def load(server: Running, args: argparse.Namespace, script: Path, bodies: Path) 
     )
     wall = time.monotonic() - began
     after = cpu_seconds(server.process.pid)
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = sum(getattr(wrk_after, f) - getattr(wrk_before, f) for f in ("ru_utime", "ru_stime"))
+    machine = (busy_seconds() - machine_before) / wall
     line = next(x for x in wrk.stdout.splitlines() if x.startswith("WRK-JSON "))
     cores = [(after[pid] - before.get(pid, 0.0)) / wall for pid in sorted(after)]
-    return figures(json.loads(line.removeprefix("WRK-JSON ")), cores)
+    figured = figures(json.loads(line.removeprefix("WRK-JSON ")), cores)
+    return replace(figured, wrk=wrk_cpu / wall, machine=machine)
 
 
 def inbox(url: str) -> dict[str, int]:
@@ -410,6 +425,7 @@ def row(name: str, f: Figures, raw: Figures | None) -> str:
     return (
         f"{name:<34} {f.acks_per_s:8,.0f} {f.p50_ms:7.1f} {f.p99_ms:8.1f} {f.non_2xx:6}"
         f" {f.socket_errors:6} {drained:>9} {ratio:>7}   {cores}"
+        f" (wrk {f.wrk:.2f}, machine {f.machine:.2f})"
     )
 
 
@@ -419,7 +435,9 @@ def main() -> None:
         epilog="Needs wrk on the PATH (apt-get install wrk). Columns: acks/s (2xx answers"
         " per second), p50 and p99 latency in ms, non-2xx answers, socket errors and"
         " timeouts, seconds from the last ack until the inbox is empty, acks as a share of"
-        " the raw reference with one worker, and cores busy per process during the load.",
+        " the raw reference with one worker, and cores busy per server process (and wrk's,"
+        " and the whole machine's: the rest is the database, the kernel's loopback and"
+        " any other work) during the load.",
     )
     parser.add_argument(
         "--postgres",
