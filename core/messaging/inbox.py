@@ -789,6 +789,8 @@ class InboxWorker:
 
     :param pipeline: what is done with each message: the HTTP app passes the one
         ``regiocrm inbox retry`` runs too, :class:`regiocrm.messaging.pipeline.InboxPipeline`.
+    :param enabled: false in a serving process that leaves the inbox to ``regiocrm
+        worker``: then :meth:`start` and :meth:`submit` do nothing.
     """
 
     def __init__(
@@ -799,8 +801,10 @@ class InboxWorker:
         batch: int = BATCH,
         lease: timedelta = LEASE,
         poll_seconds: float = POLL_SECONDS,
+        enabled: bool = True,
     ) -> None:
         self.stores = stores
+        self.enabled = enabled
         self.pipeline = pipeline
         self.owner = process_id()
         self.batch = batch
@@ -822,6 +826,8 @@ class InboxWorker:
             nothing can be waiting, and looking would create their database files; the
             worker then polls only once something is submitted.
         """
+        if not self.enabled:
+            return
         if resume:
             with self._settled:
                 self._pending.update(waiting(self.stores))
@@ -837,6 +843,8 @@ class InboxWorker:
 
     def submit(self, inboxes: Sequence[InboxRef]) -> None:
         """Claim these (just stored by this process) now rather than at the next poll."""
+        if not self.enabled:
+            return
         with self._settled:
             self._pending.update(inboxes)
         self._polling = True

@@ -154,3 +154,18 @@ def test_a_worker_finds_what_another_process_stored_and_releases_it_on_stop(
     assert set(claimed_by(migrated).values()) == {worker.owner}
     worker.stop()
     assert set(claimed_by(migrated).values()) == {None}
+
+
+def test_a_server_that_leaves_the_inbox_to_regiocrm_worker_claims_nothing(
+    migrated: ZoneStores,
+) -> None:
+    """``[inbox] process_in_server = false``: the serving process's worker is off."""
+    took: list[InboxRef] = []
+    worker = InboxWorker(migrated, took.append, enabled=False)
+    [inbox_id] = put_waiting(migrated, 1)
+    worker.submit([InboxRef(migrated.home, inbox_id)])
+    worker.start()
+    worker.drain()
+    worker.stop()
+    assert took == []
+    assert set(claimed_by(migrated).values()) == {None}
