@@ -874,6 +874,11 @@ class InboxWorker:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
+            if not self._polling:
+                # Zones not migrated yet: opening one now would create its file under the
+                # migration's feet. Something submitted means the inbox exists.
+                self._wake.wait()
+                continue
             try:
                 batch = claim(self.stores, self.owner, limit=self.batch, lease=self.lease)
             except Exception:
