@@ -5,8 +5,9 @@ answers the provider, unique per channel account and provider message id: a retr
 redelivery finds its row and is acknowledged without being stored twice. Resolving the
 sender, writing the timeline and the ``message_received`` hooks happen afterwards, on the
 :class:`InboxWorker`, so heavy work never delays the provider's answer. A message whose
-processing was cut short (a crash, a restart) is still ``received`` in the inbox and is
-processed when the worker next starts.
+processing was cut short (a crash, a restart) is still ``received`` in the inbox. Workers
+claim waiting messages as leases (:func:`claim`), in any process: a message whose claimer
+died is taken over by another worker once its lease lapses, within seconds.
 
 The inbox row lives in the zone of its account's market, the customer in their identity
 zone and the timeline entry in their crm zone: three databases, perhaps. Processing writes
@@ -34,8 +35,10 @@ import dataclasses
 import hashlib
 import json
 import logging
-import queue
+import os
 import re
+import secrets
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -44,7 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import Connection, String, bindparam, delete, select, update
+from sqlalchemy import Connection, String, Update, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 
@@ -633,57 +636,294 @@ def requeue_failed(stores: ZoneStores) -> int:
         result = session.execute(
             update(InboxMessage)
             .where(InboxMessage.status == InboxStatus.FAILED)
-            .values(status=InboxStatus.RECEIVED, error=None)
+            .values(status=InboxStatus.RECEIVED, error=None, claimed_by=None, lease_until=None)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+# How long a claim holds without renewal: a process that died gives its messages up to
+# another within this, and a live one renews well before it lapses.
+LEASE = timedelta(seconds=5)
+BATCH = 50
+# How often an idle worker looks for other processes' messages and lapsed leases.
+POLL_SECONDS = 0.5
+
+
+def process_id() -> str:
+    """Who claims: host, pid and a random part, so a restarted process with a reused pid
+    does not take over its predecessor's leases as its own."""
+    return f"{socket.gethostname()[:70]}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+_CLAIMABLE = (InboxMessage.status == InboxStatus.RECEIVED) & or_(
+    InboxMessage.lease_until.is_(None), InboxMessage.lease_until < bindparam("now")
+)
+_ANY_CLAIMABLE = select(InboxMessage.id).where(_CLAIMABLE).limit(1)
+
+
+def _claim_statement(dialect: str, limit: int) -> Update:
+    chosen = (
+        select(InboxMessage.id).where(_CLAIMABLE).order_by(InboxMessage.received_at).limit(limit)
+    )
+    if dialect == "postgresql":
+        # Rows another transaction is claiming are passed over, not waited for: claimers
+        # running together each get other messages.
+        chosen = chosen.with_for_update(skip_locked=True)
+    return (
+        update(InboxMessage)
+        .where(InboxMessage.id.in_(chosen))
+        .values(claimed_by=bindparam("owner"), lease_until=bindparam("until"))
+        .returning(InboxMessage.id, InboxMessage.received_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim(
+    stores: ZoneStores,
+    owner: str,
+    *,
+    limit: int = BATCH,
+    lease: timedelta = LEASE,
+    now: datetime | None = None,
+) -> list[InboxRef]:
+    """Lease up to ``limit`` waiting messages (received, and unclaimed or their lease
+    lapsed) to ``owner`` until ``now + lease``, oldest first, one committed transaction a
+    zone.
+
+    On PostgreSQL the rows are chosen ``FOR UPDATE SKIP LOCKED`` and leased in the same
+    statement. On SQLite the choosing and leasing is one ``UPDATE``, which takes the
+    database's single write lock before it reads: claimers take turns, and the second sees
+    the first's leases.
+    """
+    now = now or utcnow()
+    found: list[tuple[datetime, uuid.UUID, str]] = []
+    for zone in stores.names:
+        if len(found) >= limit:
+            break
+        with stores.session() as session:
+            connection = session.zone_connection(zone)
+            dialect = connection.dialect.name
+            # A read first, outside any write: an idle SQLite zone is not locked by polling.
+            if (
+                dialect == "sqlite"
+                and connection.execute(_ANY_CLAIMABLE, {"now": now}).first() is None
+            ):
+                continue
+            rows = connection.execute(
+                _claim_statement(dialect, limit - len(found)),
+                {"now": now, "owner": owner, "until": now + lease},
+            ).all()
+        found.extend((received_at, inbox_id, zone) for inbox_id, received_at in rows)
+    return [InboxRef(zone, inbox_id) for _, inbox_id, zone in sorted(found)]
+
+
+_RENEW = (
+    update(InboxMessage)
+    .where(
+        InboxMessage.claimed_by == bindparam("owner"),
+        InboxMessage.status == InboxStatus.RECEIVED,
+    )
+    .values(lease_until=bindparam("until"))
+    .execution_options(synchronize_session=False)
+)
+_RELEASE = (
+    update(InboxMessage)
+    .where(
+        InboxMessage.claimed_by == bindparam("owner"),
+        InboxMessage.status == InboxStatus.RECEIVED,
+    )
+    .values(claimed_by=None, lease_until=None)
+    .execution_options(synchronize_session=False)
+)
+
+
+def renew(
+    stores: ZoneStores,
+    owner: str,
+    zones: Sequence[str],
+    *,
+    lease: timedelta = LEASE,
+    now: datetime | None = None,
+) -> None:
+    """Extend ``owner``'s leases on the messages it still holds in ``zones`` to
+    ``now + lease``."""
+    until = (now or utcnow()) + lease
+    for zone in zones:
+        with stores.session() as session:
+            session.zone_connection(zone).execute(_RENEW, {"owner": owner, "until": until})
+
+
+def release(stores: ZoneStores, owner: str, zones: Sequence[str] | None = None) -> None:
+    """Give up ``owner``'s leases on the messages it did not process, so others take them
+    at once."""
+    for zone in stores.names if zones is None else zones:
+        with stores.session() as session:
+            session.zone_connection(zone).execute(_RELEASE, {"owner": owner})
+
+
+_STATUS = select(InboxMessage.id).where(
+    InboxMessage.id.in_(bindparam("ids", expanding=True)),
+    InboxMessage.status == InboxStatus.RECEIVED,
+)
+
+
+def still_waiting(stores: ZoneStores, inboxes: Sequence[InboxRef]) -> set[InboxRef]:
+    """Those of ``inboxes`` nobody has processed (or failed) yet."""
+    zones = {inbox.zone for inbox in inboxes}
+    found = set()
+    with stores.session() as session:
+        for zone in zones:
+            ids = [inbox.id for inbox in inboxes if inbox.zone == zone]
+            for (inbox_id,) in session.zone_connection(zone).execute(_STATUS, {"ids": ids}):
+                found.add(InboxRef(zone, inbox_id))
+    return found
+
+
 class InboxWorker:
-    """A background thread that takes stored messages through a pipeline in arrival order.
+    """A background thread that claims waiting messages in batches, as leases, and takes
+    them through a pipeline in arrival order.
+
+    Any process's worker may process any waiting message: it claims what this process's
+    webhooks :meth:`submit` at once, and polls for what other processes stored and for
+    leases whose claimer died. A second thread renews the leases of the batch in hand.
 
     :param pipeline: what is done with each message: the HTTP app passes the one
         ``regiocrm inbox retry`` runs too, :class:`regiocrm.messaging.pipeline.InboxPipeline`.
+    :param enabled: false in a serving process that leaves the inbox to ``regiocrm
+        worker``: then :meth:`start` and :meth:`submit` do nothing.
     """
 
-    def __init__(self, stores: ZoneStores, pipeline: Callable[[InboxRef], object]) -> None:
+    def __init__(
+        self,
+        stores: ZoneStores,
+        pipeline: Callable[[InboxRef], object],
+        *,
+        batch: int = BATCH,
+        lease: timedelta = LEASE,
+        poll_seconds: float = POLL_SECONDS,
+        enabled: bool = True,
+    ) -> None:
         self.stores = stores
+        self.enabled = enabled
         self.pipeline = pipeline
-        self._queue: queue.Queue[InboxRef | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self.owner = process_id()
+        self.batch = batch
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        # What this process submitted (or found waiting at start) and has not seen settled.
+        self._pending: set[InboxRef] = set()
+        self._settled = threading.Condition()
+        self._held: frozenset[str] = frozenset()
+        self._polling = False
+        self._threads: list[threading.Thread] = []
 
     def start(self, *, resume: bool = True) -> None:
-        """Start the thread, first queueing what an earlier run left unprocessed.
+        """Start claiming, first what an earlier run left unprocessed.
 
         :param resume: false while the zones are not migrated yet: they have no inbox, so
-            nothing can be waiting, and looking would create their database files.
+            nothing can be waiting, and looking would create their database files; the
+            worker then polls only once something is submitted.
         """
-        for inbox in waiting(self.stores) if resume else []:
-            self._queue.put(inbox)
-        self._thread = threading.Thread(target=self._run, name="regiocrm-inbox", daemon=True)
-        self._thread.start()
+        if not self.enabled:
+            return
+        if resume:
+            with self._settled:
+                self._pending.update(waiting(self.stores))
+        self._polling = resume or self._polling
+        self._stopping.clear()
+        self._wake.set()
+        self._threads = [
+            threading.Thread(target=self._run, name="regiocrm-inbox", daemon=True),
+            threading.Thread(target=self._renew, name="regiocrm-inbox-leases", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, inboxes: Sequence[InboxRef]) -> None:
-        for inbox in inboxes:
-            self._queue.put(inbox)
+        """Claim these (just stored by this process) now rather than at the next poll."""
+        if not self.enabled:
+            return
+        with self._settled:
+            self._pending.update(inboxes)
+        self._polling = True
+        self._wake.set()
 
     def drain(self) -> None:
-        """Wait until everything submitted so far has been processed."""
-        self._queue.join()
+        """Wait until nothing submitted so far (or waiting when the worker started) is
+        waiting: processed or failed, here or by another process."""
+        with self._settled:
+            self._settled.wait_for(lambda: not self._pending)
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        """Finish the message in hand, stop, and release the leases of the rest."""
+        if not self._threads:
+            return
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        try:
+            release(self.stores, self.owner)
+        except Exception:
+            log.exception("inbox leases of %s not released: they lapse by themselves", self.owner)
+        self._held = frozenset()
 
     def _run(self) -> None:
-        while True:
-            inbox = self._queue.get()
+        while not self._stopping.is_set():
+            self._wake.clear()
+            if not self._polling:
+                # Zones not migrated yet: opening one now would create its file under the
+                # migration's feet. Something submitted means the inbox exists.
+                self._wake.wait()
+                continue
             try:
-                if inbox is None:
-                    return
-                self.pipeline(inbox)
+                batch = claim(self.stores, self.owner, limit=self.batch, lease=self.lease)
             except Exception:
-                log.exception("inbox message %s failed", inbox.id if inbox else None)
-            finally:
-                self._queue.task_done()
+                log.exception("claiming inbox messages failed; trying again")
+                batch = []
+            self._held = frozenset(inbox.zone for inbox in batch)
+            for inbox in batch:
+                if self._stopping.is_set():
+                    return
+                self._process(inbox)
+            if not batch:
+                self._held = frozenset()
+                self._settle()
+                self._wake.wait(self.poll_seconds if self._polling else None)
+
+    def _process(self, inbox: InboxRef) -> None:
+        try:
+            self.pipeline(inbox)
+        except Exception:
+            log.exception("inbox message %s failed", inbox.id)
+        with self._settled:
+            self._pending.discard(inbox)
+            self._settled.notify_all()
+
+    def _settle(self) -> None:
+        """Forget submitted messages another process processed or failed."""
+        with self._settled:
+            pending = list(self._pending)
+        if not pending:
+            return
+        try:
+            left = still_waiting(self.stores, pending)
+        except Exception:
+            log.exception("checking submitted inbox messages failed")
+            return
+        with self._settled:
+            self._pending -= set(pending) - left
+            self._settled.notify_all()
+
+    def _renew(self) -> None:
+        while not self._stopping.wait(self.lease.total_seconds() / 3):
+            held = self._held
+            if not held:
+                continue
+            try:
+                renew(self.stores, self.owner, sorted(held), lease=self.lease)
+            except Exception:
+                log.exception("renewing inbox leases failed")

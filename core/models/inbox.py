@@ -37,6 +37,12 @@ class InboxMessage(Model):
         String(200), doc="the provider's id for the reply sent through its API"
     )
     replied_at: Mapped[datetime | None] = mapped_column(doc="when the reply went out")
+    claimed_by: Mapped[str | None] = mapped_column(
+        String(100), doc="the process (host:pid:random) whose lease holds the waiting message"
+    )
+    lease_until: Mapped[datetime | None] = mapped_column(
+        doc="when the claim lapses unless renewed: another process may then take the message"
+    )
 
 
 class SeenSignature(Model):

@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.cli.rollout",
     "regiocrm.cli.users",
     "regiocrm.cli.serve",
+    "regiocrm.cli.worker",
     "regiocrm.cli.storage",
     "regiocrm.cli.translations",
     "regiocrm.http.health",

@@ -183,6 +183,16 @@ class CampaignSettings(Section):
     )
 
 
+class InboxSettings(Section):
+    """``[inbox]``: who processes the inbound messages the webhooks store."""
+
+    process_in_server: bool = Field(
+        default=True,
+        description="each `regiocrm serve` process also processes the inbox; false where"
+        " `regiocrm worker` runs apart and does it",
+    )
+
+
 class ResidencySettings(Section):
     """``[residency]``: where this deployment keeps each market's data, among the zones the
     market's pack allows."""
@@ -254,6 +264,7 @@ class RegiocrmSettings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     maps: Section = Field(
         default_factory=Section,

@@ -76,7 +76,7 @@ class Application:
             maps=MapChain(hooks, settings, client),
             dealers=DealerLocator(),
             pipeline=pipeline,
-            inbox=InboxWorker(stores, pipeline),
+            inbox=InboxWorker(stores, pipeline, enabled=settings.inbox.process_in_server),
             owns_client=http_client is None,
         )
         return app
@@ -84,6 +84,12 @@ class Application:
     def start(self) -> None:
         """Start processing the inbox in this process, first what an earlier run left."""
         self.inbox.start(resume=all(state.migrated for state in self.migrator.states()))
+
+    def standalone_worker(self) -> InboxWorker:
+        """An inbox worker for ``regiocrm worker``, which processes the inbox whatever
+        ``[inbox] process_in_server`` says of the serving processes; the caller starts and
+        stops it."""
+        return InboxWorker(self.stores, self.pipeline)
 
     def close(self) -> None:
         """Stop the inbox worker (if started) and release connections."""
