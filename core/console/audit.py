@@ -18,7 +18,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from regiocrm.console.pages import Reader, not_found, render
@@ -199,17 +199,27 @@ def _page(
 FormQuery = Annotated[str, Query()]
 
 
-@router.get("/audit")
-def trail_page(
-    request: Request,
-    app: AppDep,
-    signed: VisitDep,
+def _typed(
     org: FormQuery = "",
     start: Annotated[str, Query(alias="from")] = "",
     end: Annotated[str, Query(alias="to")] = "",
     action: FormQuery = "",
     actor: FormQuery = "",
     subject_type: FormQuery = "",
+) -> TrailForm:
+    """The filter form as its GET query carries it, for the page and for its export."""
+    return TrailForm(org, start, end, action, actor, subject_type)
+
+
+TypedForm = Annotated[TrailForm, Depends(_typed)]
+
+
+@router.get("/audit")
+def trail_page(
+    request: Request,
+    app: AppDep,
+    signed: VisitDep,
+    typed: TypedForm,
     cursor: str | None = None,
 ) -> HTMLResponse:
     """The filter form and, once an organization is chosen, a page of its people's trail,
@@ -219,8 +229,8 @@ def trail_page(
         organizations = AuditService(app).organizations(signed.caller)
     except Forbidden:
         return _not_an_auditor(reader, request)
-    form = _filled(TrailForm(org, start, end, action, actor, subject_type), reader)
-    if not org:
+    form = _filled(typed, reader)
+    if not typed.org:
         return _page(reader, request, form, organizations)
     checked = check(form, reader)
     if checked.request is None:
@@ -257,12 +267,7 @@ def export_trail(
     request: Request,
     app: AppDep,
     signed: VisitDep,
-    org: FormQuery = "",
-    start: Annotated[str, Query(alias="from")] = "",
-    end: Annotated[str, Query(alias="to")] = "",
-    action: FormQuery = "",
-    actor: FormQuery = "",
-    subject_type: FormQuery = "",
+    typed: TypedForm,
 ) -> Response:
     """Every event the page's filters let through, as a CSV file (UTF-8 with a byte order
     mark, one row per event, as ``regiocrm audit export`` writes it) with personal values
@@ -272,7 +277,7 @@ def export_trail(
         organizations = AuditService(app).organizations(signed.caller)
     except Forbidden:
         return _not_an_auditor(reader, request)
-    form = _filled(TrailForm(org, start, end, action, actor, subject_type), reader)
+    form = _filled(typed, reader)
     checked = check(form, reader)
     if checked.request is None:
         return _page(reader, request, form, organizations, checked=checked)
