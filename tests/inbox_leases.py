@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import insert, select
@@ -75,3 +76,26 @@ def race(claimers: list[ZoneStores], *, batch: int) -> list[list[uuid.UUID]]:
         thread.join()
     assert failures == []
     return taken
+
+
+def assert_claimed_once_each(
+    stores: ZoneStores,
+    open_claimer: Callable[[], ZoneStores],
+    count: int,
+    claimers: int,
+    batch: int,
+) -> None:
+    """``claimers`` stores opened on the same zones race to claim ``count`` waiting messages
+    ``batch`` at a time: each message is claimed exactly once, by the claimer that holds it."""
+    ids = put_waiting(stores, count)
+    opened = [open_claimer() for _ in range(claimers)]
+    try:
+        taken = race(opened, batch=batch)
+    finally:
+        for claimer in opened:
+            claimer.dispose()
+    every = [inbox_id for claimed in taken for inbox_id in claimed]
+    assert sorted(every) == sorted(ids), "each message claimed exactly once"
+    owners = claimed_by(stores)
+    for number, claimed in enumerate(taken):
+        assert {owners[inbox_id] for inbox_id in claimed} <= {f"claimer-{number}"}

@@ -7,7 +7,7 @@ import threading
 import uuid
 from datetime import timedelta
 
-from inbox_leases import claimed_by, put_waiting, race
+from inbox_leases import assert_claimed_once_each, claimed_by, put_waiting
 from sqlalchemy import update
 
 from regiocrm.messaging.inbox import (
@@ -29,18 +29,9 @@ from regiocrm.platform.stores import ZoneStores
 def test_two_claimers_never_get_the_same_message(
     migrated: ZoneStores, settings: RegiocrmSettings, regiocrm_hooks: Hooks
 ) -> None:
-    ids = put_waiting(migrated, 120)
-    claimers = [ZoneStores.open(settings, regiocrm_hooks) for _ in range(3)]
-    try:
-        taken = race(claimers, batch=7)
-    finally:
-        for stores in claimers:
-            stores.dispose()
-    every = [inbox_id for claimed in taken for inbox_id in claimed]
-    assert sorted(every) == sorted(ids), "each message claimed exactly once"
-    owners = claimed_by(migrated)
-    for number, claimed in enumerate(taken):
-        assert {owners[inbox_id] for inbox_id in claimed} <= {f"claimer-{number}"}
+    assert_claimed_once_each(
+        migrated, lambda: ZoneStores.open(settings, regiocrm_hooks), 120, claimers=3, batch=7
+    )
 
 
 def test_a_claim_takes_the_oldest_first_up_to_the_limit(migrated: ZoneStores) -> None:

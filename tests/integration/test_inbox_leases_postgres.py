@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from inbox_leases import claimed_by, put_waiting, race
+from inbox_leases import assert_claimed_once_each, put_waiting
 from sqlalchemy.engine import URL
 
 from regiocrm.messaging.inbox import LEASE, claim
@@ -41,18 +41,9 @@ def stores(on_postgres: RegiocrmSettings, regiocrm_hooks: Hooks) -> Iterator[Zon
 def test_racing_claimers_never_get_the_same_message(
     stores: ZoneStores, on_postgres: RegiocrmSettings, regiocrm_hooks: Hooks
 ) -> None:
-    ids = put_waiting(stores, 300)
-    claimers = [ZoneStores.open(on_postgres, regiocrm_hooks) for _ in range(4)]
-    try:
-        taken = race(claimers, batch=5)
-    finally:
-        for claimer in claimers:
-            claimer.dispose()
-    every = [inbox_id for claimed in taken for inbox_id in claimed]
-    assert sorted(every) == sorted(ids), "each message claimed exactly once"
-    owners = claimed_by(stores)
-    for number, claimed in enumerate(taken):
-        assert {owners[inbox_id] for inbox_id in claimed} <= {f"claimer-{number}"}
+    assert_claimed_once_each(
+        stores, lambda: ZoneStores.open(on_postgres, regiocrm_hooks), 300, claimers=4, batch=5
+    )
 
 
 def test_a_lapsed_lease_is_taken_over_and_a_live_one_is_not(stores: ZoneStores) -> None:
