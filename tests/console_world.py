@@ -10,12 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from console_client import ConsoleBrowser, ConsoleDeployment
+from timeline_messages import write_message
 
-from regiocrm.crm.timeline import MessageEntry, append_once
-from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import Direction
 from regiocrm.models import OrganizationKind, UserRole
-from regiocrm.platform.ids import new_id
 
 
 class ConsoleWorld:
@@ -94,19 +92,4 @@ class ConsoleWorld:
     ) -> None:
         """A message on the customer's timeline, written as the inbox writes it."""
         with self.console.stores.session() as session:
-            append_once(
-                session.zone_connection(session.residency.zone_for("CN", DataClass.CRM)),
-                MessageEntry(
-                    id=new_id(),
-                    market="CN",
-                    customer_id=customer,
-                    channel=channel,
-                    direction=direction,
-                    touchpoint=f"{channel}_cn",
-                    text=text,
-                    summary=None,
-                    external_id=None,
-                    occurred_at=at,
-                    case_id=None,
-                ),
-            )
+            write_message(session, customer, text, at, channel=channel, direction=direction)

@@ -20,13 +20,13 @@ from service_people import (
     sign_in,
 )
 from sqlalchemy import func, select
+from timeline_messages import write_message
 
 from regiocrm.crm.access import Forbidden
 from regiocrm.crm.conversations import ConversationError, UnknownConversation
 from regiocrm.crm.customers import NewCustomer
-from regiocrm.crm.timeline import MessageEntry, append_once
 from regiocrm.interfaces.terms import Direction, OrganizationKind, UserRole
-from regiocrm.models import AuditEvent, Conversation, DataClass
+from regiocrm.models import AuditEvent, Conversation
 from regiocrm.platform.ids import new_id
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services import Services
@@ -76,22 +76,7 @@ def message(
 ) -> None:
     """A message on the customer's timeline, written as the inbox writes it."""
     with app.transaction() as session:
-        append_once(
-            session.zone_connection(session.residency.zone_for("CN", DataClass.CRM)),
-            MessageEntry(
-                id=new_id(),
-                market="CN",
-                customer_id=customer_id,
-                channel=channel,
-                direction=direction,
-                touchpoint=f"{channel}_cn",
-                text=text,
-                summary=None,
-                external_id=None,
-                occurred_at=at,
-                case_id=None,
-            ),
-        )
+        write_message(session, customer_id, text, at, channel=channel, direction=direction)
 
 
 def conversation_of(app: Application, customer_id: uuid.UUID, channel: str = "wechat") -> uuid.UUID:
