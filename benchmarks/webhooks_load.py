@@ -2,8 +2,9 @@
 raw reference server on the same uvicorn and the same kind of database in the same run.
 
     python benchmarks/webhooks_load.py                 # SQLite only (about a minute)
-    python benchmarks/webhooks_load.py --postgres      # SQLite, then a scratch PostgreSQL db
+    python benchmarks/webhooks_load.py --postgres      # SQLite, PostgreSQL, then two machines
     python benchmarks/webhooks_load.py --postgres postgresql+psycopg://postgres@host/test
+    python benchmarks/webhooks_load.py --only topology # the two machines alone
 
 Every server gets a fresh database. ``regiocrm serve`` runs as a user runs it: a deployment
 folder with one LINE account (``line_jp``) in a ``jp`` zone, ``regiocrm db upgrade``, then
@@ -18,6 +19,14 @@ bodies, each a different message, from a file its Lua script cycles through; its
 prints the figures as JSON. After the load, the time from wrk's end (the last ack) until no
 message in regiocrm's inbox is waiting to be processed. CPU seconds per process during the
 load say what bounds each server: a server near 1.0 core per process is bound by Python.
+
+The topology (on PostgreSQL) stands for several machines behind a load balancer: two
+``regiocrm serve`` processes on two ports, each run from its own folder holding the same
+``regiocrm.toml`` (so nothing on a local disk is shared), against one PostgreSQL zone, with
+``[inbox] process_in_server = false`` and one ``regiocrm worker`` (from a third folder), then
+without the worker, each server processing the inbox. The balancer is two wrk processes at
+once, one per server, each with half the connections and its own half of the bodies. Its
+reference is the raw server run twice the same way.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -63,8 +72,10 @@ RAW_URL_ENV = "WEBHOOKS_LOAD_RAW_URL"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TICKS = os.sysconf("SC_CLK_TCK")
 
-# One Lua state per wrk thread: thread n takes every n-th line of the bodies file, so no
-# two connections post the same message; done() runs in wrk's own state, after the load.
+# One Lua state per wrk thread. Arguments: the bodies file, a stride and this wrk's first
+# line: its thread n takes every stride-th line from line first + n, so wrk processes run at
+# once with disjoint firsts (stride = all their threads) and no two connections post the
+# same message. done() runs in wrk's own state, after the load.
 LUA = r"""
 local counter = 0
 function setup(thread)
@@ -73,6 +84,7 @@ function setup(thread)
 end
 function init(args)
   local stride = tonumber(args[2])
+  id = id + tonumber(args[3])
   signatures, bodies, n, i = {}, {}, 0, 0
   for line in io.lines(args[1]) do
     if n % stride == id then
@@ -154,25 +166,22 @@ class Running:
 
 
 @contextmanager
-def running(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[Running]:
-    port = free_port()
+def started(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path, ready: Callable[[], bool]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` run in ``cwd`` with its output in ``log``, yielded once ``ready()`` says
+    so (within a minute), terminated when the block ends."""
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our interpreter, our commands
-            [*command, "--port", str(port)], cwd=cwd, env=env, stdout=output, stderr=output
+            command, cwd=cwd, env=env, stdout=output, stderr=output
         )
-    server = Running(process, port, log)
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        while not ready():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{' '.join(command)} did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield server
+        yield process
     finally:
         process.terminate()
         try:
@@ -180,6 +189,36 @@ def running(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> It
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[Running]:
+    """A server given a free loopback ``--port``, once its ``/healthz`` answers 200."""
+    port = free_port()
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    with started([*command, "--port", str(port)], cwd, env, log, healthy) as process:
+        yield Running(process, port, log)
+
+
+@contextmanager
+def inbox_worker(folder: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``regiocrm worker`` run in ``folder``, once it says it processes the inbox (in
+    English: the environment it gets names no language)."""
+    log = folder / "worker.log"
+    with started(
+        [sys.executable, "-m", "regiocrm", "worker"],
+        folder,
+        deployment_environment(PYTHONUNBUFFERED="1"),
+        log,
+        lambda: b"processing the inbox as" in log.read_bytes(),
+    ) as process:
+        yield process
 
 
 def cpu_seconds(pid: int) -> dict[int, float]:
@@ -222,10 +261,54 @@ def write_bodies(path: Path, count: int) -> None:
             out.write(f"{signed.headers['x-line-signature']}\t{body.decode()}\n")
 
 
+class Progress:
+    """What is being measured and the time since the start, on standard error (on a
+    terminal, one line that the next step or line of figures replaces), and the figures on
+    standard output."""
+
+    def __init__(self) -> None:
+        self.began = time.monotonic()
+        self.terminal = sys.stderr.isatty()
+
+    def elapsed(self) -> str:
+        seconds = int(time.monotonic() - self.began)
+        return f"{seconds // 60}:{seconds % 60:02}"
+
+    def step(self, what: str) -> None:
+        line = f"[{self.elapsed()}] {what}"
+        if self.terminal:
+            print(f"\r\x1b[K{line}", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def say(self, line: str) -> None:
+        if self.terminal:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+        print(line, flush=True)
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What every run shares: the command line, wrk's script, the bodies and the progress."""
+
+    args: argparse.Namespace
+    script: Path
+    bodies: Path
+    progress: Progress
+
+    def split(self, servers: int) -> tuple[int, int]:
+        """wrk's threads and connections for each of ``servers`` loaded at once: the
+        command line's, shared out."""
+        threads = max(1, self.args.threads // servers)
+        return threads, max(threads, self.args.connections // servers)
+
+
 @dataclass(frozen=True)
 class Figures:
-    """One server's run: wrk's figures, the seconds until its inbox was empty (``None`` for
-    the raw reference, which has none), cores busy during the load, and when it ended."""
+    """One run: wrk's figures (added up over the servers the load was spread on), the
+    seconds until the inbox was empty (``None`` for the raw reference, which has none),
+    cores busy during the load, when it ended, and each server's acks/s and p99 when the
+    load was spread."""
 
     acks_per_s: float
     p50_ms: float
@@ -238,44 +321,66 @@ class Figures:
     wrk: float = 0.0
     machine: float = 0.0
     ended: float = 0.0
+    per_server: tuple[tuple[float, float], ...] = ()
 
 
-def load(server: Running, args: argparse.Namespace, script: Path, bodies: Path) -> Figures:
-    """wrk's figures for the load, with the cores each server process kept busy over it
-    (a ``--workers`` server's workers are its children); no inbox time yet."""
-    before = cpu_seconds(server.process.pid)
+def load(
+    servers: Sequence[Running], bench: Bench, name: str, watched: Sequence[int] = ()
+) -> Figures:
+    """wrk's figures for the load, one wrk per server, all at once, each with its share of
+    the connections and its own share of the bodies; with the cores each server process and
+    each ``watched`` process kept busy over it (a ``--workers`` server's workers are its
+    children), in that order; no inbox time yet."""
+    args = bench.args
+    threads, connections = bench.split(len(servers))
+    pids = [server.process.pid for server in servers] + list(watched)
+    bench.progress.step(f"{name}: {args.duration} s of load")
+    before = {pid: cpu_seconds(pid) for pid in pids}
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine_before = busy_seconds()
     began = time.monotonic()
-    wrk = subprocess.run(  # noqa: S603
-        [
-            args.wrk,
-            f"-t{args.threads}",
-            f"-c{args.connections}",
-            f"-d{args.duration}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{server.port}/webhooks/line/{ACCOUNT}",
-            "--",
-            str(bodies),
-            str(args.threads),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    ended = time.monotonic()  # wrk has its last answer: the last ack
+    wrks = [
+        subprocess.Popen(  # noqa: S603
+            [
+                args.wrk,
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{args.duration}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(bench.script),
+                f"http://127.0.0.1:{server.port}/webhooks/line/{ACCOUNT}",
+                "--",
+                str(bench.bodies),
+                str(threads * len(servers)),
+                str(threads * n),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, server in enumerate(servers)
+    ]
+    outputs = [wrk.communicate() for wrk in wrks]
+    ended = time.monotonic()  # every wrk has its last answer: the last ack
     wall = ended - began
-    after = cpu_seconds(server.process.pid)
+    after = {pid: cpu_seconds(pid) for pid in pids}
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = sum(getattr(wrk_after, f) - getattr(wrk_before, f) for f in ("ru_utime", "ru_stime"))
     machine = (busy_seconds() - machine_before) / wall
-    line = next(x for x in wrk.stdout.splitlines() if x.startswith("WRK-JSON "))
-    cores = [(after[pid] - before.get(pid, 0.0)) / wall for pid in sorted(after)]
-    figured = figures(json.loads(line.removeprefix("WRK-JSON ")), cores)
-    return replace(figured, wrk=wrk_cpu / wall, machine=machine, ended=ended)
+    results = []
+    for wrk, (out, err) in zip(wrks, outputs, strict=True):
+        if wrk.returncode:
+            raise SystemExit(f"wrk exited with {wrk.returncode}:\n{err}")
+        line = next(x for x in out.splitlines() if x.startswith("WRK-JSON "))
+        results.append(json.loads(line.removeprefix("WRK-JSON ")))
+    cores = [
+        (after[pid][process] - before[pid].get(process, 0.0)) / wall
+        for pid in pids
+        for process in sorted(after[pid])
+    ]
+    return replace(figures(results, cores), wrk=wrk_cpu / wall, machine=machine, ended=ended)
 
 
 def inbox(url: str) -> dict[str, int]:
@@ -302,18 +407,39 @@ def until_empty(url: str, since: float) -> tuple[float, dict[str, int]]:
     return time.monotonic() - since, counts
 
 
-def figures(result: dict[str, int], cores: list[float]) -> Figures:
-    seconds = result["duration_us"] / 1e6
-    acks = result["requests"] - result["non_2xx"]
+def drained(url: str, result: Figures, bench: Bench, name: str) -> Figures:
+    """``result`` with the seconds from its last ack until the inbox was empty; says so
+    when a message failed or an ack has no row."""
+    bench.progress.step(f"{name}: until the inbox is empty")
+    seconds, counts = until_empty(url, result.ended)
+    # Every ack promises a committed row, so fewer rows than acks would be lost messages (or
+    # a body two wrks both posted, acknowledged twice and stored once); more rows than acks
+    # are the requests wrk dropped unanswered when its time was up.
+    acks = result.requests - result.non_2xx
+    if counts.get("failed") or sum(counts.values()) < acks:
+        bench.progress.say(f"warning: after {acks} acks the inbox holds {counts}")
+    return replace(result, drained_s=seconds)
+
+
+def figures(results: Sequence[dict[str, int]], cores: list[float]) -> Figures:
+    """The figures of one wrk, or of several run at once against several servers: their
+    acks per second added up, and the worse of their p50s and p99s, an upper bound of the
+    percentiles of all their answers together (no more than 1% of either's answers took
+    longer than its p99, so no more than 1% of all)."""
+    shares = tuple(
+        ((r["requests"] - r["non_2xx"]) / (r["duration_us"] / 1e6), r["p99_us"] / 1000)
+        for r in results
+    )
     return Figures(
-        acks / seconds,
-        result["p50_us"] / 1000,
-        result["p99_us"] / 1000,
-        result["non_2xx"],
-        result["socket_errors"],
-        result["requests"],
-        None,
-        cores,
+        acks_per_s=sum(acks for acks, _ in shares),
+        p50_ms=max(r["p50_us"] for r in results) / 1000,
+        p99_ms=max(p99 for _, p99 in shares),
+        non_2xx=sum(r["non_2xx"] for r in results),
+        socket_errors=sum(r["socket_errors"] for r in results),
+        requests=sum(r["requests"] for r in results),
+        drained_s=None,
+        cores=cores,
+        per_server=shares if len(shares) > 1 else (),
     )
 
 
@@ -321,8 +447,10 @@ def figures(result: dict[str, int], cores: list[float]) -> Figures:
 
 
 def raw_run(
-    url: str, workers: int, args: argparse.Namespace, folder: Path, script: Path, bodies: Path
+    url: str, workers: int, bench: Bench, folder: Path, name: str, *, servers: int = 1
 ) -> Figures:
+    """The raw reference with ``workers`` uvicorn workers, as ``servers`` servers on their
+    own ports sharing the database and the load."""
     engine = make_engine(make_url(url))
     with engine.begin() as connection:
         connection.execute(
@@ -348,23 +476,33 @@ def raw_run(
         str(workers),
     ]
     env = {**deployment_environment(), RAW_URL_ENV: url}
-    with running(command, folder, env, folder / f"raw-{workers}.log") as server:
-        return load(server, args, script, bodies)
+    bench.progress.step(f"{name}: starting")
+    with ExitStack() as stack:
+        started_servers = [
+            stack.enter_context(running(command, folder, env, folder / f"raw-{workers}-{n}.log"))
+            for n in range(servers)
+        ]
+        return load(started_servers, bench, name)
 
 
-def deployment(folder: Path, url: str) -> None:
-    """A Japanese deployment whose one zone, ``jp``, is ``url``, with the LINE account; its
-    API base is a closed loopback port, so nothing the inbox sends leaves the machine."""
-    folder.mkdir()
+def configure(folder: Path, url: str, *, inbox_in_server: bool = True) -> None:
+    """A Japanese deployment in ``folder`` whose one zone, ``jp``, is ``url``, with the LINE
+    account; its API base is a closed loopback port, so nothing the inbox sends leaves the
+    machine."""
+    folder.mkdir(parents=True)
     (folder / "regiocrm.toml").write_text(
         'home_zone = "jp"\n'
         f'[zones]\njp = "{url}"\n'
         '[deployment]\nmarket = "JP"\n'
-        f"[channel_accounts.{ACCOUNT}]\n"
+        + ("" if inbox_in_server else "[inbox]\nprocess_in_server = false\n")
+        + f"[channel_accounts.{ACCOUNT}]\n"
         'channel = "line"\nmarket = "JP"\n'
         f'channel_secret = "{CHANNEL_SECRET}"\naccess_token = "load-test"\n'
         'api_base = "http://127.0.0.1:9"\n'
     )
+
+
+def upgrade(folder: Path) -> None:
     upgraded = regiocrm(folder, "db", "upgrade")
     if upgraded.returncode:
         raise SystemExit(f"regiocrm db upgrade failed:\n{upgraded.stderr}")
@@ -381,23 +519,41 @@ def regiocrm(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def serve_run(
-    url: str, workers: int, args: argparse.Namespace, folder: Path, script: Path, bodies: Path
-) -> Figures:
-    deployment(folder, url)
+def serve_command(workers: int) -> list[str]:
     command = [sys.executable, "-m", "regiocrm", "serve"]
-    if workers > 1:
-        command += ["--workers", str(workers)]
+    return [*command, "--workers", str(workers)] if workers > 1 else command
+
+
+def serve_run(url: str, workers: int, bench: Bench, folder: Path, name: str) -> Figures:
+    configure(folder, url)
+    upgrade(folder)
     env = deployment_environment(PYTHONUNBUFFERED="1")
-    with running(command, folder, env, folder / "serve.log") as server:
-        result = load(server, args, script, bodies)
-        drained, counts = until_empty(url, result.ended)
-    # Every ack promises a committed row; more rows than acks are the requests wrk dropped
-    # unanswered when its time was up.
-    acks = result.requests - result.non_2xx
-    if counts.get("failed") or sum(counts.values()) < acks:
-        print(f"warning: after {acks} acks the inbox holds {counts}")
-    return replace(result, drained_s=drained)
+    bench.progress.step(f"{name}: starting")
+    with running(serve_command(workers), folder, env, folder / "serve.log") as server:
+        return drained(url, load([server], bench, name), bench, name)
+
+
+def topology_run(url: str, bench: Bench, folder: Path, name: str, *, worker: bool) -> Figures:
+    """Two ``regiocrm serve`` machines on one zone, each a folder of its own with the same
+    settings; with ``worker``, ``[inbox] process_in_server = false`` and ``regiocrm worker``
+    from a third folder, else each server processing the inbox. Cores: the servers', then
+    the worker's."""
+    machines = [folder / "a", folder / "b"]
+    for machine in machines:
+        configure(machine, url, inbox_in_server=not worker)
+    upgrade(machines[0])
+    env = deployment_environment(PYTHONUNBUFFERED="1")
+    bench.progress.step(f"{name}: starting")
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(running(serve_command(1), machine, env, machine / "serve.log"))
+            for machine in machines
+        ]
+        watched = []
+        if worker:
+            configure(folder / "worker", url, inbox_in_server=False)
+            watched.append(stack.enter_context(inbox_worker(folder / "worker")).pid)
+        return drained(url, load(servers, bench, name, watched), bench, name)
 
 
 def serve_has_workers(folder: Path) -> bool:
@@ -424,6 +580,12 @@ def databases(kind: str, server: str, folder: Path) -> Iterator[Iterator[str]]:
         yield fresh()
 
 
+HEADER = (
+    f"{'server':<34} {'acks/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'non2xx':>6}"
+    f" {'errors':>6} {'empty in':>9} {'/ raw':>7}   cores per process"
+)
+
+
 def row(name: str, f: Figures, raw: Figures | None) -> str:
     drained = "-" if f.drained_s is None else f"{f.drained_s:.1f} s"
     ratio = "" if raw is None else f"{f.acks_per_s / raw.acks_per_s:6.1%}"
@@ -436,23 +598,95 @@ def row(name: str, f: Figures, raw: Figures | None) -> str:
     )
 
 
+def report(bench: Bench, name: str, f: Figures, raw: Figures | None) -> None:
+    """The run's row, and under it each server's share when the load was spread, and
+    whether wrk had to post a body twice."""
+    bench.progress.say(row(name, f, raw))
+    if f.per_server:
+        shares = " + ".join(f"{acks:,.0f}" for acks, _ in f.per_server)
+        p99s = " / ".join(f"{p99:.1f}" for _, p99 in f.per_server)
+        bench.progress.say(f"{'':<34} (each server: {shares} acks/s, p99 {p99s} ms)")
+    if f.requests > bench.args.bodies:
+        bench.progress.say(f"{'':<34} note: wrk posted more than --bodies, some twice")
+
+
+def one_machine(kind: str, server: str, bench: Bench, folder: Path, with_workers: bool) -> None:
+    """The raw reference with 1 and 2 workers, then ``regiocrm serve`` with 1 and (when
+    it has ``--workers``) 2 processes, each processing the inbox."""
+    bench.progress.say(f"\n{kind}\n{HEADER}")
+    with databases(kind, server, folder) as fresh:
+        name = "raw reference, 1 worker"
+        raw = raw_run(next(fresh), 1, bench, folder, f"{kind}: {name}")
+        report(bench, name, raw, None)
+        name = "raw reference, 2 workers"
+        raw2 = raw_run(next(fresh), 2, bench, folder, f"{kind}: {name}")
+        report(bench, name, raw2, raw)
+        for workers in [1, 2] if with_workers else [1]:
+            name = f"regiocrm serve, {workers} process{'es' if workers > 1 else ''}"
+            served = serve_run(
+                next(fresh), workers, bench, folder / f"{kind}-{workers}", f"{kind}: {name}"
+            )
+            report(bench, name, served, raw)
+            bench.progress.say(
+                f"{'':<34} (and / raw with 2 workers: {served.acks_per_s / raw2.acks_per_s:.1%})"
+            )
+
+
+def two_machines(server: str, bench: Bench, folder: Path) -> None:
+    """The raw reference on two servers, then two ``regiocrm serve`` machines with one
+    ``regiocrm worker``, then the two processing the inbox themselves."""
+    threads, connections = bench.split(2)
+    bench.progress.say(
+        "\nPostgreSQL, two machines: two servers on one zone, each loaded at once by its own"
+        f" wrk -t{threads} -c{connections}\nposting its own half of the bodies; acks/s added up,"
+        " p50 and p99 the worse server's (an upper bound of both\ntogether), cores the two"
+        f" servers' then the worker's; / raw is of the raw reference on two servers\n{HEADER}"
+    )
+    with databases("PostgreSQL", server, folder) as fresh:
+        name = "raw reference, 2 servers"
+        raw = raw_run(next(fresh), 1, bench, folder, f"two machines: {name}", servers=2)
+        report(bench, name, raw, None)
+        for worker in (True, False):
+            name = "2 serve + 1 regiocrm worker" if worker else "2 serve, each processing"
+            served = topology_run(
+                next(fresh),
+                bench,
+                folder / ("topology-worker" if worker else "topology"),
+                f"two machines: {name}",
+                worker=worker,
+            )
+            report(bench, name, served, raw)
+
+
+PARTS = ("sqlite", "postgres", "topology")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=" ".join(__doc__.split("\n\n")[0].split()),
         epilog="Needs wrk on the PATH (apt-get install wrk). Columns: acks/s (2xx answers"
         " per second), p50 and p99 latency in ms, non-2xx answers, socket errors and"
         " timeouts, seconds from the last ack until the inbox is empty, acks as a share of"
-        " the raw reference with one worker, and cores busy per server process (and wrk's,"
-        " and the whole machine's: the rest is the database, the kernel's loopback and"
-        " any other work) during the load.",
+        " the raw reference with one worker (of the raw reference on two servers for the"
+        " two machines), and cores busy per server process (and wrk's, and the whole"
+        " machine's: the rest is the database, the kernel's loopback and any other work)"
+        " during the load.",
     )
     parser.add_argument(
         "--postgres",
         nargs="?",
         const=DEFAULT_POSTGRES,
         metavar="URL",
-        help="also measure on PostgreSQL: scratch databases on the server at URL"
-        f" (default {DEFAULT_POSTGRES}), dropped after",
+        help="also measure on PostgreSQL, one machine then two: scratch databases on the"
+        f" server at URL (default {DEFAULT_POSTGRES}), dropped after",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="measure only this part (repeat for more): sqlite, postgres (one machine) or"
+        " topology (two machines on one PostgreSQL zone); the last two on --postgres's"
+        " server or its default",
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per server")
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
@@ -467,45 +701,38 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which(args.wrk):
         parser.error(f"{args.wrk} not found: apt-get install -y wrk")
+    if args.only:
+        parts = [part for part in PARTS if part in args.only]
+    else:
+        parts = ["sqlite", "postgres", "topology"] if args.postgres else ["sqlite"]
+    postgres = args.postgres or DEFAULT_POSTGRES
 
+    progress = Progress()
     with tempfile.TemporaryDirectory(prefix="webhooks-load-") as tmp:
         folder = Path(tmp)
-        script, bodies = folder / "post.lua", folder / "bodies.txt"
-        script.write_text(LUA)
-        write_bodies(bodies, args.bodies)
-        kinds = [("SQLite", "")] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
+        bench = Bench(args, folder / "post.lua", folder / "bodies.txt", progress)
+        bench.script.write_text(LUA)
+        progress.step("signing the bodies")
+        write_bodies(bench.bodies, args.bodies)
         with_workers = serve_has_workers(HERE)
-        load_average = Path("/proc/loadavg").read_text().split()[:3]
-        print(
+        progress.say(
             f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.bodies:,}"
-            f" distinct signed LINE webhooks; load average before: {' '.join(load_average)}"
+            f" distinct signed LINE webhooks; load average before: {load_average()}"
             f" on {os.cpu_count()} cores"
         )
         if not with_workers:
-            print("regiocrm serve --workers does not exist in this version: 1 process only")
-        for kind, server in kinds:
-            print(f"\n{kind}")
-            print(
-                f"{'server':<34} {'acks/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'non2xx':>6}"
-                f" {'errors':>6} {'empty in':>9} {'/ raw':>7}   cores per process"
-            )
-            with databases(kind, server, folder) as fresh:
-                raw = raw_run(next(fresh), 1, args, folder, script, bodies)
-                print(row("raw reference, 1 worker", raw, None), flush=True)
-                raw2 = raw_run(next(fresh), 2, args, folder, script, bodies)
-                print(row("raw reference, 2 workers", raw2, raw), flush=True)
-                for workers in [1, 2] if with_workers else [1]:
-                    served = serve_run(
-                        next(fresh), workers, args, folder / f"{kind}-{workers}", script, bodies
-                    )
-                    name = f"regiocrm serve, {workers} process{'es' if workers > 1 else ''}"
-                    print(row(name, served, raw), flush=True)
-                    print(
-                        f"{'':<34} (and / raw with 2 workers: "
-                        f"{served.acks_per_s / raw2.acks_per_s:.1%})"
-                    )
-                    if served.requests > args.bodies:
-                        print(f"{'':<34} note: wrk posted more than --bodies, some twice")
+            progress.say("regiocrm serve --workers does not exist in this version: 1 process only")
+        if "sqlite" in parts:
+            one_machine("SQLite", "", bench, folder, with_workers)
+        if "postgres" in parts:
+            one_machine("PostgreSQL", postgres, bench, folder, with_workers)
+        if "topology" in parts:
+            two_machines(postgres, bench, folder)
+    progress.say(f"\ndone in {progress.elapsed()}; load average after: {load_average()}")
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":
