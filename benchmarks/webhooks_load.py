@@ -51,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -157,31 +157,28 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
-class Running:
-    """A server process answering on ``port``; its workers are its children."""
+class Started:
+    """A process started in the background with its output in ``log``, which can take its
+    part once ``ready()``; a server answers on ``port``, its workers are its children."""
 
-    process: subprocess.Popen[bytes]
-    port: int
+    command: list[str]
+    popen: subprocess.Popen[bytes]
     log: Path
+    ready: Callable[[], bool]
+    port: int = 0
 
 
 @contextmanager
 def started(
     command: list[str], cwd: Path, env: dict[str, str], log: Path, ready: Callable[[], bool]
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``command`` run in ``cwd`` with its output in ``log``, yielded once ``ready()`` says
-    so (within a minute), terminated when the block ends."""
+) -> Iterator[Started]:
+    """``command`` run in ``cwd``, terminated when the block ends; see :func:`wait_ready`."""
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our interpreter, our commands
             command, cwd=cwd, env=env, stdout=output, stderr=output
         )
     try:
-        deadline = time.monotonic() + 60
-        while not ready():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{' '.join(command)} did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield process
+        yield Started(command, process, log, ready)
     finally:
         process.terminate()
         try:
@@ -191,9 +188,21 @@ def started(
             process.wait()
 
 
+def wait_ready(*processes: Started) -> None:
+    """Return once every process is ready: started together, they import and connect side
+    by side. One that exits or is not ready within a minute stops the benchmark."""
+    deadline = time.monotonic() + 60
+    for process in processes:
+        while not process.ready():
+            if process.popen.poll() is not None or time.monotonic() > deadline:
+                command = " ".join(process.command)
+                raise SystemExit(f"{command} did not start:\n{process.log.read_text()}")
+            time.sleep(0.1)
+
+
 @contextmanager
-def running(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[Running]:
-    """A server given a free loopback ``--port``, once its ``/healthz`` answers 200."""
+def running(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[Started]:
+    """A server given a free loopback ``--port``, ready when its ``/healthz`` answers 200."""
     port = free_port()
 
     def healthy() -> bool:
@@ -203,12 +212,12 @@ def running(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> It
             return False
 
     with started([*command, "--port", str(port)], cwd, env, log, healthy) as process:
-        yield Running(process, port, log)
+        yield replace(process, port=port)
 
 
 @contextmanager
-def inbox_worker(folder: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``regiocrm worker`` run in ``folder``, once it says it processes the inbox (in
+def inbox_worker(folder: Path) -> Iterator[Started]:
+    """``regiocrm worker`` run in ``folder``, ready once it says it processes the inbox (in
     English: the environment it gets names no language)."""
     log = folder / "worker.log"
     with started(
@@ -325,7 +334,7 @@ class Figures:
 
 
 def load(
-    servers: Sequence[Running], bench: Bench, name: str, watched: Sequence[int] = ()
+    servers: Sequence[Started], bench: Bench, name: str, watched: Sequence[Started] = ()
 ) -> Figures:
     """wrk's figures for the load, one wrk per server, all at once, each with its share of
     the connections and its own share of the bodies; with the cores each server process and
@@ -333,7 +342,7 @@ def load(
     children), in that order; no inbox time yet."""
     args = bench.args
     threads, connections = bench.split(len(servers))
-    pids = [server.process.pid for server in servers] + list(watched)
+    pids = [process.popen.pid for process in [*servers, *watched]]
     bench.progress.step(f"{name}: {args.duration} s of load")
     before = {pid: cpu_seconds(pid) for pid in pids}
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -383,27 +392,28 @@ def load(
     return replace(figures(results, cores), wrk=wrk_cpu / wall, machine=machine, ended=ended)
 
 
-def inbox(url: str) -> dict[str, int]:
-    """How many inbox messages are in each status."""
-    engine = make_engine(make_url(url))
-    try:
-        with engine.connect() as connection:
-            counted = connection.execute(
-                text("SELECT status, count(*) FROM inbox_messages GROUP BY status")
-            )
-            return {str(status): int(count) for status, count in counted}
-    finally:
-        engine.dispose()
+def inbox(engine: Engine) -> dict[str, int]:
+    """How many inbox messages are in each status (on a pooled connection: a new one each
+    time would make PostgreSQL start a backend 20 times a second on the machine measured)."""
+    with engine.connect() as connection:
+        counted = connection.execute(
+            text("SELECT status, count(*) FROM inbox_messages GROUP BY status")
+        )
+        return {str(status): int(count) for status, count in counted}
 
 
 def until_empty(url: str, since: float) -> tuple[float, dict[str, int]]:
     """Seconds from ``since`` until no inbox message is waiting (polled every 50 ms), and
     the inbox's counts then."""
     deadline = since + 300
-    while (counts := inbox(url)).get("received"):
-        if time.monotonic() > deadline:
-            raise SystemExit("the inbox was not empty five minutes after the load")
-        time.sleep(0.05)
+    engine = make_engine(make_url(url))
+    try:
+        while (counts := inbox(engine)).get("received"):
+            if time.monotonic() > deadline:
+                raise SystemExit("the inbox was not empty five minutes after the load")
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
     return time.monotonic() - since, counts
 
 
@@ -478,11 +488,12 @@ def raw_run(
     env = {**deployment_environment(), RAW_URL_ENV: url}
     bench.progress.step(f"{name}: starting")
     with ExitStack() as stack:
-        started_servers = [
+        processservers = [
             stack.enter_context(running(command, folder, env, folder / f"raw-{workers}-{n}.log"))
             for n in range(servers)
         ]
-        return load(started_servers, bench, name)
+        wait_ready(*processservers)
+        return load(processservers, bench, name)
 
 
 def configure(folder: Path, url: str, *, inbox_in_server: bool = True) -> None:
@@ -530,6 +541,7 @@ def serve_run(url: str, workers: int, bench: Bench, folder: Path, name: str) -> 
     env = deployment_environment(PYTHONUNBUFFERED="1")
     bench.progress.step(f"{name}: starting")
     with running(serve_command(workers), folder, env, folder / "serve.log") as server:
+        wait_ready(server)
         return drained(url, load([server], bench, name), bench, name)
 
 
@@ -552,7 +564,8 @@ def topology_run(url: str, bench: Bench, folder: Path, name: str, *, worker: boo
         watched = []
         if worker:
             configure(folder / "worker", url, inbox_in_server=False)
-            watched.append(stack.enter_context(inbox_worker(folder / "worker")).pid)
+            watched.append(stack.enter_context(inbox_worker(folder / "worker")))
+        wait_ready(*servers, *watched)
         return drained(url, load(servers, bench, name, watched), bench, name)
 
 
