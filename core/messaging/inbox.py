@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -349,11 +350,18 @@ _SEEN_DIGEST = select(SeenSignature.body_digest).where(
     SeenSignature.channel_account == bindparam("channel_account"),
     SeenSignature.signature == bindparam("signature"),
 )
-_OPEN_CASE = (
-    select(Case.id)
-    .where(Case.customer_id == bindparam("customer_id"), Case.status.in_(OPEN))
-    .order_by(Case.opened_at.desc())
-    .limit(1)
+_OPEN_CASES = (
+    select(Case.customer_id, Case.id)
+    .where(Case.customer_id.in_(bindparam("customers", expanding=True)), Case.status.in_(OPEN))
+    .order_by(Case.opened_at)
+)
+_AWAITING_REPLIES = (
+    select(CampaignMember.customer_id)
+    .where(
+        CampaignMember.customer_id.in_(bindparam("customers", expanding=True)),
+        CampaignMember.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
+    )
+    .distinct()
 )
 # A member's message within the reply window after a campaign's is their reply.
 _REPLIED = (
@@ -382,6 +390,7 @@ _CLAIM = (
     .execution_options(synchronize_session=False)
 )
 _WAITING = select(
+    InboxMessage.id,
     InboxMessage.status,
     InboxMessage.channel_account,
     InboxMessage.payload,
@@ -389,7 +398,7 @@ _WAITING = select(
     InboxMessage.reply_status,
     InboxMessage.reply_external_id,
     InboxMessage.replied_at,
-).where(InboxMessage.id == bindparam("inbox_id"))
+).where(InboxMessage.id.in_(bindparam("ids", expanding=True)))
 # What went out: the timeline shows a reply only once the provider had it.
 _WENT_OUT = (ReplyStatus.IN_ANSWER, ReplyStatus.SENT)
 
@@ -441,9 +450,11 @@ def process(
     """
     try:
         with stores.session() as session:
-            found = _waiting_message(session, registry, inbox)
+            found = _waiting_messages(session, registry, inbox.zone, [inbox]).get(inbox)
             if found is None:
                 return None
+            if isinstance(found, LookupError):
+                raise found
             account, message, reply = found
             if client is not None:
                 message = _enrich(registry, account, message, client)
@@ -461,17 +472,17 @@ def process(
             wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
             if not customer.merged and timeline_zone == wrote_in == inbox.zone:
                 # Everything in the inbox's zone: one transaction does it all at once.
-                _append(session, timeline_zone, result)
-                _claim(session, hooks, result)
+                _append(session, timeline_zone, [result])
+                _claim(session, hooks, [result])
                 return result
         # Across zones, in order: the customer is committed, then the entry, then the claim.
         if timeline_zone != inbox.zone:
             with stores.session() as session:
-                _append(session, timeline_zone, result)
+                _append(session, timeline_zone, [result])
         with stores.session() as session:
             if timeline_zone == inbox.zone:
-                _append(session, timeline_zone, result)
-            _claim(session, hooks, result)
+                _append(session, timeline_zone, [result])
+            _claim(session, hooks, [result])
         return result
     except _AlreadyProcessed:
         return None
@@ -480,100 +491,220 @@ def process(
         raise
 
 
-def _claim(session: ZonedSession, hooks: Hooks, result: Processed) -> None:
-    """Mark the inbox row processed, once: ``message_received`` fires when that commits.
+def process_batch(
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    inboxes: Sequence[InboxRef],
+    *,
+    client: httpx.Client | None = None,
+) -> list[Processed | None]:
+    """:func:`process` for each of ``inboxes``, in a transaction a zone where it can: the
+    rows read, the senders resolved, the timeline entries written and the rows marked
+    processed, each in one query (or a few) for the whole batch.
 
-    :raises _AlreadyProcessed: when another worker claimed it first.
+    A message whose customer lives in another zone, or was merged by it, and every message
+    of a batch whose transaction fails, goes through :func:`process` alone afterwards: it
+    then fails by itself, with its reason on its row, and the others are processed.
+
+    Returns, in order, what :func:`process` would; None also for a message that failed
+    (logged, and kept with its reason).
     """
-    claimed = session.zone_connection(result.inbox.zone).execute(
+    results: dict[InboxRef, Processed | None] = {}
+    for zone in dict.fromkeys(inbox.zone for inbox in inboxes):
+        group = [inbox for inbox in inboxes if inbox.zone == zone]
+        try:
+            done, alone = _process_together(stores, hooks, registry, zone, group, client)
+        except Exception:
+            log.info("batch of %d inbox messages in %s goes one by one", len(group), zone)
+            done, alone = {}, group
+        results.update(done)
+        for inbox in alone:
+            try:
+                results[inbox] = process(stores, hooks, registry, inbox, client=client)
+            except Exception:
+                log.exception("inbox message %s failed", inbox.id)
+                results[inbox] = None
+    return [results.get(inbox) for inbox in inboxes]
+
+
+def _process_together(
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    zone: str,
+    inboxes: Sequence[InboxRef],
+    client: httpx.Client | None,
+) -> tuple[dict[InboxRef, Processed | None], list[InboxRef]]:
+    """Process in one transaction those of ``inboxes`` (all in ``zone``) whose customer
+    lives in that zone too; what was done, and what is left to process alone."""
+    done: dict[InboxRef, Processed | None] = {}
+    alone: list[InboxRef] = []
+    with stores.session() as session:
+        found = _waiting_messages(session, registry, zone, inboxes)
+        ready: list[tuple[InboxRef, Waiting]] = []
+        for inbox in inboxes:
+            waiting_one = found.get(inbox)
+            if waiting_one is None:
+                done[inbox] = None
+            elif isinstance(waiting_one, LookupError):
+                alone.append(inbox)
+            else:
+                account, message, reply = waiting_one
+                if client is not None:
+                    message = _enrich(registry, account, message, client)
+                ready.append((inbox, (account, message, reply)))
+        customers = Customers(session, hooks).resolve_many(
+            [(message.identities, account.market) for _, (account, message, _) in ready]
+        )
+        together = []
+        for (inbox, (account, message, reply)), customer in zip(ready, customers, strict=True):
+            placed = {
+                stores.residency.zone_for(customer.market, data_class)
+                for data_class in (DataClass.CRM, DataClass.IDENTITY)
+            }
+            if customer.merged or placed != {zone}:
+                # Committed with the others, the customer is found again when it goes alone.
+                alone.append(inbox)
+                continue
+            together.append(
+                Processed(
+                    inbox,
+                    message,
+                    account,
+                    customer.customer_id,
+                    customer.market,
+                    timeline_id(inbox.id),
+                    reply,
+                )
+            )
+        if together:
+            _append(session, zone, together)
+            _claim(session, hooks, together)
+    done.update((result.inbox, result) for result in together)
+    return done, alone
+
+
+def _claim(session: ZonedSession, hooks: Hooks, results: Sequence[Processed]) -> None:
+    """Mark the inbox rows (all of one zone) processed, once: ``message_received`` fires
+    for each when that commits.
+
+    :raises _AlreadyProcessed: when another worker processed one of them first.
+    """
+    claimed = session.zone_connection(results[0].inbox.zone).execute(
         _CLAIM,
-        {
-            "inbox_id": result.inbox.id,
-            "customer_id": result.customer_id,
-            "interaction_id": result.interaction_id,
-            "now": utcnow(),
-        },
+        [
+            {
+                "inbox_id": result.inbox.id,
+                "customer_id": result.customer_id,
+                "interaction_id": result.interaction_id,
+                "now": utcnow(),
+            }
+            for result in results
+        ],
     )
-    if claimed.rowcount != 1:
+    if claimed.rowcount != len(results):
         raise _AlreadyProcessed
-    after_commit(
-        session,
-        lambda: hooks.message_received(
-            message=result.message,
-            account=result.account,
-            customer_id=result.customer_id,
-            interaction_id=result.interaction_id,
-        ),
-    )
+    for result in results:
+        after_commit(
+            session,
+            partial(
+                hooks.message_received,
+                message=result.message,
+                account=result.account,
+                customer_id=result.customer_id,
+                interaction_id=result.interaction_id,
+            ),
+        )
 
 
-def _waiting_message(
-    session: ZonedSession, registry: ChannelRegistry, inbox: InboxRef
-) -> tuple[ChannelAccount, InboundMessage, SentReply | None] | None:
-    """The account, message and reply sent of an inbox row still waiting; None when it is
-    not."""
-    row = session.zone_connection(inbox.zone).execute(_WAITING, {"inbox_id": inbox.id}).first()
-    if row is None or row.status is not InboxStatus.RECEIVED:
-        return None
-    account = registry.accounts.get(row.channel_account)
-    if account is None:
-        raise LookupError(f"channel account {row.channel_account!r} is not configured")
-    reply = None
-    if row.reply is not None and row.reply_status in _WENT_OUT:
-        reply = SentReply(row.reply, row.reply_external_id, row.replied_at)
-    return account, message_from_json(row.payload), reply
+# A stored message as processing takes it up: its account, the message, and the
+# auto-reply that went out to it; or why it cannot be processed.
+Waiting = tuple[ChannelAccount, InboundMessage, "SentReply | None"]
 
 
-def _append(session: ZonedSession, zone: str, result: Processed) -> None:
-    """Put an inbound message and the auto-reply that went out to it on the timeline,
-    unless an earlier attempt did, attached to the customer's newest open case there, and
-    count it as the reply to the campaign messages they had within the reply window (kept
-    beside their timeline)."""
-    message, account = result.message, result.account
+def _waiting_messages(
+    session: ZonedSession, registry: ChannelRegistry, zone: str, inboxes: Sequence[InboxRef]
+) -> dict[InboxRef, Waiting | LookupError]:
+    """Those of ``inboxes`` (all in ``zone``) still waiting, read in one query: each with
+    its account, message and reply sent, or the error of an account no longer
+    configured."""
+    rows = session.zone_connection(zone).execute(_WAITING, {"ids": [i.id for i in inboxes]})
+    found: dict[InboxRef, Waiting | LookupError] = {}
+    for row in rows:
+        if row.status is not InboxStatus.RECEIVED:
+            continue
+        inbox = InboxRef(zone, row.id)
+        account = registry.accounts.get(row.channel_account)
+        if account is None:
+            found[inbox] = LookupError(f"channel account {row.channel_account!r} is not configured")
+            continue
+        reply = None
+        if row.reply is not None and row.reply_status in _WENT_OUT:
+            reply = SentReply(row.reply, row.reply_external_id, row.replied_at)
+        found[inbox] = (account, message_from_json(row.payload), reply)
+    return found
+
+
+def _append(session: ZonedSession, zone: str, results: Sequence[Processed]) -> None:
+    """Put inbound messages and the auto-replies that went out to them on the timeline,
+    unless an earlier attempt did, each attached to its customer's newest open case there,
+    and count each as the reply to the campaign messages its sender had within the reply
+    window (kept beside their timeline). A few queries for all of ``results``, however
+    many they are."""
     connection = session.zone_connection(zone)
-    case_id = connection.execute(_OPEN_CASE, {"customer_id": result.customer_id}).scalar()
+    customers = list({result.customer_id for result in results})
+    # Oldest first: the newest open case of each customer is the one left in the dict.
+    open_cases = dict(connection.execute(_OPEN_CASES, {"customers": customers}).all())
+    awaiting = set(connection.execute(_AWAITING_REPLIES, {"customers": customers}).scalars())
     window = timedelta(days=session.stores.settings.campaigns.reply_window_days)
-    connection.execute(
-        _REPLIED,
+    replies = [
         {
             "member": result.customer_id,
-            "at": message.occurred_at,
-            "since": message.occurred_at - window,
-        },
-    )
-    timeline.append_once(
-        connection,
-        timeline.MessageEntry(
-            id=result.interaction_id,
-            market=result.market,
-            customer_id=result.customer_id,
-            channel=account.channel,
-            direction=Direction.INBOUND,
-            touchpoint=account.name,
-            text=message.text,
-            summary=_summary(message),
-            external_id=message.external_id,
-            occurred_at=message.occurred_at,
-            case_id=case_id,
-        ),
-    )
-    if result.reply is not None:
-        timeline.append_once(
-            connection,
+            "at": result.message.occurred_at,
+            "since": result.message.occurred_at - window,
+        }
+        for result in results
+        if result.customer_id in awaiting
+    ]
+    if replies:
+        connection.execute(_REPLIED, replies)
+    entries = []
+    for result in results:
+        message, account = result.message, result.account
+        case_id = open_cases.get(result.customer_id)
+        entries.append(
             timeline.MessageEntry(
-                id=reply_timeline_id(result.inbox.id),
+                id=result.interaction_id,
                 market=result.market,
                 customer_id=result.customer_id,
                 channel=account.channel,
-                direction=Direction.OUTBOUND,
+                direction=Direction.INBOUND,
                 touchpoint=account.name,
-                text=result.reply.text,
-                summary=AUTO_REPLY,
-                external_id=result.reply.external_id,
-                occurred_at=result.reply.at,
+                text=message.text,
+                summary=_summary(message),
+                external_id=message.external_id,
+                occurred_at=message.occurred_at,
                 case_id=case_id,
-            ),
+            )
         )
+        if result.reply is not None:
+            entries.append(
+                timeline.MessageEntry(
+                    id=reply_timeline_id(result.inbox.id),
+                    market=result.market,
+                    customer_id=result.customer_id,
+                    channel=account.channel,
+                    direction=Direction.OUTBOUND,
+                    touchpoint=account.name,
+                    text=result.reply.text,
+                    summary=AUTO_REPLY,
+                    external_id=result.reply.external_id,
+                    occurred_at=result.reply.at,
+                    case_id=case_id,
+                )
+            )
+    timeline.append_once(connection, *entries)
 
 
 class _AlreadyProcessed(Exception):
@@ -781,14 +912,15 @@ def still_waiting(stores: ZoneStores, inboxes: Sequence[InboxRef]) -> set[InboxR
 
 class InboxWorker:
     """A background thread that claims waiting messages in batches, as leases, and takes
-    them through a pipeline in arrival order.
+    each batch through a pipeline, in arrival order.
 
     Any process's worker may process any waiting message: it claims what this process's
     webhooks :meth:`submit` at once, and polls for what other processes stored and for
     leases whose claimer died. A second thread renews the leases of the batch in hand.
 
-    :param pipeline: what is done with each message: the HTTP app passes the one
-        ``regiocrm inbox retry`` runs too, :class:`regiocrm.messaging.pipeline.InboxPipeline`.
+    :param pipeline: what is done with each batch of messages: the HTTP app passes
+        :meth:`regiocrm.messaging.pipeline.InboxPipeline.batch`, which does for each what
+        ``regiocrm inbox retry`` does.
     :param enabled: false in a serving process that leaves the inbox to ``regiocrm
         worker``: then :meth:`start` and :meth:`submit` do nothing.
     """
@@ -796,7 +928,7 @@ class InboxWorker:
     def __init__(
         self,
         stores: ZoneStores,
-        pipeline: Callable[[InboxRef], object],
+        pipeline: Callable[[Sequence[InboxRef]], object],
         *,
         batch: int = BATCH,
         lease: timedelta = LEASE,
@@ -857,7 +989,7 @@ class InboxWorker:
             self._settled.wait_for(lambda: not self._pending)
 
     def stop(self) -> None:
-        """Finish the message in hand, stop, and release the leases of the rest."""
+        """Finish the batch in hand, stop, and release the leases of the rest."""
         if not self._threads:
             return
         self._stopping.set()
@@ -885,22 +1017,20 @@ class InboxWorker:
                 log.exception("claiming inbox messages failed; trying again")
                 batch = []
             self._held = frozenset(inbox.zone for inbox in batch)
-            for inbox in batch:
-                if self._stopping.is_set():
-                    return
-                self._process(inbox)
-            if not batch:
+            if batch:
+                self._process(batch)
+            else:
                 self._held = frozenset()
                 self._settle()
                 self._wake.wait(self.poll_seconds if self._polling else None)
 
-    def _process(self, inbox: InboxRef) -> None:
+    def _process(self, batch: list[InboxRef]) -> None:
         try:
-            self.pipeline(inbox)
+            self.pipeline(batch)
         except Exception:
-            log.exception("inbox message %s failed", inbox.id)
+            log.exception("a batch of %d inbox messages failed", len(batch))
         with self._settled:
-            self._pending.discard(inbox)
+            self._pending.difference_update(batch)
             self._settled.notify_all()
 
     def _settle(self) -> None:

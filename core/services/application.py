@@ -80,7 +80,7 @@ class Application:
             maps=MapChain(hooks, settings, client),
             dealers=DealerLocator(),
             pipeline=pipeline,
-            inbox=InboxWorker(stores, pipeline, enabled=settings.inbox.process_in_server),
+            inbox=InboxWorker(stores, pipeline.batch, enabled=settings.inbox.process_in_server),
             group_commit=GroupCommit(stores),
             owns_client=http_client is None,
         )
@@ -94,7 +94,7 @@ class Application:
         """An inbox worker for ``regiocrm worker``, which processes the inbox whatever
         ``[inbox] process_in_server`` says of the serving processes; the caller starts and
         stops it."""
-        return InboxWorker(self.stores, self.pipeline)
+        return InboxWorker(self.stores, self.pipeline.batch)
 
     def close(self) -> None:
         """Stop the inbox worker (if started) and the committer of webhook deliveries (once

@@ -443,7 +443,8 @@ def test_a_crash_before_processing_loses_nothing(
         [InboundMessage("m2", (IdentityRef("echo", "c"),), datetime.now(UTC), text="x")],
     )
     assert len(waiting(stores)) == 1
-    worker = InboxWorker(stores, InboxPipeline(stores, regiocrm_hooks, registry, httpx.Client()))
+    pipeline = InboxPipeline(stores, regiocrm_hooks, registry, httpx.Client())
+    worker = InboxWorker(stores, pipeline.batch)
     worker.start()
     worker.drain()
     worker.stop()
@@ -650,7 +651,9 @@ def test_a_reply_sent_before_processing_failed_is_recorded_on_retry_and_not_sent
         raise ConnectionError("identity zone unreachable")
 
     with monkeypatch.context() as patched:
-        patched.setattr("regiocrm.crm.customers.Customers.resolve", unavailable)
+        # Where every way of resolving a sender looks the identities up: the worker's batch
+        # fails, and so does the message alone.
+        patched.setattr("regiocrm.crm.customers.Customers._owners", unavailable)
         with TestClient(create_app(settings, regiocrm_hooks)) as client:
             post(client, "push_jp", {"id": "p3", "from": "u3", "text": "hi"})
             client.app.state.services.inbox.drain()
