@@ -62,28 +62,29 @@ class Server:
 
     base: str
     output: Path
+    process: subprocess.Popen[bytes]
 
     def log(self) -> str:
         return self.output.read_text()
 
 
 @contextmanager
-def serving(folder: Path) -> Iterator[Server]:
-    """``regiocrm serve`` on a free port in ``folder`` (migrated), until the block ends,
-    once it answers. Its output (uvicorn's access log included) goes to
-    ``folder/serve.log`` as it is written: a pipe nobody reads would stop the server once
-    the access log filled it."""
+def serving(folder: Path, *options: str) -> Iterator[Server]:
+    """``regiocrm serve`` on a free port in ``folder`` (migrated), with ``options`` such as
+    ``"--workers", "2"``, until the block ends, once it answers. Its output (uvicorn's
+    access log included) goes to ``folder/serve.log`` as it is written: a pipe nobody reads
+    would stop the server once the access log filled it."""
     port = free_port()
     output = folder / "serve.log"
     with output.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "regiocrm", "serve", "--port", str(port)],
+            [sys.executable, "-m", "regiocrm", "serve", "--port", str(port), *options],
             cwd=folder,
             env=deployment_environment(PYTHONUNBUFFERED="1"),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", output)
+    server = Server(f"http://127.0.0.1:{port}", output, process)
     try:
         deadline = time.monotonic() + 30
         while True:
