@@ -49,6 +49,7 @@ from typing import Any, TypeVar, cast
 import httpx
 from sqlalchemy import Connection, String, Update, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute
 
 from regiocrm.crm import timeline
@@ -436,48 +437,66 @@ def process(
     failure leaves nothing half-done: the row is marked failed with the reason, in its own
     transaction, and ``regiocrm inbox retry`` takes it up again.
 
+    Two messages of a sender new to the deployment, processed at once by two workers,
+    both create the customer: the one that commits second fails on the unique identity and
+    is processed again at once, finding the customer the other made.
+
     :param client: for the channel's ``enrich`` (more identities from the provider's API);
         without one, the message is resolved with the identities it came with.
     """
     try:
-        with stores.session() as session:
-            found = _waiting_message(session, registry, inbox)
-            if found is None:
-                return None
-            account, message, reply = found
-            if client is not None:
-                message = _enrich(registry, account, message, client)
-            customer = Customers(session, hooks).resolve(message.identities, account.market)
-            result = Processed(
-                inbox,
-                message,
-                account,
-                customer.customer_id,
-                customer.market,
-                timeline_id(inbox.id),
-                reply,
-            )
-            timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
-            wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
-            if not customer.merged and timeline_zone == wrote_in == inbox.zone:
-                # Everything in the inbox's zone: one transaction does it all at once.
-                _append(session, timeline_zone, result)
-                _claim(session, hooks, result)
-                return result
-        # Across zones, in order: the customer is committed, then the entry, then the claim.
-        if timeline_zone != inbox.zone:
-            with stores.session() as session:
-                _append(session, timeline_zone, result)
-        with stores.session() as session:
-            if timeline_zone == inbox.zone:
-                _append(session, timeline_zone, result)
-            _claim(session, hooks, result)
-        return result
+        try:
+            return _process_once(stores, hooks, registry, inbox, client)
+        except IntegrityError:
+            log.info("inbox message %s raced another worker's: processing it again", inbox.id)
+            return _process_once(stores, hooks, registry, inbox, client)
     except _AlreadyProcessed:
         return None
     except Exception as exc:
         _mark_failed(stores, inbox, exc)
         raise
+
+
+def _process_once(
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    inbox: InboxRef,
+    client: httpx.Client | None,
+) -> Processed | None:
+    with stores.session() as session:
+        found = _waiting_message(session, registry, inbox)
+        if found is None:
+            return None
+        account, message, reply = found
+        if client is not None:
+            message = _enrich(registry, account, message, client)
+        customer = Customers(session, hooks).resolve(message.identities, account.market)
+        result = Processed(
+            inbox,
+            message,
+            account,
+            customer.customer_id,
+            customer.market,
+            timeline_id(inbox.id),
+            reply,
+        )
+        timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
+        wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
+        if not customer.merged and timeline_zone == wrote_in == inbox.zone:
+            # Everything in the inbox's zone: one transaction does it all at once.
+            _append(session, timeline_zone, result)
+            _claim(session, hooks, result)
+            return result
+    # Across zones, in order: the customer is committed, then the entry, then the claim.
+    if timeline_zone != inbox.zone:
+        with stores.session() as session:
+            _append(session, timeline_zone, result)
+    with stores.session() as session:
+        if timeline_zone == inbox.zone:
+            _append(session, timeline_zone, result)
+        _claim(session, hooks, result)
+    return result
 
 
 def _claim(session: ZonedSession, hooks: Hooks, result: Processed) -> None:

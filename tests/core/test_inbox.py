@@ -56,6 +56,7 @@ from regiocrm.messaging.inbox import (
 from regiocrm.messaging.pipeline import InboxPipeline
 from regiocrm.models import (
     CaseStatus,
+    Customer,
     Direction,
     Identity,
     InboxMessage,
@@ -487,6 +488,45 @@ def test_a_crash_between_the_timeline_and_the_inbox_zone_adds_nothing_on_retry(
     assert sorted(written) == sorted(entry_id for entry_id, _ in entries)
     assert count(stores, Interaction) == 2
     assert [r[3] for r in echo.received] == [done.interaction_id]
+
+
+def test_a_new_senders_two_messages_processed_at_once_make_one_customer(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers each take one of a new sender's first two messages, and both find no
+    customer: the second to commit one fails on the unique identity, and is processed again
+    onto the customer the first made, rather than failed for a human to retry."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    sender = (IdentityRef("echo", "new"),)
+    now = datetime.now(UTC)
+    first, second = keep(
+        stores,
+        regiocrm_hooks,
+        account,
+        [InboundMessage("m20", sender, now, text="one"), InboundMessage("m21", sender, now)],
+    )
+    looked_up = Customers._owners
+    racing: list[Any] = []
+
+    def the_other_worker_commits_meanwhile(
+        self: Customers, identities: Sequence[IdentityRef]
+    ) -> Any:
+        owners = looked_up(self, identities)
+        if not racing:
+            racing.append(None)
+            racing[0] = process(stores, regiocrm_hooks, registry, first.inbox)
+        return owners
+
+    monkeypatch.setattr(Customers, "_owners", the_other_worker_commits_meanwhile)
+    done = process(stores, regiocrm_hooks, registry, second.inbox)
+    [other] = racing
+    assert done is not None
+    assert other is not None
+    assert done.customer_id == other.customer_id
+    assert count(stores, Customer) == 1
+    assert count(stores, InboxMessage, InboxMessage.status == InboxStatus.PROCESSED) == 2
+    assert [r[3] for r in echo.received] == [other.interaction_id, done.interaction_id]
 
 
 def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
