@@ -49,7 +49,7 @@ from typing import Any, TypeVar, cast
 import httpx
 from sqlalchemy import Connection, String, Update, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import QueryableAttribute
 
 from regiocrm.crm import timeline
@@ -435,7 +435,10 @@ def process(
 
     Returns None when the row is not (or no longer) waiting: another worker did it. A
     failure leaves nothing half-done: the row is marked failed with the reason, in its own
-    transaction, and ``regiocrm inbox retry`` takes it up again.
+    transaction, and ``regiocrm inbox retry`` takes it up again. When the database is what
+    failed (unreachable, restarted, busy: an ``OperationalError``), the row stays waiting
+    instead, and a worker claims it again once its lease lapses: the message is processed
+    when the database is back, with nobody retrying it by hand.
 
     Two messages of a sender new to the deployment, processed at once by two workers,
     both create the customer: the one that commits second fails on the unique identity and
@@ -452,6 +455,10 @@ def process(
             return _process_once(stores, hooks, registry, inbox, client)
     except _AlreadyProcessed:
         return None
+    except OperationalError:
+        # The database failed, not the message: marking it failed would keep it from the
+        # workers for good, where its lapsing lease gives it back to them.
+        raise
     except Exception as exc:
         _mark_failed(stores, inbox, exc)
         raise
@@ -916,6 +923,8 @@ class InboxWorker:
     def _process(self, inbox: InboxRef) -> None:
         try:
             self.pipeline(inbox)
+        except OperationalError as exc:
+            log.error("inbox message %s waits, the database failed: %s", inbox.id, exc.orig)
         except Exception:
             log.exception("inbox message %s failed", inbox.id)
         with self._settled:

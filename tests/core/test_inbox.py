@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import CompileError
+from sqlalchemy.exc import CompileError, OperationalError
 
 from regiocrm import hookimpl
 from regiocrm.crm.cases import Cases, NewCase
@@ -555,6 +555,37 @@ def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
     assert count(stores, Interaction) == 0
     assert requeue_failed(stores) == 1
     assert waiting(stores) == [stored.inbox]
+
+
+def test_a_message_whose_database_failed_stays_waiting_for_the_workers(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database, not the message, failed (a lost connection, SQLite's full disk): the
+    row is not marked failed, which would leave it to a human; it stays waiting, and the
+    next claim once its lease lapses processes it."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    [stored] = keep(
+        stores,
+        regiocrm_hooks,
+        account,
+        [InboundMessage("m4", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")],
+    )
+    lost = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise lost
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Customers, "resolve", unreachable)
+        with pytest.raises(OperationalError):
+            process(stores, regiocrm_hooks, registry, stored.inbox)
+    with stores.session() as session:
+        row = session.get_one(InboxMessage, stored.inbox.id)
+        assert (row.status, row.error) == (InboxStatus.RECEIVED, None)
+    assert waiting(stores) == [stored.inbox]
+    assert process(stores, regiocrm_hooks, registry, stored.inbox) is not None
+    assert [text for _, text, _, _ in timeline(stores)] == ["hi", "got hi"]
 
 
 def test_hook_auto_reply(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
