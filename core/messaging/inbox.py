@@ -843,6 +843,7 @@ class InboxWorker:
         self._settled = threading.Condition()
         self._held: frozenset[str] = frozenset()
         self._polling = False
+        self._claims_failing = False
         self._threads: list[threading.Thread] = []
 
     def start(self, *, resume: bool = True) -> None:
@@ -907,9 +908,14 @@ class InboxWorker:
                 continue
             try:
                 batch = claim(self.stores, self.owner, limit=self.batch, lease=self.lease)
+            except OperationalError as exc:
+                self._claims_fail(exc)
+                batch = []
             except Exception:
                 log.exception("claiming inbox messages failed; trying again")
                 batch = []
+            else:
+                self._claims_succeed()
             self._held = frozenset(inbox.zone for inbox in batch)
             for inbox in batch:
                 if self._stopping.is_set():
@@ -919,6 +925,23 @@ class InboxWorker:
                 self._held = frozenset()
                 self._settle()
                 self._wake.wait(self.poll_seconds if self._polling else None)
+
+    def _claims_fail(self, exc: OperationalError) -> None:
+        """Say once why the worker cannot claim, not at every poll while the database is
+        unreachable."""
+        if not self._claims_failing:
+            log.error(
+                "inbox worker %s cannot claim until the database answers (trying every %s s): %s",
+                self.owner,
+                self.poll_seconds,
+                exc.orig,
+            )
+        self._claims_failing = True
+
+    def _claims_succeed(self) -> None:
+        if self._claims_failing:
+            log.warning("inbox worker %s claims again: the database answers", self.owner)
+        self._claims_failing = False
 
     def _process(self, inbox: InboxRef) -> None:
         try:

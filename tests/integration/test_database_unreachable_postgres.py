@@ -15,13 +15,16 @@ from line_deployment import ACCOUNT, line_deployment
 from served import serving
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
+from tcp_proxy import proxying
 
+from regiocrm.messaging.inbox import POLL_SECONDS
 from regiocrm.plugins.channels.line.testing import LineDriver
 
 pytestmark = pytest.mark.postgres
 
 LINE = LineDriver()
 DEADLINE_SECONDS = 30
+CANNOT_CLAIM = "cannot claim until the database answers"
 
 
 def rows(zone: Engine, message_id: str) -> list[str]:
@@ -44,6 +47,53 @@ def post(base: str, message_id: str) -> httpx.Response:
     body = LINE.text_body(sender=LINE.sender(1), text=message_id, message_id=message_id, at=now)
     with httpx.Client(timeout=30) as client:
         return LINE.sign(url, body, at=now).send(client, url)
+
+
+def test_webhooks_answer_503_while_the_database_is_unreachable_and_resume_after(
+    postgres_url: URL, postgres_zone: Engine, tmp_path: Path
+) -> None:
+    target = (postgres_url.host or "127.0.0.1", postgres_url.port or 5432)
+    with proxying(target) as proxy:
+        line_deployment(tmp_path, postgres_url.set(host="127.0.0.1", port=proxy.port))
+        with serving(tmp_path) as server:
+            before = post(server.base, "m-before")
+            assert before.status_code == 200, before.text
+            wait_processed(postgres_zone, "m-before")
+
+            proxy.cut()
+            refused = post(server.base, "m-during")
+            kept_meanwhile = rows(postgres_zone, "m-during")
+            health = httpx.get(f"{server.base}/healthz")
+            deadline = time.monotonic() + DEADLINE_SECONDS
+            while CANNOT_CLAIM not in server.log():
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.1)
+            # The outage lasts a few of the worker's polls, each of which fails.
+            time.sleep(4 * POLL_SECONDS)
+            said = server.log()
+
+            proxy.listen()
+            again = post(server.base, "m-during")
+            recovered = httpx.get(f"{server.base}/healthz")
+            wait_processed(postgres_zone, "m-during")
+            said_after = server.log()
+
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["retry-after"].isdigit()
+    assert refused.json()["detail"] == "the database is unavailable or busy: try again later"
+    assert "127.0.0.1" not in refused.text, "the driver's message stays in the log"
+    assert kept_meanwhile == [], "nothing stored that was not acknowledged"
+    assert rows(postgres_zone, "m-during") == ["processed"], "stored once, on redelivery"
+    assert f"POST /webhooks/line/{ACCOUNT} answered 503" in said
+    assert "Connection refused" in said
+    assert said.count(CANNOT_CLAIM) == 1, "said once, not at every poll"
+    assert "Traceback" not in said, said
+    assert "claims again: the database answers" in said_after
+    assert health.status_code == 503
+    assert health.json()["zones"]["jp"]["reachable"] is False
+    assert again.status_code == 200, again.text
+    assert recovered.status_code == 200, recovered.json()
 
 
 def test_a_message_whose_processing_lost_the_database_is_processed_once_it_is_back(
