@@ -25,8 +25,12 @@ class TcpProxy:
         self._accepting: threading.Thread | None = None
         self._stopping = threading.Event()
 
-    def listen(self) -> None:
-        """Accept connections (again, on the same port after a cut)."""
+    def listen(self, *, answering: bool = True) -> None:
+        """Accept connections (again, on the same port after a cut).
+
+        :param answering: false for a database that accepts connections and never answers
+            (overloaded, or a pooler in front of it stuck): nothing is forwarded.
+        """
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -35,7 +39,9 @@ class TcpProxy:
         self.port = listener.getsockname()[1]
         self._listener = listener
         self._stopping.clear()
-        self._accepting = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._accepting = threading.Thread(
+            target=self._accept, args=(listener, answering), daemon=True
+        )
         self._accepting.start()
 
     def cut(self) -> None:
@@ -53,11 +59,15 @@ class TcpProxy:
                 connection.close()
             self._open.clear()
 
-    def _accept(self, listener: socket.socket) -> None:
+    def _accept(self, listener: socket.socket, answering: bool) -> None:
         while not self._stopping.is_set():
             try:
                 client, _ = listener.accept()
             except TimeoutError:
+                continue
+            if not answering:
+                with self._lock:
+                    self._open.add(client)
                 continue
             try:
                 upstream = socket.create_connection(self.target)

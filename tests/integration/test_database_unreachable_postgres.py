@@ -118,3 +118,28 @@ def test_a_message_whose_processing_lost_the_database_is_processed_once_it_is_ba
             text("SELECT count(*) FROM interactions WHERE external_id = 'm-lost'")
         ).scalar_one()
     assert entries == 1
+
+
+def test_a_database_that_never_answers_is_503_not_a_hung_request(
+    postgres_url: URL, postgres_zone: Engine, tmp_path: Path
+) -> None:
+    """The database accepts connections and never answers (overloaded, or a pooler in front
+    of it stuck): a webhook is answered 503 once connecting times out, rather than held
+    until the provider gives up, with every thread that serves it waiting too."""
+    target = (postgres_url.host or "127.0.0.1", postgres_url.port or 5432)
+    with proxying(target) as proxy:
+        line_deployment(tmp_path, postgres_url.set(host="127.0.0.1", port=proxy.port))
+        with serving(tmp_path) as server:
+            proxy.cut()
+            proxy.listen(answering=False)
+            silent = post(server.base, "m-silent")
+            kept_meanwhile = rows(postgres_zone, "m-silent")
+            said = server.log()
+            proxy.cut()
+            proxy.listen()
+            again = post(server.base, "m-silent")
+            wait_processed(postgres_zone, "m-silent")
+    assert silent.status_code == 503, silent.text
+    assert kept_meanwhile == []
+    assert "timeout expired" in said
+    assert again.status_code == 200, again.text
