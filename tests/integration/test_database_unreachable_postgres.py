@@ -5,48 +5,24 @@ server stores and processes again by itself, with no restart."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from at_commit import LOST, at_commit, nothing_at_commit
-from line_deployment import ACCOUNT, line_deployment
+from line_deployment import ACCOUNT, line_deployment, post, statuses, wait_processed
 from served import serving
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from tcp_proxy import proxying
 
 from regiocrm.messaging.inbox import POLL_SECONDS
-from regiocrm.plugins.channels.line.testing import LineDriver
 
 pytestmark = pytest.mark.postgres
 
-LINE = LineDriver()
+# Generous, for a machine busy with other tests.
 DEADLINE_SECONDS = 30
 CANNOT_CLAIM = "cannot claim until the database answers"
-
-
-def rows(zone: Engine, message_id: str) -> list[str]:
-    """The status of each inbox row of the message."""
-    with zone.connect() as connection:
-        query = text("SELECT status FROM inbox_messages WHERE external_id = :id")
-        return list(connection.execute(query, {"id": message_id}).scalars())
-
-
-def wait_processed(zone: Engine, message_id: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while rows(zone, message_id) != ["processed"]:
-        assert time.monotonic() < deadline, f"{message_id}: {rows(zone, message_id)}"
-        time.sleep(0.1)
-
-
-def post(base: str, message_id: str) -> httpx.Response:
-    url = f"{base}/webhooks/line/{ACCOUNT}"
-    now = datetime.now(UTC)
-    body = LINE.text_body(sender=LINE.sender(1), text=message_id, message_id=message_id, at=now)
-    with httpx.Client(timeout=30) as client:
-        return LINE.sign(url, body, at=now).send(client, url)
 
 
 def test_webhooks_answer_503_while_the_database_is_unreachable_and_resume_after(
@@ -62,7 +38,7 @@ def test_webhooks_answer_503_while_the_database_is_unreachable_and_resume_after(
 
             proxy.cut()
             refused = post(server.base, "m-during")
-            kept_meanwhile = rows(postgres_zone, "m-during")
+            kept_meanwhile = statuses(postgres_zone, "m-during")
             health = httpx.get(f"{server.base}/healthz")
             deadline = time.monotonic() + DEADLINE_SECONDS
             while CANNOT_CLAIM not in server.log():
@@ -84,7 +60,7 @@ def test_webhooks_answer_503_while_the_database_is_unreachable_and_resume_after(
     assert refused.json()["detail"] == "the database is unavailable or busy: try again later"
     assert "127.0.0.1" not in refused.text, "the driver's message stays in the log"
     assert kept_meanwhile == [], "nothing stored that was not acknowledged"
-    assert rows(postgres_zone, "m-during") == ["processed"], "stored once, on redelivery"
+    assert statuses(postgres_zone, "m-during") == ["processed"], "stored once, on redelivery"
     assert f"POST /webhooks/line/{ACCOUNT} answered 503" in said
     assert "Connection refused" in said
     assert said.count(CANNOT_CLAIM) == 1, "said once, not at every poll"
@@ -133,7 +109,7 @@ def test_a_database_that_never_answers_is_503_not_a_hung_request(
             proxy.cut()
             proxy.listen(answering=False)
             silent = post(server.base, "m-silent")
-            kept_meanwhile = rows(postgres_zone, "m-silent")
+            kept_meanwhile = statuses(postgres_zone, "m-silent")
             said = server.log()
             proxy.cut()
             proxy.listen()

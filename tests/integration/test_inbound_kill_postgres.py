@@ -17,16 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from line_deployment import line_deployment
+from line_deployment import ACCOUNT, LINE, line_deployment
 from served import Server, running
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
-from regiocrm.plugins.channels.line.testing import LineDriver
-
 pytestmark = pytest.mark.postgres
 
-LINE = LineDriver()
 MESSAGES = 2400
 SENDERS = 50
 CLIENTS = 8
@@ -75,7 +72,7 @@ class Load:
         return alive[number % len(alive)]
 
     def _post(self, client: httpx.Client, server: Server, message_id: str, body: bytes) -> bool:
-        url = f"{server.base}/webhooks/line/line_jp"
+        url = f"{server.base}/webhooks/line/{ACCOUNT}"
         try:
             answer = LINE.sign(url, body, at=datetime.now(UTC)).send(client, url)
         except httpx.TransportError:
