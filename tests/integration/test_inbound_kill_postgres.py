@@ -151,6 +151,7 @@ def test_killing_a_server_and_the_worker_under_load_loses_and_doubles_nothing(
             assert time.monotonic() < deadline, f"the victims held no leases: {leased(zone)}"
             assert messages.qsize(), "the load ended before the victims held leases"
             time.sleep(0.01)
+        assert all(connected(zone, {name}) for name in ("victim", "worker")), "known by name"
         with load.lock:
             load.dead |= killed
         for pid in killed:
