@@ -7,8 +7,9 @@ same rows on the same database in the same run.
 The pipeline is the real one: LINE webhooks signed as LINE signs them, verified and parsed by
 the LINE channel, stored in the inbox (one transaction a webhook), then, as the worker does,
 claimed in batches of the worker's size and resolved to customers and put on the timeline
-by the inbox's ``process_batch`` (one transaction a batch). It runs twice: in process (the channel and inbox code called directly) and over HTTP
-(uvicorn on a loopback port, one client posting, until the worker has drained the inbox).
+by the inbox's ``process_batch`` (one transaction a batch). It runs twice: in process (the
+channel and inbox code called directly) and over HTTP (uvicorn on a loopback port, one
+client posting, until the worker has drained the inbox).
 
 The reference writes the same rows with raw SQL, one transaction per message: the inbox
 row, a customer and its identity for a sender's first message, and the timeline entry.

@@ -50,6 +50,7 @@ from typing import Any, TypeVar, cast
 import httpx
 from sqlalchemy import Connection, String, Update, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import QueryableAttribute
 
 from regiocrm.crm import timeline
@@ -461,52 +462,77 @@ def process(
 
     Returns None when the row is not (or no longer) waiting: another worker did it. A
     failure leaves nothing half-done: the row is marked failed with the reason, in its own
-    transaction, and ``regiocrm inbox retry`` takes it up again.
+    transaction, and ``regiocrm inbox retry`` takes it up again. When the database is what
+    failed (unreachable, restarted, busy: an ``OperationalError``), the row stays waiting
+    instead, and a worker claims it again once its lease lapses: the message is processed
+    when the database is back, with nobody retrying it by hand.
+
+    Two messages of a sender new to the deployment, processed at once by two workers,
+    both create the customer: the one that commits second fails on the unique identity and
+    is processed again at once, finding the customer the other made.
 
     :param client: for the channel's ``enrich`` (more identities from the provider's API);
         without one, the message is resolved with the identities it came with.
     """
     try:
-        with stores.session() as session:
-            found = _waiting_messages(session, registry, inbox.zone, [inbox]).get(inbox)
-            if found is None:
-                return None
-            if isinstance(found, LookupError):
-                raise found
-            account, message, reply = found
-            if client is not None:
-                message = _enrich(registry, account, message, client)
-            customer = Customers(session, hooks).resolve(message.identities, account.market)
-            result = Processed(
-                inbox,
-                message,
-                account,
-                customer.customer_id,
-                customer.market,
-                timeline_id(inbox.id),
-                reply,
-            )
-            timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
-            wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
-            if not customer.merged and timeline_zone == wrote_in == inbox.zone:
-                # Everything in the inbox's zone: one transaction does it all at once.
-                _append(session, timeline_zone, [result])
-                _claim(session, hooks, [result])
-                return result
-        # Across zones, in order: the customer is committed, then the entry, then the claim.
-        if timeline_zone != inbox.zone:
-            with stores.session() as session:
-                _append(session, timeline_zone, [result])
-        with stores.session() as session:
-            if timeline_zone == inbox.zone:
-                _append(session, timeline_zone, [result])
-            _claim(session, hooks, [result])
-        return result
+        try:
+            return _process_once(stores, hooks, registry, inbox, client)
+        except IntegrityError:
+            log.info("inbox message %s raced another worker's: processing it again", inbox.id)
+            return _process_once(stores, hooks, registry, inbox, client)
     except _AlreadyProcessed:
         return None
+    except OperationalError:
+        # The database failed, not the message: marking it failed would keep it from the
+        # workers for good, where its lapsing lease gives it back to them.
+        raise
     except Exception as exc:
         _mark_failed(stores, inbox, exc)
         raise
+
+
+def _process_once(
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    inbox: InboxRef,
+    client: httpx.Client | None,
+) -> Processed | None:
+    with stores.session() as session:
+        found = _waiting_messages(session, registry, inbox.zone, [inbox]).get(inbox)
+        if found is None:
+            return None
+        if isinstance(found, LookupError):
+            raise found
+        account, message, reply = found
+        if client is not None:
+            message = _enrich(registry, account, message, client)
+        customer = Customers(session, hooks).resolve(message.identities, account.market)
+        result = Processed(
+            inbox,
+            message,
+            account,
+            customer.customer_id,
+            customer.market,
+            timeline_id(inbox.id),
+            reply,
+        )
+        timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
+        wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
+        if not customer.merged and timeline_zone == wrote_in == inbox.zone:
+            # Everything in the inbox's zone: one transaction does it all at once.
+            _append(session, timeline_zone, [result])
+            _claim(session, hooks, [result])
+            return result
+    # Across zones, in order: the customer is committed, then the entry, then the claim.
+    if timeline_zone != inbox.zone:
+        with stores.session() as session:
+            _append(session, timeline_zone, [result])
+    with stores.session() as session:
+        if timeline_zone == inbox.zone:
+            _append(session, timeline_zone, [result])
+        _claim(session, hooks, [result])
+    return result
 
 
 def process_batch(
@@ -526,13 +552,20 @@ def process_batch(
     then fails by itself, with its reason on its row, and the others are processed.
 
     Returns, in order, what :func:`process` would; None also for a message that failed
-    (logged, and kept with its reason).
+    (logged, and kept with its reason) and for one left waiting because the database
+    failed (logged; claimed again once its lease lapses).
     """
     results: dict[InboxRef, Processed | None] = {}
     for zone in dict.fromkeys(inbox.zone for inbox in inboxes):
         group = [inbox for inbox in inboxes if inbox.zone == zone]
         try:
             done, alone = _process_together(stores, hooks, registry, zone, group, client)
+        except OperationalError as exc:
+            # The database failed, not the messages: they wait for their leases to lapse.
+            log.error(
+                "%d inbox messages in %s wait, the database failed: %s", len(group), zone, exc.orig
+            )
+            continue
         except Exception:
             log.info("batch of %d inbox messages in %s goes one by one", len(group), zone)
             done, alone = {}, group
@@ -540,9 +573,10 @@ def process_batch(
         for inbox in alone:
             try:
                 results[inbox] = process(stores, hooks, registry, inbox, client=client)
+            except OperationalError as exc:
+                log.error("inbox message %s waits, the database failed: %s", inbox.id, exc.orig)
             except Exception:
                 log.exception("inbox message %s failed", inbox.id)
-                results[inbox] = None
     return [results.get(inbox) for inbox in inboxes]
 
 
@@ -968,6 +1002,7 @@ class InboxWorker:
         self._settled = threading.Condition()
         self._held: frozenset[str] = frozenset()
         self._polling = False
+        self._claims_failing = False
         self._threads: list[threading.Thread] = []
 
     def start(self, *, resume: bool = True) -> None:
@@ -1032,9 +1067,14 @@ class InboxWorker:
                 continue
             try:
                 batch = claim(self.stores, self.owner, limit=self.batch, lease=self.lease)
+            except OperationalError as exc:
+                self._claims_fail(exc)
+                batch = []
             except Exception:
                 log.exception("claiming inbox messages failed; trying again")
                 batch = []
+            else:
+                self._claims_succeed()
             self._held = frozenset(inbox.zone for inbox in batch)
             if batch:
                 self._process(batch)
@@ -1043,9 +1083,28 @@ class InboxWorker:
                 self._settle()
                 self._wake.wait(self.poll_seconds if self._polling else None)
 
+    def _claims_fail(self, exc: OperationalError) -> None:
+        """Say once why the worker cannot claim, not at every poll while the database is
+        unreachable."""
+        if not self._claims_failing:
+            log.error(
+                "inbox worker %s cannot claim until the database answers (trying every %s s): %s",
+                self.owner,
+                self.poll_seconds,
+                exc.orig,
+            )
+        self._claims_failing = True
+
+    def _claims_succeed(self) -> None:
+        if self._claims_failing:
+            log.warning("inbox worker %s claims again: the database answers", self.owner)
+        self._claims_failing = False
+
     def _process(self, batch: list[InboxRef]) -> None:
         try:
             self.pipeline(batch)
+        except OperationalError as exc:
+            log.error("%d inbox messages wait, the database failed: %s", len(batch), exc.orig)
         except Exception:
             log.exception("a batch of %d inbox messages failed", len(batch))
         with self._settled:

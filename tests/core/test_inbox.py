@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import event, func, select, update
-from sqlalchemy.exc import CompileError
+from sqlalchemy.exc import CompileError, OperationalError
 
 from regiocrm import hookimpl
 from regiocrm.crm.cases import Cases, NewCase
@@ -59,6 +59,7 @@ from regiocrm.messaging.pipeline import InboxPipeline
 from regiocrm.models import (
     CaseStatus,
     Conversation,
+    Customer,
     Direction,
     Identity,
     InboxMessage,
@@ -493,6 +494,45 @@ def test_a_crash_between_the_timeline_and_the_inbox_zone_adds_nothing_on_retry(
     assert [r[3] for r in echo.received] == [done.interaction_id]
 
 
+def test_a_new_senders_two_messages_processed_at_once_make_one_customer(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers each take one of a new sender's first two messages, and both find no
+    customer: the second to commit one fails on the unique identity, and is processed again
+    onto the customer the first made, rather than failed for a human to retry."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    sender = (IdentityRef("echo", "new"),)
+    now = datetime.now(UTC)
+    first, second = keep(
+        stores,
+        regiocrm_hooks,
+        account,
+        [InboundMessage("m20", sender, now, text="one"), InboundMessage("m21", sender, now)],
+    )
+    looked_up = Customers._owners
+    racing: list[Any] = []
+
+    def the_other_worker_commits_meanwhile(
+        self: Customers, identities: Sequence[IdentityRef]
+    ) -> Any:
+        owners = looked_up(self, identities)
+        if not racing:
+            racing.append(None)
+            racing[0] = process(stores, regiocrm_hooks, registry, first.inbox)
+        return owners
+
+    monkeypatch.setattr(Customers, "_owners", the_other_worker_commits_meanwhile)
+    done = process(stores, regiocrm_hooks, registry, second.inbox)
+    [other] = racing
+    assert done is not None
+    assert other is not None
+    assert done.customer_id == other.customer_id
+    assert count(stores, Customer) == 1
+    assert count(stores, InboxMessage, InboxMessage.status == InboxStatus.PROCESSED) == 2
+    assert [r[3] for r in echo.received] == [other.interaction_id, done.interaction_id]
+
+
 def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
     deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -519,6 +559,37 @@ def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
     assert count(stores, Interaction) == 0
     assert requeue_failed(stores) == 1
     assert waiting(stores) == [stored.inbox]
+
+
+def test_a_message_whose_database_failed_stays_waiting_for_the_workers(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database, not the message, failed (a lost connection, SQLite's full disk): the
+    row is not marked failed, which would leave it to a human; it stays waiting, and the
+    next claim once its lease lapses processes it."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    [stored] = keep(
+        stores,
+        regiocrm_hooks,
+        account,
+        [InboundMessage("m4", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")],
+    )
+    lost = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise lost
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Customers, "resolve", unreachable)
+        with pytest.raises(OperationalError):
+            process(stores, regiocrm_hooks, registry, stored.inbox)
+    with stores.session() as session:
+        row = session.get_one(InboxMessage, stored.inbox.id)
+        assert (row.status, row.error) == (InboxStatus.RECEIVED, None)
+    assert waiting(stores) == [stored.inbox]
+    assert process(stores, regiocrm_hooks, registry, stored.inbox) is not None
+    assert [text for _, text, _, _ in timeline(stores)] == ["hi", "got hi"]
 
 
 def test_hook_auto_reply(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
