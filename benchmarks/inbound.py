@@ -5,10 +5,11 @@ same rows on the same database in the same run.
     python benchmarks/inbound.py --postgres   # a scratch database on the test PostgreSQL server
 
 The pipeline is the real one: LINE webhooks signed as LINE signs them, verified and parsed by
-the LINE channel, stored in the inbox (one transaction), then resolved to a customer and put
-on the timeline by the inbox's ``process`` (a second transaction), exactly as the worker
-does. It runs twice: in process (the channel and inbox code called directly) and over HTTP
-(uvicorn on a loopback port, one client posting, until the worker has drained the inbox).
+the LINE channel, stored in the inbox (one transaction a webhook), then, as the worker does,
+claimed in batches of the worker's size and resolved to customers and put on the timeline
+by the inbox's ``process_batch`` (one transaction a batch). It runs twice: in process (the
+channel and inbox code called directly) and over HTTP (uvicorn on a loopback port, one
+client posting, until the worker has drained the inbox).
 
 The reference writes the same rows with raw SQL, one transaction per message: the inbox
 row, a customer and its identity for a sender's first message, and the timeline entry.
@@ -34,7 +35,7 @@ from sqlalchemy import Engine, text
 
 from regiocrm.http.app import create_app
 from regiocrm.interfaces.channels import WebhookRequest
-from regiocrm.messaging.inbox import process, store
+from regiocrm.messaging.inbox import BATCH, claim, process_batch, store
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.ids import new_id
 from regiocrm.platform.migrations import Migrator
@@ -90,8 +91,13 @@ def in_process(url: str, messages: list[tuple[str, bytes]]) -> float:
     channel, account = registry.channels["line"], registry.accounts[ACCOUNT]
     webhook = f"http://127.0.0.1/webhooks/line/{ACCOUNT}"
 
+    def work_off() -> None:
+        batch = claim(stores, "benchmark", limit=BATCH)
+        done = process_batch(stores, hooks, registry, batch)
+        assert None not in done, "a message was not processed"
+
     def run() -> None:
-        for _sender, body in messages:
+        for number, (_sender, body) in enumerate(messages, start=1):
             signed = DRIVER.sign(webhook, body, at=START)
             request = WebhookRequest(
                 "POST", webhook, {}, signed.headers, signed.body, datetime.now(UTC)
@@ -99,10 +105,10 @@ def in_process(url: str, messages: list[tuple[str, bytes]]) -> float:
             channel.verify(account, request)
             parsed = channel.parse(account, request)
             with stores.session() as session:
-                stored = store(session, account, parsed, hooks=hooks, channel=channel)
-            for item in stored:
-                assert item.inbox is not None
-                process(stores, hooks, registry, item.inbox)
+                store(session, account, parsed, hooks=hooks, channel=channel)
+            if number % BATCH == 0:
+                work_off()
+        work_off()
 
     try:
         return timed("pipeline, in process", len(messages), "msgs", run)

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,46 +58,120 @@ def admin_token(folder: Path) -> str:
 
 @dataclass(frozen=True)
 class Server:
-    """A running ``regiocrm serve``: where it answers, and the file its output goes to."""
+    """A running ``regiocrm serve``: where it answers, the file its output goes to, and
+    its process (for the tests that kill it)."""
 
     base: str
     output: Path
+    process: subprocess.Popen[bytes]
 
     def log(self) -> str:
         return self.output.read_text()
 
 
-@contextmanager
-def serving(folder: Path) -> Iterator[Server]:
-    """``regiocrm serve`` on a free port in ``folder`` (migrated), until the block ends,
-    once it answers. Its output (uvicorn's access log included) goes to
-    ``folder/serve.log`` as it is written: a pipe nobody reads would stop the server once
-    the access log filled it."""
-    port = free_port()
-    output = folder / "serve.log"
+@dataclass(frozen=True)
+class Worker:
+    """A running ``regiocrm worker``: the file its output goes to, and its process."""
+
+    output: Path
+    process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        return self.output.read_text()
+
+
+@dataclass(frozen=True)
+class Running:
+    """The processes of one deployment that :func:`running` started, in the order named."""
+
+    servers: list[Server]
+    workers: list[Worker]
+
+
+def _start(folder: Path, name: str, *arguments: str) -> tuple[Path, subprocess.Popen[bytes]]:
+    """``regiocrm ARGUMENTS`` in ``folder``: its output goes to ``folder/NAME.log`` as it is
+    written (a pipe nobody reads would stop it once it filled), and PostgreSQL knows its
+    connections as application ``NAME``."""
+    output = folder / f"{name}.log"
     with output.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "regiocrm", "serve", "--port", str(port)],
+            [sys.executable, "-m", "regiocrm", *arguments],
             cwd=folder,
-            env=deployment_environment(PYTHONUNBUFFERED="1"),
+            env=deployment_environment(PYTHONUNBUFFERED="1", PGAPPNAME=name),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", output)
+    return output, process
+
+
+def _answers(server: Server) -> bool:
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{server.base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
+        httpx.get(f"{server.base}/healthz", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+@contextmanager
+def running(
+    folder: Path,
+    *,
+    servers: Sequence[str] = (),
+    workers: Sequence[str] = (),
+    serve_options: Sequence[str] = (),
+) -> Iterator[Running]:
+    """``regiocrm serve`` on a free port for each name in ``servers`` and ``regiocrm
+    worker`` for each in ``workers``, in ``folder`` (migrated), started together (each
+    takes seconds to start), until the block ends; once every server answers and every
+    worker says it processes the inbox. Each is stopped with SIGTERM, as a deployment
+    stops it, and known by its name (see :func:`_start`). ``serve_options`` go to each
+    ``regiocrm serve``, such as ``"--workers", "2"``."""
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        started = Running([], [])
+        for name in servers:
+            port = free_port()
+            output, process = _start(folder, name, "serve", "--port", str(port), *serve_options)
+            processes.append(process)
+            started.servers.append(Server(f"http://127.0.0.1:{port}", output, process))
+        for name in workers:
+            output, process = _start(folder, name, "worker")
+            processes.append(process)
+            started.workers.append(Worker(output, process))
+        deadline = time.monotonic() + 60
+        for server in started.servers:
+            while not _answers(server):
+                if server.process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"regiocrm serve did not start: {server.log()}")
                 time.sleep(0.1)
-        yield server
+        for worker in started.workers:
+            while "processing the inbox as" not in worker.log():
+                if worker.process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"regiocrm worker did not start: {worker.log()}")
+                time.sleep(0.1)
+        yield started
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+@contextmanager
+def serving(folder: Path, *options: str, name: str = "serve") -> Iterator[Server]:
+    """``regiocrm serve`` on a free port in ``folder`` (migrated), with ``options`` such as
+    ``"--workers", "2"``, until the block ends, once it answers; its output, uvicorn's
+    access log included, in ``folder/NAME.log``."""
+    with running(folder, servers=[name], serve_options=options) as started:
+        yield started.servers[0]
+
+
+@contextmanager
+def working(folder: Path, *, name: str = "worker") -> Iterator[Worker]:
+    """``regiocrm worker`` in ``folder`` (migrated), until the block ends, once it says it
+    processes the inbox; its output in ``folder/NAME.log``."""
+    with running(folder, workers=[name]) as started:
+        yield started.workers[0]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -11,7 +10,7 @@ import uvicorn
 from regiocrm.cli.context import cli_context
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.access_log import log_config
-from regiocrm.http.app import create_app
+from regiocrm.http.app import WORKER_APP, create_app
 from regiocrm.platform.i18n import _
 from regiocrm.services.zones import ZoneService
 
@@ -23,6 +22,16 @@ def serve(
     ] = None,
     port: Annotated[
         int | None, typer.Option(help="Port to listen on; default [http] port.")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port, each loading the installed plugins and"
+            " the settings as this command does; default [http] workers (1). uvicorn"
+            " replaces one that dies.",
+        ),
     ] = None,
 ) -> None:
     """Serve the web console at /, the JSON API under /api, webhooks and /healthz with
@@ -39,16 +48,18 @@ def serve(
             ).format(zones=", ".join(behind)),
             err=True,
         )
-    # httpx logs each request's URL at INFO, and some map providers take their key in the
-    # query string: keep those lines out of a deployment's logs whatever its log level.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = create_app(settings, context.hooks)
-    uvicorn.run(
-        app,
-        host=host or settings.http.host,
-        port=port or settings.http.port,
-        log_config=log_config(settings, context.hooks.channels().values()),
-    )
+    host = host or settings.http.host
+    port = port or settings.http.port
+    logging = log_config(settings, context.hooks.channels().values())
+    processes = workers or settings.http.workers
+    if processes == 1:
+        app = create_app(settings, context.hooks)
+        uvicorn.run(app, host=host, port=port, log_config=logging)
+    else:
+        # Each worker process builds its own app: an app cannot be handed to another process.
+        uvicorn.run(
+            WORKER_APP, factory=True, workers=processes, host=host, port=port, log_config=logging
+        )
 
 
 @hookimpl

@@ -293,6 +293,43 @@ class Customers:
 
         :raises regiocrm.interfaces.identities.InvalidIdentity: when the first identity is invalid.
         """
+        canonical = self._sender(identities, market)
+        return self._resolved(canonical, market, self._owners(canonical))
+
+    def resolve_many(
+        self, senders: Sequence[tuple[Sequence[IdentityRef], str]]
+    ) -> list[Resolution]:
+        """:meth:`resolve` for each of ``senders`` (identities and market) in turn, as a
+        batch of inbound messages needs it: the identities of all are looked up at once,
+        and only a sender who is new, or whose identities belong to several customers,
+        costs more queries.
+
+        :raises regiocrm.interfaces.identities.InvalidIdentity: when a sender's first
+            identity is invalid.
+        """
+        wanted = [self._sender(identities, market) for identities, market in senders]
+        known = self._owners(list(dict.fromkeys(i for canonical in wanted for i in canonical)))
+        resolutions = []
+        for canonical, (_identities, market) in zip(wanted, senders, strict=True):
+            owners = {identity: known[identity] for identity in canonical if identity in known}
+            if len(owners) == len(canonical) and len(set(owners.values())) == 1:
+                owner = owners[canonical[0]]
+                resolutions.append(Resolution(owner.id, owner.market))
+                continue
+            resolution = self._resolved(canonical, market, owners)
+            resolutions.append(resolution)
+            # What this one created or merged is how the next messages find their senders.
+            survivor = Owner(resolution.customer_id, resolution.market)
+            known = {
+                identity: survivor if owner.id in resolution.merged else owner
+                for identity, owner in known.items()
+            }
+            known.update(dict.fromkeys(canonical, survivor))
+        return resolutions
+
+    def _sender(self, identities: Sequence[IdentityRef], market: str) -> list[IdentityRef]:
+        """A sender's identities, normalised, without repeats; a vouched one that does not
+        normalise is left out."""
         primary, *vouched = identities
         canonical = self.normalize([primary], market)
         for identity in vouched:
@@ -300,8 +337,13 @@ class Customers:
                 canonical += self.normalize([identity], market)
             except InvalidIdentity as exc:
                 log.warning("identity left out: %s", exc)
-        canonical = list(dict.fromkeys(canonical))
-        owners = self._owners(canonical)
+        return list(dict.fromkeys(canonical))
+
+    def _resolved(
+        self, canonical: list[IdentityRef], market: str, owners: dict[IdentityRef, Owner]
+    ) -> Resolution:
+        """The customer of a sender's identities whose ``owners`` are known: created, found,
+        or merged into one."""
         if not owners:
             customer = Customer(market=market)
             self.session.add(customer)

@@ -126,7 +126,6 @@ _BUMP_CONVERSATION = {
 
 
 def _conversation_moved_on(
-    connection: Connection,
     *,
     market: str,
     customer_id: uuid.UUID,
@@ -136,38 +135,37 @@ def _conversation_moved_on(
     text: str | None,
     summary: str | None,
     occurred_at: datetime,
-) -> None:
-    """Bring the message's conversation up to date, on the zone its entry was written in
-    (the same data class places both)."""
+) -> dict[str, Any]:
+    """The values of the upsert that brings a message's conversation up to date, on the
+    zone its entry is written in (the same data class places both)."""
     shown = text or summary
     now = utcnow()
-    connection.execute(
-        _BUMP_CONVERSATION[connection.dialect.name],
-        {
-            "id": new_id(),
-            "market": market,
-            "customer_id": customer_id,
-            "channel": channel,
-            "touchpoint": touchpoint,
-            "last_message_at": occurred_at,
-            "last_direction": direction,
-            "last_summary": None if shown is None else shown[:SUMMARY_LENGTH],
-            "unread": 1 if direction is Direction.INBOUND else 0,
-            "created": now,
-            "updated": now,
-        },
-    )
+    return {
+        "id": new_id(),
+        "market": market,
+        "customer_id": customer_id,
+        "channel": channel,
+        "touchpoint": touchpoint,
+        "last_message_at": occurred_at,
+        "last_direction": direction,
+        "last_summary": None if shown is None else shown[:SUMMARY_LENGTH],
+        "unread": 1 if direction is Direction.INBOUND else 0,
+        "created": now,
+        "updated": now,
+    }
 
 
-def append_once(connection: Connection, entry: MessageEntry) -> None:
-    """Write ``entry`` on the connection's zone unless an entry with its id is there: an
-    earlier attempt at the same message wrote it. Only an entry written moves its
-    conversation on. Core statements, without ORM objects: every inbound message takes
-    this path."""
-    written = connection.execute(_INSERT_ONCE[connection.dialect.name], vars(entry)).first()
-    if written is not None:
+def append_once(connection: Connection, *entries: MessageEntry) -> None:
+    """Write each of ``entries`` on the connection's zone unless an entry with its id is
+    there: an earlier attempt at the same message wrote it. Only an entry written moves its
+    conversation on. Core statements, one for the entries and one for their conversations
+    however many there are, without ORM objects: every inbound message takes this path."""
+    if not entries:
+        return
+    dialect = connection.dialect.name
+    written = set(connection.execute(_INSERT_ONCE[dialect], [vars(e) for e in entries]).scalars())
+    moved = [
         _conversation_moved_on(
-            connection,
             market=entry.market,
             customer_id=entry.customer_id,
             channel=entry.channel,
@@ -177,6 +175,11 @@ def append_once(connection: Connection, entry: MessageEntry) -> None:
             summary=entry.summary,
             occurred_at=entry.occurred_at,
         )
+        for entry in entries
+        if entry.id in written
+    ]
+    if moved:
+        connection.execute(_BUMP_CONVERSATION[dialect], moved)
 
 
 @dataclass(frozen=True)
@@ -277,9 +280,11 @@ class Timeline:
             external_id=external_id,
             organization_id=organization_id,
         )
-        _conversation_moved_on(
-            # The zone the entry was just written in.
-            self.session.connection(bind_arguments={"shard_id": inspect(entry).identity_token}),
+        # The zone the entry was just written in.
+        connection = self.session.connection(
+            bind_arguments={"shard_id": inspect(entry).identity_token}
+        )
+        moved = _conversation_moved_on(
             market=market,
             customer_id=customer_id,
             channel=channel,
@@ -289,6 +294,7 @@ class Timeline:
             summary=summary,
             occurred_at=entry.occurred_at,
         )
+        connection.execute(_BUMP_CONVERSATION[connection.dialect.name], moved)
         return entry
 
     def failed(

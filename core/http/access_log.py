@@ -90,4 +90,7 @@ def log_config(settings: RegiocrmSettings, channels: Iterable[Channel]) -> dict[
         "parameters": private_parameters(channels),
     }
     config["loggers"]["uvicorn.access"]["filters"] = ["redact_secrets"]
+    # httpx logs each request's URL at INFO, and some map providers take their key in the
+    # query string: keep those lines out of a deployment's logs whatever its log level.
+    config["loggers"]["httpx"] = {"level": "WARNING"}
     return config

@@ -1,4 +1,4 @@
-"""The application factory behind ``regiocrm serve`` and the tests."""
+"""The application factories behind ``regiocrm serve`` and the tests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from regiocrm.http.headers import SecurityHeaders
 from regiocrm.http.inputs import refuse_unstorable
 from regiocrm.http.limits import BodySizeLimit
 from regiocrm.platform.hooks import Hooks
-from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.platform.plugins import get_plugin_manager
+from regiocrm.platform.settings import RegiocrmSettings, load_settings
 from regiocrm.services.application import Application
 
 
@@ -63,3 +64,15 @@ def create_app(
     # Added last, so it is outside the body limit: its refusals get the headers too.
     app.add_middleware(SecurityHeaders)
     return app
+
+
+WORKER_APP = f"{__name__}:worker_app"
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``regiocrm serve --workers N`` process (:data:`WORKER_APP`, uvicorn's
+    ``--factory``): every installed plugin, and the settings from the environment, the
+    ``.env`` and the ``regiocrm.toml`` the command was run with, which worker processes
+    inherit."""
+    hooks = Hooks(get_plugin_manager())
+    return create_app(load_settings(hooks), hooks)

@@ -42,13 +42,15 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import httpx
 from sqlalchemy import Connection, String, Update, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import QueryableAttribute
 
 from regiocrm.crm import timeline
@@ -130,9 +132,15 @@ def _replaced(value: Any) -> Any:
 
 
 def message_to_json(message: InboundMessage) -> str:
-    data = asdict(message)
+    # Field by field rather than asdict(), whose deep copies cost more than the webhook's
+    # insert: every inbound message is written this way.
+    data = {field: getattr(message, field) for field in _MESSAGE_FIELDS}
+    data["identities"] = [{"kind": i.kind, "value": i.value} for i in message.identities]
     data["occurred_at"] = message.occurred_at.isoformat()
     return json.dumps(data, ensure_ascii=False)
+
+
+_MESSAGE_FIELDS = [field.name for field in dataclasses.fields(InboundMessage)]
 
 
 def message_from_json(payload: str) -> InboundMessage:
@@ -260,10 +268,14 @@ def _kept_replies(
     """The replies kept with those of ``messages`` the inbox has already, by message id."""
     if not messages:
         return {}
-    rows = connection.execute(
-        _KEPT_REPLIES,
-        {"account": account.name, "external_ids": [m.external_id for m in messages]},
-    )
+    if len(messages) == 1:
+        # Most deliveries hold one message: a plain statement, cached whole, where the
+        # expanding IN is rendered again for each call.
+        found: dict[str, Any] = {"account": account.name, "external_id": messages[0].external_id}
+        rows = connection.execute(_KEPT_REPLY, found)
+    else:
+        found = {"account": account.name, "external_ids": [m.external_id for m in messages]}
+        rows = connection.execute(_KEPT_REPLIES, found)
     return {external_id: reply for external_id, reply in rows}
 
 
@@ -338,6 +350,10 @@ _KEPT_REPLIES = select(InboxMessage.external_id, InboxMessage.reply).where(
     InboxMessage.channel_account == bindparam("account"),
     InboxMessage.external_id.in_(bindparam("external_ids", expanding=True)),
 )
+_KEPT_REPLY = select(InboxMessage.external_id, InboxMessage.reply).where(
+    InboxMessage.channel_account == bindparam("account"),
+    InboxMessage.external_id == bindparam("external_id"),
+)
 _INSERT_SIGNATURE = {
     name: dialect.insert(SeenSignature)
     .on_conflict_do_nothing(index_elements=["channel_account", "signature"])
@@ -349,11 +365,18 @@ _SEEN_DIGEST = select(SeenSignature.body_digest).where(
     SeenSignature.channel_account == bindparam("channel_account"),
     SeenSignature.signature == bindparam("signature"),
 )
-_OPEN_CASE = (
-    select(Case.id)
-    .where(Case.customer_id == bindparam("customer_id"), Case.status.in_(OPEN))
-    .order_by(Case.opened_at.desc())
-    .limit(1)
+_OPEN_CASES = (
+    select(Case.customer_id, Case.id)
+    .where(Case.customer_id.in_(bindparam("customers", expanding=True)), Case.status.in_(OPEN))
+    .order_by(Case.opened_at)
+)
+_AWAITING_REPLIES = (
+    select(CampaignMember.customer_id)
+    .where(
+        CampaignMember.customer_id.in_(bindparam("customers", expanding=True)),
+        CampaignMember.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
+    )
+    .distinct()
 )
 # A member's message within the reply window after a campaign's is their reply.
 _REPLIED = (
@@ -377,11 +400,16 @@ _CLAIM = (
         status=InboxStatus.PROCESSED,
         customer_id=bindparam("customer_id"),
         interaction_id=bindparam("interaction_id"),
+        # The market the row was stored with, its account's: naming it lets the zone's
+        # write guard check the row's placement from the values, where it would otherwise
+        # query the zone for each row marked.
+        market=bindparam("market"),
         updated=bindparam("now"),
     )
     .execution_options(synchronize_session=False)
 )
 _WAITING = select(
+    InboxMessage.id,
     InboxMessage.status,
     InboxMessage.channel_account,
     InboxMessage.payload,
@@ -389,7 +417,7 @@ _WAITING = select(
     InboxMessage.reply_status,
     InboxMessage.reply_external_id,
     InboxMessage.replied_at,
-).where(InboxMessage.id == bindparam("inbox_id"))
+).where(InboxMessage.id.in_(bindparam("ids", expanding=True)))
 # What went out: the timeline shows a reply only once the provider had it.
 _WENT_OUT = (ReplyStatus.IN_ANSWER, ReplyStatus.SENT)
 
@@ -434,146 +462,302 @@ def process(
 
     Returns None when the row is not (or no longer) waiting: another worker did it. A
     failure leaves nothing half-done: the row is marked failed with the reason, in its own
-    transaction, and ``regiocrm inbox retry`` takes it up again.
+    transaction, and ``regiocrm inbox retry`` takes it up again. When the database is what
+    failed (unreachable, restarted, busy: an ``OperationalError``), the row stays waiting
+    instead, and a worker claims it again once its lease lapses: the message is processed
+    when the database is back, with nobody retrying it by hand.
+
+    Two messages of a sender new to the deployment, processed at once by two workers,
+    both create the customer: the one that commits second fails on the unique identity and
+    is processed again at once, finding the customer the other made.
 
     :param client: for the channel's ``enrich`` (more identities from the provider's API);
         without one, the message is resolved with the identities it came with.
     """
     try:
-        with stores.session() as session:
-            found = _waiting_message(session, registry, inbox)
-            if found is None:
-                return None
-            account, message, reply = found
-            if client is not None:
-                message = _enrich(registry, account, message, client)
-            customer = Customers(session, hooks).resolve(message.identities, account.market)
-            result = Processed(
-                inbox,
-                message,
-                account,
-                customer.customer_id,
-                customer.market,
-                timeline_id(inbox.id),
-                reply,
-            )
-            timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
-            wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
-            if not customer.merged and timeline_zone == wrote_in == inbox.zone:
-                # Everything in the inbox's zone: one transaction does it all at once.
-                _append(session, timeline_zone, result)
-                _claim(session, hooks, result)
-                return result
-        # Across zones, in order: the customer is committed, then the entry, then the claim.
-        if timeline_zone != inbox.zone:
-            with stores.session() as session:
-                _append(session, timeline_zone, result)
-        with stores.session() as session:
-            if timeline_zone == inbox.zone:
-                _append(session, timeline_zone, result)
-            _claim(session, hooks, result)
-        return result
+        try:
+            return _process_once(stores, hooks, registry, inbox, client)
+        except IntegrityError:
+            log.info("inbox message %s raced another worker's: processing it again", inbox.id)
+            return _process_once(stores, hooks, registry, inbox, client)
     except _AlreadyProcessed:
         return None
+    except OperationalError:
+        # The database failed, not the message: marking it failed would keep it from the
+        # workers for good, where its lapsing lease gives it back to them.
+        raise
     except Exception as exc:
         _mark_failed(stores, inbox, exc)
         raise
 
 
-def _claim(session: ZonedSession, hooks: Hooks, result: Processed) -> None:
-    """Mark the inbox row processed, once: ``message_received`` fires when that commits.
+def _process_once(
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    inbox: InboxRef,
+    client: httpx.Client | None,
+) -> Processed | None:
+    with stores.session() as session:
+        found = _waiting_messages(session, registry, inbox.zone, [inbox]).get(inbox)
+        if found is None:
+            return None
+        if isinstance(found, LookupError):
+            raise found
+        account, message, reply = found
+        if client is not None:
+            message = _enrich(registry, account, message, client)
+        customer = Customers(session, hooks).resolve(message.identities, account.market)
+        result = Processed(
+            inbox,
+            message,
+            account,
+            customer.customer_id,
+            customer.market,
+            timeline_id(inbox.id),
+            reply,
+        )
+        timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
+        wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
+        if not customer.merged and timeline_zone == wrote_in == inbox.zone:
+            # Everything in the inbox's zone: one transaction does it all at once.
+            _append(session, timeline_zone, [result])
+            _claim(session, hooks, [result])
+            return result
+    # Across zones, in order: the customer is committed, then the entry, then the claim.
+    if timeline_zone != inbox.zone:
+        with stores.session() as session:
+            _append(session, timeline_zone, [result])
+    with stores.session() as session:
+        if timeline_zone == inbox.zone:
+            _append(session, timeline_zone, [result])
+        _claim(session, hooks, [result])
+    return result
 
-    :raises _AlreadyProcessed: when another worker claimed it first.
+
+def process_batch(
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    inboxes: Sequence[InboxRef],
+    *,
+    client: httpx.Client | None = None,
+) -> list[Processed | None]:
+    """:func:`process` for each of ``inboxes``, in a transaction a zone where it can: the
+    rows read, the senders resolved, the timeline entries written and the rows marked
+    processed, each in one query (or a few) for the whole batch.
+
+    A message whose customer lives in another zone, or was merged by it, and every message
+    of a batch whose transaction fails, goes through :func:`process` alone afterwards: it
+    then fails by itself, with its reason on its row, and the others are processed.
+
+    Returns, in order, what :func:`process` would; None also for a message that failed
+    (logged, and kept with its reason) and for one left waiting because the database
+    failed (logged; claimed again once its lease lapses).
     """
-    claimed = session.zone_connection(result.inbox.zone).execute(
+    results: dict[InboxRef, Processed | None] = {}
+    for zone in dict.fromkeys(inbox.zone for inbox in inboxes):
+        group = [inbox for inbox in inboxes if inbox.zone == zone]
+        try:
+            done, alone = _process_together(stores, hooks, registry, zone, group, client)
+        except OperationalError as exc:
+            # The database failed, not the messages: they wait for their leases to lapse.
+            log.error(
+                "%d inbox messages in %s wait, the database failed: %s", len(group), zone, exc.orig
+            )
+            continue
+        except Exception:
+            log.info("batch of %d inbox messages in %s goes one by one", len(group), zone)
+            done, alone = {}, group
+        results.update(done)
+        for inbox in alone:
+            try:
+                results[inbox] = process(stores, hooks, registry, inbox, client=client)
+            except OperationalError as exc:
+                log.error("inbox message %s waits, the database failed: %s", inbox.id, exc.orig)
+            except Exception:
+                log.exception("inbox message %s failed", inbox.id)
+    return [results.get(inbox) for inbox in inboxes]
+
+
+def _process_together(
+    stores: ZoneStores,
+    hooks: Hooks,
+    registry: ChannelRegistry,
+    zone: str,
+    inboxes: Sequence[InboxRef],
+    client: httpx.Client | None,
+) -> tuple[dict[InboxRef, Processed | None], list[InboxRef]]:
+    """Process in one transaction those of ``inboxes`` (all in ``zone``) whose customer
+    lives in that zone too; what was done, and what is left to process alone."""
+    done: dict[InboxRef, Processed | None] = {}
+    alone: list[InboxRef] = []
+    with stores.session() as session:
+        found = _waiting_messages(session, registry, zone, inboxes)
+        ready: list[tuple[InboxRef, Waiting]] = []
+        for inbox in inboxes:
+            waiting_one = found.get(inbox)
+            if waiting_one is None:
+                done[inbox] = None
+            elif isinstance(waiting_one, LookupError):
+                alone.append(inbox)
+            else:
+                account, message, reply = waiting_one
+                if client is not None:
+                    message = _enrich(registry, account, message, client)
+                ready.append((inbox, (account, message, reply)))
+        customers = Customers(session, hooks).resolve_many(
+            [(message.identities, account.market) for _, (account, message, _) in ready]
+        )
+        together = []
+        for (inbox, (account, message, reply)), customer in zip(ready, customers, strict=True):
+            placed = {
+                stores.residency.zone_for(customer.market, data_class)
+                for data_class in (DataClass.CRM, DataClass.IDENTITY)
+            }
+            if customer.merged or placed != {zone}:
+                # Committed with the others, the customer is found again when it goes alone.
+                alone.append(inbox)
+                continue
+            together.append(
+                Processed(
+                    inbox,
+                    message,
+                    account,
+                    customer.customer_id,
+                    customer.market,
+                    timeline_id(inbox.id),
+                    reply,
+                )
+            )
+        if together:
+            _append(session, zone, together)
+            _claim(session, hooks, together)
+    done.update((result.inbox, result) for result in together)
+    return done, alone
+
+
+def _claim(session: ZonedSession, hooks: Hooks, results: Sequence[Processed]) -> None:
+    """Mark the inbox rows (all of one zone) processed, once: ``message_received`` fires
+    for each when that commits.
+
+    :raises _AlreadyProcessed: when another worker processed one of them first.
+    """
+    claimed = session.zone_connection(results[0].inbox.zone).execute(
         _CLAIM,
-        {
-            "inbox_id": result.inbox.id,
-            "customer_id": result.customer_id,
-            "interaction_id": result.interaction_id,
-            "now": utcnow(),
-        },
+        [
+            {
+                "inbox_id": result.inbox.id,
+                "customer_id": result.customer_id,
+                "interaction_id": result.interaction_id,
+                "market": result.account.market,
+                "now": utcnow(),
+            }
+            for result in results
+        ],
     )
-    if claimed.rowcount != 1:
+    if claimed.rowcount != len(results):
         raise _AlreadyProcessed
-    after_commit(
-        session,
-        lambda: hooks.message_received(
-            message=result.message,
-            account=result.account,
-            customer_id=result.customer_id,
-            interaction_id=result.interaction_id,
-        ),
-    )
+    for result in results:
+        after_commit(
+            session,
+            partial(
+                hooks.message_received,
+                message=result.message,
+                account=result.account,
+                customer_id=result.customer_id,
+                interaction_id=result.interaction_id,
+            ),
+        )
 
 
-def _waiting_message(
-    session: ZonedSession, registry: ChannelRegistry, inbox: InboxRef
-) -> tuple[ChannelAccount, InboundMessage, SentReply | None] | None:
-    """The account, message and reply sent of an inbox row still waiting; None when it is
-    not."""
-    row = session.zone_connection(inbox.zone).execute(_WAITING, {"inbox_id": inbox.id}).first()
-    if row is None or row.status is not InboxStatus.RECEIVED:
-        return None
-    account = registry.accounts.get(row.channel_account)
-    if account is None:
-        raise LookupError(f"channel account {row.channel_account!r} is not configured")
-    reply = None
-    if row.reply is not None and row.reply_status in _WENT_OUT:
-        reply = SentReply(row.reply, row.reply_external_id, row.replied_at)
-    return account, message_from_json(row.payload), reply
+# A stored message as processing takes it up: its account, the message, and the
+# auto-reply that went out to it; or why it cannot be processed.
+Waiting = tuple[ChannelAccount, InboundMessage, "SentReply | None"]
 
 
-def _append(session: ZonedSession, zone: str, result: Processed) -> None:
-    """Put an inbound message and the auto-reply that went out to it on the timeline,
-    unless an earlier attempt did, attached to the customer's newest open case there, and
-    count it as the reply to the campaign messages they had within the reply window (kept
-    beside their timeline)."""
-    message, account = result.message, result.account
+def _waiting_messages(
+    session: ZonedSession, registry: ChannelRegistry, zone: str, inboxes: Sequence[InboxRef]
+) -> dict[InboxRef, Waiting | LookupError]:
+    """Those of ``inboxes`` (all in ``zone``) still waiting, read in one query: each with
+    its account, message and reply sent, or the error of an account no longer
+    configured."""
+    rows = session.zone_connection(zone).execute(_WAITING, {"ids": [i.id for i in inboxes]})
+    found: dict[InboxRef, Waiting | LookupError] = {}
+    for row in rows:
+        if row.status is not InboxStatus.RECEIVED:
+            continue
+        inbox = InboxRef(zone, row.id)
+        account = registry.accounts.get(row.channel_account)
+        if account is None:
+            found[inbox] = LookupError(f"channel account {row.channel_account!r} is not configured")
+            continue
+        reply = None
+        if row.reply is not None and row.reply_status in _WENT_OUT:
+            reply = SentReply(row.reply, row.reply_external_id, row.replied_at)
+        found[inbox] = (account, message_from_json(row.payload), reply)
+    return found
+
+
+def _append(session: ZonedSession, zone: str, results: Sequence[Processed]) -> None:
+    """Put inbound messages and the auto-replies that went out to them on the timeline,
+    unless an earlier attempt did, each attached to its customer's newest open case there,
+    and count each as the reply to the campaign messages its sender had within the reply
+    window (kept beside their timeline). A few queries for all of ``results``, however
+    many they are."""
     connection = session.zone_connection(zone)
-    case_id = connection.execute(_OPEN_CASE, {"customer_id": result.customer_id}).scalar()
+    customers = list({result.customer_id for result in results})
+    # Oldest first: the newest open case of each customer is the one left in the dict.
+    open_cases = dict(connection.execute(_OPEN_CASES, {"customers": customers}).all())
+    awaiting = set(connection.execute(_AWAITING_REPLIES, {"customers": customers}).scalars())
     window = timedelta(days=session.stores.settings.campaigns.reply_window_days)
-    connection.execute(
-        _REPLIED,
+    replies = [
         {
             "member": result.customer_id,
-            "at": message.occurred_at,
-            "since": message.occurred_at - window,
-        },
-    )
-    timeline.append_once(
-        connection,
-        timeline.MessageEntry(
-            id=result.interaction_id,
-            market=result.market,
-            customer_id=result.customer_id,
-            channel=account.channel,
-            direction=Direction.INBOUND,
-            touchpoint=account.name,
-            text=message.text,
-            summary=_summary(message),
-            external_id=message.external_id,
-            occurred_at=message.occurred_at,
-            case_id=case_id,
-        ),
-    )
-    if result.reply is not None:
-        timeline.append_once(
-            connection,
+            "at": result.message.occurred_at,
+            "since": result.message.occurred_at - window,
+        }
+        for result in results
+        if result.customer_id in awaiting
+    ]
+    if replies:
+        connection.execute(_REPLIED, replies)
+    entries = []
+    for result in results:
+        message, account = result.message, result.account
+        case_id = open_cases.get(result.customer_id)
+        entries.append(
             timeline.MessageEntry(
-                id=reply_timeline_id(result.inbox.id),
+                id=result.interaction_id,
                 market=result.market,
                 customer_id=result.customer_id,
                 channel=account.channel,
-                direction=Direction.OUTBOUND,
+                direction=Direction.INBOUND,
                 touchpoint=account.name,
-                text=result.reply.text,
-                summary=AUTO_REPLY,
-                external_id=result.reply.external_id,
-                occurred_at=result.reply.at,
+                text=message.text,
+                summary=_summary(message),
+                external_id=message.external_id,
+                occurred_at=message.occurred_at,
                 case_id=case_id,
-            ),
+            )
         )
+        if result.reply is not None:
+            entries.append(
+                timeline.MessageEntry(
+                    id=reply_timeline_id(result.inbox.id),
+                    market=result.market,
+                    customer_id=result.customer_id,
+                    channel=account.channel,
+                    direction=Direction.OUTBOUND,
+                    touchpoint=account.name,
+                    text=result.reply.text,
+                    summary=AUTO_REPLY,
+                    external_id=result.reply.external_id,
+                    occurred_at=result.reply.at,
+                    case_id=case_id,
+                )
+            )
+    timeline.append_once(connection, *entries)
 
 
 class _AlreadyProcessed(Exception):
@@ -781,14 +965,15 @@ def still_waiting(stores: ZoneStores, inboxes: Sequence[InboxRef]) -> set[InboxR
 
 class InboxWorker:
     """A background thread that claims waiting messages in batches, as leases, and takes
-    them through a pipeline in arrival order.
+    each batch through a pipeline, in arrival order.
 
     Any process's worker may process any waiting message: it claims what this process's
     webhooks :meth:`submit` at once, and polls for what other processes stored and for
     leases whose claimer died. A second thread renews the leases of the batch in hand.
 
-    :param pipeline: what is done with each message: the HTTP app passes the one
-        ``regiocrm inbox retry`` runs too, :class:`regiocrm.messaging.pipeline.InboxPipeline`.
+    :param pipeline: what is done with each batch of messages: the HTTP app passes
+        :meth:`regiocrm.messaging.pipeline.InboxPipeline.batch`, which does for each what
+        ``regiocrm inbox retry`` does.
     :param enabled: false in a serving process that leaves the inbox to ``regiocrm
         worker``: then :meth:`start` and :meth:`submit` do nothing.
     """
@@ -796,7 +981,7 @@ class InboxWorker:
     def __init__(
         self,
         stores: ZoneStores,
-        pipeline: Callable[[InboxRef], object],
+        pipeline: Callable[[Sequence[InboxRef]], object],
         *,
         batch: int = BATCH,
         lease: timedelta = LEASE,
@@ -817,6 +1002,7 @@ class InboxWorker:
         self._settled = threading.Condition()
         self._held: frozenset[str] = frozenset()
         self._polling = False
+        self._claims_failing = False
         self._threads: list[threading.Thread] = []
 
     def start(self, *, resume: bool = True) -> None:
@@ -857,7 +1043,7 @@ class InboxWorker:
             self._settled.wait_for(lambda: not self._pending)
 
     def stop(self) -> None:
-        """Finish the message in hand, stop, and release the leases of the rest."""
+        """Finish the batch in hand, stop, and release the leases of the rest."""
         if not self._threads:
             return
         self._stopping.set()
@@ -881,26 +1067,48 @@ class InboxWorker:
                 continue
             try:
                 batch = claim(self.stores, self.owner, limit=self.batch, lease=self.lease)
+            except OperationalError as exc:
+                self._claims_fail(exc)
+                batch = []
             except Exception:
                 log.exception("claiming inbox messages failed; trying again")
                 batch = []
+            else:
+                self._claims_succeed()
             self._held = frozenset(inbox.zone for inbox in batch)
-            for inbox in batch:
-                if self._stopping.is_set():
-                    return
-                self._process(inbox)
-            if not batch:
+            if batch:
+                self._process(batch)
+            else:
                 self._held = frozenset()
                 self._settle()
                 self._wake.wait(self.poll_seconds if self._polling else None)
 
-    def _process(self, inbox: InboxRef) -> None:
+    def _claims_fail(self, exc: OperationalError) -> None:
+        """Say once why the worker cannot claim, not at every poll while the database is
+        unreachable."""
+        if not self._claims_failing:
+            log.error(
+                "inbox worker %s cannot claim until the database answers (trying every %s s): %s",
+                self.owner,
+                self.poll_seconds,
+                exc.orig,
+            )
+        self._claims_failing = True
+
+    def _claims_succeed(self) -> None:
+        if self._claims_failing:
+            log.warning("inbox worker %s claims again: the database answers", self.owner)
+        self._claims_failing = False
+
+    def _process(self, batch: list[InboxRef]) -> None:
         try:
-            self.pipeline(inbox)
+            self.pipeline(batch)
+        except OperationalError as exc:
+            log.error("%d inbox messages wait, the database failed: %s", len(batch), exc.orig)
         except Exception:
-            log.exception("inbox message %s failed", inbox.id)
+            log.exception("a batch of %d inbox messages failed", len(batch))
         with self._settled:
-            self._pending.discard(inbox)
+            self._pending.difference_update(batch)
             self._settled.notify_all()
 
     def _settle(self) -> None:

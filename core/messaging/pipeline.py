@@ -15,13 +15,20 @@ it ``sending``, and nobody sends it again, since the provider may have it alread
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import bindparam, select, update
 
 from regiocrm.interfaces.channels import ChannelRegistry
-from regiocrm.messaging.inbox import InboxRef, Processed, message_from_json, process
+from regiocrm.messaging.inbox import (
+    InboxRef,
+    Processed,
+    message_from_json,
+    process,
+    process_batch,
+)
 from regiocrm.messaging.outbound import Route, deliver
 from regiocrm.models import InboxMessage, ReplyStatus
 from regiocrm.models.base import utcnow
@@ -50,6 +57,34 @@ class InboxPipeline:
         """
         send_auto_reply(self.stores, self.registry, inbox, client=self.client)
         return process(self.stores, self.hooks, self.registry, inbox, client=self.client)
+
+    def batch(self, inboxes: Sequence[InboxRef]) -> list[Processed | None]:
+        """What calling this for each of ``inboxes`` does, with the messages processed
+        together (:func:`regiocrm.messaging.inbox.process_batch`) once the auto-replies
+        still to be sent, if any, have gone out; a message that failed is None."""
+        for inbox in _replies_to_send(self.stores, inboxes):
+            send_auto_reply(self.stores, self.registry, inbox, client=self.client)
+        return process_batch(self.stores, self.hooks, self.registry, inboxes, client=self.client)
+
+
+_REPLIES_TO_SEND = select(InboxMessage.id).where(
+    InboxMessage.id.in_(bindparam("ids", expanding=True)),
+    InboxMessage.reply_status == ReplyStatus.TO_SEND,
+)
+
+
+def _replies_to_send(stores: ZoneStores, inboxes: Sequence[InboxRef]) -> list[InboxRef]:
+    """Those of ``inboxes`` with an auto-reply still to send: one query a zone, where most
+    messages have none."""
+    found: set[InboxRef] = set()
+    with stores.session() as session:
+        for zone in {inbox.zone for inbox in inboxes}:
+            ids = [inbox.id for inbox in inboxes if inbox.zone == zone]
+            connection = session.zone_connection(zone)
+            found.update(
+                InboxRef(zone, i) for i in connection.scalars(_REPLIES_TO_SEND, {"ids": ids})
+            )
+    return [inbox for inbox in inboxes if inbox in found]
 
 
 _TO_SEND = select(InboxMessage.channel_account, InboxMessage.payload, InboxMessage.reply).where(

@@ -111,6 +111,13 @@ class HttpSettings(Section):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="requests with a larger body are refused (413)"
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes `regiocrm serve` runs, sharing its port; one suits the"
+        " embedded SQLite, whose one writer the processes would take turns at",
+    )
 
 
 class ConsoleSettings(Section):

@@ -60,6 +60,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long connecting to a PostgreSQL zone may take (libpq waits for ever by default): a
+# database that accepts connections and never answers fails the request, which is then
+# answered 503, instead of holding it and the thread serving it. A zone's URL may set its
+# own ``?connect_timeout=``.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 # The execution option that narrows a query to some zones: ``execution_options(zones=[...])``.
 ZONES_OPTION = "zones"
 
@@ -94,7 +99,10 @@ def make_engine(url: URL) -> Engine:
         engine = create_engine(url)
         event.listen(engine, "connect", _prepare_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 @cache

@@ -15,6 +15,7 @@ from regiocrm.geo.chain import MapChain
 from regiocrm.interfaces.channels import PROVIDER_TIMEOUT, ChannelRegistry
 from regiocrm.messaging.inbox import InboxWorker
 from regiocrm.messaging.pipeline import InboxPipeline
+from regiocrm.platform.group_commit import GroupCommit
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.migrations import Migrator
 from regiocrm.platform.settings import RegiocrmSettings
@@ -31,6 +32,8 @@ class Application:
     :param pipeline: what is done with each stored inbound message, the same for the
         serving process's worker and for ``regiocrm inbox retry``.
     :param inbox: the worker thread that runs the pipeline; started by whoever serves.
+    :param group_commit: where webhook deliveries are written, in groups that commit
+        together.
     :param hooks: the deployment's hooks, whose events hand their implementations the
         services over this application (:class:`regiocrm.services.Services`).
     """
@@ -45,6 +48,7 @@ class Application:
     dealers: DealerLocator
     pipeline: InboxPipeline
     inbox: InboxWorker
+    group_commit: GroupCommit
     owns_client: bool = True
 
     @classmethod
@@ -76,7 +80,8 @@ class Application:
             maps=MapChain(hooks, settings, client),
             dealers=DealerLocator(),
             pipeline=pipeline,
-            inbox=InboxWorker(stores, pipeline, enabled=settings.inbox.process_in_server),
+            inbox=InboxWorker(stores, pipeline.batch, enabled=settings.inbox.process_in_server),
+            group_commit=GroupCommit(stores),
             owns_client=http_client is None,
         )
         return app
@@ -89,10 +94,12 @@ class Application:
         """An inbox worker for ``regiocrm worker``, which processes the inbox whatever
         ``[inbox] process_in_server`` says of the serving processes; the caller starts and
         stops it."""
-        return InboxWorker(self.stores, self.pipeline)
+        return InboxWorker(self.stores, self.pipeline.batch)
 
     def close(self) -> None:
-        """Stop the inbox worker (if started) and release connections."""
+        """Stop the inbox worker (if started) and the committer of webhook deliveries (once
+        it committed what it holds), and release connections."""
+        self.group_commit.stop()
         self.inbox.stop()
         if self.owns_client:
             self.http_client.close()

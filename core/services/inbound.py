@@ -37,6 +37,7 @@ from regiocrm.messaging.inbox import (
     waiting,
 )
 from regiocrm.models import InboxMessage
+from regiocrm.platform.stores import ZonedSession
 from regiocrm.services.application import Application
 
 # `regiocrm inbox status` names the oldest failures; the counts say how many there are.
@@ -120,9 +121,9 @@ class InboundService:
         """Keep a provider's delivery to one channel account and make its answer.
 
         The messages are stored with their auto-replies (once: a redelivery finds them)
-        and the delivery receipts applied to campaign members, in one transaction, which
-        commits before the answer is made; the messages stored are then handed to the
-        inbox worker.
+        and the delivery receipts applied to campaign members, in one transaction (shared
+        with the deliveries that arrive alongside), which commits before the answer is
+        made; the messages stored are then handed to the inbox worker.
 
         :raises UnknownAccount: for no account of that name on that channel.
         :raises regiocrm.interfaces.channels.ChannelError: for a request the channel
@@ -136,11 +137,16 @@ class InboundService:
         signature = handler.bodyless_signature(found, request)
         messages = handler.parse(found, request)
         receipts = handler.receipts(found, request)
-        with self.app.transaction() as session:
+
+        def keep(session: ZonedSession) -> list[Stored]:
             if signature is not None:
                 remember_signature(session, found, signature, request.body)
             stored = store(session, found, messages, hooks=self.app.hooks, channel=handler)
             record_receipts(session, [storable(receipt) for receipt in receipts])
+            return stored
+
+        # Deliveries arriving together share a transaction: see regiocrm.platform.group_commit.
+        stored = self.app.group_commit.run(keep)
         answer = handler.respond(found, request, messages, _passive_replies(handler, stored))
         self.app.inbox.submit([s.inbox for s in stored if s.inbox is not None])
         return answer

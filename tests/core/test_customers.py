@@ -77,6 +77,33 @@ def test_two_identities_of_two_customers_merge_them(
         assert merge.detail["merged"] == str(newer)
 
 
+def test_resolving_many_senders_sees_what_the_earlier_ones_created_and_merged(
+    migrated: ZoneStores, regiocrm_hooks: Hooks
+) -> None:
+    """A batch of messages, in order: a new sender twice, then a message vouching for two
+    customers' identities, then one from the identity of the customer it merged away."""
+    with migrated.session() as session:
+        customers = Customers(session, regiocrm_hooks)
+        older = customers.create(NewCustomer(market="AU"), [IdentityRef("phone", "0412345678")])
+        newer = customers.resolve([IdentityRef("whatsapp", "61400000001")], "AU").customer_id
+        first, again, both, merged_away = customers.resolve_many(
+            [
+                ([IdentityRef("whatsapp", "61400000002")], "AU"),
+                ([IdentityRef("whatsapp", "61400000002")], "AU"),
+                (
+                    [IdentityRef("whatsapp", "61400000001"), IdentityRef("phone", "0412345678")],
+                    "AU",
+                ),
+                ([IdentityRef("whatsapp", "61400000001")], "AU"),
+            ]
+        )
+        assert first.created
+        assert (again.customer_id, again.created) == (first.customer_id, False)
+        assert (both.customer_id, both.merged) == (older.id, [newer])
+        assert (merged_away.customer_id, merged_away.merged) == (older.id, [])
+        assert session.scalar(select(func.count()).select_from(Identity)) == 3
+
+
 def test_a_wechat_unionid_links_openids_across_official_accounts(
     migrated: ZoneStores, regiocrm_hooks: Hooks
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -18,8 +18,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import CompileError
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import CompileError, OperationalError
 
 from regiocrm import hookimpl
 from regiocrm.crm.cases import Cases, NewCase
@@ -44,9 +44,11 @@ from regiocrm.interfaces.channels import (
 )
 from regiocrm.messaging import inbox as inbox_module
 from regiocrm.messaging.inbox import (
+    InboxRef,
     InboxWorker,
     Stored,
     process,
+    process_batch,
     remember_signature,
     reply_timeline_id,
     requeue_failed,
@@ -56,6 +58,8 @@ from regiocrm.messaging.inbox import (
 from regiocrm.messaging.pipeline import InboxPipeline
 from regiocrm.models import (
     CaseStatus,
+    Conversation,
+    Customer,
     Direction,
     Identity,
     InboxMessage,
@@ -443,7 +447,8 @@ def test_a_crash_before_processing_loses_nothing(
         [InboundMessage("m2", (IdentityRef("echo", "c"),), datetime.now(UTC), text="x")],
     )
     assert len(waiting(stores)) == 1
-    worker = InboxWorker(stores, InboxPipeline(stores, regiocrm_hooks, registry, httpx.Client()))
+    pipeline = InboxPipeline(stores, regiocrm_hooks, registry, httpx.Client())
+    worker = InboxWorker(stores, pipeline.batch)
     worker.start()
     worker.drain()
     worker.stop()
@@ -489,6 +494,45 @@ def test_a_crash_between_the_timeline_and_the_inbox_zone_adds_nothing_on_retry(
     assert [r[3] for r in echo.received] == [done.interaction_id]
 
 
+def test_a_new_senders_two_messages_processed_at_once_make_one_customer(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers each take one of a new sender's first two messages, and both find no
+    customer: the second to commit one fails on the unique identity, and is processed again
+    onto the customer the first made, rather than failed for a human to retry."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    sender = (IdentityRef("echo", "new"),)
+    now = datetime.now(UTC)
+    first, second = keep(
+        stores,
+        regiocrm_hooks,
+        account,
+        [InboundMessage("m20", sender, now, text="one"), InboundMessage("m21", sender, now)],
+    )
+    looked_up = Customers._owners
+    racing: list[Any] = []
+
+    def the_other_worker_commits_meanwhile(
+        self: Customers, identities: Sequence[IdentityRef]
+    ) -> Any:
+        owners = looked_up(self, identities)
+        if not racing:
+            racing.append(None)
+            racing[0] = process(stores, regiocrm_hooks, registry, first.inbox)
+        return owners
+
+    monkeypatch.setattr(Customers, "_owners", the_other_worker_commits_meanwhile)
+    done = process(stores, regiocrm_hooks, registry, second.inbox)
+    [other] = racing
+    assert done is not None
+    assert other is not None
+    assert done.customer_id == other.customer_id
+    assert count(stores, Customer) == 1
+    assert count(stores, InboxMessage, InboxMessage.status == InboxStatus.PROCESSED) == 2
+    assert [r[3] for r in echo.received] == [other.interaction_id, done.interaction_id]
+
+
 def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
     deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -515,6 +559,37 @@ def test_a_failed_message_is_kept_with_its_reason_and_can_be_retried(
     assert count(stores, Interaction) == 0
     assert requeue_failed(stores) == 1
     assert waiting(stores) == [stored.inbox]
+
+
+def test_a_message_whose_database_failed_stays_waiting_for_the_workers(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database, not the message, failed (a lost connection, SQLite's full disk): the
+    row is not marked failed, which would leave it to a human; it stays waiting, and the
+    next claim once its lease lapses processes it."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    [stored] = keep(
+        stores,
+        regiocrm_hooks,
+        account,
+        [InboundMessage("m4", (IdentityRef("echo", "a"),), datetime.now(UTC), text="hi")],
+    )
+    lost = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise lost
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Customers, "resolve", unreachable)
+        with pytest.raises(OperationalError):
+            process(stores, regiocrm_hooks, registry, stored.inbox)
+    with stores.session() as session:
+        row = session.get_one(InboxMessage, stored.inbox.id)
+        assert (row.status, row.error) == (InboxStatus.RECEIVED, None)
+    assert waiting(stores) == [stored.inbox]
+    assert process(stores, regiocrm_hooks, registry, stored.inbox) is not None
+    assert [text for _, text, _, _ in timeline(stores)] == ["hi", "got hi"]
 
 
 def test_hook_auto_reply(deployment, regiocrm_hooks: Hooks, echo: EchoPlugin) -> None:
@@ -650,7 +725,9 @@ def test_a_reply_sent_before_processing_failed_is_recorded_on_retry_and_not_sent
         raise ConnectionError("identity zone unreachable")
 
     with monkeypatch.context() as patched:
-        patched.setattr("regiocrm.crm.customers.Customers.resolve", unavailable)
+        # Where every way of resolving a sender looks the identities up: the worker's batch
+        # fails, and so does the message alone.
+        patched.setattr("regiocrm.crm.customers.Customers._owners", unavailable)
         with TestClient(create_app(settings, regiocrm_hooks)) as client:
             post(client, "push_jp", {"id": "p3", "from": "u3", "text": "hi"})
             client.app.state.services.inbox.drain()
@@ -866,3 +943,152 @@ def test_a_message_from_a_customer_with_an_open_case_is_attached_to_it(
         for status in (CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED):
             cases.transition(older.id, status, actor_id=None)
     assert write("m3") is None, "no open case: the message stands alone"
+
+
+# --- batches, as the worker processes them -------------------------------------------------
+
+
+def stored_batch(
+    stores: ZoneStores, hooks: Hooks, account: ChannelAccount, senders: list[str], first: int = 0
+) -> list[InboxRef]:
+    """One stored message from each of ``senders``, in order; their inbox rows."""
+    now = datetime.now(UTC)
+    messages = [
+        InboundMessage(
+            f"b{first + n}",
+            (IdentityRef("echo", sender),),
+            now + timedelta(seconds=n),
+            text=f"batch {first + n}",
+        )
+        for n, sender in enumerate(senders)
+    ]
+    return [s.inbox for s in keep(stores, hooks, account, messages) if s.inbox is not None]
+
+
+def statements_for(stores: ZoneStores, action: Callable[[], object]) -> int:
+    """How many statements the zones' databases ran while ``action`` did."""
+    ran = [0]
+
+    def counted(*args: Any) -> None:
+        ran[0] += 1
+
+    engines = [stores.engine(zone) for zone in stores.names]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", counted)
+    try:
+        action()
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", counted)
+    return ran[0]
+
+
+def test_a_batch_puts_every_message_on_its_senders_timeline_once(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    """A new sender's two messages in one batch make one customer; a known sender's goes
+    to them; the conversations count each message unread; each message is announced once,
+    after the commit."""
+    _settings, stores, registry = deployment
+    with stores.session() as session:
+        known = Customers(session, regiocrm_hooks).create(
+            NewCustomer(market="JP"), [IdentityRef("echo", "known")]
+        )
+    account = registry.accounts["echo_jp"]
+    batch = stored_batch(stores, regiocrm_hooks, account, ["new", "known", "new"])
+    done = process_batch(stores, regiocrm_hooks, registry, batch)
+    assert all(result is not None for result in done)
+    new_customer = done[0].customer_id
+    assert [result.customer_id for result in done] == [new_customer, known.id, new_customer]
+    assert count(stores, Identity, Identity.value == "new") == 1
+    assert waiting(stores) == []
+    with stores.session() as session:
+        unread = dict(session.execute(select(Conversation.customer_id, Conversation.unread)).all())
+        entries = session.execute(
+            select(Interaction.customer_id, Interaction.text).where(
+                Interaction.direction == Direction.INBOUND
+            )
+        ).all()
+    assert unread == {new_customer: 2, known.id: 1}
+    assert sorted(entries, key=lambda e: e[1]) == [
+        (new_customer, "batch 0"),
+        (known.id, "batch 1"),
+        (new_customer, "batch 2"),
+    ]
+    assert [(m.external_id, c) for m, _, c, _ in echo.received] == [
+        ("b0", new_customer),
+        ("b1", known.id),
+        ("b2", new_customer),
+    ]
+
+
+def test_a_batch_costs_the_same_statements_for_ten_messages_as_for_forty(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    """Known senders: looking them up, writing the entries and marking the rows is done
+    for the whole batch, not message by message."""
+    _settings, stores, registry = deployment
+    account = registry.accounts["echo_jp"]
+    senders = [f"s{n}" for n in range(40)]
+    first = stored_batch(stores, regiocrm_hooks, account, senders)
+    process_batch(stores, regiocrm_hooks, registry, first)  # now every sender is known
+
+    def statements(size: int, offset: int) -> int:
+        batch = stored_batch(stores, regiocrm_hooks, account, senders[:size], first=offset)
+        return statements_for(
+            stores, lambda: process_batch(stores, regiocrm_hooks, registry, batch)
+        )
+
+    ten, forty = statements(10, 100), statements(40, 200)
+    assert forty == ten, f"10 messages took {ten} statements, 40 took {forty}"
+    assert waiting(stores) == []
+    assert count(stores, Interaction, Interaction.direction == Direction.INBOUND) == 90
+
+
+def test_a_batch_leaves_a_message_it_cannot_process_failed_and_does_the_rest(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    """One row's account is no longer configured: that row fails with the reason, the
+    batch around it is processed."""
+    _settings, stores, registry = deployment
+    batch = stored_batch(stores, regiocrm_hooks, registry.accounts["echo_jp"], ["a", "b", "c"])
+    with stores.session() as session:
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id == batch[1].id)
+            .values(channel_account="echo_gone")
+        )
+    done = process_batch(stores, regiocrm_hooks, registry, batch)
+    assert [result is None for result in done] == [False, True, False]
+    with stores.session() as session:
+        states = dict(session.execute(select(InboxMessage.external_id, InboxMessage.status)).all())
+        [error] = session.scalars(
+            select(InboxMessage.error).where(InboxMessage.status == InboxStatus.FAILED)
+        )
+    assert states == {"b0": "processed", "b1": "failed", "b2": "processed"}
+    assert error == "LookupError: channel account 'echo_gone' is not configured"
+    assert count(stores, Interaction, Interaction.direction == Direction.INBOUND) == 2
+
+
+def test_a_batch_skips_what_another_worker_processed_and_places_each_customer_by_residency(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin
+) -> None:
+    """In a batch claimed by a Japanese account: a message another worker took meanwhile,
+    and a Korean customer's, whose timeline lives in zone kr."""
+    _settings, stores, registry = deployment
+    with stores.session() as session:
+        korean = Customers(session, regiocrm_hooks).create(
+            NewCustomer(market="KR"), [IdentityRef("echo", "kim")]
+        )
+    batch = stored_batch(stores, regiocrm_hooks, registry.accounts["echo_jp"], ["a", "kim", "c"])
+    taken = process(stores, regiocrm_hooks, registry, batch[2])
+    assert taken is not None
+    done = process_batch(stores, regiocrm_hooks, registry, batch)
+    assert done[2] is None, "another worker had it"
+    assert done[1] is not None
+    assert done[1].customer_id == korean.id
+    with stores.engine("kr").connect() as connection:
+        in_korea = connection.execute(select(Interaction.text)).scalars().all()
+    assert sorted(in_korea) == ["batch 1", "got batch 1"], "the message and its reply"
+    assert count(stores, Interaction, Interaction.direction == Direction.INBOUND) == 3
+    assert sorted(m.external_id for m, *_ in echo.received) == ["b0", "b1", "b2"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 from inbox_leases import assert_claimed_once_each, claimed_by, put_waiting
@@ -101,14 +102,15 @@ class Recording:
     def __init__(self, stores: ZoneStores, name: str, seen: list[tuple[str, uuid.UUID]]) -> None:
         self.stores, self.name, self.seen = stores, name, seen
 
-    def __call__(self, inbox: InboxRef) -> None:
-        self.seen.append((self.name, inbox.id))
-        with self.stores.session() as session:
-            session.zone_connection(inbox.zone).execute(
-                update(InboxMessage)
-                .where(InboxMessage.id == inbox.id, InboxMessage.status == InboxStatus.RECEIVED)
-                .values(status=InboxStatus.PROCESSED)
-            )
+    def __call__(self, batch: Sequence[InboxRef]) -> None:
+        for inbox in batch:
+            self.seen.append((self.name, inbox.id))
+            with self.stores.session() as session:
+                session.zone_connection(inbox.zone).execute(
+                    update(InboxMessage)
+                    .where(InboxMessage.id == inbox.id, InboxMessage.status == InboxStatus.RECEIVED)
+                    .values(status=InboxStatus.PROCESSED)
+                )
 
 
 def test_two_workers_process_each_message_once(
@@ -138,7 +140,7 @@ def test_a_worker_finds_what_another_process_stored_and_releases_it_on_stop(
     """Nothing submitted to it: the worker finds the message by polling. Its pipeline
     leaves the message waiting, and stopping gives the lease up."""
     took = threading.Event()
-    worker = InboxWorker(migrated, lambda inbox: took.set(), poll_seconds=0.05)
+    worker = InboxWorker(migrated, lambda batch: took.set(), poll_seconds=0.05)
     worker.start()
     put_waiting(migrated, 1)
     assert took.wait(60), "the worker never found the message"
@@ -152,7 +154,7 @@ def test_a_server_that_leaves_the_inbox_to_regiocrm_worker_claims_nothing(
 ) -> None:
     """``[inbox] process_in_server = false``: the serving process's worker is off."""
     took: list[InboxRef] = []
-    worker = InboxWorker(migrated, took.append, enabled=False)
+    worker = InboxWorker(migrated, took.extend, enabled=False)
     [inbox_id] = put_waiting(migrated, 1)
     worker.submit([InboxRef(migrated.home, inbox_id)])
     worker.start()

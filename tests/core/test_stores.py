@@ -6,13 +6,18 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import IntegrityError
 
 from regiocrm.models import User, UserRole
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import RegiocrmSettings
-from regiocrm.platform.stores import ZoneError, ZoneStores
+from regiocrm.platform.stores import (
+    POSTGRES_CONNECT_TIMEOUT_SECONDS,
+    ZoneError,
+    ZoneStores,
+    make_engine,
+)
 
 
 def test_zone_files_are_created_on_first_use(deployment_dir: Path, regiocrm_hooks: Hooks) -> None:
@@ -87,3 +92,27 @@ def test_database_path_that_is_a_folder_is_refused(
     stores = ZoneStores.open(RegiocrmSettings(), regiocrm_hooks)
     with pytest.raises(ZoneError, match=r"zone 'jp': .* it exists and is not a file"):
         stores.check_writable()
+
+
+class NotConnecting(Exception):
+    """Raised where the driver would connect: the test needs only what it would be given."""
+
+
+@pytest.mark.parametrize(
+    ("query", "timeout"),
+    [("", POSTGRES_CONNECT_TIMEOUT_SECONDS), ("?connect_timeout=30", "30")],
+)
+def test_connecting_to_a_postgresql_zone_times_out(query: str, timeout: object) -> None:
+    """libpq waits for ever for a server that accepts the connection and never answers:
+    the zone's engine gives it a timeout, unless the zone's URL sets its own."""
+    engine = make_engine(make_url(f"postgresql+psycopg://crm@db.example/crm{query}"))
+    given: dict[str, object] = {}
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: object, record: object, args: object, params: dict[str, object]) -> None:
+        given.update(params)
+        raise NotConnecting
+
+    with pytest.raises(NotConnecting):
+        engine.connect()
+    assert given["connect_timeout"] == timeout

@@ -19,7 +19,9 @@ from browser import (
 )
 from fake_line import FakeLine, serving_fake_line
 from served import Console, serving_console
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
 
 from regiocrm.testing import scratch_database
 
@@ -32,6 +34,15 @@ def second_postgres_url(postgres_url: URL) -> Iterator[URL]:
     """Another scratch database beside ``postgres_url`` (skipped or failed as it is)."""
     with scratch_database() as url:
         yield url
+
+
+@pytest.fixture
+def postgres_zone(postgres_url: URL) -> Iterator[Engine]:
+    """The test's own way into ``postgres_url``, beside what it serves: a new connection
+    for every use, so none is left open for the server to wait on or a fault to cut."""
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -5,20 +5,16 @@ stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from served import admin_token, serving
+from served import admin_token, serving, working
 
 from regiocrm.plugins.channels.line.testing import LineDriver
-from regiocrm.testing import deployment_environment
 
 
 def inbox_rows(folder: Path) -> list[tuple[str, str | None]]:
@@ -48,28 +44,16 @@ def test_the_worker_processes_what_a_server_without_one_stored(tmp_path: Path) -
         assert answer.status_code == 200, answer.text
         assert inbox_rows(tmp_path) == [("received", None)]
 
-        output = tmp_path / "worker.log"
-        with output.open("wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "regiocrm", "worker"],
-                cwd=tmp_path,
-                env=deployment_environment(PYTHONUNBUFFERED="1"),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
+        with working(tmp_path) as worker:
             deadline = time.monotonic() + 60
             while inbox_rows(tmp_path)[0][0] == "received":
-                if worker.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the worker processed nothing: {output.read_text()}")
+                if worker.process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the worker processed nothing: {worker.log()}")
                 time.sleep(0.1)
             [(status, claimer)] = inbox_rows(tmp_path)
-            assert status == "processed", output.read_text()
-            assert f":{worker.pid}:" in str(claimer), "the worker did it"
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            returncode = worker.wait(timeout=30)
-    said = output.read_text()
-    assert returncode == 0, said
+            assert status == "processed", worker.log()
+            assert f":{worker.process.pid}:" in str(claimer), "the worker did it"
+    said = worker.log()
+    assert worker.process.returncode == 0, said
     assert "processing the inbox as" in said
     assert "stopped; the messages not processed are released" in said

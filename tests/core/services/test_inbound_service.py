@@ -250,7 +250,7 @@ class Spy:
 
 
 def test_the_serving_worker_runs_the_applications_pipeline(application: Application) -> None:
-    assert application.inbox.pipeline is application.pipeline
+    assert application.inbox.pipeline == application.pipeline.batch
 
 
 def test_a_retry_runs_the_applications_pipeline_which_sends_the_auto_reply(
