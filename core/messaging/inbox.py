@@ -831,6 +831,11 @@ LEASE = timedelta(seconds=5)
 BATCH = 50
 # How often an idle worker looks for other processes' messages and lapsed leases.
 POLL_SECONDS = 0.5
+# How long a worker lets messages gather before it claims what is less than a full batch:
+# a burst is then processed fifty at a time, not one by one as each webhook stores its
+# message, which would cost each message a batch's queries and take the write lock from the
+# webhooks (on SQLite, the only one) as often as they do.
+GATHER_SECONDS = 0.05
 
 
 def process_id() -> str:
@@ -986,6 +991,7 @@ class InboxWorker:
         batch: int = BATCH,
         lease: timedelta = LEASE,
         poll_seconds: float = POLL_SECONDS,
+        gather_seconds: float = GATHER_SECONDS,
         enabled: bool = True,
     ) -> None:
         self.stores = stores
@@ -995,6 +1001,7 @@ class InboxWorker:
         self.batch = batch
         self.lease = lease
         self.poll_seconds = poll_seconds
+        self.gather_seconds = gather_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
         # What this process submitted (or found waiting at start) and has not seen settled.
@@ -1082,6 +1089,8 @@ class InboxWorker:
                 self._held = frozenset()
                 self._settle()
                 self._wake.wait(self.poll_seconds if self._polling else None)
+            if len(batch) < self.batch:
+                self._stopping.wait(self.gather_seconds)
 
     def _claims_fail(self, exc: OperationalError) -> None:
         """Say once why the worker cannot claim, not at every poll while the database is
