@@ -55,7 +55,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from regiocrm.crm import timeline
 from regiocrm.crm.cases import OPEN
-from regiocrm.crm.customers import Customers
+from regiocrm.crm.customers import Customers, Resolution
 from regiocrm.interfaces.channels import (
     BodylessSignature,
     Channel,
@@ -434,6 +434,11 @@ class SentReply:
     at: datetime
 
 
+# A stored message as processing takes it up: its account, the message, and the
+# auto-reply that went out to it.
+Waiting = tuple[ChannelAccount, InboundMessage, SentReply | None]
+
+
 @dataclass(frozen=True)
 class Processed:
     """A message on its customer's timeline, with the auto-reply that went out to it.
@@ -448,6 +453,20 @@ class Processed:
     market: str
     interaction_id: uuid.UUID
     reply: SentReply | None
+
+    @classmethod
+    def of(cls, inbox: InboxRef, waiting: Waiting, customer: Resolution) -> Processed:
+        """A waiting message once its sender is resolved to ``customer``."""
+        account, message, reply = waiting
+        return cls(
+            inbox,
+            message,
+            account,
+            customer.customer_id,
+            customer.market,
+            timeline_id(inbox.id),
+            reply,
+        )
 
 
 def process(
@@ -508,15 +527,7 @@ def _process_once(
         if client is not None:
             message = _enrich(registry, account, message, client)
         customer = Customers(session, hooks).resolve(message.identities, account.market)
-        result = Processed(
-            inbox,
-            message,
-            account,
-            customer.customer_id,
-            customer.market,
-            timeline_id(inbox.id),
-            reply,
-        )
+        result = Processed.of(inbox, (account, message, reply), customer)
         timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
         wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
         if not customer.merged and timeline_zone == wrote_in == inbox.zone:
@@ -619,17 +630,7 @@ def _process_together(
                 # Committed with the others, the customer is found again when it goes alone.
                 alone.append(inbox)
                 continue
-            together.append(
-                Processed(
-                    inbox,
-                    message,
-                    account,
-                    customer.customer_id,
-                    customer.market,
-                    timeline_id(inbox.id),
-                    reply,
-                )
-            )
+            together.append(Processed.of(inbox, (account, message, reply), customer))
         if together:
             _append(session, zone, together)
             _claim(session, hooks, together)
@@ -669,11 +670,6 @@ def _claim(session: ZonedSession, hooks: Hooks, results: Sequence[Processed]) ->
                 interaction_id=result.interaction_id,
             ),
         )
-
-
-# A stored message as processing takes it up: its account, the message, and the
-# auto-reply that went out to it; or why it cannot be processed.
-Waiting = tuple[ChannelAccount, InboundMessage, "SentReply | None"]
 
 
 def _waiting_messages(
