@@ -55,7 +55,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from regiocrm.crm import timeline
 from regiocrm.crm.cases import OPEN
-from regiocrm.crm.customers import Customers
+from regiocrm.crm.customers import Customers, Resolution
 from regiocrm.interfaces.channels import (
     BodylessSignature,
     Channel,
@@ -434,6 +434,11 @@ class SentReply:
     at: datetime
 
 
+# A stored message as processing takes it up: its account, the message, and the
+# auto-reply that went out to it.
+Waiting = tuple[ChannelAccount, InboundMessage, SentReply | None]
+
+
 @dataclass(frozen=True)
 class Processed:
     """A message on its customer's timeline, with the auto-reply that went out to it.
@@ -448,6 +453,20 @@ class Processed:
     market: str
     interaction_id: uuid.UUID
     reply: SentReply | None
+
+    @classmethod
+    def of(cls, inbox: InboxRef, waiting: Waiting, customer: Resolution) -> Processed:
+        """A waiting message once its sender is resolved to ``customer``."""
+        account, message, reply = waiting
+        return cls(
+            inbox,
+            message,
+            account,
+            customer.customer_id,
+            customer.market,
+            timeline_id(inbox.id),
+            reply,
+        )
 
 
 def process(
@@ -508,15 +527,7 @@ def _process_once(
         if client is not None:
             message = _enrich(registry, account, message, client)
         customer = Customers(session, hooks).resolve(message.identities, account.market)
-        result = Processed(
-            inbox,
-            message,
-            account,
-            customer.customer_id,
-            customer.market,
-            timeline_id(inbox.id),
-            reply,
-        )
+        result = Processed.of(inbox, (account, message, reply), customer)
         timeline_zone = stores.residency.zone_for(customer.market, DataClass.CRM)
         wrote_in = stores.residency.zone_for(customer.market, DataClass.IDENTITY)
         if not customer.merged and timeline_zone == wrote_in == inbox.zone:
@@ -619,17 +630,7 @@ def _process_together(
                 # Committed with the others, the customer is found again when it goes alone.
                 alone.append(inbox)
                 continue
-            together.append(
-                Processed(
-                    inbox,
-                    message,
-                    account,
-                    customer.customer_id,
-                    customer.market,
-                    timeline_id(inbox.id),
-                    reply,
-                )
-            )
+            together.append(Processed.of(inbox, (account, message, reply), customer))
         if together:
             _append(session, zone, together)
             _claim(session, hooks, together)
@@ -669,11 +670,6 @@ def _claim(session: ZonedSession, hooks: Hooks, results: Sequence[Processed]) ->
                 interaction_id=result.interaction_id,
             ),
         )
-
-
-# A stored message as processing takes it up: its account, the message, and the
-# auto-reply that went out to it; or why it cannot be processed.
-Waiting = tuple[ChannelAccount, InboundMessage, "SentReply | None"]
 
 
 def _waiting_messages(
@@ -831,6 +827,11 @@ LEASE = timedelta(seconds=5)
 BATCH = 50
 # How often an idle worker looks for other processes' messages and lapsed leases.
 POLL_SECONDS = 0.5
+# How long a worker lets messages gather before it claims what is less than a full batch:
+# a burst is then processed fifty at a time, not one by one as each webhook stores its
+# message, which would cost each message a batch's queries and take the write lock from the
+# webhooks (on SQLite, the only one) as often as they do.
+GATHER_SECONDS = 0.05
 
 
 def process_id() -> str:
@@ -986,6 +987,7 @@ class InboxWorker:
         batch: int = BATCH,
         lease: timedelta = LEASE,
         poll_seconds: float = POLL_SECONDS,
+        gather_seconds: float = GATHER_SECONDS,
         enabled: bool = True,
     ) -> None:
         self.stores = stores
@@ -995,6 +997,7 @@ class InboxWorker:
         self.batch = batch
         self.lease = lease
         self.poll_seconds = poll_seconds
+        self.gather_seconds = gather_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
         # What this process submitted (or found waiting at start) and has not seen settled.
@@ -1082,6 +1085,8 @@ class InboxWorker:
                 self._held = frozenset()
                 self._settle()
                 self._wake.wait(self.poll_seconds if self._polling else None)
+            if len(batch) < self.batch:
+                self._stopping.wait(self.gather_seconds)
 
     def _claims_fail(self, exc: OperationalError) -> None:
         """Say once why the worker cannot claim, not at every poll while the database is

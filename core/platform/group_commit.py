@@ -10,9 +10,10 @@ request waits for nobody, and a burst is written in as many transactions as the 
 takes time to commit, not as many as there are requests.
 
 A unit that raises has its writes mixed with the others': the group is rolled back, that
-unit gets its exception, and the rest run again in a new transaction. A database error
-(the database unreachable, the disk full) fails the whole group: every caller gets it,
-and none is told its write was kept.
+unit gets its exception, and the rest run again in a new transaction. The database itself
+failing (unreachable, its disk full, its lock held too long: an ``OperationalError`` or
+``InterfaceError``) fails the whole group instead: every caller gets the error, and none is
+told its write was kept.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from regiocrm.platform.stores import ZonedSession, ZoneStores
 
@@ -36,6 +37,8 @@ Result = TypeVar("Result")
 # Enough to take a burst from a full thread pool in one transaction; the cap keeps one
 # hostile unit's replay of the rest bounded.
 MAX_GROUP = 64
+# What says the database failed, not the unit that ran into it.
+DATABASE_FAILED = (OperationalError, InterfaceError)
 
 
 @dataclass
@@ -116,7 +119,7 @@ class GroupCommit:
                     for unit in group:
                         try:
                             results.append(unit.work(session))
-                        except DBAPIError:
+                        except DATABASE_FAILED:
                             raise
                         except Exception as exc:
                             failed = unit
@@ -126,7 +129,7 @@ class GroupCommit:
                 group = [unit for unit in group if unit is not failed]
                 continue
             except Exception as exc:
-                if not isinstance(exc, DBAPIError):
+                if not isinstance(exc, DATABASE_FAILED):
                     log.exception("a group of %d writes was not committed", len(group))
                 for unit in group:
                     unit.done.set_exception(exc)

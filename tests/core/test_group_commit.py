@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, insert, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.models import InboxMessage, InboxStatus
@@ -171,6 +171,18 @@ def test_a_refused_unit_keeps_nothing_and_the_others_are_kept(
     assert str(answers[1]) == "this signature was already used with another body"
     assert answers[2] == "m2"
     assert kept(migrated) == {"m1", "m2"}
+
+
+def test_a_unit_breaking_a_constraint_is_rolled_out_of_its_group(
+    migrated: ZoneStores, group_commit: GroupCommit
+) -> None:
+    """A constraint is the unit's own data, not the database failing: the others go on."""
+    group_commit.run(keep("m1"))
+    answers = run_together(group_commit, [keep("m2"), keep("m1"), keep("m3")])
+    assert answers[0] == "m2"
+    assert isinstance(answers[1], IntegrityError)
+    assert answers[2] == "m3"
+    assert kept(migrated) == {"m1", "m2", "m3"}
 
 
 def test_a_database_error_fails_every_unit_of_the_group_and_keeps_none(
