@@ -106,7 +106,14 @@ class GroupCommit:
                     stopping = True
                     break
                 group.append(unit)
-            self._commit(group)
+            try:
+                self._commit(group)
+            except Exception as exc:
+                # A bug of ours must not leave a webhook waiting for ever, nor stop the thread.
+                log.exception("the committer failed a group of %d writes", len(group))
+                for unit in group:
+                    if not unit.done.done():
+                        unit.done.set_exception(exc)
             if stopping:
                 return
 

@@ -211,3 +211,19 @@ def test_stop_commits_what_is_queued(migrated: ZoneStores) -> None:
         caller.join(10)
     assert answers == [f"m{n}" for n in range(5)]
     assert kept(migrated) == {f"m{n}" for n in range(5)}
+
+
+def test_a_failure_of_the_committer_itself_answers_the_caller_and_it_goes_on(
+    migrated: ZoneStores, group_commit: GroupCommit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing in the committer may leave a webhook waiting for ever."""
+
+    def broken(group: object) -> None:
+        raise RuntimeError("a bug in the committer")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(group_commit, "_commit", broken)
+        with pytest.raises(RuntimeError, match="a bug in the committer"):
+            group_commit.run(keep("m1"))
+    assert group_commit.run(keep("m2")) == "m2"
+    assert kept(migrated) == {"m2"}
