@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from console_client import ConsoleBrowser, ConsoleDeployment
@@ -118,7 +119,9 @@ def world(console: ConsoleDeployment) -> World:
 
 
 def today() -> str:
-    return datetime.now(UTC).date().isoformat()
+    """Today where the readers are (China): the page's periods are their days, which after
+    16:00 UTC are a day ahead of UTC's."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
 
 
 def trail_of(world: World, org: str, **filters: str) -> dict[str, str]:
