@@ -18,10 +18,10 @@ from regiocrm.services.zones import ZoneService
 def serve(
     ctx: typer.Context,
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on; default [http] host.")
+        str | None, typer.Option(help="Address to listen on; default \\[http] host.")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on; default [http] port.")
+        int | None, typer.Option(help="Port to listen on; default \\[http] port.")
     ] = None,
     workers: Annotated[
         int | None,
@@ -29,7 +29,7 @@ def serve(
             min=1,
             max=64,
             help="Server processes sharing the port, each loading the installed plugins and"
-            " the settings as this command does; default [http] workers (1). uvicorn"
+            " the settings as this command does; default \\[http] workers (1). uvicorn"
             " replaces one that dies.",
         ),
     ] = None,

@@ -51,6 +51,17 @@ def test_help_lists_every_builtin_group(regiocrm_cli) -> None:
     assert positions == sorted(positions), "commands are listed alphabetically"
 
 
+def test_serve_help_names_the_settings_its_options_default_to(
+    regiocrm_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[http]`` is text in the help, not markup that swallows it."""
+    monkeypatch.setenv("COLUMNS", "300")
+    result = regiocrm_cli("serve", "--help")
+    assert result.exit_code == 0
+    for option in ("host", "port", "workers"):
+        assert f"default [http] {option}" in result.stdout
+
+
 def test_unknown_command_is_a_usage_error(regiocrm_cli) -> None:
     result = regiocrm_cli("frobnicate")
     assert result.exit_code == 2
