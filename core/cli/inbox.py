@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from regiocrm.cli.context import JsonOption, cli_context, print_json, print_table, progress
+from regiocrm.cli.context import (
+    CliError,
+    JsonOption,
+    cli_context,
+    print_json,
+    print_table,
+    progress,
+)
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.terms import InboxStatus
 from regiocrm.platform.i18n import _
-from regiocrm.services.inbound import InboundService
+from regiocrm.services.inbound import DatabaseFailed, InboundService
 
 app = typer.Typer(help="See and retry the inbox of inbound messages.", no_args_is_help=True)
 
@@ -44,11 +51,19 @@ def retry(ctx: typer.Context) -> None:
     the server's inbox worker does: auto-replies still to be sent are sent, once."""
     context = cli_context(ctx)
     context.require_migrated()
-    with progress() as bar:
-        task = bar.add_task(_("processing the inbox"), total=None)
-        retried = InboundService(context.application).retry(
-            progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    try:
+        with progress() as bar:
+            task = bar.add_task(_("processing the inbox"), total=None)
+            retried = InboundService(context.application).retry(
+                progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    except DatabaseFailed as exc:
+        raise CliError(
+            _(
+                "the database failed: {reason}; what was not processed is still waiting:"
+                " run `regiocrm inbox retry` again once it answers"
+            ).format(reason=exc)
+        ) from None
     typer.echo(
         _("requeued {requeued} failed; processed {done}, failed {failed}").format(
             requeued=retried.requeued, done=retried.processed, failed=retried.failed

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from regiocrm.crm.campaigns import record_receipts
 from regiocrm.interfaces.channels import (
@@ -46,6 +47,11 @@ FAILURES_SHOWN = 20
 
 class UnknownAccount(LookupError):
     """No account of that name on that channel."""
+
+
+class DatabaseFailed(Exception):
+    """The database failed during a retry (unreachable, restarted, its disk full), with its
+    reason: the messages not processed are still waiting."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,10 @@ class InboundService:
         worker does: auto-replies still to be sent are sent, once.
 
         A message that fails again keeps its reason on its row (see :meth:`report`).
+
+        :raises DatabaseFailed: when the database fails meanwhile: the rest would fail with
+            it, so the retry stops, and the message it was at stays waiting (the pipeline
+            does not mark it failed), with those after it.
         """
         requeued = requeue_failed(self.app.stores)
         pending = waiting(self.app.stores)
@@ -194,6 +204,8 @@ class InboundService:
             try:
                 if self.app.pipeline(inbox) is not None:
                     processed += 1
+            except OperationalError as exc:
+                raise DatabaseFailed(str(exc.orig)) from exc
             except Exception:
                 # The pipeline marked the row failed with the reason: the report shows it.
                 failed += 1

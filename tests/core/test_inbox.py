@@ -715,6 +715,33 @@ def test_inbox_retry_sends_the_auto_reply_and_records_it(
     ]
 
 
+def test_inbox_retry_stops_with_the_reason_when_the_database_fails_and_leaves_it_waiting(
+    deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, regiocrm_cli, monkeypatch
+) -> None:
+    """Not a failure of the message: exit 2 with the database's reason, and the message
+    still waiting for the next run, not marked failed."""
+    settings, stores, _registry = deployment
+    write_config(stores, "echo_jp")
+    served = TestClient(create_app(settings, regiocrm_hooks))  # no lifespan: no worker
+    assert post(served, "echo_jp", {"id": "e1", "from": "u1", "text": "hi"}).status_code == 200
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr("regiocrm.crm.customers.Customers._owners", lost)
+        retried = regiocrm_cli("inbox", "retry")
+    assert retried.exit_code == 2
+    assert retried.stderr.strip() == (
+        "Error: the database failed: server closed the connection; what was not processed"
+        " is still waiting: run `regiocrm inbox retry` again once it answers"
+    )
+    assert "Traceback" not in retried.stderr
+    assert count(stores, InboxMessage, InboxMessage.status == InboxStatus.RECEIVED) == 1
+    again = regiocrm_cli("inbox", "retry")
+    assert again.stdout.strip() == "requeued 0 failed; processed 1, failed 0"
+
+
 def test_a_reply_sent_before_processing_failed_is_recorded_on_retry_and_not_sent_again(
     deployment, regiocrm_hooks: Hooks, echo: EchoPlugin, regiocrm_cli, monkeypatch
 ) -> None:
