@@ -48,7 +48,7 @@ from functools import partial
 from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import Connection, String, Update, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, Select, String, Update, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import QueryableAttribute
@@ -954,12 +954,19 @@ _STATUS = select(InboxMessage.id).where(
 
 def still_waiting(stores: ZoneStores, inboxes: Sequence[InboxRef]) -> set[InboxRef]:
     """Those of ``inboxes`` nobody has processed (or failed) yet."""
-    zones = {inbox.zone for inbox in inboxes}
+    return found_among(stores, inboxes, _STATUS)
+
+
+def found_among(
+    stores: ZoneStores, inboxes: Sequence[InboxRef], query: Select[Any]
+) -> set[InboxRef]:
+    """Those of ``inboxes`` whose ids ``query`` (a select of inbox ids, given them as the
+    expanding parameter ``ids``) answers, with one query a zone."""
     found = set()
     with stores.session() as session:
-        for zone in zones:
+        for zone in {inbox.zone for inbox in inboxes}:
             ids = [inbox.id for inbox in inboxes if inbox.zone == zone]
-            for (inbox_id,) in session.zone_connection(zone).execute(_STATUS, {"ids": ids}):
+            for (inbox_id,) in session.zone_connection(zone).execute(query, {"ids": ids}):
                 found.add(InboxRef(zone, inbox_id))
     return found
 

@@ -25,6 +25,7 @@ from regiocrm.interfaces.channels import ChannelRegistry
 from regiocrm.messaging.inbox import (
     InboxRef,
     Processed,
+    found_among,
     message_from_json,
     process,
     process_batch,
@@ -74,16 +75,8 @@ _REPLIES_TO_SEND = select(InboxMessage.id).where(
 
 
 def _replies_to_send(stores: ZoneStores, inboxes: Sequence[InboxRef]) -> list[InboxRef]:
-    """Those of ``inboxes`` with an auto-reply still to send: one query a zone, where most
-    messages have none."""
-    found: set[InboxRef] = set()
-    with stores.session() as session:
-        for zone in {inbox.zone for inbox in inboxes}:
-            ids = [inbox.id for inbox in inboxes if inbox.zone == zone]
-            connection = session.zone_connection(zone)
-            found.update(
-                InboxRef(zone, i) for i in connection.scalars(_REPLIES_TO_SEND, {"ids": ids})
-            )
+    """Those of ``inboxes`` with an auto-reply still to send, in order: most have none."""
+    found = found_among(stores, inboxes, _REPLIES_TO_SEND)
     return [inbox for inbox in inboxes if inbox in found]
 
 
