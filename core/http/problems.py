@@ -18,7 +18,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from regiocrm.crm.access import Forbidden
@@ -160,10 +161,10 @@ async def _apart(request: Request, exc: Exception) -> Response:
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
     """The database is unreachable or busy (a dropped connection, SQLite's lock held too
-    long, a serialization failure): the transaction was rolled back, and the same request
-    may succeed later. The driver's message names hosts and databases: it goes to the log
-    only."""
-    reason = exc.orig if isinstance(exc, OperationalError) else exc
+    long, a serialization failure, every pooled connection taken for the pool's timeout):
+    the transaction was rolled back, or never began, and the same request may succeed
+    later. The driver's message names hosts and databases: it goes to the log only."""
+    reason = exc.orig if isinstance(exc, OperationalError | InterfaceError) else exc
     log.error("%s %s answered 503: %s", request.method, request.url.path, reason)
     return problem(
         status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -192,7 +193,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(ApartError, _apart)
-    app.add_exception_handler(OperationalError, _unavailable)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

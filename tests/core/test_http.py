@@ -521,3 +521,22 @@ def test_the_api_documentation_pages_may_load_what_they_use(
     assert allowed["frame-ancestors"] == ["'none'"]
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert resources.loaded["script-src"], "the page was read"
+
+
+def test_a_request_that_finds_every_pooled_connection_taken_is_503(
+    client: TestClient, token: str
+) -> None:
+    """A burst larger than the pool waits the pool's timeout, then is asked to come back:
+    a busy database, not a bug."""
+    engine = client.app.state.services.stores.engine("cn")  # type: ignore[attr-defined]
+    engine.pool._timeout = 0.05
+    held = [engine.connect() for _ in range(engine.pool.size() + engine.pool._max_overflow)]
+    try:
+        answer = client.get("/api/customers", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        for connection in held:
+            connection.close()
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "5"
+    assert "QueuePool" not in answer.text
+    assert client.get("/api/customers", headers={"Authorization": f"Bearer {token}"}).is_success
