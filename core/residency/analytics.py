@@ -579,8 +579,10 @@ def _export_table(
     statement = _where(
         select(*(table.columns[i] for i in plan.positions), table.c.created), plan, start
     ).order_by(table.c.created, table.c.id)
-    result = (
-        session.zone_connection(zone).execution_options(yield_per=CHUNK_ROWS).execute(statement)
+    # Per statement: options set on the connection would stay with it, and the audit
+    # written on it after would go through a server-side cursor too.
+    result = session.zone_connection(zone).execute(
+        statement, execution_options={"yield_per": CHUNK_ROWS}
     )
     schema = plan.schema
     writer: pq.ParquetWriter | None = None

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from analytics_world import (
     FIRST_DAY,
@@ -46,18 +47,37 @@ from regiocrm.models.personal import Personal, not_personal, personal_of
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores, table_of
+from regiocrm.residency import analytics
 from regiocrm.residency.analytics import Pseudonyms, plan_table
 from regiocrm.testing import CliResult, upgrade_zones
 
 Cli = Callable[..., CliResult]
+
+# The query docs/analytics.md shows, run on an export below.
+# --8<-- [start:documented_query]
+INBOUND_BY_DAY = """
+SELECT i.market, i.day,
+       count(*) AS messages,
+       count(DISTINCT i.customer_id) AS customers,
+       count(DISTINCT c.customer_id) AS with_a_contract
+FROM read_parquet('lake/*/table=interactions/*/*.parquet', hive_partitioning = true) AS i
+LEFT JOIN read_parquet('lake/*/table=contracts/*/*.parquet', hive_partitioning = true) AS c
+  ON c.customer_id = i.customer_id
+WHERE i.direction = 'inbound'
+GROUP BY ALL
+ORDER BY i.day, i.market
+"""
+# --8<-- [end:documented_query]
 
 
 @pytest.fixture
 def deployment(
     deployment_dir: Path, regiocrm_hooks: Hooks, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[ZoneStores, World]]:
-    """The small world, migrated and written, with the pseudonym key set."""
+    """The small world, migrated and written, with the pseudonym key set, read in chunks
+    smaller than a day's rows, so days and chunks cut across each other."""
     monkeypatch.setenv("REGIOCRM_ANALYTICS__PSEUDONYM_KEY", KEY)
+    monkeypatch.setattr(analytics, "CHUNK_ROWS", 4)
     stores = ZoneStores.open(RegiocrmSettings(), regiocrm_hooks)
     upgrade_zones(stores, regiocrm_hooks)
     world = populate(stores)
@@ -137,6 +157,16 @@ def test_the_export_reads_back_with_the_databases_counts_and_no_personal_data(
     assert (str(amount), currency, starts_on) == ("189900.00", "CNY", "DATE")
     [(kind,)] = read(folder, "SELECT typeof(created) FROM export LIMIT 1")
     assert kind == "TIMESTAMP WITH TIME ZONE"
+
+    # The documented query, as docs/analytics.md shows it (run in the folder holding lake/).
+    assert duckdb.sql(INBOUND_BY_DAY).fetchall() == [
+        ("CN", date(2026, 11, 28), 1, 1, 1),
+        ("JP", date(2026, 11, 28), 1, 1, 1),
+        ("CN", date(2026, 11, 29), 1, 1, 1),
+        ("KR", date(2026, 11, 29), 1, 1, 1),
+        ("CN", date(2026, 11, 30), 1, 1, 1),
+        ("JP", date(2026, 12, 1), 1, 1, 1),
+    ]
 
     # The export is in every market's trail, naming where it went and who ran it.
     events = audited(stores, "analytics.exported")
