@@ -59,8 +59,10 @@ PEOPLE = [
 
 
 def keyed(value: object, key: str = KEY) -> str:
-    """The pseudonym the export gives ``value`` under ``key``, computed independently."""
-    return hmac.new(key.encode(), str(value).encode(), hashlib.sha256).hexdigest()
+    """The pseudonym the export gives ``value`` under ``key``, computed independently, as
+    the docs say: of an id's 32 hex digits, of anything else's text."""
+    text = value.hex if isinstance(value, uuid.UUID) else str(value)
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass
