@@ -293,6 +293,7 @@ def export_analytics(
     """
     pseudonyms = None if with_personal_data else _pseudonyms(key)
     destination = destination.absolute()
+    made_folder = not destination.exists()
     _check_destination(destination, pseudonyms)
     result = AnalyticsExport(destination, with_personal_data, since)
     start = None if since is None else datetime.combine(since, time(), UTC)
@@ -339,10 +340,10 @@ def export_analytics(
                     },
                 )
     except BaseException:
-        for part in pending:
-            part.pending.unlink(missing_ok=True)
+        _discard(pending, destination, made_folder)
         raise
     if missing:
+        _discard(pending, destination, made_folder)
         with stores.session() as session:
             _audit(
                 session,
@@ -351,15 +352,33 @@ def export_analytics(
                 {**detail, "missing": "; ".join(missing)},
             )
         raise AnalyticsRefused(missing)
-    # Committed: the audit holds the export, which now takes its place.
+    # Committed: the audit holds the export, which now takes its place. The manifest goes
+    # first, so a folder with files in it always says how they were made.
+    _write_manifest(destination, pseudonyms, stores.names)
     for part in pending:
         os.replace(part.pending, part.final)
     for path in result.removed:
         path.unlink(missing_ok=True)
         with suppress(OSError):
             path.parent.rmdir()
-    _write_manifest(destination, pseudonyms, stores.names)
     return result
+
+
+def _discard(pending: Iterable[_Pending], destination: Path, made_folder: bool) -> None:
+    """Remove what a failed or refused export wrote: its pending files, the folders made
+    for them that are empty now, and the destination if the export made it."""
+    for part in pending:
+        part.pending.unlink(missing_ok=True)
+        folder = part.pending.parent
+        while folder != destination:
+            try:
+                folder.rmdir()
+            except OSError:  # it holds an earlier export's files
+                break
+            folder = folder.parent
+    if made_folder:
+        with suppress(OSError):
+            destination.rmdir()
 
 
 def _pseudonyms(key: SecretStr | None) -> Pseudonyms:

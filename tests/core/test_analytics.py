@@ -48,7 +48,7 @@ from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores, table_of
 from regiocrm.residency import analytics
-from regiocrm.residency.analytics import Pseudonyms, plan_table
+from regiocrm.residency.analytics import Pseudonyms, export_analytics, plan_table
 from regiocrm.testing import CliResult, upgrade_zones
 
 Cli = Callable[..., CliResult]
@@ -203,7 +203,11 @@ def test_hashes_are_the_same_in_every_export_and_differ_with_another_key(
 
 
 def test_since_rewrites_only_the_days_from_that_date(
-    deployment: tuple[ZoneStores, World], regiocrm_cli: Cli, deployment_dir: Path
+    deployment: tuple[ZoneStores, World],
+    regiocrm_cli: Cli,
+    regiocrm_hooks: Hooks,
+    deployment_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stores, world = deployment
     folder = deployment_dir / "lake"
@@ -233,6 +237,19 @@ def test_since_rewrites_only_the_days_from_that_date(
     counted = read(folder, 'SELECT zone, "table", count(*) FROM export GROUP BY ALL')
     assert {(zone, table): count for zone, table, count in counted} == expected
     assert not list(folder.rglob("*.part"))
+
+    # An export that fails before its audit is committed leaves the folder as it was.
+    files = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    folders = {path for path in folder.rglob("*") if path.is_dir()}
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(analytics, "_audit", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        export_analytics(stores, regiocrm_hooks, folder, key=SecretStr(KEY))
+    assert {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == files
+    assert {path for path in folder.rglob("*") if path.is_dir()} == folders
 
 
 def test_bad_input_is_refused_with_the_reason_and_nothing_is_written(
@@ -290,7 +307,7 @@ def test_personal_data_leaves_only_as_the_rules_allow(
         for line in reasons
     ), reasons
     assert any("2 of 2 customers of JP have none in force" in line for line in reasons)
-    assert not list(folder.rglob("*.parquet"))
+    assert not folder.exists()
     refusals = audited(stores, "analytics.export_refused")
     assert sorted(event.market for event in refusals) == ["CN", "JP", "KR"]
     assert "assessment" in refusals[0].detail["missing"]
