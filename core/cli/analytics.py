@@ -79,7 +79,7 @@ def export(
 
     By default the export is pseudonymised: personal columns (names, phone numbers,
     e-mails, addresses, message texts) are left out, and ids and other person keys are
-    keyed hashes (HMAC-SHA256 with [analytics] pseudonym_key), the same in every export.
+    keyed hashes (HMAC-SHA256 with \\[analytics] pseudonym_key), the same in every export.
     Credentials never leave. The export is audited in every market's trail.
     """
     context = cli_context(ctx)

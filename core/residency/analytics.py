@@ -453,7 +453,9 @@ def _write_manifest(destination: Path, pseudonyms: Pseudonyms | None, zones: lis
         "exported_at": utcnow().isoformat(),
     }
     pending = destination / f".{MANIFEST}.{os.getpid()}.part"
-    pending.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    descriptor = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.write(json.dumps(manifest, indent=2))
     os.replace(pending, destination / MANIFEST)
 
 
@@ -587,7 +589,12 @@ def _audit(
 
 
 def _partition(destination: Path, zone: str, table: str, day: date) -> Path:
-    return destination / f"zone={zone}" / f"table={table}" / f"day={day.isoformat()}"
+    """The day's folder, made (each level its owner's alone) if it is not there yet."""
+    folder = destination
+    for level in (f"zone={zone}", f"table={table}", f"day={day.isoformat()}"):
+        folder = folder / level
+        folder.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
+    return folder
 
 
 def _export_table(
@@ -653,7 +660,6 @@ def _day(row: Any) -> date:
 
 def _open(folder: Path, schema: pa.Schema, pending: list[_Pending]) -> pq.ParquetWriter:
     """A writer of the day's pending file, made private before anything is in it."""
-    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
     path = folder / f".{PART}.{uuid.uuid4().hex}.part"
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
     pending.append(_Pending(path, folder / PART))
