@@ -466,14 +466,11 @@ def _operator() -> str:
         return f"uid {os.getuid()}"
 
 
-def _since(plan: TablePlan, start: datetime | None) -> Any:
-    table = table_of(plan.model)
-    return None if start is None else table.c.created >= start
-
-
 def _where(statement: Select[Any], plan: TablePlan, start: datetime | None) -> Select[Any]:
-    condition = _since(plan, start)
-    return statement if condition is None else statement.where(condition)
+    """``statement`` limited to the rows created from ``start`` on (all without one)."""
+    if start is None:
+        return statement
+    return statement.where(table_of(plan.model).c.created >= start)
 
 
 def _held(
@@ -627,7 +624,7 @@ def _export_table(
     try:
         for chunk in result.partitions():
             for rows in _by_day(chunk):
-                row_day = rows[0][-1].astimezone(UTC).date()
+                row_day = _day(rows[0])
                 if row_day != day:
                     if writer is not None:
                         writer.close()
