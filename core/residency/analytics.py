@@ -318,12 +318,16 @@ def export_analytics(
             if not missing:
                 if progress is not None:
                     progress.started(sum(held.values()))
+                tables_with_rows = {(zone, table) for zone, table, _market, _class in held}
                 for zone in stores.names:
                     for plan in plans:
                         table = plan.model.__tablename__
-                        written = _export_table(
-                            session, zone, plan, start, destination, pending, progress
-                        )
+                        written = 0
+                        # Most zones hold nothing of most tables: no query for those.
+                        if (zone, table) in tables_with_rows:
+                            written = _export_table(
+                                session, zone, plan, start, destination, pending, progress
+                            )
                         result.rows.setdefault(zone, {})[table] = written
                         result.removed += _stale(destination, zone, table, since, pending)
                 result.files = sorted(p.final for p in pending)
