@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.models.base import Model, utcnow
+from regiocrm.models.personal import not_personal
 
 
 class AuditEvent(Model):
@@ -20,7 +21,9 @@ class AuditEvent(Model):
 
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(doc="the user, or none for the system")
-    action: Mapped[str] = mapped_column(String(60), doc="e.g. customer.read, user.created")
-    subject_type: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(
+        String(60), doc="e.g. customer.read, user.created", info=not_personal()
+    )
+    subject_type: Mapped[str] = mapped_column(String(60), info=not_personal())
     subject_id: Mapped[uuid.UUID | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

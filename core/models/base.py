@@ -28,6 +28,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from regiocrm.interfaces.data_classes import DataClass
+from regiocrm.models.personal import not_personal
 from regiocrm.platform.ids import new_id
 
 NAMING_CONVENTION = {
@@ -157,6 +158,7 @@ class Model(Base):
         index=True,
         sort_order=-1,
         doc="ISO 3166-1 alpha-2 market whose residency rules place this row",
+        info=not_personal(),
     )
     created: Mapped[datetime] = mapped_column(default=utcnow, sort_order=1000)
     updated: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, sort_order=1001)

@@ -13,18 +13,24 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import CampaignStatus, DeliveryStatus
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal
 
 
 class Campaign(Model):
     __data_class__ = DataClass.CRM
 
-    name: Mapped[str]
+    name: Mapped[str] = mapped_column(info=not_personal())
     status: Mapped[CampaignStatus] = mapped_column(default=CampaignStatus.DRAFT)
     organization_id: Mapped[uuid.UUID] = mapped_column(index=True, doc="directory: resolved by id")
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="the saved filter")
-    channels: Mapped[list[str]] = mapped_column(default=list, doc="in order of preference")
+    channels: Mapped[list[str]] = mapped_column(
+        default=list, doc="in order of preference", info=not_personal()
+    )
     purpose: Mapped[str] = mapped_column(
-        String(40), default="marketing", doc="the consent each member must have given"
+        String(40),
+        default="marketing",
+        doc="the consent each member must have given",
+        info=not_personal(),
     )
     messages: Mapped[dict[str, Any]] = mapped_column(
         default=dict, doc="the text by locale; {name} is the member's name"
@@ -50,9 +56,9 @@ class CampaignMember(Model):
 
     campaign_id: Mapped[uuid.UUID]
     customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    channel: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(40), info=not_personal())
     status: Mapped[DeliveryStatus] = mapped_column(default=DeliveryStatus.PENDING)
-    locale: Mapped[str | None] = mapped_column(String(35))
+    locale: Mapped[str | None] = mapped_column(String(35), info=not_personal())
     external_id: Mapped[str | None] = mapped_column(
         String(200), index=True, doc="the provider's id of the message sent"
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import CaseStatus, Priority
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal
 
 
 class Case(Model):
@@ -26,7 +27,10 @@ class Case(Model):
     organization_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     service: Mapped[str] = mapped_column(
-        String(20), default="office", doc="whose clock runs: office, or call_centre (24x7)"
+        String(20),
+        default="office",
+        doc="whose clock runs: office, or call_centre (24x7)",
+        info=not_personal(),
     )
     opened_at: Mapped[datetime]
     response_due_at: Mapped[datetime | None] = mapped_column(doc="first answer due")

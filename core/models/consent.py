@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import ConsentAction
 from regiocrm.models.base import Model, utcnow
+from regiocrm.models.personal import not_personal
 
 
 class Consent(Model):
@@ -28,8 +29,12 @@ class Consent(Model):
     )
 
     customer_id: Mapped[uuid.UUID]
-    purpose: Mapped[str] = mapped_column(String(40), doc="e.g. marketing, service, export")
-    channel: Mapped[str] = mapped_column(String(40), doc="a channel name, or * for every channel")
+    purpose: Mapped[str] = mapped_column(
+        String(40), doc="e.g. marketing, service, export", info=not_personal()
+    )
+    channel: Mapped[str] = mapped_column(
+        String(40), doc="a channel name, or * for every channel", info=not_personal()
+    )
     action: Mapped[ConsentAction]
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     source: Mapped[str | None] = mapped_column(doc="where it was given: a form, a dealer visit…")

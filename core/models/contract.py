@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import ContractKind, ContractStatus
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal
 
 
 class Contract(Model):
@@ -32,4 +33,4 @@ class Contract(Model):
     starts_on: Mapped[date]
     ends_on: Mapped[date | None] = mapped_column(index=True)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
-    currency: Mapped[str | None] = mapped_column(String(3))
+    currency: Mapped[str | None] = mapped_column(String(3), info=not_personal())

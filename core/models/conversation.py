@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import Direction
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal
 
 # How much of the last message the inbox shows.
 SUMMARY_LENGTH = 200
@@ -35,8 +36,10 @@ class Conversation(Model):
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(doc="identity data: resolved by id")
-    channel: Mapped[str] = mapped_column(String(40))
-    touchpoint: Mapped[str] = mapped_column(String(40), doc="the channel account")
+    channel: Mapped[str] = mapped_column(String(40), info=not_personal())
+    touchpoint: Mapped[str] = mapped_column(
+        String(40), doc="the channel account", info=not_personal()
+    )
     last_message_at: Mapped[datetime]
     last_direction: Mapped[Direction]
     last_summary: Mapped[str | None] = mapped_column(String(SUMMARY_LENGTH))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import CustomerKind
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal
 
 
 class Customer(Model):
@@ -25,7 +26,9 @@ class Customer(Model):
     family_name_phonetic: Mapped[str | None] = mapped_column(String(100))
     given_name_phonetic: Mapped[str | None] = mapped_column(String(100))
     company_name: Mapped[str | None]
-    preferred_locale: Mapped[str | None] = mapped_column(String(35), doc="a Babel locale id")
+    preferred_locale: Mapped[str | None] = mapped_column(
+        String(35), doc="a Babel locale id", info=not_personal()
+    )
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
         index=True,
         doc="the survivor, once this record proved to be the same person; reads follow it",

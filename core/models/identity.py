@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal
 
 
 class Identity(Model):
@@ -23,6 +24,6 @@ class Identity(Model):
     __table_args__ = (UniqueConstraint("kind", "value"), Index(None, "customer_id", "kind"))
 
     customer_id: Mapped[uuid.UUID]
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40), info=not_personal())
     value: Mapped[str] = mapped_column(String(320))
     verified: Mapped[bool] = mapped_column(default=False)

@@ -12,14 +12,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import InboxStatus, ReplyStatus
 from regiocrm.models.base import Model, utcnow
+from regiocrm.models.personal import not_personal
 
 
 class InboxMessage(Model):
     __data_class__ = DataClass.CRM
     __table_args__ = (UniqueConstraint("channel_account", "external_id"),)
 
-    channel: Mapped[str] = mapped_column(String(40))
-    channel_account: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(40), info=not_personal())
+    channel_account: Mapped[str] = mapped_column(String(100), info=not_personal())
     external_id: Mapped[str] = mapped_column(String(200), doc="the provider's message id")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[str] = mapped_column(
@@ -53,7 +54,7 @@ class SeenSignature(Model):
     __data_class__ = DataClass.CRM
     __table_args__ = (UniqueConstraint("channel_account", "signature"),)
 
-    channel_account: Mapped[str] = mapped_column(String(100))
+    channel_account: Mapped[str] = mapped_column(String(100), info=not_personal())
     signature: Mapped[str] = mapped_column(
         String(64), doc="SHA-256 (hex) of what identifies the signed request"
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import Direction
 from regiocrm.models.base import Model, utcnow
+from regiocrm.models.personal import not_personal
 
 
 class Interaction(Model):
@@ -23,10 +24,12 @@ class Interaction(Model):
     __table_args__ = (Index(None, "customer_id", "occurred_at"),)
 
     customer_id: Mapped[uuid.UUID] = mapped_column(doc="identity data: resolved by id")
-    channel: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(40), info=not_personal())
     direction: Mapped[Direction]
     touchpoint: Mapped[str] = mapped_column(
-        String(40), doc="where it happened: a channel account, a dealer, the call centre, the car"
+        String(40),
+        doc="where it happened: a channel account, a dealer, the call centre, the car",
+        info=not_personal(),
     )
     text: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(String(500))

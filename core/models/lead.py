@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import LeadStatus
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal, personal
 
 
 class Lead(Model):
@@ -21,15 +22,19 @@ class Lead(Model):
 
     customer_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     status: Mapped[LeadStatus] = mapped_column(default=LeadStatus.NEW)
-    source: Mapped[str | None] = mapped_column(String(60), doc="a channel, a campaign, a web form")
-    vehicle_model: Mapped[str | None] = mapped_column(String(60))
+    source: Mapped[str | None] = mapped_column(
+        String(60), doc="a channel, a campaign, a web form", info=not_personal()
+    )
+    vehicle_model: Mapped[str | None] = mapped_column(String(60), info=not_personal())
     address: Mapped[str | None] = mapped_column(Text)
-    latitude: Mapped[float | None] = mapped_column(doc="WGS-84")
-    longitude: Mapped[float | None] = mapped_column(doc="WGS-84")
+    latitude: Mapped[float | None] = mapped_column(doc="WGS-84", info=personal())
+    longitude: Mapped[float | None] = mapped_column(doc="WGS-84", info=personal())
     dealer_id: Mapped[uuid.UUID | None]
     distance_km: Mapped[float | None] = mapped_column(doc="from the lead to its dealer")
     located_by: Mapped[str | None] = mapped_column(
-        String(40), doc="the map provider that placed the lead's address"
+        String(40),
+        doc="the map provider that placed the lead's address",
+        info=not_personal(),
     )
     unassigned_reason: Mapped[str | None] = mapped_column(
         Text, doc="why no dealer could be chosen: the lead is kept, flagged for a person"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.models.base import Model, PlacedBy
+from regiocrm.models.personal import not_personal
 
 
 class TransferAssessment(Model):
@@ -24,8 +25,10 @@ class TransferAssessment(Model):
     __placed_by__ = PlacedBy.HOME
     __table_args__ = (Index(None, "market", "data_class", "destination"),)
 
-    data_class: Mapped[DataClass]
-    destination: Mapped[str] = mapped_column(String(40), doc="a zone, or * for any destination")
+    data_class: Mapped[DataClass] = mapped_column(info=not_personal())
+    destination: Mapped[str] = mapped_column(
+        String(40), doc="a zone, or * for any destination", info=not_personal()
+    )
     reference: Mapped[str] = mapped_column(doc="the authority's or the DPO's reference")
     approved_on: Mapped[date]
     expires_on: Mapped[date | None]
@@ -41,7 +44,7 @@ class CustomerExport(Model):
     __append_only__ = True
 
     customer_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    destination: Mapped[str] = mapped_column(String(40))
+    destination: Mapped[str] = mapped_column(String(40), info=not_personal())
     exported_by: Mapped[uuid.UUID | None] = mapped_column(doc="the user, or none for the CLI")
     basis: Mapped[dict[str, Any]] = mapped_column(
         default=dict, doc="what made the transfer lawful: consents and assessments, per class"

@@ -13,6 +13,7 @@ from sqlalchemy.sql import ColumnElement
 
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal
 from regiocrm.models.vehicle import Ownership, vehicles_of
 
 
@@ -23,7 +24,9 @@ class TelematicsEvent(Model):
     __table_args__ = (Index(None, "vehicle_id", "occurred_at"),)
 
     vehicle_id: Mapped[uuid.UUID] = mapped_column(doc="crm data: resolved by id")
-    kind: Mapped[str] = mapped_column(String(60), doc="e.g. service_due, crash, low_battery")
+    kind: Mapped[str] = mapped_column(
+        String(60), doc="e.g. service_due, crash, low_battery", info=not_personal()
+    )
     occurred_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

@@ -13,6 +13,7 @@ from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import UserRole
 from regiocrm.models.base import Model, PlacedBy
 from regiocrm.models.organization import Organization
+from regiocrm.models.personal import credential, not_personal
 
 
 class User(Model):
@@ -24,10 +25,14 @@ class User(Model):
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str | None] = mapped_column(
-        String(255), doc="argon2id hash of their console password; none: they cannot sign in"
+        String(255),
+        doc="argon2id hash of their console password; none: they cannot sign in",
+        info=credential(),
     )
     locale: Mapped[str | None] = mapped_column(
-        String(35), doc="the console language they chose (a catalog's locale); none: the browser's"
+        String(35),
+        doc="the console language they chose (a catalog's locale); none: the browser's",
+        info=not_personal(),
     )
 
     organization: Mapped[Organization] = relationship(lazy="raise")
@@ -40,7 +45,7 @@ class ApiToken(Model):
     __placed_by__ = PlacedBy.HOME
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=credential())
     label: Mapped[str] = mapped_column(String(100), default="cli")
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
@@ -56,8 +61,8 @@ class ConsoleSession(Model):
     __placed_by__ = PlacedBy.HOME
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    csrf_hash: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=credential())
+    csrf_hash: Mapped[str] = mapped_column(String(64), info=credential())
     expires_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]

@@ -12,14 +12,15 @@ from sqlalchemy.sql import ColumnElement
 
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.models.base import Model
+from regiocrm.models.personal import not_personal, person_key
 
 
 class Vehicle(Model):
     __data_class__ = DataClass.CRM
 
-    vin: Mapped[str] = mapped_column(String(17), unique=True)
-    make: Mapped[str | None] = mapped_column(String(60))
-    model: Mapped[str | None] = mapped_column(String(60))
+    vin: Mapped[str] = mapped_column(String(17), unique=True, info=person_key())
+    make: Mapped[str | None] = mapped_column(String(60), info=not_personal())
+    model: Mapped[str | None] = mapped_column(String(60), info=not_personal())
     model_year: Mapped[int | None]
 
     @classmethod

@@ -27,6 +27,7 @@ ESSENTIAL_PLUGINS: tuple[str, ...] = ("regiocrm.models", "regiocrm.platform.migr
 # Built-in capabilities, registered exactly as a third-party plugin would be: a module
 # whose functions carry ``@hookimpl``. Any of them can be disabled.
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "regiocrm.cli.analytics",
     "regiocrm.cli.audit",
     "regiocrm.cli.campaigns",
     "regiocrm.cli.cases",

@@ -245,6 +245,32 @@ class StorageSettings(Section):
     )
 
 
+# An HMAC key shorter than SHA-256's block of output would be the weakest link of the hash.
+PSEUDONYM_KEY_MIN_LENGTH = 32
+
+
+class AnalyticsSettings(Section):
+    """``[analytics]``: how ``regiocrm analytics export`` pseudonymises what it writes."""
+
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="the secret (at least 32 characters) that ids and other person keys are"
+        " hashed with (HMAC-SHA256): the same key gives the same hashes in every export;"
+        " unset, the export refuses to run. Make one with"
+        " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+    )
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < PSEUDONYM_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"a pseudonym key needs at least {PSEUDONYM_KEY_MIN_LENGTH} characters"
+                f" (this one has {len(value.get_secret_value())})"
+            )
+        return value
+
+
 class RegiocrmSettings(BaseSettings):
     """The root settings of a deployment. Plugin sections are added by :func:`settings_model`."""
 
@@ -273,6 +299,7 @@ class RegiocrmSettings(BaseSettings):
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     maps: Section = Field(
         default_factory=Section,
         description="one table per installed map provider: [maps.<provider>]",

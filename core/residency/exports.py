@@ -170,7 +170,7 @@ class Exports:
                     else:
                         found.append(_("consent {id}").format(id=consent))
                 else:
-                    assessment = self._assessment(market, data_class, destination, today)
+                    assessment = self.assessment(market, data_class, destination, today)
                     if assessment is None:
                         missing.append(
                             _(
@@ -186,7 +186,7 @@ class Exports:
             )
         return basis, missing
 
-    def _assessment(
+    def assessment(
         self, market: str, data_class: DataClass, destination: str, today: date
     ) -> str | None:
         return self.session.scalar(
