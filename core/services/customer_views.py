@@ -23,12 +23,17 @@ class IdentityView:
 @dataclass(frozen=True)
 class AddressView:
     """An address in parts and as written: in the country's script, and in latin script for
-    a reader who does not read it."""
+    a reader who does not read it.
+
+    :param language: the language of the market's locale (``ja``): a reader of another
+        language is shown ``written_latin``.
+    """
 
     kind: str
     parts: Address
     written: str
     written_latin: str
+    language: str
 
     @classmethod
     def of(cls, hooks: Hooks, row: PostalAddress) -> AddressView:
@@ -38,7 +43,12 @@ class AddressView:
             parts,
             hooks.format_address(address=parts, market=row.market),
             hooks.format_address(address=parts, market=row.market, latin=True),
+            hooks.packs().for_market(row.market).market(row.market).locale.split("_")[0],
         )
+
+    def written_for(self, language: str) -> str:
+        """The address as a reader of ``language`` reads it best."""
+        return self.written if language == self.language else self.written_latin
 
     def as_json(self) -> dict[str, Any]:
         return {

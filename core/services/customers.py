@@ -356,6 +356,7 @@ class CustomerService:
                     "leads": " ".join(str(lead.id) for lead in leads),
                     "contracts": " ".join(str(contract.id) for contract in contracts),
                     "timeline_entries": len(page.entries),
+                    "addresses": len(view.addresses),
                 },
             )
             return CustomerOverview(
