@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from regiocrm.crm import audit
 from regiocrm.crm.access import Scope, scoped_customers, sees
+from regiocrm.crm.addresses import NewAddress, address_parts, checked_addresses
 from regiocrm.interfaces.channels import IdentityRef
-from regiocrm.interfaces.formats import Address, InvalidAddress, PersonName, validated_address
+from regiocrm.interfaces.formats import PersonName
 from regiocrm.interfaces.identities import InvalidIdentity
 from regiocrm.models import (
     Consent,
@@ -101,42 +102,6 @@ class NewCustomer:
     given_name_phonetic: str | None = None
     company_name: str | None = None
     preferred_locale: str | None = None
-
-
-@dataclass(frozen=True)
-class NewAddress:
-    """An address to keep for a customer or an organization: its ``kind`` (``postal``,
-    ``billing``, ``delivery``…) and its parts."""
-
-    address: Address
-    kind: str = "postal"
-
-
-def checked_addresses(addresses: Sequence[NewAddress], market: str) -> list[NewAddress]:
-    """The addresses as their countries' data writes them, all checked before any is kept.
-
-    :raises InvalidAddress: naming each refused part as ``addresses[i].part``, with why.
-    """
-    checked: list[NewAddress] = []
-    problems: dict[str, str] = {}
-    for index, new in enumerate(addresses):
-        try:
-            checked.append(NewAddress(validated_address(new.address, market), new.kind))
-        except InvalidAddress as exc:
-            problems |= {f"addresses[{index}].{part}": why for part, why in exc.problems.items()}
-    if problems:
-        raise InvalidAddress(problems)
-    return checked
-
-
-def address_parts(new: NewAddress) -> dict[str, object]:
-    """The columns of a stored address (customer's or organization's) for ``new``."""
-    return {"kind": new.kind, **vars(new.address)}
-
-
-def address_of(row: PostalAddress) -> Address:
-    """The parts of a stored address."""
-    return Address(**{part: getattr(row, part) for part in vars(Address())})
 
 
 @dataclass(frozen=True)

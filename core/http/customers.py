@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from regiocrm.crm.addresses import NewAddress
 from regiocrm.crm.customers import (
     CustomerError,
     IdentityTaken,
     MergeRefused,
-    NewAddress,
     NewConsent,
     NewCustomer,
     UnknownCustomer,

@@ -7,7 +7,8 @@ import uuid
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from regiocrm.crm.customers import Customers, address_of
+from regiocrm.crm.addresses import address_of
+from regiocrm.crm.customers import Customers
 from regiocrm.interfaces.formats import Address
 from regiocrm.models import Customer, PostalAddress
 from regiocrm.platform.hooks import Hooks

@@ -19,11 +19,11 @@ from sqlalchemy import ColumnElement, select
 
 from regiocrm.crm import audit
 from regiocrm.crm.access import Forbidden, rows_in, sees
+from regiocrm.crm.addresses import NewAddress
 from regiocrm.crm.cases import OPEN
 from regiocrm.crm.customers import (
     Customers,
     MergeRefused,
-    NewAddress,
     NewConsent,
     NewCustomer,
 )

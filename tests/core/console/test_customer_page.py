@@ -21,9 +21,10 @@ import pytest
 from console_client import ConsoleBrowser, ConsoleDeployment, serve_console
 from sqlalchemy import func, select
 
+from regiocrm.crm.addresses import NewAddress
 from regiocrm.crm.cases import NewCase
 from regiocrm.crm.contracts import NewContract
-from regiocrm.crm.customers import NewAddress, NewConsent, NewCustomer
+from regiocrm.crm.customers import NewConsent, NewCustomer
 from regiocrm.crm.timeline import Step, Timeline
 from regiocrm.interfaces.calendars import Service
 from regiocrm.interfaces.channels import IdentityRef
