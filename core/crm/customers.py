@@ -24,10 +24,18 @@ from sqlalchemy.orm import Session
 
 from regiocrm.crm import audit
 from regiocrm.crm.access import Scope, scoped_customers, sees
+from regiocrm.crm.addresses import NewAddress, address_parts, checked_addresses
 from regiocrm.interfaces.channels import IdentityRef
 from regiocrm.interfaces.formats import PersonName
 from regiocrm.interfaces.identities import InvalidIdentity
-from regiocrm.models import Consent, ConsentAction, Customer, CustomerKind, Identity
+from regiocrm.models import (
+    Consent,
+    ConsentAction,
+    Customer,
+    CustomerKind,
+    Identity,
+    PostalAddress,
+)
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.stores import ZonedSession, after_commit
 
@@ -190,6 +198,45 @@ class Customers:
             or None
         )
 
+    def addresses(self, customer_id: uuid.UUID) -> list[PostalAddress]:
+        """The customer's addresses, by kind, oldest first."""
+        return list(
+            self.session.scalars(
+                select(PostalAddress)
+                .where(PostalAddress.customer_id == customer_id)
+                .order_by(PostalAddress.kind, PostalAddress.id)
+            )
+        )
+
+    def replace_addresses(
+        self, customer: Customer, addresses: Sequence[NewAddress], *, actor_id: uuid.UUID | None
+    ) -> list[PostalAddress]:
+        """Make ``addresses`` the customer's addresses, in place of those they had.
+
+        :raises InvalidAddress: for an address its country's data refuses; nothing is
+            changed.
+        """
+        checked = checked_addresses(addresses, customer.market)
+        for row in self.addresses(customer.id):
+            self.session.delete(row)
+        self._add_addresses(customer, checked)
+        audit.record(
+            self.session,
+            actor_id=actor_id,
+            action="customer.addresses_replaced",
+            subject_type="customer",
+            subject=customer,
+            detail={"addresses": len(checked)},
+        )
+        return self.addresses(customer.id)
+
+    def _add_addresses(self, customer: Customer, addresses: Iterable[NewAddress]) -> None:
+        for new in addresses:
+            self.session.add(
+                PostalAddress(market=customer.market, customer_id=customer.id, **address_parts(new))
+            )
+        self.session.flush()
+
     def identities(self, customer_id: uuid.UUID) -> list[Identity]:
         return list(
             self.session.scalars(
@@ -259,20 +306,24 @@ class Customers:
         actor_id: uuid.UUID | None = None,
         verified: bool = False,
         scope: Scope | None = None,
+        addresses: Sequence[NewAddress] = (),
     ) -> Customer:
-        """A new customer with its identities, registered by a user of ``scope`` (``None``:
-        the system).
+        """A new customer with its identities and addresses, registered by a user of
+        ``scope`` (``None``: the system).
 
         :raises IdentityTaken: when one of them already belongs to a customer, named if
             ``scope`` sees them.
+        :raises InvalidAddress: for an address its country's data refuses.
         """
         canonical = self.normalize(identities, details.market)
+        checked = checked_addresses(addresses, details.market)
         for identity, owner in self._claimed(canonical, details.market).items():
             raise IdentityTaken(identity, owner.id if self._sees(scope, owner.id) else None)
         customer = Customer(**vars(details))
         self.session.add(customer)
         self.session.flush()
         self._add_identities(Owner(customer.id, customer.market), canonical, verified=verified)
+        self._add_addresses(customer, checked)
         audit.record(
             self.session,
             actor_id=actor_id,
@@ -464,6 +515,13 @@ class Customers:
         self.session.execute(
             update(Identity)
             .where(Identity.customer_id == merged.id)
+            .values(customer_id=survivor.id)
+        )
+        # The survivor keeps both records' addresses: which one is current is for a user
+        # to say, not for the merge to guess.
+        self.session.execute(
+            update(PostalAddress)
+            .where(PostalAddress.customer_id == merged.id)
             .values(customer_id=survivor.id)
         )
         self.session.execute(

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from regiocrm.crm.addresses import NewAddress
 from regiocrm.crm.customers import (
     CustomerError,
     IdentityTaken,
@@ -26,6 +27,7 @@ from regiocrm.http.deps import AppDep, CallerDep
 from regiocrm.http.paging import PAGE_DEFAULT, Limit
 from regiocrm.http.problems import problems
 from regiocrm.interfaces.channels import IdentityRef
+from regiocrm.interfaces.formats import Address, InvalidAddress
 from regiocrm.interfaces.identities import InvalidIdentity
 from regiocrm.interfaces.packs import PackError
 from regiocrm.interfaces.terms import ConsentAction, CustomerKind
@@ -54,6 +56,31 @@ class ConsentIn(_In):
     source: str | None = Field(default=None, max_length=200)
 
 
+class AddressIn(_In):
+    """An address in parts; which parts a country uses is Google's address data (a JP
+    address has no city: the ward opens the street)."""
+
+    kind: str = Field(default="postal", pattern=IDENTITY_KIND, max_length=20)
+    country: str | None = Field(
+        default=None, pattern=MARKET, description="ISO 3166-1 alpha-2; default the market"
+    )
+    region: str | None = Field(default=None, max_length=100, examples=["東京都"])
+    city: str | None = Field(default=None, max_length=100)
+    district: str | None = Field(default=None, max_length=100)
+    street: str | None = Field(default=None, max_length=200, examples=["千代田区丸の内1-9-1"])
+    building: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=20, examples=["100-0005"])
+    sorting_code: str | None = Field(default=None, max_length=20)
+    recipient: str | None = Field(default=None, max_length=200)
+
+    def new(self) -> NewAddress:
+        return NewAddress(Address(**self.model_dump(exclude={"kind"})), self.kind)
+
+
+class AddressesIn(_In):
+    addresses: list[AddressIn] = Field(max_length=10)
+
+
 class CustomerIn(_In):
     market: str = Field(pattern=MARKET, examples=["CN"])
     kind: CustomerKind = CustomerKind.PERSON
@@ -65,6 +92,7 @@ class CustomerIn(_In):
     preferred_locale: str | None = Field(default=None, max_length=35)
     identities: list[IdentityIn] = Field(default_factory=list, max_length=20)
     consents: list[ConsentIn] = Field(default_factory=list, max_length=20)
+    addresses: list[AddressIn] = Field(default_factory=list, max_length=10)
 
 
 class BindIn(IdentityIn):
@@ -96,18 +124,21 @@ def _consent(body: ConsentIn) -> NewConsent:
     responses=problems(400, 401, 403, 409, 413, 422, 503),
 )
 def create_customer(body: CustomerIn, caller: CallerDep, app: AppDep) -> dict[str, Any]:
-    """Create a customer with names, market, identities and consents (as a dealer enters
-    one). An identity that already belongs to a customer is a conflict (409), naming that
-    customer only to a caller who sees them. A dealer's or wholesaler's customer goes on
-    the timeline as registered there, which links it to them."""
+    """Create a customer with names, market, identities, consents and addresses (as a
+    dealer enters one). An identity that already belongs to a customer is a conflict (409),
+    naming that customer only to a caller who sees them; an address its country's data
+    refuses (an unknown region, a postal code of the wrong pattern) is 422 naming the part
+    and why, and nothing is stored. A dealer's or wholesaler's customer goes on the
+    timeline as registered there, which links it to them."""
     try:
         customer = CustomerService(app).create(
             caller,
-            NewCustomer(**body.model_dump(exclude={"identities", "consents"})),
+            NewCustomer(**body.model_dump(exclude={"identities", "consents", "addresses"})),
             [IdentityRef(i.kind, i.value) for i in body.identities],
             [_consent(consent) for consent in body.consents],
+            [address.new() for address in body.addresses],
         )
-    except (PackError, InvalidIdentity) as exc:
+    except (PackError, InvalidIdentity, InvalidAddress) as exc:
         raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except IdentityTaken as exc:
         raise _problem(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -184,6 +215,26 @@ def timeline(
         "items": [entry.as_json() for entry in page.items],
         "next": None if page.next is None else paging.encode_moment(*page.next),
     }
+
+
+@router.put("/{customer_id}/addresses", responses=problems(400, 401, 403, 404, 413, 422, 503))
+def replace_addresses(
+    customer_id: uuid.UUID, body: AddressesIn, caller: CallerDep, app: AppDep
+) -> dict[str, Any]:
+    """Make these the customer's addresses, in place of those they had (an empty list
+    removes them). An address its country's data refuses is 422 naming the part and why,
+    and nothing is changed. The answer is the customer with their addresses, each also
+    written as its country writes it (``formatted``) and in latin script
+    (``formatted_latin``)."""
+    try:
+        customer = CustomerService(app).replace_addresses(
+            caller, customer_id, [address.new() for address in body.addresses]
+        )
+    except UnknownCustomer as exc:
+        raise _problem(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except InvalidAddress as exc:
+        raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return customer.as_json()
 
 
 @router.post(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+import warnings
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -19,7 +20,14 @@ from typing import Any, Literal
 import pycountry
 from babel import Locale, UnknownLocaleError
 from babel.numbers import is_currency
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.terms import LeadStatus, LicenceTier, Priority
@@ -177,9 +185,6 @@ class PackSpec(_Spec):
     name_order: NameOrder | None = None
     name_separator: str | None = Field(default=None, max_length=3)
     phonetic_name: PhoneticRule | None = None
-    address_format: str | None = Field(
-        default=None, description="fields in braces, lines split by \\n, e.g. '{street}\\n{city}'"
-    )
     business_hours: BusinessHours | None = None
     call_centre_24x7: bool | None = None
     channels: tuple[str, ...] | None = None
@@ -198,6 +203,22 @@ class PackSpec(_Spec):
         description="business hours a dealer has for the next step of a lead in each open"
         " status (new, contacted, qualified)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_address_format(cls, values: Any) -> Any:
+        """``address_format`` was the template of the pack's addresses until 0.2, when
+        Google's address data took its place: a pack that still declares it keeps working
+        for one release, warned."""
+        if isinstance(values, dict) and "address_format" in values:
+            warnings.warn(
+                f"pack {values.get('code', '?')!r}: address_format is ignored since 0.2"
+                " (addresses follow Google's address data): remove it",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            values = {key: value for key, value in values.items() if key != "address_format"}
+        return values
 
     @field_validator("lead_follow_up_hours")
     @classmethod
@@ -240,15 +261,6 @@ class PackSpec(_Spec):
     def _check_timezones(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return None if value is None else tuple(_timezone(zone) for zone in value)
 
-    @field_validator("address_format")
-    @classmethod
-    def _check_address_format(cls, value: str | None) -> str | None:
-        if value is not None:
-            unknown = set(re.findall(r"{(\w+)}", value)) - set(ADDRESS_FIELDS)
-            if unknown:
-                raise ValueError(f"unknown address fields {sorted(unknown)}")
-        return value
-
     @field_validator("storage_quotas_mib")
     @classmethod
     def _check_quotas(cls, value: dict[LicenceTier, int] | None) -> dict[LicenceTier, int] | None:
@@ -272,18 +284,6 @@ class PackSpec(_Spec):
                 for error in exc.errors()
             ]
             raise PackError("\n".join(problems)) from None
-
-
-ADDRESS_FIELDS = (
-    "recipient",
-    "building",
-    "street",
-    "district",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-)
 
 
 @dataclass(frozen=True)
@@ -317,7 +317,6 @@ class Pack:
     name_order: NameOrder
     name_separator: str
     phonetic_name: PhoneticRule
-    address_format: str
     business_hours: BusinessHours
     call_centre_24x7: bool
     channels: tuple[str, ...]
@@ -362,7 +361,6 @@ class Pack:
             "name_order": self.name_order.value,
             "name_separator": self.name_separator,
             "phonetic_name": self.phonetic_name.value,
-            "address_format": self.address_format,
             "business_hours": {
                 "days": list(self.business_hours.days),
                 "opens": self.business_hours.opens.isoformat("minutes"),

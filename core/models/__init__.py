@@ -26,6 +26,7 @@ from regiocrm.interfaces.terms import (
     ReplyStatus,
     UserRole,
 )
+from regiocrm.models.address import OrganizationAddress, PostalAddress
 from regiocrm.models.audit import AuditEvent
 from regiocrm.models.base import AppendOnlyError, Base, Model, PlacedBy
 from regiocrm.models.campaign import Campaign, CampaignMember
@@ -76,9 +77,11 @@ __all__ = [
     "LicenceTier",
     "Model",
     "Organization",
+    "OrganizationAddress",
     "OrganizationKind",
     "Ownership",
     "PlacedBy",
+    "PostalAddress",
     "Priority",
     "ReplyStatus",
     "SeenSignature",
@@ -110,7 +113,9 @@ def register_models() -> list[type[Model]]:
         Interaction,
         Lead,
         Organization,
+        OrganizationAddress,
         Ownership,
+        PostalAddress,
         SeenSignature,
         SignInFailure,
         TelematicsEvent,

@@ -181,9 +181,17 @@ class Hooks:
         written: str | None = self.pm.hook.format_name(name=name, market=market, pack=pack)
         return self._answer("format_name", written)
 
-    def format_address(self, *, address: Address, market: str) -> str:
+    def format_address(self, *, address: Address, market: str, latin: bool = False) -> str:
         pack = self.packs().for_market(market)
-        written: str | None = self.pm.hook.format_address(address=address, market=market, pack=pack)
+        caller = self.pm.hook.format_address
+        if latin:
+            # An implementation that takes no ``latin`` would answer in the country's script.
+            unaware = [
+                impl.plugin for impl in caller.get_hookimpls() if "latin" not in impl.argnames
+            ]
+            if unaware:
+                caller = self.pm.subset_hook_caller("format_address", unaware)
+        written: str | None = caller(address=address, market=market, pack=pack, latin=latin)
         return self._answer("format_address", written)
 
     def normalize_identity(self, *, kind: str, value: str, market: str) -> NormalizedIdentity:

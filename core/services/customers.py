@@ -19,8 +19,14 @@ from sqlalchemy import ColumnElement, select
 
 from regiocrm.crm import audit
 from regiocrm.crm.access import Forbidden, rows_in, sees
+from regiocrm.crm.addresses import NewAddress
 from regiocrm.crm.cases import OPEN
-from regiocrm.crm.customers import Customers, MergeRefused, NewConsent, NewCustomer
+from regiocrm.crm.customers import (
+    Customers,
+    MergeRefused,
+    NewConsent,
+    NewCustomer,
+)
 from regiocrm.crm.timeline import Position, Timeline
 from regiocrm.interfaces.channels import ChannelRegistry, IdentityRef
 from regiocrm.messaging.outbound import Messaging, NotDelivered
@@ -196,8 +202,10 @@ class CustomerService:
         details: NewCustomer,
         identities: Sequence[IdentityRef] = (),
         consents: Sequence[NewConsent] = (),
+        addresses: Sequence[NewAddress] = (),
     ) -> CustomerView:
-        """Register a customer with their identities and consents, as a dealer enters one.
+        """Register a customer with their identities, consents and addresses, as a dealer
+        enters one.
         A dealer's or wholesaler's customer goes on the timeline as registered at their
         organization, which links the customer to it.
 
@@ -207,6 +215,8 @@ class CustomerService:
             one of its kind.
         :raises regiocrm.crm.customers.IdentityTaken: for an identity someone holds, named
             only to a caller who sees them.
+        :raises regiocrm.interfaces.formats.InvalidAddress: for an address its country's
+            data refuses, naming the part and why.
         """
         scope = caller.scope
         scope.require_customers()
@@ -218,7 +228,9 @@ class CustomerService:
             )
         with self.app.transaction() as session:
             customers = Customers(session, self.app.hooks)
-            customer = customers.create(details, identities, actor_id=caller.user_id, scope=scope)
+            customer = customers.create(
+                details, identities, actor_id=caller.user_id, scope=scope, addresses=addresses
+            )
             customers.add_consents(customer, consents)
             if caller.works_for_a_partner and caller.organization_id is not None:
                 Timeline(session).registration(
@@ -226,7 +238,7 @@ class CustomerService:
                     customer_id=customer.id,
                     organization_id=caller.organization_id,
                 )
-            return CustomerView.of(customers, customer)
+            return CustomerView.with_addresses(customers, customer)
 
     def find(self, caller: Caller, identity: IdentityRef, market: str | None) -> list[CustomerView]:
         """The customer an identity belongs to, if the caller sees them (none or one),
@@ -301,7 +313,7 @@ class CustomerService:
             customers = Customers(session, self.app.hooks)
             customer = customers.visible(customer_id, scope)
             merged = customers.merge_set(customer.id)
-            view = CustomerView.of(customers, customer)
+            view = CustomerView.with_addresses(customers, customer)
             cases = session.scalars(
                 select(Case)
                 .where(
@@ -344,6 +356,7 @@ class CustomerService:
                     "leads": " ".join(str(lead.id) for lead in leads),
                     "contracts": " ".join(str(contract.id) for contract in contracts),
                     "timeline_entries": len(page.entries),
+                    "addresses": len(view.addresses),
                 },
             )
             return CustomerOverview(
@@ -357,6 +370,21 @@ class CustomerService:
                 last_channel=last_channel,
                 channels=_reply_channels(self.app.channels, view, last_channel),
             )
+
+    def replace_addresses(
+        self, caller: Caller, customer_id: uuid.UUID, addresses: Sequence[NewAddress]
+    ) -> CustomerView:
+        """Make ``addresses`` the customer's addresses (none: they have none), in place of
+        those they had. Audited.
+
+        :raises regiocrm.interfaces.formats.InvalidAddress: for an address its country's
+            data refuses, naming the part and why; nothing is changed.
+        """
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            customer = customers.visible(customer_id, caller.scope)
+            customers.replace_addresses(customer, addresses, actor_id=caller.user_id)
+            return CustomerView.with_addresses(customers, customer)
 
     def bind_identity(
         self, caller: Caller, customer_id: uuid.UUID, identity: IdentityRef, *, verified: bool
@@ -379,7 +407,7 @@ class CustomerService:
                 scope=caller.scope,
                 verified=verified,
             )
-            return CustomerView.of(customers, customers.get(resolution.customer_id))
+            return CustomerView.with_addresses(customers, customers.get(resolution.customer_id))
 
     def merge(
         self, caller: Caller, customer_id: uuid.UUID, other_id: uuid.UUID, *, reason: str
@@ -395,7 +423,7 @@ class CustomerService:
             survivor = customers.merge(
                 customer_id, other_id, reason=reason, actor_id=caller.user_id, scope=caller.scope
             )
-            return CustomerView.of(customers, survivor)
+            return CustomerView.with_addresses(customers, survivor)
 
     def record_consent(
         self, caller: Caller, customer_id: uuid.UUID, consent: NewConsent
@@ -464,7 +492,7 @@ class CustomerService:
         audit.record_reads(
             session, actor_id=caller.user_id, subject_type="customer", subjects=found
         )
-        return [CustomerView.of(customers, customer) for customer in found]
+        return [CustomerView.with_addresses(customers, customer) for customer in found]
 
 
 @contextmanager

@@ -4,23 +4,29 @@ home zone (:mod:`regiocrm.crm.accounts` makes them and audits each)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Self
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from regiocrm.crm.access import Forbidden
 from regiocrm.crm.accounts import (
     AccountError,
     create_organization,
     create_user,
+    organization_addresses,
     organization_named,
+    set_organization_address,
     set_password,
 )
+from regiocrm.crm.addresses import NewAddress, address_of
 from regiocrm.geo.chain import Located
+from regiocrm.interfaces.formats import Address
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import LicenceTier, OrganizationKind, UserRole
-from regiocrm.models import ApiToken, Organization, User
+from regiocrm.models import ApiToken, Organization, OrganizationAddress, User
+from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import CATALOG_LOCALES, _
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
@@ -86,6 +92,38 @@ class OrganizationView:
     def as_json(self) -> dict[str, Any]:
         """The id as a string, enums as their values."""
         return {field.name: _json(getattr(self, field.name)) for field in fields(self)}
+
+
+@dataclass(frozen=True)
+class OrganizationAddressView:
+    """One of an organization's addresses, in parts and as its country writes it, in its
+    own script and in latin script."""
+
+    organization: str
+    kind: str
+    parts: Address
+    written: str
+    written_latin: str
+
+    @classmethod
+    def of(cls, hooks: Hooks, organization: str, row: OrganizationAddress) -> Self:
+        parts = address_of(row)
+        return cls(
+            organization,
+            row.kind,
+            parts,
+            hooks.format_address(address=parts, market=row.market),
+            hooks.format_address(address=parts, market=row.market, latin=True),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "organization": self.organization,
+            "kind": self.kind,
+            **asdict(self.parts),
+            "formatted": self.written,
+            "formatted_latin": self.written_latin,
+        }
 
 
 @dataclass(frozen=True)
@@ -182,6 +220,38 @@ class DirectoryService:
                 subdivision=new.subdivision,
             )
             return OrganizationView.of(org, new.parent)
+
+    def set_address(self, organization: str, new: NewAddress) -> OrganizationAddressView:
+        """Make ``new`` the organization's address of its kind (its ``postal`` address, its
+        ``billing`` address…), in place of the one it had. Audited as the system.
+
+        :raises AccountError: for an unknown organization.
+        :raises regiocrm.interfaces.formats.InvalidAddress: for an address its country's
+            data refuses, naming the part and why; nothing is changed.
+        """
+        with self.app.transaction() as session:
+            org = self._named(session, organization)
+            row = set_organization_address(session, org, new)
+            return OrganizationAddressView.of(self.app.hooks, org.name, row)
+
+    def addresses(self, organization: str) -> list[OrganizationAddressView]:
+        """The organization's addresses, by kind, each also as its country writes it.
+
+        :raises AccountError: for an unknown organization.
+        """
+        with self.app.transaction() as session:
+            org = self._named(session, organization)
+            return [
+                OrganizationAddressView.of(self.app.hooks, org.name, row)
+                for row in organization_addresses(session, org)
+            ]
+
+    @staticmethod
+    def _named(session: Session, name: str) -> Organization:
+        org = organization_named(session, name)
+        if org is None:
+            raise AccountError(_("unknown organization {org!r}").format(org=name))
+        return org
 
     def organizations(self) -> list[OrganizationView]:
         """Every organization, by name."""

@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from regiocrm import DataClass, hookimpl
 from regiocrm.interfaces.calendars import BusinessCalendar, Service, public_holidays
 from regiocrm.interfaces.channels import ChannelAccount, InboundMessage
-from regiocrm.interfaces.formats import Address, PersonName, address_from_pack, name_from_pack
+from regiocrm.interfaces.formats import Address, PersonName, address_from_google, name_from_pack
 from regiocrm.interfaces.identities import InvalidIdentity, NormalizedIdentity
 from regiocrm.interfaces.packs import (
     BusinessHours,
@@ -46,7 +46,6 @@ def register_packs() -> list[PackSpec]:
             name_order=NameOrder.FAMILY_FIRST,
             name_separator="",
             phonetic_name=PhoneticRule.NONE,
-            address_format="{postal_code}\n{region}{city}{district}{street}\n{building}\n{recipient}",
             business_hours=BusinessHours(days=(0, 1, 2, 3, 4), opens=time(9), closes=time(18)),
             call_centre_24x7=True,
             channels=("sms", "email"),
@@ -74,8 +73,8 @@ def format_name(name: PersonName, market: str, pack: Pack) -> str:
 
 
 @hookimpl(trylast=True)
-def format_address(address: Address, market: str, pack: Pack) -> str:
-    return address_from_pack(address, pack)
+def format_address(address: Address, market: str, latin: bool) -> str:
+    return address_from_google(address, market, latin=latin)
 
 
 @hookimpl(trylast=True)

@@ -29,9 +29,6 @@ def register_packs() -> list[PackSpec]:
             ),
             name_order=NameOrder.GIVEN_FIRST,
             name_separator=" ",
-            address_format=(
-                "{recipient}\n{building}\n{street}\n{city} {region} {postal_code}\n{country}"
-            ),
             channels=("whatsapp", "sms", "email"),
             map_providers=("google", "gazetteer"),
             residency={

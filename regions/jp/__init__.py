@@ -22,7 +22,6 @@ def register_packs() -> list[PackSpec]:
             timezones=("Asia/Tokyo",),
             name_separator=" ",
             phonetic_name=PhoneticRule.FURIGANA,
-            address_format="〒{postal_code}\n{region}{city}{district}{street}\n{building}\n{recipient}",
             channels=("line", "sms", "email"),
             map_providers=("google", "gazetteer"),
             # Japanese buyers return to the dealer who sold them the car, for service and

@@ -17,9 +17,6 @@ def register_packs() -> list[PackSpec]:
             locales=("ko_KR", "en"),
             currency="KRW",
             timezones=("Asia/Seoul",),
-            address_format=(
-                "{postal_code}\n{region} {city} {district} {street}\n{building}\n{recipient}"
-            ),
             channels=("kakao", "sms", "email"),
             map_providers=("naver", "kakaomap", "gazetteer"),
             residency=dict.fromkeys(

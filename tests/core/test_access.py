@@ -456,6 +456,7 @@ AUDITOR_REQUESTS = {
     },
     ("POST", "/api/customers/{customer_id}/merge"): {"other_id": "{other_id}", "reason": "same"},
     ("POST", "/api/customers/{customer_id}/consents"): {"purpose": "service"},
+    ("PUT", "/api/customers/{customer_id}/addresses"): {"addresses": []},
     ("POST", "/api/customers/{customer_id}/messages"): {"text": "hello"},
     ("POST", "/api/customers/{customer_id}/exports"): {"to": "download"},
     ("POST", "/api/cases"): {"customer_id": "{customer_id}", "market": "CN", "subject": "noise"},
@@ -478,6 +479,10 @@ AUDITOR_REQUESTS = {
 }
 
 
+def _filled(value: object, ids: dict[str, str]) -> object:
+    return value.format_map(ids) if isinstance(value, str) else value
+
+
 def test_a_partner_auditor_gets_403_on_every_customer_case_lead_and_contract_route(
     world: World,
 ) -> None:
@@ -498,7 +503,7 @@ def test_a_partner_auditor_gets_403_on_every_customer_case_lead_and_contract_rou
             "contract_id": str(uuid.uuid4()),
         }
     for (method, path), body in AUDITOR_REQUESTS.items():
-        filled = None if body is None else {k: str(v).format_map(ids) for k, v in body.items()}
+        filled = None if body is None else {k: _filled(v, ids) for k, v in body.items()}
         answer = world.client.request(
             method, path.format_map(ids), json=filled, headers=world.auth("auditor")
         )

@@ -40,6 +40,33 @@ def test_hook_format_address(register_plugin, regiocrm_hooks: Hooks) -> None:
     assert regiocrm_hooks.format_address(address=address, market="AU") == "1 Martin Place, Sydney"
 
 
+def test_an_impl_without_latin_is_not_asked_for_latin_script(
+    register_plugin, regiocrm_hooks: Hooks
+) -> None:
+    """One written for 0.1 keeps answering in the country's script, and leaves latin script
+    to an implementation that knows it (here the template) rather than answer in kanji."""
+
+    class Kanji:
+        @hookimpl
+        def format_address(self, address: Address, market: str, pack: Pack) -> str | None:
+            return f"{address.region}様方"
+
+    class Latin:
+        @hookimpl
+        def format_address(
+            self, address: Address, market: str, pack: Pack, latin: bool
+        ) -> str | None:
+            return "latin" if latin else None
+
+    address = Address(region="東京都", street="千代田区丸の内1-9-1", postal_code="100-0005")
+    register_plugin(Kanji())
+    assert regiocrm_hooks.format_address(address=address, market="JP") == "東京都様方"
+    assert "TOKYO" in regiocrm_hooks.format_address(address=address, market="JP", latin=True)
+    register_plugin(Latin())
+    assert regiocrm_hooks.format_address(address=address, market="JP", latin=True) == "latin"
+    assert regiocrm_hooks.format_address(address=address, market="JP") == "東京都様方"
+
+
 def test_hook_business_calendar(register_plugin, regiocrm_hooks: Hooks) -> None:
     class SaturdayDealers:
         @hookimpl
@@ -107,7 +134,6 @@ class Solo:
                 name_order="given_first",
                 name_separator=" ",
                 phonetic_name="none",
-                address_format="{street}\n{postal_code}",
                 business_hours={},
                 call_centre_24x7=False,
                 channels=("sms",),

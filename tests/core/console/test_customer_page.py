@@ -21,12 +21,14 @@ import pytest
 from console_client import ConsoleBrowser, ConsoleDeployment, serve_console
 from sqlalchemy import func, select
 
+from regiocrm.crm.addresses import NewAddress
 from regiocrm.crm.cases import NewCase
 from regiocrm.crm.contracts import NewContract
 from regiocrm.crm.customers import NewConsent, NewCustomer
 from regiocrm.crm.timeline import Step, Timeline
 from regiocrm.interfaces.calendars import Service
 from regiocrm.interfaces.channels import IdentityRef
+from regiocrm.interfaces.formats import Address
 from regiocrm.interfaces.terms import ConsentAction, ContractKind, Direction, Priority
 from regiocrm.models import (
     AuditEvent,
@@ -583,3 +585,22 @@ def test_the_page_uses_what_fits_a_phone_and_runs_no_inline_code(world: World) -
         assert f'<label for="{control}">' in page, control
     assert 'role="status"' in page
     assert 'aria-live="polite"' in page
+
+
+def test_the_address_is_written_in_the_markets_script_or_in_latin_for_another_reader(
+    world: World,
+) -> None:
+    """As Google's data writes it: in Japanese for a reader of Japanese, in latin script
+    for one who reads English."""
+    customer = taro(world)
+    tokyo = Address(region="東京都", street="千代田区丸の内1-9-1", postal_code="100-0005")
+    CustomerService(world.app).replace_addresses(
+        world.callers["aiko"], customer, [NewAddress(tokyo)]
+    )
+    english = world.signed_in("aiko").get(f"/customers/{customer}").text
+    shown = english.split('id="addresses-heading"')[1].split("</address>")[0]
+    assert "千代田区丸の内1-9-1, TOKYO<br>100-0005<br>JAPAN" in shown
+    japanese = world.signed_in("aiko")
+    japanese.client.headers["accept-language"] = "ja"
+    shown = japanese.get(f"/customers/{customer}").text.split('id="addresses-heading"')[1]
+    assert "〒100-0005<br>東京都<br>千代田区丸の内1-9-1<br>JAPAN" in shown.split("</address>")[0]

@@ -211,6 +211,7 @@ def test_the_view_is_what_the_api_answers(
         "preferred_locale": None,
         "identities": [{"kind": "phone", "value": "+8613800138000", "verified": False}],
         "merged_ids": [],
+        "addresses": [],
     }
     assert customer.display_name == "王芳"
     assert uuid.UUID(customer.as_json()["id"]) == customer.id
