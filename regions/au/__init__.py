@@ -33,6 +33,8 @@ def register_packs() -> list[PackSpec]:
                 "{recipient}\n{building}\n{street}\n{city} {region} {postal_code}\n{country}"
             ),
             channels=("whatsapp", "sms", "email"),
+            # Excel on Windows saves an English CSV in code page 1252 unless told UTF-8.
+            file_encodings=("cp1252",),
             map_providers=("google", "gazetteer"),
             residency={
                 **dict.fromkeys(DataClass, in_australia),
