@@ -17,8 +17,8 @@ class ImportJob(Model):
     """One file imported into one market for one organization.
 
     A file is known by its SHA-256: the same file imported again (after a kill, or by
-    mistake) finds its job and goes on after ``rows_done``, the rows whose writes are
-    committed with this count. ``counts`` are the report's figures so far (created,
+    mistake) finds its job and goes on after ``last_line``, the last row whose writes are
+    committed with it. ``counts`` are the report's figures so far (created,
     matched, merged, conflicts, rejected), committed with them.
     """
 
@@ -33,7 +33,9 @@ class ImportJob(Model):
     file_name: Mapped[str] = mapped_column(String(255))
     encoding: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), doc="queued, running, done or failed")
-    rows_done: Mapped[int] = mapped_column(default=0)
+    header: Mapped[list[str]] = mapped_column(default=list, doc="the file's header row")
+    last_line: Mapped[int] = mapped_column(default=0)
+    rows: Mapped[int] = mapped_column(default=0, doc="data rows read so far")
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     warnings: Mapped[list[str]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(String(1000))
