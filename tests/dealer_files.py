@@ -30,7 +30,11 @@ def e164(number: int) -> str:
 
 
 def name(number: int) -> str:
-    return FAMILY[number % len(FAMILY)] + GIVEN[number % len(GIVEN)] + GIVEN[(number // 7) % len(GIVEN)]
+    return (
+        FAMILY[number % len(FAMILY)]
+        + GIVEN[number % len(GIVEN)]
+        + GIVEN[(number // 7) % len(GIVEN)]
+    )
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,9 @@ class DealerFile:
     """the numbers of the customers already known by phone (see :func:`phone`)"""
 
 
-def shanghai_file(folder: Path, rows: int, *, bad_every: int = 100, known_every: int = 20) -> DealerFile:
+def shanghai_file(
+    folder: Path, rows: int, *, bad_every: int = 100, known_every: int = 20
+) -> DealerFile:
     """``rows`` customers: one row in ``bad_every`` bad, one in ``known_every`` a customer
     the deployment knows by phone already (the row's number ``i``: :func:`phone` ``(i)``)."""
     text = io.StringIO()
@@ -62,3 +68,61 @@ def shanghai_file(folder: Path, rows: int, *, bad_every: int = 100, known_every:
     path = folder / "上海经销商客户.csv"
     path.write_bytes(text.getvalue().encode("gb18030"))
     return DealerFile(path, rows, bad_lines, known)
+
+
+def write_xlsx(path: Path, rows: list[list[object]]) -> Path:
+    """A one-sheet workbook as Excel writes it (inline strings, numbers as numbers): the
+    least a reader of XLSX must read, made without a writer library."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def cell(column: int, row: int, value: object) -> str:
+        ref = f"{chr(ord('A') + column)}{row}"
+        if isinstance(value, int | float):
+            return f'<c r="{ref}"><v>{value}</v></c>'
+        return f'<c r="{ref}" t="inlineStr"><is><t>{escape(str(value))}</t></is></c>'
+
+    sheet = "".join(
+        f'<row r="{r}">' + "".join(cell(c, r, v) for c, v in enumerate(values)) + "</row>"
+        for r, values in enumerate(rows, start=1)
+    )
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    types = "application/vnd.openxmlformats"
+    office = f"{types}-officedocument.spreadsheetml"
+    relations = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Default Extension="rels" ContentType="{types}-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{office}.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml"'
+            f' ContentType="{office}.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{relations}/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{relations}">'
+            '<sheets><sheet name="客户" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{relations}/worksheet" Target="worksheets/sheet1.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}">'
+            f"<sheetData>{sheet}</sheetData></worksheet>"
+        ),
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return path

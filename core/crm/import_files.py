@@ -444,9 +444,7 @@ def map_columns(
             problems.append(
                 _(
                     "no column holds {fields} (columns found: {found}); name it in a mapping file"
-                ).format(
-                    fields=" | ".join(needed), found=", ".join(h for h in header if h) or "-"
-                )
+                ).format(fields=" | ".join(needed), found=", ".join(h for h in header if h) or "-")
             )
     if problems:
         raise MappingError("\n".join(problems))

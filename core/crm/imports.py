@@ -35,6 +35,7 @@ from typing import IO, Any, ClassVar
 
 from sqlalchemy import Table, delete, insert, select, update
 
+from regiocrm.crm import audit
 from regiocrm.crm.customers import Customers, Owner
 from regiocrm.crm.import_files import (
     ColumnMap,
@@ -242,14 +243,30 @@ class Importer:
             )
             session.add(job)
             session.flush()
+            audit.record(
+                session,
+                actor_id=request.actor_id,
+                action="import.created",
+                subject_type="import",
+                subject=job,
+                detail={"kind": request.kind, "organization": request.organization_id},
+                personal={"file": request.name},
+            )
             return Opened(job.id, False)
 
     def run(
-        self, request: ImportRequest, job_id: uuid.UUID, progress: Progress | None = None
+        self,
+        request: ImportRequest,
+        job_id: uuid.UUID,
+        progress: Progress | None = None,
+        *,
+        stop: Callable[[], bool] = lambda: False,
     ) -> ImportReport:
         """Import the file's rows after the job's checkpoint, a batch per transaction.
 
         :param progress: called with the number of rows read so far after each batch.
+        :param stop: asked after each batch; when it answers yes the job stops there,
+            ``interrupted``, to go on when the file is imported again.
         :raises ImportFailed: when a database fails; the job says so, and a rerun goes on.
         """
         pack = self.hooks.packs().for_market(request.market)
@@ -280,6 +297,9 @@ class Importer:
                         )
                     if progress is not None:
                         progress(rows)
+                    if stop():
+                        self._set(job_id, request.market, status="interrupted")
+                        return self.report(job_id)
         except Exception as exc:
             # A database that failed mid-way: the batch rolled back, the checkpoint holds.
             self._set(job_id, request.market, status="failed", error=str(exc)[:1000])
@@ -479,10 +499,10 @@ class Writes:
 
     rows: dict[type[Model], list[dict[str, Any]]] = field(default_factory=dict)
 
-    def add(self, model: type[Model], **values: Any) -> uuid.UUID:
+    def add(self, entity: type[Model], /, **values: Any) -> uuid.UUID:
         now = datetime.now(UTC)
         row = {"id": new_id(), "created": now, "updated": now, **values}
-        self.rows.setdefault(model, []).append(row)
+        self.rows.setdefault(entity, []).append(row)
         identifier: uuid.UUID = row["id"]
         return identifier
 
