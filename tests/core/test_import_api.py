@@ -115,7 +115,30 @@ def test_an_upload_over_the_cap_is_413_and_another_dealers_import_is_unknown(
         too_big = "姓名,手机\n".encode() + "王伟,13900000001\n".encode() * 400
         answer = upload(desk, too_big)
         assert answer.status_code == 413
+        # Sent in chunks with no length declared: counted as the route reads it.
+        boundary = "regiocrm-test"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\n'
+            f'customers\r\n--{boundary}\r\nContent-Disposition: form-data; name="file";'
+            ' filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+        ).encode()
+
+        def chunks():
+            yield head
+            for _ in range(20):
+                yield too_big
+
+        streamed = desk.client.post(
+            "/api/imports",
+            content=chunks(),
+            headers={
+                **desk.headers,
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        assert streamed.status_code == 413, streamed.text
         assert count(desk, ImportJob) == 0
+        assert not list((deployment_dir / "var" / "imports").glob("*"))
 
         answer = upload(desk, "姓名,手机\n王伟,13900000001\n".encode())
         assert answer.status_code == 202
