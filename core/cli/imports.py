@@ -64,7 +64,7 @@ Mapping = Annotated[
     typer.Option(
         "--mapping",
         metavar="MAP.toml",
-        help="Columns the presets do not know: a [columns] table of header = field"
+        help="Columns the presets do not know: a \\[columns] table of header = field"
         ' ("" leaves a column out).',
     ),
 ]

@@ -458,3 +458,10 @@ def test_a_kill_half_way_then_a_rerun_gives_the_same_result(
     assert [issue["line"] for issue in report["issues"]] == file.bad_lines
     assert count(migrated, Customer) == rows - bad
     assert count(migrated, Identity) == 3 * (rows - bad)
+
+
+def test_the_help_names_the_mapping_files_table(regiocrm_cli) -> None:
+    # rich would take "[columns]" for markup and drop it, leaving the format unsaid.
+    result = regiocrm_cli("import", "customers", "--help")
+    assert result.exit_code == 0
+    assert "[columns]" in result.stdout
