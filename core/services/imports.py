@@ -9,6 +9,7 @@ administrators read every one); another's is answered as unknown.
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Mapping
@@ -115,7 +116,10 @@ class ImportService:
             raise Forbidden(_("you do not import into market {market}").format(market=market))
         folder = self.app.settings.data_dir / UPLOADS
         folder.mkdir(parents=True, exist_ok=True)
-        staged = folder / f"upload-{uuid.uuid4().hex}{Path(upload.file_name).suffix[:10]}"
+        # Only a plain suffix of the caller's file name reaches the disk (.csv, .xlsx).
+        suffix = Path(upload.file_name).suffix
+        suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,5}", suffix) else ""
+        staged = folder / f"upload-{uuid.uuid4().hex}{suffix}"
         with staged.open("wb") as target:
             shutil.copyfileobj(upload.stream, target)
         request = ImportRequest(
