@@ -228,7 +228,7 @@ def _csv(
             except StopIteration:
                 return
             except csv.Error as exc:
-                number = max(number + 1, reader.line_num)
+                number += 1
                 yield Row(number, [], _("not a CSV row: {error}").format(error=exc))
                 continue
             number += 1
