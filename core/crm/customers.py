@@ -598,6 +598,11 @@ class Customers:
                     continue
         return [alias for alias in dict.fromkeys(found) if alias != identity]
 
+    def owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, Owner]:
+        """The customer each of these (normalised) identities belongs to, asked of every
+        zone at once: how a batch of imported rows finds who it names."""
+        return self._owners(identities)
+
     def _owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, Owner]:
         """The customer each identity belongs to. A merge moves every identity to the
         survivor, so an owner is never a merged record.

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from regiocrm import __version__
 from regiocrm.http import problems
 from regiocrm.http.headers import SecurityHeaders
+from regiocrm.http.imports import UPLOADS_PATH
 from regiocrm.http.inputs import refuse_unstorable
 from regiocrm.http.limits import BodySizeLimit
 from regiocrm.platform.hooks import Hooks
@@ -60,7 +61,11 @@ def create_app(
     for router in hooks.routers():
         app.include_router(router)
     problems.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.http.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.http.max_body_bytes,
+        streamed={UPLOADS_PATH: settings.http.max_upload_bytes},
+    )
     # Added last, so it is outside the body limit: its refusals get the headers too.
     app.add_middleware(SecurityHeaders)
     return app

@@ -8,6 +8,7 @@ belongs to exactly one pack, so ``markets`` is never inherited.
 
 from __future__ import annotations
 
+import codecs
 import enum
 import re
 import warnings
@@ -44,6 +45,21 @@ class PackError(Exception):
 class NameOrder(enum.StrEnum):
     FAMILY_FIRST = "family_first"
     GIVEN_FIRST = "given_first"
+
+
+class VinRule(enum.StrEnum):
+    """What a market's vehicle identification numbers look like, as an import checks them.
+
+    ``ISO3779``: 17 characters of digits and capitals without I, O or Q. ``CHECKED``: the
+    same with the check digit in position 9 verified, where the market's law requires it
+    (China's GB 16735, as North America's FMVSS 115). ``CHASSIS``: a 17-character VIN or a
+    domestic chassis number (Japan's 車台番号, such as ``ZVW30-1234567``), which has no
+    check digit.
+    """
+
+    ISO3779 = "iso3779"
+    CHECKED = "checked"
+    CHASSIS = "chassis"
 
 
 class PhoneticRule(enum.StrEnum):
@@ -203,6 +219,27 @@ class PackSpec(_Spec):
         description="business hours a dealer has for the next step of a lead in each open"
         " status (new, contacted, qualified)",
     )
+    import_columns: dict[str, str] | None = Field(
+        default=None,
+        description="the column headers of dealers' files in the pack's markets, each to the"
+        " field it holds (`regiocrm import`); merged with the parent's, header by header",
+    )
+    file_encodings: tuple[str, ...] | None = Field(
+        default=None,
+        description="the encodings dealers' files come in besides UTF-8, tried in order"
+        " when an import is given none (Excel's: gb18030, cp932, cp949)",
+    )
+    vin_rule: VinRule | None = None
+
+    @field_validator("file_encodings")
+    @classmethod
+    def _check_encodings(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for name in value or ():
+            try:
+                codecs.lookup(name)
+            except LookupError:
+                raise ValueError(f"{name!r} is not an encoding Python knows") from None
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -326,6 +363,9 @@ class Pack:
     storage_quotas_mib: dict[LicenceTier, int]
     case_targets: dict[Priority, CaseTarget]
     lead_follow_up_hours: dict[LeadStatus, float]
+    import_columns: dict[str, str]
+    file_encodings: tuple[str, ...]
+    vin_rule: VinRule
 
     def market(self, code: str) -> Market:
         try:
@@ -384,6 +424,9 @@ class Pack:
             "lead_follow_up_hours": {
                 status.value: hours for status, hours in self.lead_follow_up_hours.items()
             },
+            "import_columns": dict(self.import_columns),
+            "file_encodings": list(self.file_encodings),
+            "vin_rule": self.vin_rule.value,
         }
 
 
@@ -396,7 +439,13 @@ def _rules(rules: Mapping[DataClass, ResidencyRule]) -> dict[str, Any]:
 
 # Fields a spec may leave out (None) to inherit; identity fields are handled apart.
 _INHERITED = [f.name for f in fields(Pack) if f.name not in ("code", "extends", "chain", "markets")]
-_MERGED_BY_KEY = ("residency", "storage_quotas_mib", "case_targets", "lead_follow_up_hours")
+_MERGED_BY_KEY = (
+    "residency",
+    "storage_quotas_mib",
+    "case_targets",
+    "lead_follow_up_hours",
+    "import_columns",
+)
 
 
 def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
@@ -444,6 +493,11 @@ def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
         # until a pack sets one.
         values.setdefault("case_targets", {})
         values.setdefault("lead_follow_up_hours", {})
+        # Imports came later too: a root that says nothing reads UTF-8 files with the
+        # core's English headers and checks VINs by ISO 3779 alone.
+        values.setdefault("import_columns", {})
+        values.setdefault("file_encodings", ())
+        values.setdefault("vin_rule", VinRule.ISO3779)
         missing = [name for name in _INHERITED if values.get(name) is None and name != "currency"]
         if missing:
             raise PackError(f"pack {code!r} extends nothing and leaves {', '.join(missing)} unset")

@@ -36,6 +36,7 @@ from regiocrm.models.contract import Contract
 from regiocrm.models.conversation import Conversation
 from regiocrm.models.customer import Customer
 from regiocrm.models.identity import Identity
+from regiocrm.models.imports import ImportIssue, ImportJob
 from regiocrm.models.inbox import InboxMessage, SeenSignature
 from regiocrm.models.interaction import Interaction
 from regiocrm.models.lead import Lead
@@ -69,6 +70,8 @@ __all__ = [
     "DeliveryStatus",
     "Direction",
     "Identity",
+    "ImportIssue",
+    "ImportJob",
     "InboxMessage",
     "InboxStatus",
     "Interaction",
@@ -109,6 +112,8 @@ def register_models() -> list[type[Model]]:
         Customer,
         CustomerExport,
         Identity,
+        ImportIssue,
+        ImportJob,
         InboxMessage,
         Interaction,
         Lead,

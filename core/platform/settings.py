@@ -111,6 +111,12 @@ class HttpSettings(Section):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="requests with a larger body are refused (413)"
     )
+    max_upload_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="a file uploaded to POST /api/imports larger than this is refused (413);"
+        " it is spooled to disk, never held in memory",
+    )
     workers: int = Field(
         default=1,
         ge=1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -15,6 +15,7 @@ from regiocrm.geo.chain import MapChain
 from regiocrm.interfaces.channels import PROVIDER_TIMEOUT, ChannelRegistry
 from regiocrm.messaging.inbox import InboxWorker
 from regiocrm.messaging.pipeline import InboxPipeline
+from regiocrm.platform.background import BackgroundWork
 from regiocrm.platform.group_commit import GroupCommit
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.migrations import Migrator
@@ -34,6 +35,7 @@ class Application:
     :param inbox: the worker thread that runs the pipeline; started by whoever serves.
     :param group_commit: where webhook deliveries are written, in groups that commit
         together.
+    :param background: uploaded imports running after their request was answered.
     :param hooks: the deployment's hooks, whose events hand their implementations the
         services over this application (:class:`regiocrm.services.Services`).
     """
@@ -50,6 +52,7 @@ class Application:
     inbox: InboxWorker
     group_commit: GroupCommit
     owns_client: bool = True
+    background: BackgroundWork = field(default_factory=BackgroundWork)
 
     @classmethod
     def open(
@@ -98,9 +101,11 @@ class Application:
 
     def close(self) -> None:
         """Stop the inbox worker (if started) and the committer of webhook deliveries (once
-        it committed what it holds), and release connections."""
+        it committed what it holds), wait for uploaded imports to end, and release
+        connections."""
         self.group_commit.stop()
         self.inbox.stop()
+        self.background.join()
         if self.owns_client:
             self.http_client.close()
         self.stores.dispose()

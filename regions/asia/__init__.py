@@ -26,12 +26,52 @@ from regiocrm.interfaces.packs import (
     PackSpec,
     PhoneticRule,
     ResidencyRule,
+    VinRule,
 )
 from regiocrm.interfaces.terms import LeadStatus, LicenceTier, Priority
 from regiocrm.platform.i18n import _, use_locale
 
 # Providers that ignore dots and "+tags" in the local part: one mailbox, many spellings.
 CANONICAL_MAIL_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+# The headers of English-language dealer systems' exports, each to the field it holds
+# (`regiocrm import`); every market's packs add their own language's over them.
+ENGLISH_COLUMNS = {
+    "Family name": "family_name",
+    "Surname": "family_name",
+    "Last name": "family_name",
+    "Given name": "given_name",
+    "First name": "given_name",
+    "Name": "full_name",
+    "Full name": "full_name",
+    "Customer name": "full_name",
+    "Company": "company_name",
+    "Company name": "company_name",
+    "Phone": "phone",
+    "Mobile": "phone",
+    "Mobile phone": "phone",
+    "Telephone": "phone",
+    "Email": "email",
+    "E-mail": "email",
+    "Email address": "email",
+    "Customer number": "dealer_ref",
+    "Customer no": "dealer_ref",
+    "Customer ID": "dealer_ref",
+    "VIN": "vin",
+    "Make": "make",
+    "Model": "model",
+    "Year": "model_year",
+    "Model year": "model_year",
+    "Purchase date": "purchased_on",
+    "Delivery date": "purchased_on",
+    "Contract type": "contract_kind",
+    "Contract status": "contract_status",
+    "Contract number": "reference",
+    "Start date": "starts_on",
+    "End date": "ends_on",
+    "Amount": "amount",
+    "Currency": "currency",
+}
 
 
 @hookimpl
@@ -63,6 +103,8 @@ def register_packs() -> list[PackSpec]:
                 LeadStatus.CONTACTED: 24,
                 LeadStatus.QUALIFIED: 40,
             },
+            import_columns=ENGLISH_COLUMNS,
+            vin_rule=VinRule.ISO3779,
         )
     ]
 

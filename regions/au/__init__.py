@@ -30,6 +30,8 @@ def register_packs() -> list[PackSpec]:
             name_order=NameOrder.GIVEN_FIRST,
             name_separator=" ",
             channels=("whatsapp", "sms", "email"),
+            # Excel on Windows saves an English CSV in code page 1252 unless told UTF-8.
+            file_encodings=("cp1252",),
             map_providers=("google", "gazetteer"),
             residency={
                 **dict.fromkeys(DataClass, in_australia),

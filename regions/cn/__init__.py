@@ -15,7 +15,13 @@ them per deployment and narrows them with ``[residency.restrict.<MARKET>]``.
 from __future__ import annotations
 
 from regiocrm import DataClass, hookimpl
-from regiocrm.interfaces.packs import MarketProfile, PackSpec, PhoneticRule, ResidencyRule
+from regiocrm.interfaces.packs import (
+    MarketProfile,
+    PackSpec,
+    PhoneticRule,
+    ResidencyRule,
+    VinRule,
+)
 
 MAINLAND_EXPORT = ("consent", "assessment")
 FROM_THE_HUB = dict.fromkeys(
@@ -50,6 +56,45 @@ def register_packs() -> list[PackSpec]:
             currency="CNY",
             timezones=("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei"),
             phonetic_name=PhoneticRule.PINYIN,
+            import_columns={
+                "姓名": "full_name",
+                "客户姓名": "full_name",
+                "姓": "family_name",
+                "名": "given_name",
+                "拼音": "full_name_phonetic",
+                "公司": "company_name",
+                "公司名称": "company_name",
+                "手机": "phone",
+                "手机号": "phone",
+                "手机号码": "phone",
+                "电话": "phone",
+                "联系电话": "phone",
+                "邮箱": "email",
+                "电子邮箱": "email",
+                "电子邮件": "email",
+                "客户编号": "dealer_ref",
+                "客户号": "dealer_ref",
+                "车架号": "vin",
+                "VIN码": "vin",
+                "车辆识别代号": "vin",
+                "品牌": "make",
+                "车型": "model",
+                "年款": "model_year",
+                "购车日期": "purchased_on",
+                "交车日期": "purchased_on",
+                "合同类型": "contract_kind",
+                "合同状态": "contract_status",
+                "合同编号": "reference",
+                "开始日期": "starts_on",
+                "结束日期": "ends_on",
+                "到期日期": "ends_on",
+                "金额": "amount",
+                "币种": "currency",
+            },
+            # What Excel saves a Chinese CSV in (GB18030 reads GBK and GB2312 files too).
+            file_encodings=("gb18030",),
+            # GB 16735 makes the VIN's check digit (position 9) compulsory.
+            vin_rule=VinRule.CHECKED,
             channels=("wechat", "sms", "email"),
             map_providers=("amap", "baidu", "gazetteer"),
             residency={
