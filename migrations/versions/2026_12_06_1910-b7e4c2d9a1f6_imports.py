@@ -2,7 +2,7 @@
 rejected or found in conflict, to write the rejects file from
 
 Revision ID: b7e4c2d9a1f6
-Revises: 5c2e8f14a7d3
+Revises: 8f2b6d4e1a93
 Create Date: 2026-12-06 19:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7e4c2d9a1f6"
-down_revision: str | Sequence[str] | None = "5c2e8f14a7d3"
+down_revision: str | Sequence[str] | None = "8f2b6d4e1a93"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
