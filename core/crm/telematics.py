@@ -76,25 +76,30 @@ class Telematics:
     def __init__(self, session: ZonedSession) -> None:
         self.session = session
 
-    def cars(self, vins: Iterable[str]) -> dict[str, Car]:
-        """The vehicles with these VINs, by VIN, from whichever zone holds them."""
+    def cars(self, vins: Iterable[str], markets: frozenset[str] | None = None) -> dict[str, Car]:
+        """The vehicles with these VINs, by VIN, from whichever zone holds them; of
+        ``markets`` alone when given."""
         wanted = sorted(set(vins))
         found: dict[str, Car] = {}
+        in_markets = () if markets is None else (Vehicle.market.in_(sorted(markets)),)
         for start in range(0, len(wanted), CHUNK):
             rows = self.session.execute(
                 select(Vehicle.id, Vehicle.vin, Vehicle.market, Vehicle.model).where(
-                    Vehicle.vin.in_(wanted[start : start + CHUNK])
+                    Vehicle.vin.in_(wanted[start : start + CHUNK]), *in_markets
                 )
             )
             # A vehicle copied by a move cut short is found twice, the same each time.
             found.update((vin, Car(id_, vin, market, model)) for id_, vin, market, model in rows)
         return found
 
-    def store(self, events: Sequence[VehicleEvent]) -> StoredBatch:
+    def store(
+        self, events: Sequence[VehicleEvent], markets: frozenset[str] | None = None
+    ) -> StoredBatch:
         """Store the events not stored before, each in the zone its vehicle's market places
-        telematics data in."""
+        telematics data in; with ``markets``, an event of a vehicle of another market is as
+        one of a VIN unknown."""
         result = StoredBatch()
-        cars = self.cars(event.vin for event in events)
+        cars = self.cars((event.vin for event in events), markets)
         result.unknown_vins = sorted({event.vin for event in events} - set(cars))
         unique: dict[tuple[uuid.UUID, str], tuple[VehicleEvent, Car]] = {}
         for event in events:

@@ -55,6 +55,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.http.cases",
     "regiocrm.http.conversations",
     "regiocrm.http.contracts",
+    "regiocrm.http.telematics",
     "regiocrm.http.audit",
     "regiocrm.http.campaigns",
     "regiocrm.http.exports",

@@ -13,7 +13,13 @@ from typing import Any
 
 from regiocrm.crm.telematics import EventRules, Telematics
 from regiocrm.interfaces.events import VehicleEvent
+from regiocrm.interfaces.terms import UserRole
 from regiocrm.services.application import Application
+from regiocrm.services.callers import Caller
+
+# Who may hand the deployment vehicle events: a provider for its market, and those who run
+# the deployment (a replay, a test drive) for any.
+POSTERS = (UserRole.TELEMATICS_PROVIDER, UserRole.ADMIN, UserRole.COMPETENCE_CENTRE)
 
 
 @dataclass(frozen=True)
@@ -45,12 +51,26 @@ class TelematicsService:
     def __init__(self, app: Application) -> None:
         self.app = app
 
-    def ingest(self, events: Sequence[VehicleEvent]) -> Ingested:
+    def post(self, caller: Caller, events: Sequence[VehicleEvent]) -> Ingested:
+        """Store a batch a caller posts, as :meth:`ingest` does: a telematics provider's
+        events of vehicles of its organization's market alone (any other VIN is counted
+        unknown, so a provider learns nothing of other markets' vehicles).
+
+        :raises regiocrm.crm.access.Forbidden: for a role that does not post vehicle events.
+        """
+        caller.scope.require(*POSTERS)
+        markets = caller.scope.markets if caller.role is UserRole.TELEMATICS_PROVIDER else None
+        return self.ingest(events, markets=markets)
+
+    def ingest(
+        self, events: Sequence[VehicleEvent], *, markets: frozenset[str] | None = None
+    ) -> Ingested:
         """Store a batch, each event in the zone residency places its vehicle's telematics
         in, all of it in one commit per zone; an event stored before is a no-op. The pack's
         rules make their leads and cases of the events stored, in the same transaction, so
         a redelivered event makes none twice; their hooks fire once it is committed.
 
+        :param markets: only vehicles of these markets (others count as unknown VINs).
         :raises sqlalchemy.exc.SQLAlchemyError: when the batch could not be committed
             (nothing of it is then kept in that zone; a source must not acknowledge it).
         """
@@ -58,7 +78,7 @@ class TelematicsService:
             return Ingested(0, 0, 0)
         app = self.app
         with app.transaction() as session:
-            batch = Telematics(session).store(events)
+            batch = Telematics(session).store(events, markets)
             acted = EventRules(session, app.hooks, app.maps, app.dealers).act(batch.stored)
         return Ingested(
             stored=len(batch.stored),
