@@ -17,7 +17,7 @@ the vehicle already has an open one for the same reason.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,6 +68,7 @@ class StoredBatch:
     duplicates: int = 0
     unknown_vins: list[str] = field(default_factory=list)
     unknown_events: int = 0
+    expired: int = 0
 
 
 class Telematics:
@@ -93,19 +94,32 @@ class Telematics:
         return found
 
     def store(
-        self, events: Sequence[VehicleEvent], markets: frozenset[str] | None = None
+        self,
+        events: Sequence[VehicleEvent],
+        markets: frozenset[str] | None = None,
+        *,
+        kept_since: Callable[[str], datetime] | None = None,
     ) -> StoredBatch:
         """Store the events not stored before, each in the zone its vehicle's market places
         telematics data in; with ``markets``, an event of a vehicle of another market is as
-        one of a VIN unknown."""
+        one of a VIN unknown.
+
+        :param kept_since: the oldest moment a market keeps raw events from: an older event
+            is counted expired and not stored, since its raw copy (which a redelivery would
+            be found a duplicate of) may be summed and gone already.
+        """
         result = StoredBatch()
         cars = self.cars((event.vin for event in events), markets)
         result.unknown_vins = sorted({event.vin for event in events} - set(cars))
         unique: dict[tuple[uuid.UUID, str], tuple[VehicleEvent, Car]] = {}
+        markets_found = {car.market for car in cars.values()}
+        since = {} if kept_since is None else {m: kept_since(m) for m in markets_found}
         for event in events:
             car = cars.get(event.vin)
             if car is None:
                 result.unknown_events += 1
+            elif kept_since is not None and event.occurred_at < since[car.market]:
+                result.expired += 1
             elif (car.id, event.event_id) in unique:
                 result.duplicates += 1
             else:

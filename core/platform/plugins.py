@@ -46,6 +46,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.cli.serve",
     "regiocrm.cli.worker",
     "regiocrm.cli.storage",
+    "regiocrm.cli.telematics",
     "regiocrm.cli.translations",
     "regiocrm.http.health",
     "regiocrm.http.me",

@@ -7,13 +7,19 @@ batch is committed, and raises when it could not be, so nothing of it is acknowl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+
 from regiocrm.crm.telematics import EventRules, Telematics
+from regiocrm.crm.telematics_rollup import roll_up_chunk
 from regiocrm.interfaces.events import VehicleEvent
 from regiocrm.interfaces.terms import UserRole
+from regiocrm.models import TelematicsEvent
+from regiocrm.models.base import utcnow
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
 
@@ -32,6 +38,8 @@ class Ingested:
     :param unknown_vins: those VINs, for the provider to check.
     :param leads: leads the stored events made (a service due, for the servicing dealer).
     :param cases: cases the stored events made (a warning lamp).
+    :param expired: events older than their market keeps raw events, not stored (their
+        day may be summed already).
     """
 
     stored: int
@@ -40,9 +48,25 @@ class Ingested:
     unknown_vins: tuple[str, ...] = ()
     leads: int = 0
     cases: int = 0
+    expired: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {**vars(self), "unknown_vins": list(self.unknown_vins)}
+
+
+@dataclass(frozen=True)
+class Retained:
+    """A market's raw events in one zone that are past its retention: how many, and the
+    moment before which an event is past it."""
+
+    market: str
+    zone: str
+    retention_days: int
+    before: datetime
+    events: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {**vars(self), "before": self.before.isoformat()}
 
 
 class TelematicsService:
@@ -78,7 +102,12 @@ class TelematicsService:
             return Ingested(0, 0, 0)
         app = self.app
         with app.transaction() as session:
-            batch = Telematics(session).store(events, markets)
+            now = utcnow()
+            batch = Telematics(session).store(
+                events,
+                markets,
+                kept_since=lambda market: now - timedelta(days=self.retention_days(market)),
+            )
             acted = EventRules(session, app.hooks, app.maps, app.dealers).act(batch.stored)
         return Ingested(
             stored=len(batch.stored),
@@ -87,4 +116,67 @@ class TelematicsService:
             unknown_vins=tuple(batch.unknown_vins),
             leads=len(acted.leads),
             cases=len(acted.cases),
+            expired=batch.expired,
         )
+
+    def retention_days(self, market: str) -> int:
+        """How long the market's raw events are kept: ``[telematics] retention_days`` when
+        set, else the market's pack's ``telematics_retention_days``.
+
+        :raises regiocrm.interfaces.packs.PackError: for a market no pack serves.
+        """
+        chosen = self.app.settings.telematics.retention_days
+        return chosen or self.app.hooks.packs().for_market(market).telematics_retention_days
+
+    def past_retention(self, now: datetime | None = None) -> list[Retained]:
+        """The raw events past their market's retention, by market and zone (those with
+        any): what :meth:`rollup` would sum."""
+        now = now or utcnow()
+        found = []
+        for market, _timezone in self._markets():
+            days = self.retention_days(market)
+            before = now - timedelta(days=days)
+            with self.app.transaction() as session:
+                for zone in self.app.stores.names:
+                    count = session.zone_connection(zone).scalar(
+                        select(func.count()).where(
+                            TelematicsEvent.market == market, TelematicsEvent.occurred_at < before
+                        )
+                    )
+                    if count:
+                        found.append(Retained(market, zone, days, before, int(count)))
+        return found
+
+    def rollup(
+        self,
+        now: datetime | None = None,
+        *,
+        on_progress: Callable[[Retained, int], None] | None = None,
+    ) -> list[Retained]:
+        """Sum the raw events past their market's retention into days (per vehicle, day in
+        the market's time zone, and kind) and delete them, a chunk a transaction, so that
+        a rollup stopped anywhere and run again counts every event once.
+
+        :param on_progress: called after each committed chunk with its market's work and
+            how many events the chunk rolled up.
+        :returns: what was past retention, as :meth:`past_retention` found it.
+        """
+        timezones = dict(self._markets())
+        pending = self.past_retention(now)
+        for work in pending:
+            while True:
+                with self.app.transaction() as session:
+                    done = roll_up_chunk(
+                        session, work.zone, work.market, timezones[work.market], work.before
+                    )
+                if not done:
+                    break
+                if on_progress is not None:
+                    on_progress(work, done)
+        return pending
+
+    def _markets(self) -> Iterator[tuple[str, str]]:
+        """Every market the installed packs serve, with its time zone."""
+        for pack in self.app.hooks.packs():
+            for code, market in pack.markets.items():
+                yield code, market.timezone

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from connected_cars import OSAKA_VIN, SHANGHAI_VIN, UNKNOWN_VIN, own_car, stored_events
+from connected_cars import NOON, OSAKA_VIN, SHANGHAI_VIN, UNKNOWN_VIN, own_car, stored_events
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -84,7 +84,7 @@ def line(vin: str = SHANGHAI_VIN, event_id: str = "e1", **values: Any) -> str:
         "vin": vin,
         "event_id": event_id,
         "kind": "mileage",
-        "occurred_at": "2026-12-01T12:00:00+08:00",
+        "occurred_at": NOON.isoformat(),
         "payload": {"odometer_km": 12840},
         **values,
     }
@@ -102,6 +102,7 @@ def test_a_batch_is_stored_and_answered_with_its_counts(provider: Provider) -> N
         "unknown_vins": [UNKNOWN_VIN],
         "leads": 1,
         "cases": 0,
+        "expired": 0,
     }
     assert stored(provider, "ok-") == [("CN", "ok-1", "mileage"), ("CN", "ok-2", "service_due")]
 
