@@ -17,7 +17,7 @@ the vehicle already has an open one for the same reason.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,10 +28,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from regiocrm.crm import cases, lead_lifecycle
 from regiocrm.crm.cases import Cases, NewCase
 from regiocrm.crm.leads import DealerLocator, Leads, NewLead
+from regiocrm.crm.telematics_rollup import odometer
 from regiocrm.geo.chain import MapChain
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.events import EventKind, VehicleEvent
-from regiocrm.models import Case, Lead, Ownership, TelematicsAlert, TelematicsEvent, Vehicle
+from regiocrm.models import (
+    Case,
+    Lead,
+    Ownership,
+    TelematicsAlert,
+    TelematicsDay,
+    TelematicsEvent,
+    Vehicle,
+)
 from regiocrm.models.base import utcnow
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _
@@ -47,6 +56,8 @@ SERVICE_DUE = "service_due"
 # A warning lamp's code in its event's payload; an event without one is of this lamp.
 UNNAMED_LAMP = "unspecified"
 LAMP_CODE_MAX = 60
+# Mileage events looked through for one with an odometer reading.
+LATEST_READINGS = 5
 
 
 @dataclass(frozen=True)
@@ -307,6 +318,74 @@ class EventRules:
                 case_id=case_id,
             )
         )
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One thing a vehicle reported, as the customer's view shows it."""
+
+    vehicle_id: uuid.UUID
+    market: str
+    kind: str
+    occurred_at: datetime
+    payload: Mapping[str, Any]
+
+
+def latest_events(
+    session: ZonedSession, vehicles: Sequence[uuid.UUID], limit: int
+) -> list[Reported]:
+    """The vehicles' latest raw events, newest first."""
+    if not vehicles:
+        return []
+    rows = session.execute(
+        select(
+            TelematicsEvent.vehicle_id,
+            TelematicsEvent.market,
+            TelematicsEvent.kind,
+            TelematicsEvent.occurred_at,
+            TelematicsEvent.payload,
+        )
+        .where(TelematicsEvent.vehicle_id.in_(vehicles))
+        .order_by(TelematicsEvent.occurred_at.desc(), TelematicsEvent.id.desc())
+        .limit(limit)
+    )
+    return [Reported(*row) for row in rows]
+
+
+def latest_odometer(
+    session: ZonedSession, vehicles: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[float, datetime, str]]:
+    """Each vehicle's latest odometer reading (km, when, its market): its newest mileage
+    event's, or, with its raw events all summed, its newest day's highest."""
+    found: dict[uuid.UUID, tuple[float, datetime, str]] = {}
+    for vehicle in vehicles:
+        for at, market, payload in session.execute(
+            select(TelematicsEvent.occurred_at, TelematicsEvent.market, TelematicsEvent.payload)
+            .where(
+                TelematicsEvent.vehicle_id == vehicle,
+                TelematicsEvent.kind == EventKind.MILEAGE.value,
+            )
+            .order_by(TelematicsEvent.occurred_at.desc())
+            .limit(LATEST_READINGS)
+        ):
+            km = odometer(payload)
+            if km is not None:
+                found[vehicle] = (km, at, market)
+                break
+        if vehicle in found:
+            continue
+        summed = session.execute(
+            select(TelematicsDay.max_odometer_km, TelematicsDay.last_at, TelematicsDay.market)
+            .where(
+                TelematicsDay.vehicle_id == vehicle,
+                TelematicsDay.max_odometer_km.is_not(None),
+            )
+            .order_by(TelematicsDay.day.desc())
+            .limit(1)
+        ).first()
+        if summed is not None and summed[0] is not None:
+            found[vehicle] = (summed[0], summed[1], summed[2])
+    return found
 
 
 def lamp_of(event: VehicleEvent) -> str:

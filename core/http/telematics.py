@@ -4,11 +4,13 @@ newline-delimited JSON (one event a line)."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from regiocrm.crm.customers import UnknownCustomer
 from regiocrm.hookspecs import hookimpl
 from regiocrm.http.deps import AppDep, CallerDep
 from regiocrm.http.inputs import unstorable_in
@@ -17,6 +19,7 @@ from regiocrm.interfaces.events import InvalidEvent, VehicleEvent, event_from_js
 from regiocrm.platform.i18n import _
 
 router = APIRouter(prefix="/api/telematics", tags=["telematics"])
+customers = APIRouter(prefix="/api/customers", tags=["customers", "telematics"])
 
 NDJSON = "application/x-ndjson"
 EXAMPLE = (
@@ -104,6 +107,18 @@ async def post_events(request: Request, caller: CallerDep, app: AppDep) -> dict[
     return ingested.as_json()
 
 
+@customers.get("/{customer_id}/telematics", responses=problems(401, 403, 404, 422, 503))
+def customer_telematics(customer_id: uuid.UUID, caller: CallerDep, app: AppDep) -> dict[str, Any]:
+    """What the customer's vehicles report: each one's latest mileage (``mileage``) and the
+    latest events (``events``, newest first: ``kind``, ``occurred_at``, ``local_time`` in
+    the vehicle's market's time zone and a ``summary``). Of the vehicles the caller sees
+    the customer own; audited as a read."""
+    try:
+        return app.telematics.of_customer(caller, customer_id).as_json()
+    except UnknownCustomer as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+
+
 @hookimpl
 def register_routes() -> list[APIRouter]:
-    return [router]
+    return [router, customers]

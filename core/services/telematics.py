@@ -7,6 +7,7 @@ batch is committed, and raises when it could not be, so nothing of it is acknowl
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,14 +15,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from regiocrm.crm import audit
+from regiocrm.crm.access import rows_in
+from regiocrm.crm.customers import Customers
 from regiocrm.crm.telematics import EventRules, Telematics
 from regiocrm.crm.telematics_rollup import roll_up_chunk
 from regiocrm.interfaces.events import VehicleEvent
 from regiocrm.interfaces.terms import UserRole
-from regiocrm.models import TelematicsEvent
+from regiocrm.models import Ownership, TelematicsEvent, Vehicle
 from regiocrm.models.base import utcnow
 from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
+from regiocrm.services.customer_views import CustomerTelematics
 
 # Who may hand the deployment vehicle events: a provider for its market, and those who run
 # the deployment (a replay, a test drive) for any.
@@ -118,6 +123,41 @@ class TelematicsService:
             cases=len(acted.cases),
             expired=batch.expired,
         )
+
+    def of_customer(self, caller: Caller, customer_id: uuid.UUID) -> CustomerTelematics:
+        """What the vehicles the caller sees the customer (and the records merged into
+        them) own report: each one's latest mileage and their latest events. Audited as a
+        read (``customer.telematics_read``).
+
+        :raises regiocrm.crm.access.Forbidden: for a role that reads no customer data.
+        :raises regiocrm.crm.customers.UnknownCustomer: for no such customer, or one the
+            caller does not see.
+        """
+        caller.scope.require_customers()
+        with self.app.transaction() as session:
+            customers = Customers(session, self.app.hooks)
+            customer = customers.visible(customer_id, caller.scope)
+            owned = session.scalars(
+                select(Ownership.vehicle_id).where(
+                    Ownership.customer_id.in_(customers.merge_set(customer.id)),
+                    rows_in(caller.scope, Ownership.market, Ownership.dealer_id),
+                )
+            ).all()
+            vins = dict(
+                session.execute(select(Vehicle.id, Vehicle.vin).where(Vehicle.id.in_(owned))).all()
+            )
+            found = CustomerTelematics.read(
+                session, self.app.hooks, {vehicle: vins.get(vehicle) for vehicle in owned}
+            )
+            audit.record(
+                session,
+                actor_id=caller.user_id,
+                action="customer.telematics_read",
+                subject_type="customer",
+                subject=customer,
+                detail={"vehicles": len(owned), "vehicle_events": len(found.events)},
+            )
+            return found
 
     def retention_days(self, market: str) -> int:
         """How long the market's raw events are kept: ``[telematics] retention_days`` when

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from connected_cars import NOON, OSAKA_VIN, SHANGHAI_VIN, UNKNOWN_VIN, own_car, stored_events
+from connected_cars import (
+    NOON,
+    OSAKA_VIN,
+    SHANGHAI_VIN,
+    UNKNOWN_VIN,
+    Car,
+    own_car,
+    stored_events,
+)
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -35,6 +43,7 @@ class Provider:
     client: TestClient
     app: Application
     tokens: dict[str, str]
+    cars: dict[str, Car]
 
     def post(self, body: str | bytes, who: str = "cn provider") -> Any:
         headers = {"Content-Type": "application/x-ndjson"}
@@ -66,12 +75,15 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
                 ("cn provider", OrganizationKind.OEM, UserRole.TELEMATICS_PROVIDER, "CN"),
                 ("jp provider", OrganizationKind.OEM, UserRole.TELEMATICS_PROVIDER, "JP"),
                 ("dealer", OrganizationKind.DEALER, UserRole.DEALER_STAFF, "CN"),
+                ("centre", OrganizationKind.OEM, UserRole.COMPETENCE_CENTRE, "CN"),
             ):
                 org = create_organization(session, name=name, kind=kind, market=market)
                 tokens[name] = create_user(session, name=name, role=role, organization=org).token
-        own_car(app, SHANGHAI_VIN, "CN", "Shanghai Motors")
-        own_car(app, OSAKA_VIN, "JP", "Osaka Motors")
-        yield Provider(client, app, tokens)
+        cars = {
+            "CN": own_car(app, SHANGHAI_VIN, "CN", "Shanghai Motors"),
+            "JP": own_car(app, OSAKA_VIN, "JP", "Osaka Motors"),
+        }
+        yield Provider(client, app, tokens, cars)
 
 
 def stored(provider: Provider, prefix: str) -> list[tuple[str, str, str]]:
@@ -181,3 +193,17 @@ def test_a_provider_has_no_console_even_with_a_password(provider: Provider) -> N
         set_password(session, user, "a long enough password", min_length=12)
     with pytest.raises(SignInRefused):
         SignInService(provider.app).sign_in("jp provider", "a long enough password", address="t")
+
+
+def test_the_customers_vehicles_report_to_those_who_see_the_customer(provider: Provider) -> None:
+    osaka = provider.cars["JP"]
+    provider.post(line(OSAKA_VIN, "seen-1", payload={"odometer_km": 4321}), who="jp provider")
+    path = f"/api/customers/{osaka.customer_id}/telematics"
+    centre = {"Authorization": f"Bearer {provider.tokens['centre']}"}
+    answer = provider.client.get(path, headers=centre).json()
+    assert [(m["vin"], m["odometer_km"]) for m in answer["mileage"]] == [(OSAKA_VIN, 4321)]
+    assert answer["events"][0]["local_time"].endswith(" JST")
+    dealer = {"Authorization": f"Bearer {provider.tokens['dealer']}"}
+    assert provider.client.get(path, headers=dealer).status_code == 404
+    provider_token = {"Authorization": f"Bearer {provider.tokens['jp provider']}"}
+    assert provider.client.get(path, headers=provider_token).status_code == 403
