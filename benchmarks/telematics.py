@@ -6,6 +6,7 @@ run.
     python benchmarks/telematics.py                      # SQLite, 100,000 events
     python benchmarks/telematics.py --postgres           # SQLite, then PostgreSQL
     python benchmarks/telematics.py --events 20000 --only api
+    python benchmarks/telematics.py --no-sqlite --postgres  # PostgreSQL alone
 
 A Shanghai deployment (one zone, ``cn``, that also holds the directory) is made in a fresh
 folder with ``regiocrm db upgrade``; 1,000 cars are registered, each owned and serviced by a
@@ -339,12 +340,16 @@ def main() -> None:
         help=f"also on PostgreSQL (a server URL; default {DEFAULT_POSTGRES})",
     )
     parser.add_argument("--only", action="append", choices=sorted(MEASUREMENTS))
+    parser.add_argument(
+        "--sqlite", action=argparse.BooleanOptionalAction, default=True, help="run on SQLite"
+    )
     args = parser.parse_args()
     print(
         f"{args.events:,} events in batches of {args.batch:,}, {CARS:,} cars,"
         f" {args.clients} API clients, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
-    run("sqlite", "", args)
+    if args.sqlite:
+        run("sqlite", "", args)
     if args.postgres:
         run("postgresql", args.postgres, args)
 

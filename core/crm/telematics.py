@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, Uuid, any_, bindparam, select
+from sqlalchemy import Connection, String, Uuid, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regiocrm.crm import cases, lead_lifecycle
@@ -424,8 +424,8 @@ def _insert_new(connection: Connection, rows: list[dict[str, Any]]) -> set[uuid.
         for vehicle, event_id in connection.execute(
             _KEPT_ON_POSTGRES,
             {
-                "vehicles": sorted({row["vehicle_id"] for row in rows}),
-                "event_ids": sorted({row["event_id"] for row in rows}),
+                "vehicles": [row["vehicle_id"] for row in rows],
+                "event_ids": [row["event_id"] for row in rows],
             },
         )
     }
@@ -445,9 +445,15 @@ _INSERT_RETURNING = (
 _INSERT_ON_POSTGRES = postgresql.insert(TelematicsEvent).on_conflict_do_nothing(
     index_elements=["vehicle_id", "event_id"]
 )
-# Vehicles and event ids as two arrays (a few extra pairs may come back; only those asked
-# for count), so the statement's text is the same for every batch.
-_KEPT_ON_POSTGRES = select(TelematicsEvent.vehicle_id, TelematicsEvent.event_id).where(
-    TelematicsEvent.vehicle_id == any_(bindparam("vehicles", type_=postgresql.ARRAY(Uuid()))),
-    TelematicsEvent.event_id == any_(bindparam("event_ids", type_=postgresql.ARRAY(String()))),
+# The (vehicle, event id) pairs asked for as two arrays zipped by ``unnest``, each looked up
+# in the unique key: the statement's text is the same for every batch, and its cost does
+# not grow with the events a vehicle has stored.
+_ASKED = select(
+    func.unnest(bindparam("vehicles", type_=postgresql.ARRAY(Uuid()))).label("vehicle_id"),
+    func.unnest(bindparam("event_ids", type_=postgresql.ARRAY(String()))).label("event_id"),
+).subquery()
+_KEPT_ON_POSTGRES = select(TelematicsEvent.vehicle_id, TelematicsEvent.event_id).join(
+    _ASKED,
+    (TelematicsEvent.vehicle_id == _ASKED.c.vehicle_id)
+    & (TelematicsEvent.event_id == _ASKED.c.event_id),
 )
