@@ -257,6 +257,21 @@ class PackSpec(_Spec):
             values = {key: value for key, value in values.items() if key != "address_format"}
         return values
 
+    telematics_retention_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="days a vehicle's raw events are kept before they are summed by day",
+    )
+    service_due_leads: bool | None = Field(
+        default=None,
+        description="a vehicle reporting its service due becomes a lead for its servicing dealer",
+    )
+    warning_lamp_priorities: dict[str, Priority | None] | None = Field(
+        default=None,
+        description="the priority of the case a warning lamp opens, by lamp code; '*' for any"
+        " other lamp; None for a lamp that opens no case",
+    )
+
     @field_validator("lead_follow_up_hours")
     @classmethod
     def _follow_up_of_open_leads(
@@ -366,6 +381,15 @@ class Pack:
     import_columns: dict[str, str]
     file_encodings: tuple[str, ...]
     vin_rule: VinRule
+    telematics_retention_days: int
+    service_due_leads: bool
+    warning_lamp_priorities: dict[str, Priority | None]
+
+    def warning_lamp_priority(self, lamp: str) -> Priority | None:
+        """The priority of the case a warning lamp opens; ``None`` for none."""
+        if lamp in self.warning_lamp_priorities:
+            return self.warning_lamp_priorities[lamp]
+        return self.warning_lamp_priorities.get(WARNING_LAMP_OTHERS)
 
     def market(self, code: str) -> Market:
         try:
@@ -427,6 +451,12 @@ class Pack:
             "import_columns": dict(self.import_columns),
             "file_encodings": list(self.file_encodings),
             "vin_rule": self.vin_rule.value,
+            "telematics_retention_days": self.telematics_retention_days,
+            "service_due_leads": self.service_due_leads,
+            "warning_lamp_priorities": {
+                lamp: None if priority is None else priority.value
+                for lamp, priority in self.warning_lamp_priorities.items()
+            },
         }
 
 
@@ -445,7 +475,13 @@ _MERGED_BY_KEY = (
     "case_targets",
     "lead_follow_up_hours",
     "import_columns",
+    "warning_lamp_priorities",
 )
+# The key of ``warning_lamp_priorities`` for every lamp not named.
+WARNING_LAMP_OTHERS = "*"
+# What a root pack that predates the connected car gets: raw events kept a quarter, service
+# due a lead, and no case for any lamp until a pack names the lamps that need one.
+DEFAULT_TELEMATICS_RETENTION_DAYS = 90
 
 
 def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
@@ -498,6 +534,9 @@ def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
         values.setdefault("import_columns", {})
         values.setdefault("file_encodings", ())
         values.setdefault("vin_rule", VinRule.ISO3779)
+        values.setdefault("telematics_retention_days", DEFAULT_TELEMATICS_RETENTION_DAYS)
+        values.setdefault("service_due_leads", True)
+        values.setdefault("warning_lamp_priorities", {})
         missing = [name for name in _INHERITED if values.get(name) is None and name != "currency"]
         if missing:
             raise PackError(f"pack {code!r} extends nothing and leaves {', '.join(missing)} unset")

@@ -42,7 +42,7 @@ from regiocrm.models.interaction import Interaction
 from regiocrm.models.lead import Lead
 from regiocrm.models.organization import Organization
 from regiocrm.models.residency import CustomerExport, TransferAssessment
-from regiocrm.models.telematics import TelematicsEvent
+from regiocrm.models.telematics import TelematicsAlert, TelematicsDay, TelematicsEvent
 from regiocrm.models.user import ApiToken, ConsoleSession, SignInFailure, User
 from regiocrm.models.vehicle import Ownership, Vehicle
 
@@ -89,6 +89,8 @@ __all__ = [
     "ReplyStatus",
     "SeenSignature",
     "SignInFailure",
+    "TelematicsAlert",
+    "TelematicsDay",
     "TelematicsEvent",
     "TransferAssessment",
     "User",
@@ -123,6 +125,8 @@ def register_models() -> list[type[Model]]:
         PostalAddress,
         SeenSignature,
         SignInFailure,
+        TelematicsAlert,
+        TelematicsDay,
         TelematicsEvent,
         TransferAssessment,
         User,

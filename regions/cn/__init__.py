@@ -22,6 +22,7 @@ from regiocrm.interfaces.packs import (
     ResidencyRule,
     VinRule,
 )
+from regiocrm.interfaces.terms import Priority
 
 MAINLAND_EXPORT = ("consent", "assessment")
 FROM_THE_HUB = dict.fromkeys(
@@ -104,5 +105,8 @@ def register_packs() -> list[PackSpec]:
                 DataClass.AUDIT: in_china_or_japan,
                 DataClass.FINANCIAL: ResidencyRule(zones=("cn",), export_requires=MAINLAND_EXPORT),
             },
+            # Most of the mainland's connected cars are new-energy vehicles: a battery that
+            # runs hot is a case to answer at once, over the template's lamps.
+            warning_lamp_priorities={"battery_thermal": Priority.URGENT},
         )
     ]
