@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, select
+from sqlalchemy import Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import ColumnElement
 
@@ -20,9 +20,17 @@ class TelematicsEvent(Model):
     __data_class__ = DataClass.TELEMATICS
     __organization_column__ = "vehicle_id"
     __append_only__ = True
-    __table_args__ = (Index(None, "vehicle_id", "occurred_at"),)
+    # A vehicle's events all live in its market's zone, so the key a redelivery is refused
+    # by holds within one zone; rows from before providers' ids (none) never collide.
+    __table_args__ = (
+        Index(None, "vehicle_id", "occurred_at"),
+        UniqueConstraint("vehicle_id", "event_id"),
+    )
 
     vehicle_id: Mapped[uuid.UUID] = mapped_column(doc="crm data: resolved by id")
+    event_id: Mapped[str | None] = mapped_column(
+        String(128), doc="the provider's id of the event: with the vehicle, what makes it one"
+    )
     kind: Mapped[str] = mapped_column(String(60), doc="e.g. service_due, crash, low_battery")
     occurred_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

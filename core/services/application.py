@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -21,6 +22,9 @@ from regiocrm.platform.migrations import Migrator
 from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZonedSession, ZoneStores
 from regiocrm.services.callers import Caller
+
+if TYPE_CHECKING:
+    from regiocrm.services.telematics import TelematicsService
 
 
 @dataclass
@@ -104,6 +108,15 @@ class Application:
         if self.owns_client:
             self.http_client.close()
         self.stores.dispose()
+
+    @property
+    def telematics(self) -> TelematicsService:
+        """Vehicle events: :meth:`~regiocrm.services.telematics.TelematicsService.ingest`
+        is the sink the batch API and every stream source hand their batches to."""
+        # The service is built over the application: imported when first asked for.
+        from regiocrm.services.telematics import TelematicsService
+
+        return TelematicsService(self)
 
     @contextmanager
     def transaction(self) -> Iterator[ZonedSession]:
