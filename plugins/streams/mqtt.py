@@ -182,8 +182,11 @@ class _Connection:
         if self.client is None:
             return
         # No acknowledgement goes out from here: what is queued and unacknowledged the
-        # broker sends again to the next connection with our client id.
+        # broker sends again to the next connection with our client id. The ones sent
+        # before are still in paho's queue: they leave ahead of the DISCONNECT, once the
+        # network thread writes it (the broker then closes, which ``lost`` sees).
         self.client.disconnect()
+        self.lost.wait(CONNECT_TIMEOUT)
         self.client.loop_stop()
 
 
