@@ -6,6 +6,7 @@ unless the settings allow it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,10 +67,8 @@ class Stream:
 def remove_stream(name: str) -> None:
     async def remove() -> None:
         nc = await nats.connect(f"nats://{NATS[0]}:{NATS[1]}")
-        try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
             await nc.jetstream().delete_stream(name)
-        except nats.js.errors.NotFoundError:
-            pass
         await nc.close()
 
     asyncio.run(remove())

@@ -69,7 +69,7 @@ class Deployment:
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         with (self.folder / f"{name}.log").open("wb") as log:
-            return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            return subprocess.Popen(
                 [sys.executable, "-m", "regiocrm", "worker", "--no-inbox"],
                 cwd=self.folder,
                 env=deployment_environment(PYTHONUNBUFFERED="1", PGAPPNAME=name),
@@ -101,9 +101,7 @@ def deployment(
     source on a stream of this test's own (made here: the workers do not create it)."""
     require_broker(NATS, "NATS JetStream")
     tag = uuid.uuid4().hex[:12]
-    found = Deployment(
-        tmp_path, f"REGIOCRM_TEST_{tag}", f"regiocrm-test.{tag}", f"workers-{tag}"
-    )
+    found = Deployment(tmp_path, f"REGIOCRM_TEST_{tag}", f"regiocrm-test.{tag}", f"workers-{tag}")
     url = postgres_url.render_as_string(hide_password=False)
     (tmp_path / "regiocrm.toml").write_text(
         f'home_zone = "jp"\n\n[deployment]\nmarket = "JP"\n\n[zones]\njp = "{url}"\n\n'
@@ -193,8 +191,10 @@ def test_a_killed_worker_s_batch_is_taken_over_and_stored_once(
         deployment.publish(EVENTS // 2, EVENTS)
         # The survivor does everything but what the frozen victim holds.
         wait_until(
-            lambda: deployment.consumer().num_pending == 0
-            and stored(postgres_zone)[0] + deployment.consumer().num_ack_pending >= EVENTS,
+            lambda: (
+                deployment.consumer().num_pending == 0
+                and stored(postgres_zone)[0] + deployment.consumer().num_ack_pending >= EVENTS
+            ),
             "the survivor to take all it can",
         )
         held = EVENTS - stored(postgres_zone)[0]
