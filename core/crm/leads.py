@@ -32,12 +32,16 @@ DEALER_ADDRESS = "dealer address"
 
 @dataclass(frozen=True)
 class NewLead:
+    """What a lead takes: an address or a point to route it by, or the dealer it is for
+    (``dealer_id``: a vehicle's servicing dealer, which the lead goes to unrouted)."""
+
     market: str
     address: str | None = None
     point: Point | None = None
     customer_id: uuid.UUID | None = None
     source: str | None = None
     vehicle_model: str | None = None
+    dealer_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -105,11 +109,14 @@ class Leads:
         """Place the lead, route it to the nearest dealer, store it; ``lead_created`` fires
         once it is committed.
 
-        :raises ValueError: for a lead with neither an address nor a point, or an empty one.
+        :raises ValueError: for a lead with neither an address nor a point, or an empty one,
+            nor a dealer it is for; or a dealer that is not an active dealer of its market.
         :raises regiocrm.interfaces.packs.PackError: for a market no pack serves.
         :raises regiocrm.geo.datums.NoEquivalent: for a point with no WGS-84 equivalent.
         """
         pack = self.hooks.packs().for_market(new.market)
+        if new.dealer_id is not None:
+            return self._store(self._for_dealer(new))
         if new.point is None and (new.address is None or not new.address.strip()):
             raise ValueError("a lead needs an address or a point")
         owner = (
@@ -151,6 +158,40 @@ class Leads:
                 lead.unassigned_reason = f"no active dealer of {new.market} has a location"
             else:
                 lead.dealer_id, lead.distance_km = nearest.key, round(nearest.km, 3)
+        return self._store(lead)
+
+    def _for_dealer(self, new: NewLead) -> Lead:
+        """A lead for the dealer it names, placed where the dealer is."""
+        dealer = self.session.get(Organization, new.dealer_id)
+        if (
+            dealer is None
+            or dealer.kind is not OrganizationKind.DEALER
+            or dealer.market != new.market
+            or not dealer.active
+        ):
+            raise ValueError(f"{new.dealer_id} is no active dealer of {new.market}")
+        located = dealer.latitude is not None and dealer.longitude is not None
+        owner = (
+            None
+            if new.customer_id is None
+            else Customers(self.session, self.hooks).get(new.customer_id)
+        )
+        return Lead(
+            market=new.market,
+            status=LeadStatus.NEW,
+            customer_id=None if owner is None else owner.id,
+            source=new.source,
+            vehicle_model=new.vehicle_model,
+            address=new.address or dealer.address,
+            latitude=dealer.latitude,
+            longitude=dealer.longitude,
+            located_by=DEALER_ADDRESS if located else None,
+            dealer_id=dealer.id,
+            distance_km=0.0 if located else None,
+        )
+
+    def _store(self, lead: Lead) -> Lead:
+        """Set the lead's follow-up, store it, and announce it once committed."""
         lead.follow_up_due_at = follow_up_due(
             self.hooks, lead, utcnow(), subdivision=dealer_subdivision(self.session, lead)
         )

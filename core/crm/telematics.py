@@ -1,10 +1,17 @@
-"""Vehicle events, stored where residency places the vehicle's telematics.
+"""Vehicle events, stored where residency places the vehicle's telematics, and the work the
+market's pack makes of them.
 
 A batch is stored in one session, so in one commit per zone it touches. Each event is keyed
 by its vehicle and the provider's event id: an event stored before (by an earlier delivery,
 earlier in the same batch, or by a delivery racing this one) is a duplicate and is not
 stored again. An event of a VIN the deployment has no vehicle for is counted as unknown and
 not stored: the provider is told which VINs, and the rest of the batch is kept.
+
+The rules (:class:`EventRules`) run in the same session on the events just stored, so a
+lead or case is kept exactly when its event is: a redelivered event is a duplicate and
+makes nothing. A service due becomes a lead for the vehicle's servicing dealer (its current
+ownership's), a warning lamp a case with the priority the pack gives the lamp; neither when
+the vehicle already has an open one for the same reason.
 """
 
 from __future__ import annotations
@@ -18,16 +25,28 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from regiocrm.crm import cases, lead_lifecycle
+from regiocrm.crm.cases import Cases, NewCase
+from regiocrm.crm.leads import DealerLocator, Leads, NewLead
+from regiocrm.geo.chain import MapChain
 from regiocrm.interfaces.data_classes import DataClass
-from regiocrm.interfaces.events import VehicleEvent
-from regiocrm.models import TelematicsEvent, Vehicle
+from regiocrm.interfaces.events import EventKind, VehicleEvent
+from regiocrm.models import Case, Lead, Ownership, TelematicsAlert, TelematicsEvent, Vehicle
 from regiocrm.models.base import utcnow
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import _
 from regiocrm.platform.ids import new_id
 from regiocrm.platform.stores import ZonedSession
 
 # How many VINs or keys one query asks about: well inside SQLite's and PostgreSQL's limits
 # on bound parameters, whatever size a batch comes in.
 CHUNK = 500
+# A lead's source when a vehicle's event made it.
+LEAD_SOURCE = "telematics"
+SERVICE_DUE = "service_due"
+# A warning lamp's code in its event's payload; an event without one is of this lamp.
+UNNAMED_LAMP = "unspecified"
+LAMP_CODE_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,7 @@ class Car:
     id: uuid.UUID
     vin: str
     market: str
+    model: str | None = None
 
 
 @dataclass
@@ -62,12 +82,12 @@ class Telematics:
         found: dict[str, Car] = {}
         for start in range(0, len(wanted), CHUNK):
             rows = self.session.execute(
-                select(Vehicle.id, Vehicle.vin, Vehicle.market).where(
+                select(Vehicle.id, Vehicle.vin, Vehicle.market, Vehicle.model).where(
                     Vehicle.vin.in_(wanted[start : start + CHUNK])
                 )
             )
             # A vehicle copied by a move cut short is found twice, the same each time.
-            found.update((vin, Car(id_, vin, market)) for id_, vin, market in rows)
+            found.update((vin, Car(id_, vin, market, model)) for id_, vin, market, model in rows)
         return found
 
     def store(self, events: Sequence[VehicleEvent]) -> StoredBatch:
@@ -101,6 +121,181 @@ class Telematics:
                 )
             result.stored += new
         return result
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who a vehicle is with now: its owner and the dealer that services it."""
+
+    customer_id: uuid.UUID
+    dealer_id: uuid.UUID | None
+
+
+@dataclass
+class Acted:
+    """The leads and cases a batch's events made."""
+
+    leads: list[uuid.UUID] = field(default_factory=list)
+    cases: list[uuid.UUID] = field(default_factory=list)
+
+
+class EventRules:
+    """The market's rules over vehicle events, inside the session that stored them; the
+    caller commits, and ``lead_created`` and ``case_transitioned`` fire once it has."""
+
+    def __init__(
+        self, session: ZonedSession, hooks: Hooks, maps: MapChain, dealers: DealerLocator
+    ) -> None:
+        self.session = session
+        self.hooks = hooks
+        self.leads = Leads(session, hooks, maps, dealers)
+        self.cases = Cases(session, hooks)
+
+    def act(self, stored: Sequence[tuple[VehicleEvent, Car]]) -> Acted:
+        """A lead for each service due and a case for each warning lamp the pack gives a
+        priority, in the order the events happened, for a vehicle that has an owner and
+        no open lead or case for the same reason."""
+        acted = Acted()
+        actionable = sorted(
+            (
+                (event, car)
+                for event, car in stored
+                if event.kind in (EventKind.SERVICE_DUE, EventKind.WARNING_LAMP)
+            ),
+            key=lambda pair: pair[0].occurred_at,
+        )
+        if not actionable:
+            return acted
+        vehicles = sorted({car.id for _, car in actionable})
+        owners = self.owners(vehicles)
+        busy = self.open_reasons(vehicles)
+        packs = self.hooks.packs()
+        for event, car in actionable:
+            owner = owners.get(car.id)
+            if owner is None:
+                continue
+            pack = packs.for_market(car.market)
+            if event.kind is EventKind.SERVICE_DUE:
+                if not pack.service_due_leads or (car.id, SERVICE_DUE) in busy:
+                    continue
+                if owner.dealer_id is None:
+                    continue
+                lead = self.leads.create(
+                    NewLead(
+                        market=car.market,
+                        customer_id=owner.customer_id,
+                        source=LEAD_SOURCE,
+                        vehicle_model=car.model,
+                        dealer_id=owner.dealer_id,
+                    )
+                )
+                self._alert(event, car, owner, SERVICE_DUE, lead_id=lead.id)
+                busy.add((car.id, SERVICE_DUE))
+                acted.leads.append(lead.id)
+                continue
+            lamp = lamp_of(event)
+            reason = f"warning_lamp:{lamp}"
+            priority = pack.warning_lamp_priority(lamp)
+            if priority is None or (car.id, reason) in busy:
+                continue
+            case = self.cases.open(
+                NewCase(
+                    customer_id=owner.customer_id,
+                    market=car.market,
+                    priority=priority,
+                    subject=_("Warning lamp {lamp} on vehicle {vin}").format(
+                        lamp=lamp, vin=car.vin
+                    ),
+                    organization_id=owner.dealer_id,
+                ),
+                actor_id=None,
+            )
+            self._alert(event, car, owner, reason, case_id=case.id)
+            busy.add((car.id, reason))
+            acted.cases.append(case.id)
+        return acted
+
+    def owners(self, vehicles: Sequence[uuid.UUID]) -> dict[uuid.UUID, Owner]:
+        """Each vehicle's current owner and servicing dealer: its latest ownership not
+        ended."""
+        found: dict[uuid.UUID, Owner] = {}
+        for start in range(0, len(vehicles), CHUNK):
+            rows = self.session.execute(
+                select(Ownership.vehicle_id, Ownership.customer_id, Ownership.dealer_id)
+                .where(
+                    Ownership.vehicle_id.in_(vehicles[start : start + CHUNK]),
+                    Ownership.ended_on.is_(None),
+                )
+                .order_by(Ownership.started_on, Ownership.id)
+            )
+            # The latest comes last and wins.
+            found.update((vehicle, Owner(customer, dealer)) for vehicle, customer, dealer in rows)
+        return found
+
+    def open_reasons(self, vehicles: Sequence[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
+        """(vehicle, reason) of every lead or case a rule made that is still open."""
+        alerts = list(
+            self.session.execute(
+                select(
+                    TelematicsAlert.vehicle_id,
+                    TelematicsAlert.reason,
+                    TelematicsAlert.lead_id,
+                    TelematicsAlert.case_id,
+                ).where(TelematicsAlert.vehicle_id.in_(vehicles))
+            )
+        )
+        lead_ids = [alert.lead_id for alert in alerts if alert.lead_id is not None]
+        case_ids = [alert.case_id for alert in alerts if alert.case_id is not None]
+        open_leads = set(
+            self.session.scalars(
+                select(Lead.id).where(Lead.id.in_(lead_ids), Lead.status.in_(lead_lifecycle.OPEN))
+            )
+            if lead_ids
+            else ()
+        )
+        open_cases = set(
+            self.session.scalars(
+                select(Case.id).where(Case.id.in_(case_ids), Case.status.in_(cases.OPEN))
+            )
+            if case_ids
+            else ()
+        )
+        return {
+            (alert.vehicle_id, alert.reason)
+            for alert in alerts
+            if alert.lead_id in open_leads or alert.case_id in open_cases
+        }
+
+    def _alert(
+        self,
+        event: VehicleEvent,
+        car: Car,
+        owner: Owner,
+        reason: str,
+        *,
+        lead_id: uuid.UUID | None = None,
+        case_id: uuid.UUID | None = None,
+    ) -> None:
+        self.session.add(
+            TelematicsAlert(
+                market=car.market,
+                vehicle_id=car.id,
+                customer_id=owner.customer_id,
+                dealer_id=owner.dealer_id,
+                reason=reason,
+                event_id=event.event_id,
+                lead_id=lead_id,
+                case_id=case_id,
+            )
+        )
+
+
+def lamp_of(event: VehicleEvent) -> str:
+    """The lamp a warning event reports (``payload.lamp``), lower case."""
+    lamp = event.payload.get("lamp")
+    if not isinstance(lamp, str) or not lamp.strip():
+        return UNNAMED_LAMP
+    return lamp.strip().lower()[:LAMP_CODE_MAX]
 
 
 def _row(event: VehicleEvent, car: Car, now: datetime) -> dict[str, Any]:

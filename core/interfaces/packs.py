@@ -198,6 +198,20 @@ class PackSpec(_Spec):
         description="business hours a dealer has for the next step of a lead in each open"
         " status (new, contacted, qualified)",
     )
+    telematics_retention_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="days a vehicle's raw events are kept before they are summed by day",
+    )
+    service_due_leads: bool | None = Field(
+        default=None,
+        description="a vehicle reporting its service due becomes a lead for its servicing dealer",
+    )
+    warning_lamp_priorities: dict[str, Priority | None] | None = Field(
+        default=None,
+        description="the priority of the case a warning lamp opens, by lamp code; '*' for any"
+        " other lamp; None for a lamp that opens no case",
+    )
 
     @field_validator("lead_follow_up_hours")
     @classmethod
@@ -327,6 +341,15 @@ class Pack:
     storage_quotas_mib: dict[LicenceTier, int]
     case_targets: dict[Priority, CaseTarget]
     lead_follow_up_hours: dict[LeadStatus, float]
+    telematics_retention_days: int
+    service_due_leads: bool
+    warning_lamp_priorities: dict[str, Priority | None]
+
+    def warning_lamp_priority(self, lamp: str) -> Priority | None:
+        """The priority of the case a warning lamp opens; ``None`` for none."""
+        if lamp in self.warning_lamp_priorities:
+            return self.warning_lamp_priorities[lamp]
+        return self.warning_lamp_priorities.get(WARNING_LAMP_OTHERS)
 
     def market(self, code: str) -> Market:
         try:
@@ -386,6 +409,12 @@ class Pack:
             "lead_follow_up_hours": {
                 status.value: hours for status, hours in self.lead_follow_up_hours.items()
             },
+            "telematics_retention_days": self.telematics_retention_days,
+            "service_due_leads": self.service_due_leads,
+            "warning_lamp_priorities": {
+                lamp: None if priority is None else priority.value
+                for lamp, priority in self.warning_lamp_priorities.items()
+            },
         }
 
 
@@ -398,7 +427,18 @@ def _rules(rules: Mapping[DataClass, ResidencyRule]) -> dict[str, Any]:
 
 # Fields a spec may leave out (None) to inherit; identity fields are handled apart.
 _INHERITED = [f.name for f in fields(Pack) if f.name not in ("code", "extends", "chain", "markets")]
-_MERGED_BY_KEY = ("residency", "storage_quotas_mib", "case_targets", "lead_follow_up_hours")
+_MERGED_BY_KEY = (
+    "residency",
+    "storage_quotas_mib",
+    "case_targets",
+    "lead_follow_up_hours",
+    "warning_lamp_priorities",
+)
+# The key of ``warning_lamp_priorities`` for every lamp not named.
+WARNING_LAMP_OTHERS = "*"
+# What a root pack that predates the connected car gets: raw events kept a quarter, service
+# due a lead, and no case for any lamp until a pack names the lamps that need one.
+DEFAULT_TELEMATICS_RETENTION_DAYS = 90
 
 
 def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
@@ -446,6 +486,9 @@ def resolve_packs(specs: Iterable[PackSpec]) -> dict[str, Pack]:
         # until a pack sets one.
         values.setdefault("case_targets", {})
         values.setdefault("lead_follow_up_hours", {})
+        values.setdefault("telematics_retention_days", DEFAULT_TELEMATICS_RETENTION_DAYS)
+        values.setdefault("service_due_leads", True)
+        values.setdefault("warning_lamp_priorities", {})
         missing = [name for name in _INHERITED if values.get(name) is None and name != "currency"]
         if missing:
             raise PackError(f"pack {code!r} extends nothing and leaves {', '.join(missing)} unset")

@@ -40,7 +40,7 @@ from regiocrm.models.interaction import Interaction
 from regiocrm.models.lead import Lead
 from regiocrm.models.organization import Organization
 from regiocrm.models.residency import CustomerExport, TransferAssessment
-from regiocrm.models.telematics import TelematicsEvent
+from regiocrm.models.telematics import TelematicsAlert, TelematicsDay, TelematicsEvent
 from regiocrm.models.user import ApiToken, ConsoleSession, SignInFailure, User
 from regiocrm.models.vehicle import Ownership, Vehicle
 
@@ -83,6 +83,8 @@ __all__ = [
     "ReplyStatus",
     "SeenSignature",
     "SignInFailure",
+    "TelematicsAlert",
+    "TelematicsDay",
     "TelematicsEvent",
     "TransferAssessment",
     "User",
@@ -113,6 +115,8 @@ def register_models() -> list[type[Model]]:
         Ownership,
         SeenSignature,
         SignInFailure,
+        TelematicsAlert,
+        TelematicsDay,
         TelematicsEvent,
         TransferAssessment,
         User,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from regiocrm.crm.telematics import Telematics
+from regiocrm.crm.telematics import EventRules, Telematics
 from regiocrm.interfaces.events import VehicleEvent
 from regiocrm.services.application import Application
 
@@ -24,12 +24,16 @@ class Ingested:
     :param duplicates: events stored before (a redelivery, or twice in the batch): no-ops.
     :param unknown_vehicles: events of a VIN the deployment has no vehicle for, not stored.
     :param unknown_vins: those VINs, for the provider to check.
+    :param leads: leads the stored events made (a service due, for the servicing dealer).
+    :param cases: cases the stored events made (a warning lamp).
     """
 
     stored: int
     duplicates: int
     unknown_vehicles: int
     unknown_vins: tuple[str, ...] = ()
+    leads: int = 0
+    cases: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {**vars(self), "unknown_vins": list(self.unknown_vins)}
@@ -43,18 +47,24 @@ class TelematicsService:
 
     def ingest(self, events: Sequence[VehicleEvent]) -> Ingested:
         """Store a batch, each event in the zone residency places its vehicle's telematics
-        in, all of it in one commit per zone; an event stored before is a no-op.
+        in, all of it in one commit per zone; an event stored before is a no-op. The pack's
+        rules make their leads and cases of the events stored, in the same transaction, so
+        a redelivered event makes none twice; their hooks fire once it is committed.
 
         :raises sqlalchemy.exc.SQLAlchemyError: when the batch could not be committed
             (nothing of it is then kept in that zone; a source must not acknowledge it).
         """
         if not events:
             return Ingested(0, 0, 0)
-        with self.app.transaction() as session:
+        app = self.app
+        with app.transaction() as session:
             batch = Telematics(session).store(events)
+            acted = EventRules(session, app.hooks, app.maps, app.dealers).act(batch.stored)
         return Ingested(
             stored=len(batch.stored),
             duplicates=batch.duplicates,
             unknown_vehicles=batch.unknown_events,
             unknown_vins=tuple(batch.unknown_vins),
+            leads=len(acted.leads),
+            cases=len(acted.cases),
         )

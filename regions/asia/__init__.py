@@ -64,6 +64,18 @@ def register_packs() -> list[PackSpec]:
                 LeadStatus.CONTACTED: 24,
                 LeadStatus.QUALIFIED: 40,
             },
+            # Raw events a quarter, then by day; a lamp that can leave the driver stranded or
+            # unsafe is urgent, any other a normal case for the servicing dealer.
+            telematics_retention_days=90,
+            service_due_leads=True,
+            warning_lamp_priorities={
+                "brake": Priority.URGENT,
+                "airbag": Priority.URGENT,
+                "engine": Priority.HIGH,
+                "oil_pressure": Priority.HIGH,
+                "tyre_pressure": Priority.NORMAL,
+                "*": Priority.NORMAL,
+            },
         )
     ]
 

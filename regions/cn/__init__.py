@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from regiocrm import DataClass, hookimpl
 from regiocrm.interfaces.packs import MarketProfile, PackSpec, PhoneticRule, ResidencyRule
+from regiocrm.interfaces.terms import Priority
 
 MAINLAND_EXPORT = ("consent", "assessment")
 FROM_THE_HUB = dict.fromkeys(
@@ -59,5 +60,8 @@ def register_packs() -> list[PackSpec]:
                 DataClass.AUDIT: in_china_or_japan,
                 DataClass.FINANCIAL: ResidencyRule(zones=("cn",), export_requires=MAINLAND_EXPORT),
             },
+            # Most of the mainland's connected cars are new-energy vehicles: a battery that
+            # runs hot is a case to answer at once, over the template's lamps.
+            warning_lamp_priorities={"battery_thermal": Priority.URGENT},
         )
     ]
