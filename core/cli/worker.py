@@ -52,6 +52,7 @@ def worker(
     runner = SourceRunner(
         configured_sources(context.settings, context.hooks) if sources else [],
         ingesting(application),
+        announce=typer.echo,
     )
     inbox_worker = application.standalone_worker() if inbox else None
     stopping = threading.Event()

@@ -33,7 +33,7 @@ import logging
 import random
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -124,11 +124,14 @@ class SourceControl:
     the counters its status shows. A source calls :meth:`deliver` for each batch and
     acknowledges its messages only when it returned."""
 
-    def __init__(self, name: str, kind: str, sink: EventSink) -> None:
+    def __init__(
+        self, name: str, kind: str, sink: EventSink, announce: Callable[[str], None] | None = None
+    ) -> None:
         self.name = name
         self.stopping = threading.Event()
         self.status = SourceStatus(name, kind)
         self._sink = sink
+        self._announce = announce
         self._lock = threading.Lock()
 
     def deliver(self, events: Sequence[VehicleEvent]) -> None:
@@ -157,12 +160,17 @@ class SourceControl:
             self.status.rejected += 1
 
     def connected(self) -> None:
+        """Say the source is connected (and subscribed): it receives from now on."""
         with self._lock:
-            if self.status.last_error is not None and not self.status.connected:
+            was = self.status.connected
+            if self.status.last_error is not None and not was:
                 self.status.reconnects += 1
             self.status.connected = True
+        if not was and self._announce is not None:
+            self._announce(_("event source {name}: connected").format(name=self.name))
 
     def disconnected(self, reason: str) -> None:
+        """Say the connection failed or dropped, and why; the source then tries again."""
         log.warning("event source %s: disconnected: %s", self.name, reason)
         with self._lock:
             self.status.connected = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,10 +81,17 @@ def ingesting(app: Application) -> EventSink:
 class SourceRunner:
     """Runs configured sources in threads until :meth:`stop`."""
 
-    def __init__(self, sources: Sequence[ConfiguredSource], sink: EventSink) -> None:
+    def __init__(
+        self,
+        sources: Sequence[ConfiguredSource],
+        sink: EventSink,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
+        """:param announce: told when a source connects (the worker prints it)."""
         self.sources = [source for source in sources if source.enabled]
         self.controls = {
-            source.name: SourceControl(source.name, source.kind, sink) for source in self.sources
+            source.name: SourceControl(source.name, source.kind, sink, announce)
+            for source in self.sources
         }
         self._threads: list[threading.Thread] = []
 

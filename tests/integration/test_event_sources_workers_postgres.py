@@ -155,7 +155,7 @@ def test_two_workers_share_the_consumer_and_store_each_event_once(
     workers = [deployment.start_worker("a"), deployment.start_worker("b")]
     try:
         wait_until(
-            lambda: all("running event source cars" in deployment.log(n) for n in "ab"),
+            lambda: all("event source cars: connected" in deployment.log(n) for n in "ab"),
             "both workers",
         )
         deployment.publish(0, EVENTS)
@@ -181,7 +181,7 @@ def test_a_killed_worker_s_batch_is_taken_over_and_stored_once(
     try:
         wait_until(
             lambda: all(
-                "running event source cars" in deployment.log(n) for n in ("victim", "survivor")
+                "event source cars: connected" in deployment.log(n) for n in ("victim", "survivor")
             ),
             "both workers",
         )
