@@ -115,6 +115,7 @@ class JetStreamSource(EventSource):
             except Exception as exc:
                 # The server unreachable, the stream or consumer missing, a fetch cut off:
                 # whatever it was, nothing unacknowledged is lost; try again.
+                log.debug("event source %s", control.name, exc_info=True)
                 control.disconnected(f"{type(exc).__name__}: {exc}")
             if control.stopping.is_set():
                 return
@@ -157,18 +158,29 @@ class JetStreamSource(EventSource):
     async def _pump(
         self, nc: Client, subscription: Any, settings: JetStreamSettings, control: SourceControl
     ) -> None:
-        from nats.errors import TimeoutError as FetchTimeout
-
-        while not control.stopping.is_set():
-            if nc.is_closed:
-                raise ConnectionError("the connection to NATS closed")
-            try:
-                batch: list[Msg] = await subscription.fetch(
-                    settings.batch_size, timeout=settings.fetch_timeout_seconds
-                )
-            except FetchTimeout:
-                continue
-            await self._deliver(nc, batch, settings, control)
+        # One batch is committed (in a thread) while the next is fetched and read: the
+        # sink's commit and the client's work per message overlap rather than add up.
+        # Batches are committed one at a time, in the order fetched.
+        committing: asyncio.Task[None] | None = None
+        try:
+            while not control.stopping.is_set():
+                if nc.is_closed:
+                    raise ConnectionError("the connection to NATS closed")
+                try:
+                    batch: list[Msg] = await subscription.fetch(
+                        settings.batch_size, timeout=settings.fetch_timeout_seconds
+                    )
+                except TimeoutError:
+                    # Nothing came in time (nats-py raises its own subclass or asyncio's).
+                    continue
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._deliver(nc, batch, settings, control))
+        finally:
+            # The batch in hand is finished (committed and acknowledged, or nak'ed) before
+            # the connection closes; an error of its own is the session's.
+            if committing is not None:
+                await committing
 
     async def _deliver(
         self, nc: Client, batch: list[Msg], settings: JetStreamSettings, control: SourceControl
