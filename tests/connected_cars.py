@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,7 +23,8 @@ from regiocrm.services.customers import CustomerService
 SHANGHAI_VIN = "LSVAU2180N2183294"
 OSAKA_VIN = "JTDBR32E530012345"
 UNKNOWN_VIN = "WVWZZZ1JZXW000001"
-NOON = datetime(2026, 12, 1, 4, tzinfo=UTC)  # noon in Shanghai
+# Noon in Shanghai two days ago: well within every market's retention whenever tests run.
+NOON = datetime.combine(date.today() - timedelta(days=2), time(4), UTC)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ role                          sees
 ``wholesaler_staff``          the customers linked to their organization or its dealers
 ``dealer_staff``              the customers linked to their dealership
 ``partner_auditor``           no customer: the audit trail only
+``telematics_provider``       no customer: posts the vehicle events of its organization's market
 ============================  ==============================================================
 
 A customer is linked to an organization by an ownership bought there, a lead routed there,
@@ -98,6 +99,10 @@ def scope_of(session: ZonedSession, user: User) -> Scope:
             return Scope(user.id, user.role, markets, organizations)
         case UserRole.PARTNER_AUDITOR:
             return Scope(user.id, user.role, frozenset(), frozenset(), customers=False)
+        case UserRole.TELEMATICS_PROVIDER:
+            return Scope(
+                user.id, user.role, frozenset({organization.market}), frozenset(), customers=False
+            )
 
 
 def organization_scope(session: ZonedSession, organization: Organization) -> Scope | None:

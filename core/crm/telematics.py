@@ -17,7 +17,7 @@ the vehicle already has an open one for the same reason.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,10 +28,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from regiocrm.crm import cases, lead_lifecycle
 from regiocrm.crm.cases import Cases, NewCase
 from regiocrm.crm.leads import DealerLocator, Leads, NewLead
+from regiocrm.crm.telematics_rollup import odometer
 from regiocrm.geo.chain import MapChain
 from regiocrm.interfaces.data_classes import DataClass
 from regiocrm.interfaces.events import EventKind, VehicleEvent
-from regiocrm.models import Case, Lead, Ownership, TelematicsAlert, TelematicsEvent, Vehicle
+from regiocrm.models import (
+    Case,
+    Lead,
+    Ownership,
+    TelematicsAlert,
+    TelematicsDay,
+    TelematicsEvent,
+    Vehicle,
+)
 from regiocrm.models.base import utcnow
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _
@@ -47,6 +56,8 @@ SERVICE_DUE = "service_due"
 # A warning lamp's code in its event's payload; an event without one is of this lamp.
 UNNAMED_LAMP = "unspecified"
 LAMP_CODE_MAX = 60
+# Mileage events looked through for one with an odometer reading.
+LATEST_READINGS = 5
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class StoredBatch:
     duplicates: int = 0
     unknown_vins: list[str] = field(default_factory=list)
     unknown_events: int = 0
+    expired: int = 0
 
 
 class Telematics:
@@ -76,31 +88,49 @@ class Telematics:
     def __init__(self, session: ZonedSession) -> None:
         self.session = session
 
-    def cars(self, vins: Iterable[str]) -> dict[str, Car]:
-        """The vehicles with these VINs, by VIN, from whichever zone holds them."""
+    def cars(self, vins: Iterable[str], markets: frozenset[str] | None = None) -> dict[str, Car]:
+        """The vehicles with these VINs, by VIN, from whichever zone holds them; of
+        ``markets`` alone when given."""
         wanted = sorted(set(vins))
         found: dict[str, Car] = {}
+        in_markets = () if markets is None else (Vehicle.market.in_(sorted(markets)),)
         for start in range(0, len(wanted), CHUNK):
             rows = self.session.execute(
                 select(Vehicle.id, Vehicle.vin, Vehicle.market, Vehicle.model).where(
-                    Vehicle.vin.in_(wanted[start : start + CHUNK])
+                    Vehicle.vin.in_(wanted[start : start + CHUNK]), *in_markets
                 )
             )
             # A vehicle copied by a move cut short is found twice, the same each time.
             found.update((vin, Car(id_, vin, market, model)) for id_, vin, market, model in rows)
         return found
 
-    def store(self, events: Sequence[VehicleEvent]) -> StoredBatch:
+    def store(
+        self,
+        events: Sequence[VehicleEvent],
+        markets: frozenset[str] | None = None,
+        *,
+        kept_since: Callable[[str], datetime] | None = None,
+    ) -> StoredBatch:
         """Store the events not stored before, each in the zone its vehicle's market places
-        telematics data in."""
+        telematics data in; with ``markets``, an event of a vehicle of another market is as
+        one of a VIN unknown.
+
+        :param kept_since: the oldest moment a market keeps raw events from: an older event
+            is counted expired and not stored, since its raw copy (which a redelivery would
+            be found a duplicate of) may be summed and gone already.
+        """
         result = StoredBatch()
-        cars = self.cars(event.vin for event in events)
+        cars = self.cars((event.vin for event in events), markets)
         result.unknown_vins = sorted({event.vin for event in events} - set(cars))
         unique: dict[tuple[uuid.UUID, str], tuple[VehicleEvent, Car]] = {}
+        markets_found = {car.market for car in cars.values()}
+        since = {} if kept_since is None else {m: kept_since(m) for m in markets_found}
         for event in events:
             car = cars.get(event.vin)
             if car is None:
                 result.unknown_events += 1
+            elif kept_since is not None and event.occurred_at < since[car.market]:
+                result.expired += 1
             elif (car.id, event.event_id) in unique:
                 result.duplicates += 1
             else:
@@ -288,6 +318,74 @@ class EventRules:
                 case_id=case_id,
             )
         )
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One thing a vehicle reported, as the customer's view shows it."""
+
+    vehicle_id: uuid.UUID
+    market: str
+    kind: str
+    occurred_at: datetime
+    payload: Mapping[str, Any]
+
+
+def latest_events(
+    session: ZonedSession, vehicles: Sequence[uuid.UUID], limit: int
+) -> list[Reported]:
+    """The vehicles' latest raw events, newest first."""
+    if not vehicles:
+        return []
+    rows = session.execute(
+        select(
+            TelematicsEvent.vehicle_id,
+            TelematicsEvent.market,
+            TelematicsEvent.kind,
+            TelematicsEvent.occurred_at,
+            TelematicsEvent.payload,
+        )
+        .where(TelematicsEvent.vehicle_id.in_(vehicles))
+        .order_by(TelematicsEvent.occurred_at.desc(), TelematicsEvent.id.desc())
+        .limit(limit)
+    )
+    return [Reported(*row) for row in rows]
+
+
+def latest_odometer(
+    session: ZonedSession, vehicles: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[float, datetime, str]]:
+    """Each vehicle's latest odometer reading (km, when, its market): its newest mileage
+    event's, or, with its raw events all summed, its newest day's highest."""
+    found: dict[uuid.UUID, tuple[float, datetime, str]] = {}
+    for vehicle in vehicles:
+        for at, market, payload in session.execute(
+            select(TelematicsEvent.occurred_at, TelematicsEvent.market, TelematicsEvent.payload)
+            .where(
+                TelematicsEvent.vehicle_id == vehicle,
+                TelematicsEvent.kind == EventKind.MILEAGE.value,
+            )
+            .order_by(TelematicsEvent.occurred_at.desc())
+            .limit(LATEST_READINGS)
+        ):
+            km = odometer(payload)
+            if km is not None:
+                found[vehicle] = (km, at, market)
+                break
+        if vehicle in found:
+            continue
+        summed = session.execute(
+            select(TelematicsDay.max_odometer_km, TelematicsDay.last_at, TelematicsDay.market)
+            .where(
+                TelematicsDay.vehicle_id == vehicle,
+                TelematicsDay.max_odometer_km.is_not(None),
+            )
+            .order_by(TelematicsDay.day.desc())
+            .limit(1)
+        ).first()
+        if summed is not None and summed[0] is not None:
+            found[vehicle] = (summed[0], summed[1], summed[2])
+    return found
 
 
 def lamp_of(event: VehicleEvent) -> str:

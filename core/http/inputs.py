@@ -78,6 +78,15 @@ def _in_document(document: Any) -> Iterator[dict[str, Any]]:
             pending.extend(((*loc, index), item) for index, item in enumerate(value))
 
 
+def unstorable_in(document: Any) -> str | None:
+    """Why a JSON document a route reads itself (a line of NDJSON) cannot be stored: its
+    first non-finite number or NUL, with where it is; ``None`` when there is none."""
+    for error in _in_document(document):
+        where = ".".join(str(part) for part in error["loc"][1:])
+        return f"{where}: {error['msg']}" if where else error["msg"]
+    return None
+
+
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

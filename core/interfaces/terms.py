@@ -31,6 +31,9 @@ class UserRole(enum.StrEnum):
     DEALER_STAFF = "dealer_staff"
     CALL_CENTRE_AGENT = "call_centre_agent"
     PARTNER_AUDITOR = "partner_auditor"
+    # A connected-car provider's system: it posts its market's vehicle events and reads
+    # nothing, so it has no console.
+    TELEMATICS_PROVIDER = "telematics_provider"
 
 
 class CustomerKind(enum.StrEnum):

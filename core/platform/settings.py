@@ -246,6 +246,22 @@ class StorageSettings(Section):
     )
 
 
+class TelematicsSettings(Section):
+    """``[telematics]``: vehicle events in, and how long they are kept raw."""
+
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="days raw vehicle events are kept before they are summed by day, for every"
+        " market; empty: each market's pack decides (telematics_retention_days)",
+    )
+    max_batch_events: int = Field(
+        default=10_000,
+        ge=1,
+        description="events one POST /api/telematics/events may carry; more is refused (413)",
+    )
+
+
 class RegiocrmSettings(BaseSettings):
     """The root settings of a deployment. Plugin sections are added by :func:`settings_model`."""
 
@@ -274,6 +290,7 @@ class RegiocrmSettings(BaseSettings):
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    telematics: TelematicsSettings = Field(default_factory=TelematicsSettings)
     maps: Section = Field(
         default_factory=Section,
         description="one table per installed map provider: [maps.<provider>]",

@@ -39,7 +39,7 @@ from regiocrm.services.application import Application
 from regiocrm.services.callers import Caller
 from regiocrm.services.cases import CaseView
 from regiocrm.services.contracts import ContractView
-from regiocrm.services.customer_views import CustomerView
+from regiocrm.services.customer_views import CustomerTelematics, CustomerView, vehicles_shown
 from regiocrm.services.leads import LeadView
 
 # How many of each of a customer's records their one view shows; the timeline goes on a
@@ -161,6 +161,7 @@ class CustomerOverview:
     timeline: TimelinePage
     last_channel: str | None
     channels: tuple[str, ...]
+    telematics: CustomerTelematics
 
 
 @dataclass(frozen=True)
@@ -291,8 +292,9 @@ class CustomerService:
         limit: int = OVERVIEW_ROWS,
     ) -> CustomerOverview:
         """The customer's one view (or the survivor's, for a record merged away): names
-        and identities, consents, vehicles, contracts, open cases, leads and ``limit``
-        timeline entries newest first, before ``before``. Cases, leads, contracts and
+        and identities, consents, vehicles (with their latest mileage and events),
+        contracts, open cases, leads and ``limit`` timeline entries newest first, before
+        ``before``. Cases, leads, contracts and
         ownerships are those the caller's scope holds, as their own listings say. Audited
         as one read (``customer.overview_read``) naming every record shown.
         """
@@ -333,6 +335,9 @@ class CustomerService:
                 session, rows_in(scope, Ownership.market, Ownership.dealer_id), merged
             )
             last_channel = timeline.last_inbound_channel(merged)
+            telematics = CustomerTelematics.read(
+                session, self.app.hooks, vehicles_shown(ownerships)
+            )
             audit.record(
                 session,
                 actor_id=caller.user_id,
@@ -344,6 +349,7 @@ class CustomerService:
                     "leads": " ".join(str(lead.id) for lead in leads),
                     "contracts": " ".join(str(contract.id) for contract in contracts),
                     "timeline_entries": len(page.entries),
+                    "vehicle_events": len(telematics.events),
                 },
             )
             return CustomerOverview(
@@ -356,6 +362,7 @@ class CustomerService:
                 timeline=TimelinePage([EntryView.of(entry) for entry in page.entries], page.next),
                 last_channel=last_channel,
                 channels=_reply_channels(self.app.channels, view, last_channel),
+                telematics=telematics,
             )
 
     def bind_identity(

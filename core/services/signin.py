@@ -37,7 +37,7 @@ from regiocrm.crm.accounts import (
     hash_token,
     set_password,
 )
-from regiocrm.models import ConsoleSession, SignInFailure, User
+from regiocrm.models import ConsoleSession, SignInFailure, User, UserRole
 from regiocrm.models.base import utcnow
 from regiocrm.platform.i18n import _
 from regiocrm.platform.stores import ZonedSession
@@ -159,7 +159,14 @@ class SignInService:
             matches = len(password) <= MAX_PASSWORD_LENGTH and _matches(
                 password_hash or _dummy_hash(), password
             )
-            if user is None or password_hash is None or not user.active or not matches:
+            if (
+                user is None
+                or password_hash is None
+                or not user.active
+                or not matches
+                # A provider's system posts events with its token; it has no console.
+                or user.role is UserRole.TELEMATICS_PROVIDER
+            ):
                 self._fail(session, name, address, now, user)
                 signed_in = None
             else:

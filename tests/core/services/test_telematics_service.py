@@ -3,8 +3,11 @@ telematics, a redelivery a no-op, an unknown VIN counted and never stored."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from connected_cars import (
+    NOON,
     OSAKA_VIN,
     SHANGHAI_VIN,
     UNKNOWN_VIN,
@@ -96,3 +99,16 @@ def test_a_batch_that_cannot_be_stored_raises_and_keeps_nothing_in_any_zone(
 
 def test_an_empty_batch_stores_nothing(application: Application) -> None:
     assert application.telematics.ingest([]) == Ingested(0, 0, 0)
+
+
+def test_an_event_older_than_its_markets_retention_is_expired_not_stored(
+    application: Application, shanghai: Car
+) -> None:
+    """Its raw copy may be summed and gone: stored again, a redelivery would be counted
+    twice in its day."""
+    old = event(
+        SHANGHAI_VIN, "old", at=NOON - timedelta(days=application.telematics.retention_days("CN"))
+    )
+    ingested = application.telematics.ingest([old, event(SHANGHAI_VIN, "new")])
+    assert (ingested.stored, ingested.expired) == (1, 1)
+    assert stored_events(application) == [("CN", "new", "mileage")]
