@@ -1,6 +1,6 @@
 """End to end through a real ``regiocrm worker``: a Shanghai car's service-due event,
-published to Mosquitto, becomes a lead for the dealer that services the car, and appears
-on its owner's one view."""
+published to Mosquitto, becomes a lead for the dealer that services the car, and the lead
+and the event appear on its owner's one view."""
 
 from __future__ import annotations
 
@@ -74,7 +74,8 @@ def test_a_service_due_published_to_mqtt_is_a_lead_on_the_customer_s_view(
                 lambda: bool(customers.overview(SYSTEM, car.customer_id).leads),
                 "the lead on the customer's view",
             )
-            [lead] = customers.overview(SYSTEM, car.customer_id).leads
+            overview = customers.overview(SYSTEM, car.customer_id)
+            [lead] = overview.leads
         finally:
             app.close()
     finally:
@@ -83,5 +84,7 @@ def test_a_service_due_published_to_mqtt_is_a_lead_on_the_customer_s_view(
     assert lead.dealer is not None
     assert lead.dealer.id == car.dealer_id
     assert lead.customer_id == car.customer_id
+    [reported] = overview.telematics.events
+    assert (reported.vin, reported.kind) == (SHANGHAI_VIN, "service_due")
     assert worker.returncode == 0, log.read_text()
     assert "event source cars: 1 events delivered in 1 batches" in log.read_text()
