@@ -6,10 +6,12 @@ server) with a JP deployment of ``--cars`` known vehicles, the same ``--events``
 1. **raw**: psycopg ``executemany`` of the rows (ids, vehicles and JSON made beforehand)
    into a copy of ``telematics_events`` with its unique key, ``INSERT … ON CONFLICT DO
    NOTHING``, one commit per ``--batch`` rows: the database's own speed, the reference;
-2. **one source**: the JetStream source in this process, fetching ``--batch`` at a time
+2. **sink alone**: the telematics ingest called directly with the same batches, read
+   beforehand: the sink's own speed, what a source could reach at best;
+3. **one source**: the JetStream source in this process, fetching ``--batch`` at a time
    from a durable consumer into the real sink (the telematics ingest: VIN lookup,
    residency, idempotent insert, the pack's rules, commit) and acknowledging after it;
-3. **workers**: ``--workers`` ``regiocrm worker --no-inbox`` processes sharing one durable
+4. **workers**: ``--workers`` ``regiocrm worker --no-inbox`` processes sharing one durable
    consumer; afterwards every event is stored exactly once (rows = distinct keys =
    events) and JetStream handed each message out once.
 
@@ -44,6 +46,7 @@ from sqlalchemy.engine import URL
 
 from regiocrm.crm.accounts import create_organization
 from regiocrm.crm.customers import NewCustomer
+from regiocrm.interfaces.events import event_from_json
 from regiocrm.interfaces.maps import Point
 from regiocrm.interfaces.terms import OrganizationKind
 from regiocrm.models import Ownership, Vehicle
@@ -248,6 +251,22 @@ def raw_inserts(url: URL, events: int, cars: list[str], batch: int) -> float:
     return events / seconds
 
 
+def sink_alone(hooks: Hooks, events: int, cars: list[str], batch: int) -> float:
+    """The telematics ingest called directly with the same batches, read beforehand: the
+    sink's own speed, what a source could reach at best."""
+    app = Application.open(load_settings(hooks), hooks)
+    sink = ingesting(app)
+    read = [event_from_json(json.loads(body)) for _, body in bodies(events, cars, "sink")]
+    try:
+        began = time.perf_counter()
+        for start in range(0, events, batch):
+            sink(read[start : start + batch])
+        seconds = time.perf_counter() - began
+    finally:
+        app.close()
+    return events / seconds
+
+
 def one_source(url: URL, hooks: Hooks, events: int, cars: list[str], batch: int) -> float:
     tag = uuid.uuid4().hex[:10]
     stream, subject, durable = f"BENCH_{tag}", f"bench.{tag}", f"bench-{tag}"
@@ -361,6 +380,9 @@ def main() -> None:
         print(f"{args.events} events over {args.cars} cars, batches of {args.batch}")
         raw = raw_inserts(url, args.events, cars, args.batch)
         print(f"{'raw executemany (reference)':<44} {raw:10,.0f} events/s")
+        alone = sink_alone(hooks, args.events, cars, args.batch)
+        label = "telematics ingest alone, no stream"
+        print(f"{label:<44} {alone:10,.0f} events/s  {alone / raw:.2f}x raw")
         one = one_source(url, hooks, args.events, cars, args.batch)
         print(
             f"{'JetStream, one source, real sink':<44} {one:10,.0f} events/s  {one / raw:.2f}x raw"
