@@ -112,7 +112,7 @@ def deployment(
         f'durable = "{found.durable}"\n'
         "create = true\n"
         "batch_size = 50\n"
-        "ack_wait_seconds = 5\n"
+        "ack_wait_seconds = 10\n"
     )
     upgraded = run_regiocrm("db", "upgrade", cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
@@ -189,15 +189,18 @@ def test_a_killed_worker_s_batch_is_taken_over_and_stored_once(
         wait_until(lambda: stored(postgres_zone)[0] >= EVENTS // 4, "a quarter stored")
         os.kill(victim.pid, signal.SIGSTOP)
         deployment.publish(EVENTS // 2, EVENTS)
-        # The survivor does everything but what the frozen victim holds.
-        wait_until(
-            lambda: (
-                deployment.consumer().num_pending == 0
-                and stored(postgres_zone)[0] + deployment.consumer().num_ack_pending >= EVENTS
-            ),
-            "the survivor to take all it can",
-        )
-        held = EVENTS - stored(postgres_zone)[0]
+        # The survivor does everything but what the frozen victim holds: then nothing is
+        # left to hand out, and what is handed out and not acknowledged stays the same
+        # from one look to the next (until the victim's ack_wait lapses).
+        looks: list[tuple[int, int]] = []
+
+        def settled() -> bool:
+            consumer = deployment.consumer()
+            looks.append((stored(postgres_zone)[0], consumer.num_ack_pending or 0))
+            return consumer.num_pending == 0 and len(looks) > 10 and looks[-1] == looks[-10]
+
+        wait_until(settled, "the survivor to take all it can")
+        held = looks[-1][1]
         victim.kill()
         victim.wait(timeout=30)
         wait_until(lambda: stored(postgres_zone)[0] >= EVENTS, f"{EVENTS} events stored")
