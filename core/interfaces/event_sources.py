@@ -197,17 +197,24 @@ def events_of(payload: bytes) -> tuple[list[VehicleEvent], list[str]]:
     """
     events: list[VehicleEvent] = []
     problems: list[str] = []
-    lines = [line for line in payload.split(b"\n") if line.strip()]
-    if not lines:
-        return [], [_("the message is empty")]
+    lines = payload.split(b"\n")
+    several = sum(1 for line in lines if line.strip()) > 1
     for number, line in enumerate(lines, start=1):
-        where = _("line {line}: ").format(line=number) if len(lines) > 1 else ""
+        if not line.strip():
+            continue
         try:
             events.append(event_from_json(from_json(line, allow_inf_nan=False)))
+            continue
         except InvalidEvent as exc:
-            problems.append(f"{where}{exc}")
+            reason = str(exc)
         except ValueError as exc:
-            problems.append(f"{where}" + _("not JSON: {reason}").format(reason=exc))
+            reason = _("not JSON: {reason}").format(reason=exc)
+        # Numbered as the message's lines are, blank ones included, where there are several.
+        problems.append(
+            _("line {line}: {reason}").format(line=number, reason=reason) if several else reason
+        )
+    if not events and not problems:
+        problems.append(_("the message is empty"))
     return events, problems
 
 

@@ -156,7 +156,7 @@ def test_a_payload_is_one_event_or_ndjson_lines_and_bad_lines_are_named() -> Non
     lines = payload(VIN, "e-2") + b"\n\n" + b'{"vin": "nope"}\n' + payload(VIN, "e-3") + b"\n"
     events, problems = events_of(lines)
     assert [e.event_id for e in events] == ["e-2", "e-3"]
-    assert problems == ["line 2: vin 'NOPE' is not 17 letters and digits (no I, O or Q)"]
+    assert problems == ["line 3: vin 'NOPE' is not 17 letters and digits (no I, O or Q)"]
 
     events, [problem] = events_of(b"\xff\xfe")
     assert events == []
