@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, String, Uuid, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regiocrm.crm import cases, lead_lifecycle
@@ -142,13 +142,10 @@ class Telematics:
         now = utcnow()
         for zone, found in by_zone.items():
             connection = self.session.zone_connection(zone)
-            kept = _kept(connection, [(car.id, event.event_id) for event, car in found])
-            new = [(event, car) for event, car in found if (car.id, event.event_id) not in kept]
+            rows = [_row(event, car, now) for event, car in found]
+            inserted = _insert_new(connection, rows)
+            new = [pair for pair, row in zip(found, rows, strict=True) if row["id"] in inserted]
             result.duplicates += len(found) - len(new)
-            if new:
-                connection.execute(
-                    _INSERT_NEW[connection.dialect.name], [_row(e, c, now) for e, c in new]
-                )
             result.stored += new
         return result
 
@@ -410,33 +407,53 @@ def _row(event: VehicleEvent, car: Car, now: datetime) -> dict[str, Any]:
     }
 
 
-def _kept(connection: Any, keys: list[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
-    kept: set[tuple[uuid.UUID, str]] = set()
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
-        rows = connection.execute(
-            _KEPT,
+def _insert_new(connection: Connection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert the rows whose (vehicle, event id) is not stored yet; the ids of those
+    inserted. The database's unique key decides (``ON CONFLICT DO NOTHING``), so a delivery
+    racing this one can neither fail the batch nor store an event twice.
+
+    SQLite answers with the ids it inserted in one statement. On PostgreSQL that statement
+    (one multi-row ``VALUES … RETURNING``) costs psycopg more to prepare than the insert
+    takes, so the keys stored before are asked first, in one statement of two arrays, and
+    the rest go in by psycopg's pipelined ``executemany``.
+    """
+    if connection.dialect.name != "postgresql":
+        return set(connection.scalars(_INSERT_RETURNING, rows))
+    kept = {
+        (vehicle, event_id)
+        for vehicle, event_id in connection.execute(
+            _KEPT_ON_POSTGRES,
             {
-                "vehicles": sorted({vehicle for vehicle, _ in chunk}),
-                "event_ids": sorted({event_id for _, event_id in chunk}),
+                "vehicles": [row["vehicle_id"] for row in rows],
+                "event_ids": [row["event_id"] for row in rows],
             },
         )
-        kept.update((vehicle, event_id) for vehicle, event_id in rows)
-    return kept
+    }
+    new = [row for row in rows if (row["vehicle_id"], row["event_id"]) not in kept]
+    if new:
+        connection.execute(_INSERT_ON_POSTGRES, new)
+    return {row["id"] for row in new}
 
 
 # Built once: a batch then only binds values to statements SQLAlchemy has compiled and
-# cached. The conflict clause keeps a delivery racing this one from failing the batch: the
-# event it stored first is the one kept.
-_INSERT_NEW = {
-    name: dialect.insert(TelematicsEvent).on_conflict_do_nothing(
-        index_elements=["vehicle_id", "event_id"]
-    )
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
-# Vehicles and event ids asked for apart (a row value IN list is not portable to SQLite's
-# older versions): a few extra rows may come back, and only the pairs asked for count.
-_KEPT = select(TelematicsEvent.vehicle_id, TelematicsEvent.event_id).where(
-    TelematicsEvent.vehicle_id.in_(bindparam("vehicles", expanding=True)),
-    TelematicsEvent.event_id.in_(bindparam("event_ids", expanding=True)),
+# cached.
+_INSERT_RETURNING = (
+    sqlite.insert(TelematicsEvent)
+    .on_conflict_do_nothing(index_elements=["vehicle_id", "event_id"])
+    .returning(TelematicsEvent.id)
+)
+_INSERT_ON_POSTGRES = postgresql.insert(TelematicsEvent).on_conflict_do_nothing(
+    index_elements=["vehicle_id", "event_id"]
+)
+# The (vehicle, event id) pairs asked for as two arrays zipped by ``unnest``, each looked up
+# in the unique key: the statement's text is the same for every batch, and its cost does
+# not grow with the events a vehicle has stored.
+_ASKED = select(
+    func.unnest(bindparam("vehicles", type_=postgresql.ARRAY(Uuid()))).label("vehicle_id"),
+    func.unnest(bindparam("event_ids", type_=postgresql.ARRAY(String()))).label("event_id"),
+).subquery()
+_KEPT_ON_POSTGRES = select(TelematicsEvent.vehicle_id, TelematicsEvent.event_id).join(
+    _ASKED,
+    (TelematicsEvent.vehicle_id == _ASKED.c.vehicle_id)
+    & (TelematicsEvent.event_id == _ASKED.c.event_id),
 )

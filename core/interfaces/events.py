@@ -50,8 +50,9 @@ class VehicleEvent:
 
 
 # Stores a batch and returns after its commit; raises when it could not (nothing of the
-# batch is then acknowledged).
-EventSink = Callable[[Sequence[VehicleEvent]], None]
+# batch is then acknowledged). What it returns is not the source's concern (the ingest
+# service's counts), so any return value will do.
+EventSink = Callable[[Sequence[VehicleEvent]], object]
 
 
 def event_from_json(value: Any) -> VehicleEvent:

@@ -458,6 +458,7 @@ AUDITOR_REQUESTS = {
     ("POST", "/api/customers/{customer_id}/consents"): {"purpose": "service"},
     ("POST", "/api/customers/{customer_id}/messages"): {"text": "hello"},
     ("POST", "/api/customers/{customer_id}/exports"): {"to": "download"},
+    ("GET", "/api/customers/{customer_id}/telematics"): None,
     ("POST", "/api/cases"): {"customer_id": "{customer_id}", "market": "CN", "subject": "noise"},
     ("GET", "/api/cases"): None,
     ("GET", "/api/cases/{case_id}"): None,
