@@ -13,6 +13,8 @@ from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.calendars import BusinessCalendar, Service
 from regiocrm.interfaces.channels import Channel, ChannelAccount, InboundMessage
 from regiocrm.interfaces.data_classes import DataClass
+from regiocrm.interfaces.event_sources import EventSource, EventSourceSettings, SourceControl
+from regiocrm.interfaces.events import VehicleEvent
 from regiocrm.interfaces.formats import Address, PersonName
 from regiocrm.interfaces.identities import InvalidIdentity, NormalizedIdentity
 from regiocrm.interfaces.maps import MapProvider
@@ -35,6 +37,8 @@ __all__ = [
     "Channel",
     "ChannelAccount",
     "DataClass",
+    "EventSource",
+    "EventSourceSettings",
     "Finding",
     "InboundMessage",
     "InvalidIdentity",
@@ -51,7 +55,9 @@ __all__ = [
     "Service",
     "Services",
     "SettingsSection",
+    "SourceControl",
     "Target",
+    "VehicleEvent",
     "__version__",
     "hookimpl",
 ]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from regiocrm.interfaces.calendars import BusinessCalendar, Service
     from regiocrm.interfaces.channels import Channel, ChannelAccount, InboundMessage
+    from regiocrm.interfaces.event_sources import EventSource
     from regiocrm.interfaces.formats import Address, PersonName
     from regiocrm.interfaces.identities import NormalizedIdentity
     from regiocrm.interfaces.maps import MapProvider
@@ -194,6 +195,23 @@ def register_map_providers() -> Iterable[MapProvider]:
     :returns: the plugin's providers, each an instance of :class:`regiocrm.MapProvider`.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_event_sources() -> Iterable[EventSource]:
+    """Contribute kinds of event stream (MQTT, NATS JetStream, a Kafka of your own…).
+
+    A deployment configures sources of the registered kinds, one ``[event_sources.<name>]``
+    table each, whose ``kind`` names the source's ``kind`` and
+    whose other keys its ``settings_model`` validates at start-up. ``regiocrm worker`` runs
+    each enabled source in a thread of its own (:meth:`regiocrm.EventSource.run`), which
+    hands batches of vehicle events to the telematics sink and acknowledges each message to
+    its broker only after the sink's commit. Two plugins may not register the same kind.
+
+    :returns: the plugin's kinds, each an instance of :class:`regiocrm.EventSource`.
+
+    .. versionadded:: 0.2
     """
 
 

@@ -18,6 +18,7 @@ import pluggy
 
 from regiocrm.interfaces.calendars import BusinessCalendar, Service
 from regiocrm.interfaces.channels import Channel, ChannelAccount, ChannelRegistry, InboundMessage
+from regiocrm.interfaces.event_sources import EventSource
 from regiocrm.interfaces.formats import Address, PersonName
 from regiocrm.interfaces.identities import NormalizedIdentity
 from regiocrm.interfaces.maps import MapProvider
@@ -58,7 +59,8 @@ def _by_name(contributions: list[list[Named]], what: str) -> dict[str, Named]:
 
 
 class PluginConflict(Exception):
-    """Two plugins register a channel or a map provider under the same name."""
+    """Two plugins register a channel, a map provider or an event source kind under the
+    same name."""
 
 
 class NoAnswer(LookupError):
@@ -136,6 +138,21 @@ class Hooks:
         :raises PluginConflict: when two plugins register providers of the same name.
         """
         return _by_name(self.pm.hook.register_map_providers(), "a map provider")
+
+    def event_sources(self) -> dict[str, EventSource]:
+        """Every registered kind of event source, by kind.
+
+        :raises PluginConflict: when two plugins register the same kind.
+        """
+        found: dict[str, EventSource] = {}
+        for contributed in reversed(self.pm.hook.register_event_sources()):
+            for source in contributed:
+                if source.kind in found:
+                    raise PluginConflict(
+                        f"two plugins register event sources of kind {source.kind!r}"
+                    )
+                found[source.kind] = source
+        return found
 
     def channel_registry(self, settings: RegiocrmSettings) -> ChannelRegistry:
         """The deployment's channels and its configured accounts on them."""

@@ -85,6 +85,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.plugins.maps.kakaomap",
     "regiocrm.plugins.maps.google",
     "regiocrm.plugins.maps.gazetteer",
+    "regiocrm.plugins.streams.mqtt",
+    "regiocrm.plugins.streams.jetstream",
     "regiocrm.regions.asia",
     "regiocrm.regions.cn",
     "regiocrm.regions.jp",

@@ -52,6 +52,7 @@ from regiocrm.interfaces.settings import SettingsSection as SettingsSection
 
 if TYPE_CHECKING:
     from regiocrm.interfaces.channels import Channel
+    from regiocrm.interfaces.event_sources import EventSource
     from regiocrm.interfaces.maps import MapProvider
     from regiocrm.platform.hooks import Hooks
 
@@ -332,6 +333,11 @@ class RegiocrmSettings(BaseSettings):
         description="account name -> its channel, market and credentials; each channel's"
         " plugin validates its own accounts",
     )
+    event_sources: dict[str, Any] = Field(
+        default_factory=dict,
+        description="source name -> its kind (mqtt, jetstream, a plugin's) and that kind's"
+        " settings; `regiocrm worker` runs each",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -494,10 +500,12 @@ def settings_model(
     sections: Iterable[SettingsSection] = (),
     channels: Iterable[Channel] = (),
     map_providers: Iterable[MapProvider] = (),
+    event_sources: Iterable[EventSource] = (),
 ) -> type[RegiocrmSettings]:
     """The root settings model extended with the plugins' sections, with the channel
-    accounts validated by their channels' own models (told apart by their ``channel``), and
-    with a ``[maps.<provider>]`` table per map provider."""
+    accounts validated by their channels' own models (told apart by their ``channel``), the
+    event sources by their kinds' (told apart by their ``kind``), and with a
+    ``[maps.<provider>]`` table per map provider."""
     fields: dict[str, Any] = {}
     sections_of_maps: dict[str, Any] = {
         provider.name: (provider.settings_model, Field(default_factory=provider.settings_model))
@@ -515,6 +523,17 @@ def settings_model(
         )
         fields["channel_accounts"] = (
             dict[Annotated[str, Field(pattern=ACCOUNT_NAME)], account],
+            Field(default_factory=dict),
+        )
+    source_models = tuple(source.settings_model for source in event_sources)
+    if source_models:
+        source: Any = (
+            source_models[0]
+            if len(source_models) == 1
+            else Annotated[reduce(operator.or_, source_models), Field(discriminator="kind")]
+        )
+        fields["event_sources"] = (
+            dict[Annotated[str, Field(pattern=ACCOUNT_NAME)], source],
             Field(default_factory=dict),
         )
     for section in sections:
@@ -544,8 +563,14 @@ def load_settings(hooks: Hooks | None = None, **values: Any) -> RegiocrmSettings
     :raises SettingsError: naming each wrong key, its source and the reason.
     """
     channels = list(hooks.channels().values()) if hooks is not None else []
+    source_kinds = list(hooks.event_sources().values()) if hooks is not None else []
     model = (
-        settings_model(hooks.settings_sections(), channels, hooks.map_providers().values())
+        settings_model(
+            hooks.settings_sections(),
+            channels,
+            hooks.map_providers().values(),
+            source_kinds,
+        )
         if hooks is not None
         else RegiocrmSettings
     )
@@ -562,6 +587,8 @@ def load_settings(hooks: Hooks | None = None, **values: Any) -> RegiocrmSettings
     _check_data_dir(settings, model, values)
     if settings.channel_accounts:
         _check_channel_accounts(settings, model, values, hooks if channels else None)
+    if settings.event_sources and not source_kinds:
+        _no_source_kinds(settings, model, values)
     if hooks is not None:
         _check_market(settings, model, values, hooks)
         _check_residency(settings, model, values, hooks)
@@ -630,6 +657,21 @@ def _check_residency(
             SettingsProblem(".".join(p.key), _source_of(list(p.key), sources), p.reason)
             for p in exc.problems
         ) from None
+
+
+def _no_source_kinds(
+    settings: RegiocrmSettings, model: type[RegiocrmSettings], values: Mapping[str, Any]
+) -> None:
+    """Sources configured where no plugin registers any kind: none of them could run."""
+    sources = _sources(model, values)
+    raise SettingsError(
+        SettingsProblem(
+            f"event_sources.{name}.kind",
+            _source_of(["event_sources", name], sources),
+            "no event source plugin is installed or enabled",
+        )
+        for name in settings.event_sources
+    )
 
 
 def _check_channel_accounts(
@@ -730,7 +772,7 @@ def _without_union_tag(path: list[str]) -> list[str]:
     """The key as the user writes it: pydantic puts the channel's name between an account
     and its field (``channel_accounts.wx.wechat.token``), which no TOML file or variable has.
     """
-    if len(path) >= 4 and path[0] == "channel_accounts":
+    if len(path) >= 4 and path[0] in ("channel_accounts", "event_sources"):
         return [*path[:2], *path[3:]]
     return path
 
