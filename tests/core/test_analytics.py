@@ -466,6 +466,8 @@ def test_every_core_text_column_in_clear_was_declared_so() -> None:
         "leads": {"source", "vehicle_model", "located_by"},
         "organizations": {"name", "subdivision"},
         "seen_signatures": {"channel_account"},
+        "telematics_alerts": {"reason"},
+        "telematics_days": {"kind"},
         "telematics_events": {"kind"},
         "transfer_assessments": {"data_class", "destination"},
         "users": {"locale"},
