@@ -4,15 +4,16 @@ made to fail or to hold a batch, and a source run in threads as ``regiocrm worke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -24,6 +25,29 @@ MQTT = ("127.0.0.1", 1883)
 NATS = ("127.0.0.1", 4222)
 # Generous, for a machine busy with other tests.
 WITHIN_SECONDS = 30
+
+T = TypeVar("T")
+
+
+def run_apart(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(coroutine())`` in a thread of its own: where a browser test ran
+    earlier in the same process, Playwright's loop is that process's running loop, and
+    ``asyncio.run`` refuses to start another in its thread."""
+    answer: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            answer.append(asyncio.run(coroutine()))
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="asyncio-apart")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return answer[0]
 
 
 def require_broker(address: tuple[str, int], what: str) -> None:

@@ -5,7 +5,6 @@ unless the settings allow it."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,15 @@ from dataclasses import dataclass
 
 import nats
 import pytest
-from event_streams import NATS, MemorySink, payload, require_broker, running_source, wait_until
+from event_streams import (
+    NATS,
+    MemorySink,
+    payload,
+    require_broker,
+    run_apart,
+    running_source,
+    wait_until,
+)
 from nats.js.api import ConsumerInfo
 from tcp_proxy import TcpProxy
 
@@ -45,7 +52,7 @@ class Stream:
         )
 
     def publish(self, bodies: list[bytes]) -> None:
-        asyncio.run(self._publish(bodies))
+        run_apart(lambda: self._publish(bodies))
 
     async def _publish(self, bodies: list[bytes]) -> None:
         nc = await nats.connect(f"nats://{NATS[0]}:{NATS[1]}")
@@ -61,7 +68,7 @@ class Stream:
             await nc.close()
             return found
 
-        return asyncio.run(info())
+        return run_apart(info)
 
 
 def remove_stream(name: str) -> None:
@@ -71,7 +78,7 @@ def remove_stream(name: str) -> None:
             await nc.jetstream().delete_stream(name)
         await nc.close()
 
-    asyncio.run(remove())
+    run_apart(remove)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ takes the batch over once its ack_wait lapses, and still nothing is stored twice
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -19,7 +18,7 @@ from pathlib import Path
 import nats
 import pytest
 from connected_cars import own_car
-from event_streams import NATS, require_broker, wait_until
+from event_streams import NATS, require_broker, run_apart, wait_until
 from nats.js.api import ConsumerInfo, StreamConfig
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
@@ -44,7 +43,7 @@ class Deployment:
     durable: str
 
     def publish(self, first: int, last: int) -> None:
-        asyncio.run(self._publish(first, last))
+        run_apart(lambda: self._publish(first, last))
 
     async def _publish(self, first: int, last: int) -> None:
         nc = await nats.connect(f"nats://{NATS[0]}:{NATS[1]}")
@@ -65,7 +64,7 @@ class Deployment:
             await nc.close()
             return found
 
-        return asyncio.run(info())
+        return run_apart(info)
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         with (self.folder / f"{name}.log").open("wb") as log:
@@ -124,9 +123,9 @@ def deployment(
             own_car(app, vin, "JP", f"Osaka dealer {n}")
     finally:
         app.close()
-    asyncio.run(_create_stream(found.stream, found.subject))
+    run_apart(lambda: _create_stream(found.stream, found.subject))
     yield found
-    asyncio.run(_delete_stream(found.stream))
+    run_apart(lambda: _delete_stream(found.stream))
 
 
 def stored(zone: Engine) -> tuple[int, int]:

@@ -132,7 +132,11 @@ def schemathesis(
     return subprocess.run(
         command,
         cwd=folder,
-        env=deployment_environment(HYPOTHESIS_STORAGE_DIRECTORY=str(folder / ".hypothesis")),
+        env=deployment_environment(
+            python_path=[Path(__file__).parent],
+            HYPOTHESIS_STORAGE_DIRECTORY=str(folder / ".hypothesis"),
+            SCHEMATHESIS_HOOKS="schemathesis_hooks",
+        ),
         capture_output=True,
         text=True,
         timeout=600,
