@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from regiocrm.crm import audit
 from regiocrm.crm.customers import Customers, Owner
@@ -62,7 +62,7 @@ from regiocrm.models import (
 )
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _, to_minor_units
-from regiocrm.platform.ids import new_id
+from regiocrm.platform.ids import new_id, new_ids
 from regiocrm.platform.stores import ZonedSession, ZoneStores, table_of
 
 BATCH_ROWS = 2000
@@ -495,27 +495,26 @@ class RowProblem(Exception):
 
 @dataclass
 class Writes:
-    """New rows of one batch, by model, inserted with one statement per table and zone."""
+    """New rows of one batch, by model, inserted in bulk per table and zone
+    (:meth:`ZonedSession.insert_rows`, which checks each row's placement first). Their ids
+    are made a batch at a time and their timestamps are the batch's."""
 
     rows: dict[type[Model], list[dict[str, Any]]] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _ids: list[uuid.UUID] = field(default_factory=list)
 
     def add(self, entity: type[Model], /, **values: Any) -> uuid.UUID:
-        now = datetime.now(UTC)
-        row = {"id": new_id(), "created": now, "updated": now, **values}
+        if not self._ids:
+            self._ids = new_ids(1024)
+            self._ids.reverse()  # popped from the end, in ascending order
+        identifier = self._ids.pop()
+        row = {"id": identifier, "created": self.now, "updated": self.now, **values}
         self.rows.setdefault(entity, []).append(row)
-        identifier: uuid.UUID = row["id"]
         return identifier
 
     def flush(self, session: ZonedSession) -> None:
-        residency = session.residency
         for model, rows in self.rows.items():
-            by_zone: dict[str, list[dict[str, Any]]] = {}
-            for row in rows:
-                zone = residency.zone_of(model, {"market": row["market"], "destination": None})
-                by_zone.setdefault(zone, []).append(row)
-            table: Table = table_of(model)
-            for zone, placed in by_zone.items():
-                session.zone_connection(zone).execute(insert(table), placed)
+            session.insert_rows(model, rows)
         self.rows.clear()
 
 
@@ -596,7 +595,7 @@ class Handler:
         writes.add(
             AuditEvent,
             market=market,
-            occurred_at=datetime.now(UTC),
+            occurred_at=writes.now,
             actor_id=self.request.actor_id,
             action=action,
             subject_type=subject_type,
@@ -844,7 +843,7 @@ class CustomerHandler(Handler):
             summary="imported",
             external_id=None,
             failure=None,
-            occurred_at=datetime.now(UTC),
+            occurred_at=writes.now,
             organization_id=self.organization_id,
             case_id=None,
         )
@@ -1347,7 +1346,7 @@ class ContractHandler(OwnedHandler):
                 summary=f"{record.kind.value} contract ({record.status.value})",
                 external_id=None,
                 failure=None,
-                occurred_at=datetime.now(UTC),
+                occurred_at=writes.now,
                 organization_id=None,
                 case_id=None,
             )
