@@ -115,6 +115,9 @@ def _models_by_table() -> dict[str, type[Model]]:
     }
 
 
+_NOTHING = object()
+
+
 def _default_of(column: Any) -> Any:
     """The value ``insert`` gives a column a row leaves out (a scalar or a callable's)."""
     default = column.default
@@ -313,11 +316,19 @@ class ZonedSession(ShardedSession):
             ]
             fixed = [_default_of(column) for column in defaults]
             cells = itemgetter(*names)
+            # A batch's rows share many values (its timestamp, market, kinds): each column
+            # converts a value again only when it is not the same object as the last.
+            last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(processors)
             tuples: list[tuple[Any, ...]] = []
             for row in placed:
                 record = [*cells(row), *fixed]
-                for position, process in processors:
-                    record[position] = process(record[position])
+                for index, (position, process) in enumerate(processors):
+                    value = record[position]
+                    before, converted = last[index]
+                    if value is not before:
+                        converted = process(value)
+                        last[index] = (value, converted)
+                    record[position] = converted
                 tuples.append(tuple(record))
             quoted = [dialect.identifier_preparer.quote(c.name) for c in (*columns, *defaults)]
             target = f"{dialect.identifier_preparer.format_table(table)} ({', '.join(quoted)})"
