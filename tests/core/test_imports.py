@@ -121,7 +121,14 @@ def test_the_shanghai_dealers_list_imports_with_the_right_counts_once(
         linked = select(Interaction).where(
             Interaction.customer_id == customer_id, Interaction.organization_id == dealer
         )
-        assert len(session.scalars(linked).all()) == 1
+        steps = session.scalars(linked).all()
+        assert len(steps) == 1
+        # The step names the import and the row that created the customer; creations
+        # are not audited one by one (matches and merges are).
+        prefix, job, line = (steps[0].external_id or "").split(":")
+        assert (prefix, job) == ("import", report["id"])
+        assert 2 <= int(line) <= ROWS + 1 and int(line) not in file.bad_lines
+        assert count(migrated, AuditEvent, AuditEvent.action == "customer.imported") == 0
         merges = session.scalars(
             select(AuditEvent.detail).where(AuditEvent.action == "customer.import_merged")
         ).all()
