@@ -127,7 +127,8 @@ def test_the_shanghai_dealers_list_imports_with_the_right_counts_once(
         # are not audited one by one (matches and merges are).
         prefix, job, line = (steps[0].external_id or "").split(":")
         assert (prefix, job) == ("import", report["id"])
-        assert 2 <= int(line) <= ROWS + 1 and int(line) not in file.bad_lines
+        assert 2 <= int(line) <= ROWS + 1
+        assert int(line) not in file.bad_lines
         assert count(migrated, AuditEvent, AuditEvent.action == "customer.imported") == 0
         merges = session.scalars(
             select(AuditEvent.detail).where(AuditEvent.action == "customer.import_merged")
