@@ -67,7 +67,10 @@ from regiocrm.platform.i18n import _, to_minor_units
 from regiocrm.platform.ids import new_id, new_ids
 from regiocrm.platform.stores import ZonedSession, ZoneStores, table_of
 
-BATCH_ROWS = 2000
+# Rows per transaction: a batch of 5,000 holds a few MiB and spreads what each batch costs
+# (a lookup per zone and kind, a commit per zone) over 2.5 times the rows of 2,000, about
+# 10% faster overall (benchmarks/import.py).
+BATCH_ROWS = 5000
 DEALER_REF = "dealer_ref"
 OUTCOMES = ("created", "matched", "merged", "conflicts", "rejected")
 
