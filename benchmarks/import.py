@@ -36,7 +36,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from regiocrm.crm.accounts import create_organization
 from regiocrm.crm.imports import BATCH_ROWS, Importer, ImportRequest
@@ -273,6 +273,12 @@ def shanghai(rows: int, postgres: bool) -> None:
 
             full = importer.report(importer.open_job(request).id)
             assert write_rejects(rejects, full.header, full.issues) == bad
+            with stores.session() as session:
+                # The known customers took the rows' names (merged): none is left nameless.
+                nameless = session.scalars(
+                    select(Customer.id).where(Customer.family_name.is_(None))
+                ).all()
+                assert nameless == [], f"{len(nameless)} customers without a name"
             print(
                 f"Shanghai, {rows:,} rows in GB18030: {seconds:.1f} s"
                 f" ({rows / seconds:,.0f} rows/s), {report['created']:,} created,"

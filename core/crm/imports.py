@@ -730,6 +730,9 @@ class CustomerHandler(Handler):
         known = _known(session, {owner.id for owner in (*owners.values(), *by_vin.values())})
         linked = _linked(session, list(known), self.organization_id)
         writes = Writes()
+        # Names merged into known customers, by zone and the names filled: one statement
+        # run for each group's rows.
+        fills: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
         for record in records:
             line = record.row.line
             holders = {owners[i].id for i in record.identities if i in owners}
@@ -775,13 +778,9 @@ class CustomerHandler(Handler):
                 )
                 owners[identity] = Owner(customer.id, customer.market)
             if filled:
-                session.zone_connection(
-                    session.residency.zone_of(Customer, {"market": customer.market})
-                ).execute(
-                    update(table_of(Customer))
-                    .where(table_of(Customer).c.id == customer.id)
-                    .values(**filled, updated=datetime.now(UTC))
-                )
+                zone = session.residency.zone_of(Customer, {"market": customer.market})
+                named = (zone, tuple(sorted(filled)))
+                fills.setdefault(named, []).append({**filled, "customer": customer.id})
                 customer.names.update(filled)
             if customer.id not in linked:
                 self._link(writes, customer.id, customer.market, line)
@@ -797,6 +796,14 @@ class CustomerHandler(Handler):
             )
             outcomes[line] = outcome
         writes.flush(session)
+        table = table_of(Customer)
+        for (zone, names), changes in fills.items():
+            session.zone_connection(zone).execute(
+                update(table)
+                .where(table.c.id == bindparam("customer"))
+                .values({**{name: bindparam(name) for name in names}, "updated": writes.now}),
+                changes,
+            )
         return [outcomes[row.line] for row in batch]
 
     def _create(self, writes: Writes, record: CustomerRecord) -> uuid.UUID:
