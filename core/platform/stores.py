@@ -125,7 +125,8 @@ def _default_of(column: Any) -> Any:
         return default.arg
     if default.is_callable:
         return default.arg(None)
-    raise ResidencyError(f"column {column.key} has a default bulk inserts cannot give")
+    # A SQL expression or a sequence: a model for bulk inserts must not have one.
+    raise TypeError(f"column {column.key} has a default bulk inserts cannot give")
 
 
 def table_of(model: type[Model]) -> Table:
