@@ -9,8 +9,8 @@ the same run.
 The default file: customers with a name, a mainland mobile number and an e-mail address,
 UTF-8, imported into CN for one dealer (``regiocrm.crm.imports.Importer``, as the CLI and
 the API run it: normalising every phone number with ``phonenumbers`` and every e-mail
-address, looking identities up a batch at a time, inserting customers, identities, the
-registration step linking each customer to the dealer and an audit event per row). Then
+address, looking identities up a batch at a time, inserting customers, identities and the
+registration step linking each customer to the dealer and naming the import). Then
 the same rows in a second file (every row a match), then the reference: the same
 customers and identities, already normalised, inserted by ``sqlite3.executemany`` (or
 ``COPY`` on PostgreSQL) into an empty database with the same schema, a transaction per
@@ -36,10 +36,10 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from regiocrm.crm.accounts import create_organization
-from regiocrm.crm.imports import Importer, ImportRequest
+from regiocrm.crm.imports import BATCH_ROWS, Importer, ImportRequest
 from regiocrm.models import Customer, Identity, OrganizationKind
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.ids import new_id
@@ -52,7 +52,7 @@ from regiocrm.testing import scratch_database
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from dealer_files import shanghai_file
 
-CHUNK = 2000
+CHUNK = BATCH_ROWS  # the reference commits as often as the import
 ZONES = ("main", "cn", "jp", "kr", "au")
 
 
@@ -273,6 +273,12 @@ def shanghai(rows: int, postgres: bool) -> None:
 
             full = importer.report(importer.open_job(request).id)
             assert write_rejects(rejects, full.header, full.issues) == bad
+            with stores.session() as session:
+                # The known customers took the rows' names (merged): none is left nameless.
+                nameless = session.scalars(
+                    select(Customer.id).where(Customer.family_name.is_(None))
+                ).all()
+                assert nameless == [], f"{len(nameless)} customers without a name"
             print(
                 f"Shanghai, {rows:,} rows in GB18030: {seconds:.1f} s"
                 f" ({rows / seconds:,.0f} rows/s), {report['created']:,} created,"

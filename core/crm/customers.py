@@ -14,12 +14,14 @@ otherwise the merge is refused, naming no customer, and the refusal is audited. 
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy import String, any_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from regiocrm.crm import audit
@@ -47,6 +49,20 @@ _HOLDERS = (
     .outerjoin(Customer, Customer.id == Identity.customer_id)
     .where(tuple_(Identity.kind, Identity.value).in_(bindparam("identities", expanding=True)))
 )
+# A batch's identities of one kind, as one array parameter (PostgreSQL) or one JSON text
+# (SQLite): a statement whose text does not grow with the batch, which the database parses
+# and plans once, where an expanding ``IN`` of thousands of pairs is rendered and parsed
+# again for every batch.
+_HOLDERS_BY_KIND = (
+    select(Identity.kind, Identity.value, Identity.customer_id, Customer.market)
+    .outerjoin(Customer, Customer.id == Identity.customer_id)
+    .where(Identity.kind == bindparam("kind"))
+)
+_HOLDERS_IN_ARRAY = _HOLDERS_BY_KIND.where(
+    Identity.value == any_(bindparam("values", type_=ARRAY(String)))
+)
+_JSON_VALUES = func.json_each(bindparam("values", type_=String)).table_valued("value")
+_HOLDERS_IN_JSON = _HOLDERS_BY_KIND.where(Identity.value.in_(select(_JSON_VALUES.c.value)))
 _MARKETS = select(Customer.id, Customer.market).where(
     Customer.id.in_(bindparam("ids", expanding=True))
 )
@@ -600,8 +616,30 @@ class Customers:
 
     def owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, Owner]:
         """The customer each of these (normalised) identities belongs to, asked of every
-        zone at once: how a batch of imported rows finds who it names."""
-        return self._owners(identities)
+        zone at once: how a batch of imported rows finds who it names, with one query per
+        kind of identity and zone whatever the batch's size."""
+        if not identities:
+            return {}
+        self.session.flush()
+        by_kind: dict[str, list[str]] = {}
+        for identity in identities:
+            by_kind.setdefault(identity.kind, []).append(identity.value)
+        zones = self.session.stores.names
+        holders: dict[IdentityRef, uuid.UUID] = {}
+        markets: dict[uuid.UUID, str] = {}
+        for zone in zones:
+            connection = self.session.zone_connection(zone)
+            postgres = connection.dialect.name == "postgresql"
+            for kind, values in by_kind.items():
+                found = connection.execute(
+                    _HOLDERS_IN_ARRAY if postgres else _HOLDERS_IN_JSON,
+                    {"kind": kind, "values": values if postgres else json.dumps(values)},
+                )
+                for kind_, value, customer_id, market in found:
+                    holders[IdentityRef(kind_, value)] = customer_id
+                    if market is not None:
+                        markets[customer_id] = market
+        return self._owned(holders, markets)
 
     def _owners(self, identities: Sequence[IdentityRef]) -> dict[IdentityRef, Owner]:
         """The customer each identity belongs to. A merge moves every identity to the
@@ -625,8 +663,15 @@ class Customers:
                 holders[IdentityRef(kind, value)] = customer_id
                 if market is not None:
                     markets[customer_id] = market
+        return self._owned(holders, markets)
+
+    def _owned(
+        self, holders: dict[IdentityRef, uuid.UUID], markets: dict[uuid.UUID, str]
+    ) -> dict[IdentityRef, Owner]:
+        """Owners of the identities held, with the markets of customers that sit in another
+        zone than their identity (after a merge across markets) looked up there."""
         elsewhere = list(set(holders.values()) - set(markets))
-        for zone in zones if elsewhere else ():
+        for zone in self.session.stores.names if elsewhere else ():
             for customer_id, market in self.session.zone_connection(zone).execute(
                 _MARKETS, {"ids": elsewhere}
             ):

@@ -121,7 +121,15 @@ def test_the_shanghai_dealers_list_imports_with_the_right_counts_once(
         linked = select(Interaction).where(
             Interaction.customer_id == customer_id, Interaction.organization_id == dealer
         )
-        assert len(session.scalars(linked).all()) == 1
+        steps = session.scalars(linked).all()
+        assert len(steps) == 1
+        # The step names the import and the row that created the customer; creations
+        # are not audited one by one (matches and merges are).
+        prefix, job, line = (steps[0].external_id or "").split(":")
+        assert (prefix, job) == ("import", report["id"])
+        assert 2 <= int(line) <= ROWS + 1
+        assert int(line) not in file.bad_lines
+        assert count(migrated, AuditEvent, AuditEvent.action == "customer.imported") == 0
         merges = session.scalars(
             select(AuditEvent.detail).where(AuditEvent.action == "customer.import_merged")
         ).all()
@@ -150,6 +158,36 @@ def test_the_same_rows_in_another_file_all_match(
         [alice] = session.scalars(select(Customer)).all()
         # Australian names are given name first.
         assert (alice.given_name, alice.family_name) == ("Alice", "Lee")
+
+
+def test_customers_known_without_a_name_take_the_rows_names(
+    regiocrm_cli, migrated: ZoneStores, dealer: uuid.UUID, tmp_path: Path
+) -> None:
+    # As the channels leave them: a phone number, no name (one a company's, one a person's).
+    with migrated.session() as session:
+        for number in (1, 2):
+            customer = Customer(market="CN")
+            session.add(customer)
+            session.flush()
+            session.add(
+                Identity(market="CN", customer_id=customer.id, kind="phone", value=e164(number))
+            )
+    file = tmp_path / "names.csv"
+    file.write_text(
+        f"姓名,手机,公司名称\n{name(1)},{phone(1)},\n,{phone(2)},上海汽车贸易有限公司\n", "utf-8"
+    )
+    report = imported(regiocrm_cli, "customers", str(file), "--market", "CN", "--org", DEALER)
+    assert (report["created"], report["merged"]) == (0, 2)
+    with migrated.session() as session:
+        one = session.scalar(select(Identity.customer_id).where(Identity.value == e164(1)))
+        two = session.scalar(select(Identity.customer_id).where(Identity.value == e164(2)))
+        first, second = session.get_one(Customer, one), session.get_one(Customer, two)
+        assert (first.family_name, first.given_name, first.company_name) == (
+            name(1)[0],
+            name(1)[1:],
+            None,
+        )
+        assert (second.family_name, second.company_name) == (None, "上海汽车贸易有限公司")
 
 
 def test_a_row_joining_two_customers_or_contradicting_a_name_is_a_conflict(

@@ -24,7 +24,7 @@ from regiocrm.models import (
     Organization,
     OrganizationKind,
 )
-from regiocrm.platform.ids import derived_id, new_id
+from regiocrm.platform.ids import derived_id, new_id, new_ids
 from regiocrm.platform.stores import CrossZoneQuery, ZoneStores
 from regiocrm.residency.rules import ResidencyError
 
@@ -351,3 +351,54 @@ def test_rows_of_a_market_no_pack_serves_are_still_read(migrated: ZoneStores) ->
             )
     with migrated.session() as session:
         assert [c.market for c in session.scalars(select(Customer))] == ["US", "US"]
+
+
+def _customer_row(market: str, name: str) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "id": new_id(),
+        "market": market,
+        "kind": "person",
+        "family_name": name,
+        "created": now,
+        "updated": now,
+    }
+
+
+def test_bulk_inserted_rows_go_to_their_zones_with_their_defaults(migrated: ZoneStores) -> None:
+    rows = [_customer_row("CN", "王"), _customer_row("JP", "佐藤"), _customer_row("CN", "李")]
+    with migrated.session() as session:
+        session.insert_rows(Customer, rows)
+    assert (count_in(migrated, "cn", "customers"), count_in(migrated, "jp", "customers")) == (2, 1)
+    with migrated.session() as session:
+        wang = session.get_one(Customer, rows[0]["id"])
+        assert (wang.market, wang.family_name, wang.created) == ("CN", "王", rows[0]["created"])
+
+
+def test_bulk_rows_residency_cannot_place_are_refused_before_any_is_written(
+    migrated: ZoneStores,
+) -> None:
+    rows = [_customer_row("CN", "王"), _customer_row("US", "Doe")]
+    with (
+        pytest.raises(ResidencyError, match="no installed pack serves it"),
+        migrated.session() as session,
+    ):
+        session.insert_rows(Customer, rows)
+    with (
+        pytest.raises(ResidencyError, match="needs its market"),
+        migrated.session() as session,
+    ):
+        session.insert_rows(Customer, [_customer_row("", "王")])
+    assert sum(count_in(migrated, zone, "customers") for zone in migrated.names) == 0
+
+
+def test_ids_made_in_bulk_are_unique_ordered_and_after_every_earlier_id() -> None:
+    before = new_id()
+    ids = new_ids(5000)
+    after = new_id()
+    assert len(set(ids)) == 5000
+    assert ids == sorted(ids)
+    assert before < ids[0]
+    assert ids[-1] < after
+    assert {(i.version, i.variant) for i in ids} == {(7, uuid.RFC_4122)}
+    assert new_ids(0) == []
