@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -229,84 +230,40 @@ def _summary(report: ImportReport, written: Path | None) -> None:
         )
 
 
-@app.command()
-def customers(
-    ctx: typer.Context,
-    file: File,
-    market: Market,
-    org: Org,
-    mapping: Mapping = None,
-    encoding: Encoding = None,
-    dry_run: DryRun = False,
-    rejects: Rejects = None,
-    batch_rows: BatchRows = BATCH_ROWS,
-    as_json: JsonOption = False,
-) -> None:
-    """Import customers: a name (or company), and a phone, e-mail or customer number."""
-    _run(
-        ctx,
-        "customers",
-        file,
-        market,
-        org,
-        mapping,
-        encoding,
-        dry_run,
-        rejects,
-        batch_rows,
-        as_json,
-    )
+# Each kind's command: what its file holds, shown by ``--help``.
+KINDS = {
+    "customers": "Import customers: a name (or company), and a phone, e-mail or customer number.",
+    "vehicles": "Import vehicles and who owns them: a VIN (chassis number in JP), and the"
+    " owner's phone, e-mail or customer number; make, model, year and purchase date if given.",
+    "contracts": "Import contracts: type (sales, lease, financing, service), contract number,"
+    " start date and the customer's phone, e-mail or customer number; status, end, amount,"
+    " currency and VIN if given.",
+}
 
 
-@app.command()
-def vehicles(
-    ctx: typer.Context,
-    file: File,
-    market: Market,
-    org: Org,
-    mapping: Mapping = None,
-    encoding: Encoding = None,
-    dry_run: DryRun = False,
-    rejects: Rejects = None,
-    batch_rows: BatchRows = BATCH_ROWS,
-    as_json: JsonOption = False,
-) -> None:
-    """Import vehicles and who owns them: a VIN (chassis number in JP), and the owner's
-    phone, e-mail or customer number; make, model, year and purchase date if given."""
-    _run(
-        ctx, "vehicles", file, market, org, mapping, encoding, dry_run, rejects, batch_rows, as_json
-    )
+def _command(kind: str) -> Callable[..., None]:
+    """``regiocrm import KIND``: the three kinds take the same options."""
+
+    def command(
+        ctx: typer.Context,
+        file: File,
+        market: Market,
+        org: Org,
+        mapping: Mapping = None,
+        encoding: Encoding = None,
+        dry_run: DryRun = False,
+        rejects: Rejects = None,
+        batch_rows: BatchRows = BATCH_ROWS,
+        as_json: JsonOption = False,
+    ) -> None:
+        _run(ctx, kind, file, market, org, mapping, encoding, dry_run, rejects, batch_rows, as_json)
+
+    command.__doc__ = KINDS[kind]
+    return command
 
 
-@app.command()
-def contracts(
-    ctx: typer.Context,
-    file: File,
-    market: Market,
-    org: Org,
-    mapping: Mapping = None,
-    encoding: Encoding = None,
-    dry_run: DryRun = False,
-    rejects: Rejects = None,
-    batch_rows: BatchRows = BATCH_ROWS,
-    as_json: JsonOption = False,
-) -> None:
-    """Import contracts: type (sales, lease, financing, service), contract number, start
-    date and the customer's phone, e-mail or customer number; status, end, amount,
-    currency and VIN if given."""
-    _run(
-        ctx,
-        "contracts",
-        file,
-        market,
-        org,
-        mapping,
-        encoding,
-        dry_run,
-        rejects,
-        batch_rows,
-        as_json,
-    )
+for _kind in KINDS:
+    app.command(name=_kind)(_command(_kind))
 
 
 @hookimpl

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import Select, String, Uuid, any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -1065,8 +1065,36 @@ def parse_date(value: str, name: str) -> date:
     raise RowProblem(_("{field} {value!r} is not a date").format(field=name, value=value))
 
 
+class Owned(Protocol):
+    row: Row
+    identities: list[IdentityRef]
+
+
+OwnedRecord = TypeVar("OwnedRecord", bound=Owned)
+
+
 class OwnedHandler(Handler):
     """Records owned by a customer found by their identities (vehicles, contracts)."""
+
+    def read_owned(
+        self,
+        session: ZonedSession,
+        batch: Sequence[Row],
+        record: Callable[[Row], OwnedRecord],
+    ) -> tuple[dict[int, str | Issue], list[OwnedRecord], dict[IdentityRef, Owner]]:
+        """The batch's rows as records, each row that cannot be one as its issue (by line),
+        and the customers the records' identities belong to, found in one lookup."""
+        outcomes: dict[int, str | Issue] = {}
+        records: list[OwnedRecord] = []
+        for row in batch:
+            try:
+                records.append(record(row))
+            except RowProblem as exc:
+                outcomes[row.line] = self.issue(row, str(exc))
+        owners = Customers(session, self.hooks).owners(
+            list(dict.fromkeys(i for found in records for i in found.identities))
+        )
+        return outcomes, records, owners
 
     def owner(
         self, row: Row, identities: Sequence[IdentityRef], owners: Mapping[IdentityRef, Owner]
@@ -1131,16 +1159,7 @@ class VehicleHandler(OwnedHandler):
         )
 
     def apply(self, session: ZonedSession, batch: Sequence[Row]) -> list[str | Issue]:
-        outcomes: dict[int, str | Issue] = {}
-        records: list[VehicleRecord] = []
-        for row in batch:
-            try:
-                records.append(self.record(row))
-            except RowProblem as exc:
-                outcomes[row.line] = self.issue(row, str(exc))
-        owners = Customers(session, self.hooks).owners(
-            list(dict.fromkeys(i for record in records for i in record.identities))
-        )
+        outcomes, records, owners = self.read_owned(session, batch, self.record)
         vehicles = {
             vin: vehicle_id
             for vin, (vehicle_id, _m) in _vehicles(session, [r.vin for r in records]).items()
@@ -1306,16 +1325,7 @@ class ContractHandler(OwnedHandler):
         )
 
     def apply(self, session: ZonedSession, batch: Sequence[Row]) -> list[str | Issue]:
-        outcomes: dict[int, str | Issue] = {}
-        records: list[ContractRecord] = []
-        for row in batch:
-            try:
-                records.append(self.record(row))
-            except RowProblem as exc:
-                outcomes[row.line] = self.issue(row, str(exc))
-        owners = Customers(session, self.hooks).owners(
-            list(dict.fromkeys(i for record in records for i in record.identities))
-        )
+        outcomes, records, owners = self.read_owned(session, batch, self.record)
         vehicles = _vehicles(session, [r.vin for r in records if r.vin])
         existing = {
             row.reference: row.customer_id
