@@ -357,10 +357,7 @@ class Importer:
         :raises UnknownImport: for no such job.
         """
         with self.stores.session() as session:
-            job = session.get(ImportJob, job_id)
-            if job is None:
-                raise UnknownImport(f"no import {job_id}")
-            return job
+            return _found_job(session, job_id)
 
     def report(self, job_id: uuid.UUID) -> ImportReport:
         """The job's report, with every row it did not import, in line order.
@@ -368,9 +365,7 @@ class Importer:
         :raises UnknownImport: for no such job.
         """
         with self.stores.session() as session:
-            job = session.get(ImportJob, job_id)
-            if job is None:
-                raise UnknownImport(f"no import {job_id}")
+            job = _found_job(session, job_id)
             issues = [
                 Issue(issue.line, issue.outcome, issue.reason, list(issue.cells))
                 for issue in session.scalars(
@@ -897,6 +892,13 @@ def _in_every_zone(
                 {"ids": json.dumps([identifier.hex for identifier in ids])},
             )
         yield from found
+
+
+def _found_job(session: ZonedSession, job_id: uuid.UUID) -> ImportJob:
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise UnknownImport(f"no import {job_id}")
+    return job
 
 
 def _known(session: ZonedSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Known]:

@@ -33,7 +33,7 @@ import logging
 import random
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -158,6 +158,18 @@ class SourceControl:
         log.warning("event source %s: rejected %s: %s", self.name, where, reason)
         with self._lock:
             self.status.rejected += 1
+
+    def read(self, messages: Iterable[tuple[bytes, str]]) -> list[VehicleEvent]:
+        """The events of a batch of messages, each a payload and where it came from (its
+        topic or subject); what is not an event is counted and logged as
+        :meth:`rejected`, to be acknowledged with the rest."""
+        events: list[VehicleEvent] = []
+        for payload, where in messages:
+            found, problems = events_of(payload)
+            events.extend(found)
+            for problem in problems:
+                self.rejected(f"a message on {where}", problem)
+        return events
 
     def connected(self) -> None:
         """Say the source is connected (and subscribed): it receives from now on."""

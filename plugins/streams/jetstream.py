@@ -24,7 +24,6 @@ from regiocrm.interfaces.event_sources import (
     EventSourceSettings,
     SourceControl,
     SourceStopped,
-    events_of,
 )
 
 if TYPE_CHECKING:
@@ -185,12 +184,7 @@ class JetStreamSource(EventSource):
     async def _deliver(
         self, nc: Client, batch: list[Msg], settings: JetStreamSettings, control: SourceControl
     ) -> None:
-        events = []
-        for message in batch:
-            found, problems = events_of(message.data)
-            events.extend(found)
-            for problem in problems:
-                control.rejected(f"a message on {message.subject}", problem)
+        events = control.read((message.data, message.subject) for message in batch)
         try:
             # The sink blocks on its commit: off the event loop, which keeps the
             # connection's pings answered meanwhile.

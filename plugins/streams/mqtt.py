@@ -26,7 +26,6 @@ from regiocrm.interfaces.event_sources import (
     EventSourceSettings,
     SourceControl,
     SourceStopped,
-    events_of,
 )
 
 log = logging.getLogger(__name__)
@@ -256,12 +255,7 @@ class MqttSource(EventSource):
             self._deliver(connection, batch, control)
 
     def _deliver(self, connection: _Connection, batch: list[Any], control: SourceControl) -> None:
-        events = []
-        for message in batch:
-            found, problems = events_of(message.payload)
-            events.extend(found)
-            for problem in problems:
-                control.rejected(f"a message on {message.topic}", problem)
+        events = control.read((message.payload, message.topic) for message in batch)
         try:
             control.deliver(events)
         except Exception as exc:
