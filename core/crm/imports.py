@@ -556,6 +556,14 @@ class Handler:
             return None
         return row.cells[index] or None
 
+    def identities_or(self, row: Row, missing: str) -> list[IdentityRef]:
+        """The row's identities (:meth:`identities`); :class:`RowProblem` saying ``missing``
+        where it has none."""
+        identities = self.identities(row)
+        if not identities:
+            raise RowProblem(missing)
+        return identities
+
     def identities(self, row: Row) -> list[IdentityRef]:
         """The row's phone numbers, e-mail addresses and customer number, normalised as
         the channels normalise them.
@@ -683,9 +691,9 @@ class CustomerHandler(Handler):
     def record(self, row: Row) -> CustomerRecord:
         if row.problem is not None:
             raise RowProblem(row.problem)
-        identities = self.identities(row)
-        if not identities:
-            raise RowProblem(_("no phone, e-mail or customer number: the row names no one"))
+        identities = self.identities_or(
+            row, _("no phone, e-mail or customer number: the row names no one")
+        )
         names: dict[str, str | None] = {
             "family_name": self.value(row, "family_name"),
             "given_name": self.value(row, "given_name"),
@@ -1140,9 +1148,7 @@ class VehicleHandler(OwnedHandler):
         vin = self.value(row, "vin")
         if vin is None:
             raise RowProblem(_("no VIN"))
-        identities = self.identities(row)
-        if not identities:
-            raise RowProblem(_("no phone, e-mail or customer number of the owner"))
+        identities = self.identities_or(row, _("no phone, e-mail or customer number of the owner"))
         year = self.value(row, "model_year")
         model_year = None
         if year is not None:
@@ -1267,9 +1273,9 @@ class ContractHandler(OwnedHandler):
     def record(self, row: Row) -> ContractRecord:
         if row.problem is not None:
             raise RowProblem(row.problem)
-        identities = self.identities(row)
-        if not identities:
-            raise RowProblem(_("no phone, e-mail or customer number of the customer"))
+        identities = self.identities_or(
+            row, _("no phone, e-mail or customer number of the customer")
+        )
         word = (self.value(row, "contract_kind") or "").casefold()
         kind = _CONTRACT_WORDS.get(word)
         if kind is None:

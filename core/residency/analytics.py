@@ -515,17 +515,8 @@ def _basis(
                 needs_consent.setdefault(market, []).append(key)
                 found.append(_("every customer's consent"))
                 continue
-            reference = exports.assessment(market, data_class, FILE, today)
-            if reference is None:
-                missing.append(
-                    _(
-                        "{key} data needs an approved transfer assessment for {destination}"
-                        " valid on {today} (`regiocrm residency assessments add`), and there"
-                        " is none"
-                    ).format(key=key, destination=FILE, today=today.isoformat())
-                )
-            else:
-                found.append(_("assessment {reference}").format(reference=reference))
+            assessed, said = exports.assessed(key, market, data_class, FILE, today)
+            (found if assessed else missing).append(said)
         basis[key] = ", ".join(found) or _("pack {pack} requires nothing").format(pack=rule.pack)
     for market, keys in needs_consent.items():
         lacking, total = _without_consent(session, hooks, market)

@@ -170,21 +170,26 @@ class Exports:
                     else:
                         found.append(_("consent {id}").format(id=consent))
                 else:
-                    assessment = self.assessment(market, data_class, destination, today)
-                    if assessment is None:
-                        missing.append(
-                            _(
-                                "{key} data needs an approved transfer assessment for"
-                                " {destination} valid on {today} (`regiocrm residency"
-                                " assessments add`), and there is none"
-                            ).format(key=key, destination=destination, today=today.isoformat())
-                        )
-                    else:
-                        found.append(_("assessment {reference}").format(reference=assessment))
+                    assessed, said = self.assessed(key, market, data_class, destination, today)
+                    (found if assessed else missing).append(said)
             basis[key] = ", ".join(found) or _("pack {pack} requires nothing").format(
                 pack=rule.pack
             )
         return basis, missing
+
+    def assessed(
+        self, key: str, market: str, data_class: DataClass, destination: str, today: date
+    ) -> tuple[bool, str]:
+        """Whether an approved assessment covers ``key``'s data (``market``/``data_class``)
+        going to ``destination`` on ``today``, with what says so: the assessment's
+        reference, or what is missing."""
+        reference = self.assessment(market, data_class, destination, today)
+        if reference is None:
+            return False, _(
+                "{key} data needs an approved transfer assessment for {destination} valid on"
+                " {today} (`regiocrm residency assessments add`), and there is none"
+            ).format(key=key, destination=destination, today=today.isoformat())
+        return True, _("assessment {reference}").format(reference=reference)
 
     def assessment(
         self, market: str, data_class: DataClass, destination: str, today: date
