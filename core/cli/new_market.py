@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -18,8 +19,9 @@ from regiocrm.markets.scaffold import (
     context,
     market_values,
     problems,
-    template,
 )
+from regiocrm.markets.tracking import Origin, TrackingError, recorded_context, template_folder
+from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _
 
 
@@ -40,6 +42,24 @@ def new_market(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Where the project's folder is made.")
     ] = Path("."),
+    template_source: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="The template: a folder or a git repository (path or URL); default: the one"
+            " shipped in regiocrm. The market records it, to follow it with `regiocrm market"
+            " update`.",
+            show_default=False,
+        ),
+    ] = None,
+    checkout: Annotated[
+        str | None,
+        typer.Option(help="A branch, tag or commit of the template's repository (default: HEAD)."),
+    ] = None,
+    directory: Annotated[
+        str | None,
+        typer.Option(help="The template's folder inside a repository given by URL."),
+    ] = None,
 ) -> None:
     """Scaffold a new market: a pack distribution that installs, registers itself through its
     entry point and passes its own tests, then `regiocrm rollout check` says what it lacks.
@@ -62,7 +82,30 @@ def new_market(
         raise CliError(_("{path} exists already: choose another --output-dir").format(path=project))
     if no_input and (found := problems(chosen, hooks)):
         raise CliError("\n".join(found))
-    with template() as folder, tempfile.TemporaryDirectory() as scratch:
+    try:
+        with template_folder(template_source, directory, checkout) as (folder, origin):
+            made = _generate(folder, origin, project, chosen, given, no_input, hooks)
+    except TrackingError as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(_("created {path}").format(path=made))
+    typer.echo(
+        _("next: pip install -e {path}, then `regiocrm rollout check --market {market}`").format(
+            path=made, market=chosen["country_code"]
+        )
+    )
+
+
+def _generate(
+    folder: Path,
+    origin: Origin,
+    project: Path,
+    chosen: dict[str, str],
+    given: dict[str, str],
+    no_input: bool,
+    hooks: Hooks,
+) -> Path:
+    """The market made from the template in ``folder``, with its ``.cruft.json``."""
+    with tempfile.TemporaryDirectory() as scratch:
         # cookiecutter writes replay files and caches under the user's home unless told.
         config = Path(scratch) / "cookiecutter.yaml"
         config.write_text(f"cookiecutters_dir: {scratch}/templates\nreplay_dir: {scratch}/replay\n")
@@ -77,7 +120,7 @@ def new_market(
                     if no_input
                     else {**given, "country_code": chosen["country_code"]}
                 ),
-                output_dir=str(output_dir),
+                output_dir=str(project.parent),
                 config_file=str(config),
             )
         except FailedHookException:
@@ -94,12 +137,11 @@ def new_market(
                     path=project, reason=cause.strerror or str(cause)
                 )
             ) from None
-    typer.echo(_("created {path}").format(path=made))
-    typer.echo(
-        _("next: pip install -e {path}, then `regiocrm rollout check --market {market}`").format(
-            path=made, market=chosen["country_code"]
-        )
-    )
+        [replay] = (Path(scratch) / "replay").glob("*.json")
+        answered = json.loads(replay.read_text(encoding="utf-8"))["cookiecutter"]
+    made_in = Path(made)
+    origin.state(recorded_context(answered)).write(made_in)
+    return made_in
 
 
 def _parse(values: list[str]) -> dict[str, str]:

@@ -267,8 +267,12 @@ def main_timezone(country_code: str) -> str:
     return next(iter(country_timezones(country_code)), "")
 
 
-def problems(values: Mapping[str, str], hooks: Hooks) -> list[str]:
-    """Why the values cannot make a market, one reason per key; empty when they can."""
+def problems(values: Mapping[str, str], hooks: Hooks, updating: str | None = None) -> list[str]:
+    """Why the values cannot make a market, one reason per key; empty when they can.
+
+    :param updating: the pack code of a market being rendered again to follow its template:
+        its own pack, installed, neither takes the code nor serves the market already.
+    """
     found = []
     missing = [key for key in KEYS if key not in values]
     if missing:
@@ -307,7 +311,7 @@ def problems(values: Mapping[str, str], hooks: Hooks) -> list[str]:
     packs = hooks.packs()
     known = ", ".join(sorted(pack.code for pack in packs))
     pack_code = code.lower()
-    if pack_code in packs.packs or not PACK_CODE.match(pack_code):
+    if (pack_code in packs.packs and pack_code != updating) or not PACK_CODE.match(pack_code):
         found.append(_("country_code: a pack {code!r} is installed already").format(code=pack_code))
     parent = packs.packs.get(values["extends"])
     if parent is None:
@@ -317,7 +321,7 @@ def problems(values: Mapping[str, str], hooks: Hooks) -> list[str]:
             )
         )
     else:
-        found += _market_taken(code, parent.chain, hooks)
+        found += _market_taken(code, (*parent.chain, *filter(None, [updating])), hooks)
     channels = hooks.channels()
     for channel in _split(values["channels"]):
         if channel not in channels:

@@ -39,6 +39,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.cli.inbox",
     "regiocrm.cli.maps",
     "regiocrm.cli.new_market",
+    "regiocrm.cli.market",
     "regiocrm.cli.plugins",
     "regiocrm.cli.orgs",
     "regiocrm.cli.packs",
