@@ -9,7 +9,8 @@ import typer
 
 from regiocrm.cli.context import CliError, JsonOption, cli_context, print_json, print_rows
 from regiocrm.hookspecs import hookimpl
-from regiocrm.interfaces.packs import Pack, PackError, PackRegistry, diff
+from regiocrm.interfaces.packs import PACK_CODE, Pack, PackError, PackRegistry, diff
+from regiocrm.markets.pack_versions import PackVersionError, pack_at
 from regiocrm.platform.i18n import _
 
 app = typer.Typer(help="List, show and compare country packs.", no_args_is_help=True)
@@ -79,11 +80,19 @@ def diff_packs(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="The pack to look at.")],
     against: Annotated[
-        str | None, typer.Option(help="Compare with this pack instead of the one it extends.")
+        str | None,
+        typer.Option(
+            help="Compare with this pack instead of the one it extends; or, when no pack has"
+            " this code, with the same pack at this branch, tag or commit: of the market's"
+            " template for a generated market, else of the git repository holding the pack.",
+            metavar="CODE|REF",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """What a pack changes against the pack it extends (or against any other pack)."""
+    """What a pack changes against the pack it extends, against any other pack, or against
+    itself at another version (what an update to that version would change)."""
+    context = cli_context(ctx)
     registry = _registry(ctx)
     pack = _pack(registry, code)
     other_code = against or pack.extends
@@ -91,21 +100,35 @@ def diff_packs(
         raise CliError(
             _("pack {code!r} extends no pack: compare it with --against CODE").format(code=code)
         )
-    changes = diff(pack, _pack(registry, other_code))
+    if other_code in registry.packs:
+        other, label = registry.packs[other_code], other_code
+    else:
+        try:
+            other = pack_at(context.hooks.pm, code, other_code)
+        except PackVersionError as exc:
+            reason = str(exc)
+            if PACK_CODE.match(other_code):
+                # It may have been meant as a pack: the reason a REF failed would hide that.
+                reason += "\n" + _(
+                    "no installed pack is called {against!r} (known: {known})"
+                ).format(against=other_code, known=", ".join(sorted(registry.packs)))
+            raise CliError(reason) from None
+        label = f"{code}@{other_code}"
+    changes = diff(pack, other)
     if as_json:
         print_json(
             {
                 "pack": code,
-                "against": other_code,
+                "against": label,
                 "changes": [
                     {"field": c.field, "value": c.this, "against": c.other} for c in changes
                 ],
             }
         )
         return
-    rows = [{"field": c.field, code: _cell(c.this), other_code: _cell(c.other)} for c in changes]
-    title = _("{code} against {other}").format(code=code, other=other_code)
-    print_rows(title, rows, ["field", code, other_code], False)
+    rows = [{"field": c.field, code: _cell(c.this), label: _cell(c.other)} for c in changes]
+    title = _("{code} against {other}").format(code=code, other=label)
+    print_rows(title, rows, ["field", code, label], False)
 
 
 @hookimpl

@@ -21,6 +21,7 @@ from regiocrm.interfaces.rollout import Finding as Finding
 from regiocrm.interfaces.rollout import Outcome as Outcome
 from regiocrm.interfaces.rollout import RolloutCheck as RolloutCheck
 from regiocrm.interfaces.rollout import Target as Target
+from regiocrm.markets.tracking import Standing, TrackingError, check, market_project
 from regiocrm.models.base import utcnow
 from regiocrm.platform.i18n import _, core_catalogs, untranslated
 from regiocrm.platform.migrations import Migrator
@@ -317,6 +318,45 @@ def storage_quotas(target: Target) -> Iterable[Finding]:
         )
 
 
+def template_followed(target: Target) -> Iterable[Finding]:
+    """A market generated from a template (its pack installed from its folder) is not
+    behind the template: a fix the template gained is in the market before it goes live."""
+    project = market_project(target.hooks, target.pack.code)
+    if project is None:
+        return
+    try:
+        status = check(project)
+    except TrackingError as exc:
+        yield Finding(
+            "template",
+            Outcome.WARN,
+            _("cannot tell whether the market follows its template: {reason}").format(reason=exc),
+            _("make the template reachable, then run `regiocrm market check {path}`").format(
+                path=project
+            ),
+        )
+        return
+    if status.standing is Standing.BEHIND:
+        yield Finding(
+            "template",
+            Outcome.WARN,
+            _("behind its template by {count} commits (version {version} → {latest})").format(
+                count=len(status.commits),
+                version=status.version or "?",
+                latest=status.latest_version or "?",
+            ),
+            _("run `regiocrm market update {path}`, then the market's tests").format(path=project),
+        )
+    else:
+        yield Finding(
+            "template",
+            Outcome.PASS,
+            _("{status} with its template (version {version})").format(
+                status=status.standing.value, version=status.version or "?"
+            ),
+        )
+
+
 @hookimpl
 def register_rollout_checks() -> list[RolloutCheck]:
     return [
@@ -328,4 +368,5 @@ def register_rollout_checks() -> list[RolloutCheck]:
         RolloutCheck("maps", map_chain),
         RolloutCheck("holidays", calendar_holidays),
         RolloutCheck("storage", storage_quotas),
+        RolloutCheck("template", template_followed),
     ]

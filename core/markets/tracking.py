@@ -19,26 +19,33 @@ import multiprocessing
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import tomlkit
 from cookiecutter.exceptions import CookiecutterException, FailedHookException
 from cookiecutter.main import cookiecutter
 
+from regiocrm.interfaces.packs import PackSpec
 from regiocrm.markets.scaffold import template as shipped_template
 from regiocrm.markets.sources import SourceError, TemplateSource, git, work_tree
+from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _
 
 STATE_FILE = ".cruft.json"
 # Read by the template's pre-generation hook: the market being rendered again, whose own
 # pack may be installed already.
 UPDATING = "REGIOCRM_UPDATING_MARKET"
+
+
+# How far above a pack's module its market's folder may be (package, then project).
+PROJECT_DEPTH = 3
 
 
 class TrackingError(Exception):
@@ -263,8 +270,8 @@ class Rendered:
 def renderers() -> Iterator[Executor | None]:
     """Two renders side by side where processes can be forked cheaply (each runs the
     template's hooks, which start Python and load the plugins); one after the other
-    elsewhere."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    elsewhere, and in a process running threads, which a fork would copy half-way."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         yield None
         return
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -298,6 +305,13 @@ class FileChange:
     before: bytes | None
     reject: bytes | None = None
     reason: str = ""
+
+    @property
+    def after(self) -> bytes | None:
+        """The file once the update is done (``None``: not there)."""
+        if self.action is Action.DELETE:
+            return None
+        return self.content if self.content is not None else self.before
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -626,6 +640,26 @@ def check(project: Path, checkout: str | None = None) -> TemplateStatus:
         )
 
 
+def market_project(hooks: Hooks, code: str) -> Path | None:
+    """The folder of the generated market registering pack ``code``, when it is installed
+    from there (an editable install)."""
+    for impl in hooks.pm.hook.register_packs.get_hookimpls():
+        specs = cast("list[PackSpec]", impl.function())
+        if any(spec.code == code for spec in specs):
+            module = getattr(impl.plugin, "__file__", None)
+            return project_holding(Path(module).resolve()) if module else None
+    return None
+
+
+def project_holding(module: Path) -> Path | None:
+    """The generated market's folder holding a module: the nearest folder above it with
+    ``.cruft.json``."""
+    for folder in list(module.parents)[:PROJECT_DEPTH]:
+        if (folder / STATE_FILE).is_file():
+            return folder
+    return None
+
+
 def _open(state: MarketState, scratch: Path) -> TemplateSource:
     try:
         return TemplateSource.open(state.template, state.directory, scratch)
@@ -641,7 +675,14 @@ def _resolve(source: TemplateSource, ref: str | None) -> str:
 
 
 def _recorded(source: TemplateSource, state: MarketState) -> str:
-    if state.commit is None or not source.has(state.commit):
+    if state.commit is None:
+        raise TrackingError(
+            _(
+                "the market records no commit of its template (it was made from a folder):"
+                " its version cannot be read back from {source}"
+            ).format(source=state.template)
+        )
+    if not source.has(state.commit):
         raise TrackingError(
             _(
                 "the template at {source} has no commit {commit}, which the market was made from"
@@ -669,7 +710,7 @@ class UpdateResult:
     def diff(self) -> str:
         """The market's files before and after, as a unified diff."""
         return "".join(
-            _unified(change.before, change.content or change.before, change.path, ("a", "b"))
+            _unified(change.before, change.after, change.path, ("a", "b"))
             for change in self.changes
         )
 
