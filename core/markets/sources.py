@@ -12,10 +12,10 @@ import io
 import re
 import subprocess
 import tarfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from regiocrm.markets.template_info import TemplateInfo, TemplateInfoError
 from regiocrm.platform.i18n import _
 
 # The template's own file, beside cookiecutter.json: its version and upgrade steps.
@@ -86,7 +86,9 @@ class TemplateSource:
                 _("cannot reach the template at {source}: no such folder").format(source=location)
             )
         top = work_tree(path)
-        if top is None:
+        # A folder git does not track (an installed regiocrm in a project's ignored .venv)
+        # has no history there.
+        if top is None or not git("ls-files", "--", ".", cwd=path).strip():
             return cls(str(path.resolve()), None, False, None)
         inside = path.resolve().relative_to(top.resolve()).as_posix()
         # A folder inside a repository is that repository's template directory.
@@ -162,9 +164,12 @@ class TemplateSource:
             return False
         return True
 
-    def template_file(self, commit: str | None) -> dict[str, object]:
+    def template_file(self, commit: str | None) -> TemplateInfo:
         """The template's ``template.toml`` at ``commit`` (the folder itself for a plain
-        folder), empty when it has none."""
+        folder); empty when it has none.
+
+        :raises SourceError: for a file that is not valid.
+        """
         if self.repository is None or commit is None:
             path = Path(self.location) / TEMPLATE_FILE
             text = path.read_text(encoding="utf-8") if path.is_file() else ""
@@ -176,10 +181,10 @@ class TemplateSource:
             except SourceError:
                 text = ""
         try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+            return TemplateInfo.parse(text)
+        except TemplateInfoError as exc:
             raise SourceError(
-                _("{file} of the template is not valid TOML: {reason}").format(
+                _("{file} of the template is not valid: {reason}").format(
                     file=TEMPLATE_FILE, reason=exc
                 )
             ) from None

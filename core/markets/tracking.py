@@ -35,6 +35,13 @@ from cookiecutter.main import cookiecutter
 from regiocrm.interfaces.packs import PackSpec
 from regiocrm.markets.scaffold import template as shipped_template
 from regiocrm.markets.sources import SourceError, TemplateSource, git, work_tree
+from regiocrm.markets.template_info import (
+    RenameSetting,
+    TemplateChange,
+    TemplateInfo,
+    TemplateInfoError,
+    version_key,
+)
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _
 
@@ -215,8 +222,7 @@ def _shipped(folder: Path, checkout: str | None, scratch: Path) -> tuple[Path, O
 
 
 def _version(source: TemplateSource, commit: str | None) -> str | None:
-    version = source.template_file(commit).get("version")
-    return str(version) if version is not None else None
+    return source.template_file(commit).version
 
 
 # Rendering -------------------------------------------------------------------------------
@@ -444,67 +450,34 @@ def _change(
 # Upgrade steps ---------------------------------------------------------------------------
 
 
-def version_key(version: str) -> tuple[int, ...]:
-    """``1.10`` after ``1.9``: versions compare number by number."""
-    try:
-        return tuple(int(part) for part in version.split("."))
-    except ValueError:
-        raise TrackingError(
-            _("template version {version!r} is not numbers and dots (e.g. 1.2)").format(
-                version=version
-            )
-        ) from None
-
-
-@dataclass(frozen=True)
-class TemplateChange:
-    """One version of the template, from its ``template.toml``: what changed, and what a
-    market made before it has to do (``steps``)."""
-
-    version: str
-    summary: str
-    steps: tuple[dict[str, str], ...] = ()
-
-    def explanations(self) -> list[str]:
-        return [step["text"] for step in self.steps if step.get("kind") == "explain"]
-
-
-def template_changes(
-    info: Mapping[str, Any], since: str | None, until: str | None
-) -> list[TemplateChange]:
-    """The versions after ``since`` up to ``until``, oldest first."""
-    low = version_key(since) if since else ()
-    high = version_key(until) if until else None
-    found = []
-    for entry in info.get("changes", []):
-        version = str(entry.get("version", ""))
-        key = version_key(version)
-        if key > low and (high is None or key <= high):
-            steps = tuple(dict(step) for step in entry.get("steps", []))
-            found.append(TemplateChange(version, str(entry.get("summary", "")), steps))
-    return sorted(found, key=lambda change: version_key(change.version))
-
-
 def rename_setting(text: str, old: str, new: str) -> str | None:
     """The TOML with the key at dotted path ``old`` moved to ``new``, comments kept;
-    ``None`` when it has no such key."""
-    document = tomlkit.parse(text)
+    ``None`` when it has no such key.
+
+    :raises TrackingError: for text that is not TOML, or a ``new`` path through a value
+        that is not a table.
+    """
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise TrackingError(str(exc)) from None
     *old_tables, old_key = old.split(".")
     *new_tables, new_key = new.split(".")
     table: Any = document
     for name in old_tables:
         table = table.get(name)
-        if table is None:
+        if not isinstance(table, dict):
             return None
     if old_key not in table:
         return None
-    value = table[old_key]
-    del table[old_key]
+    value = table.pop(old_key)
     target: Any = document
     for name in new_tables:
-        if name not in target:
-            target[name] = tomlkit.table()
-        target = target[name]
+        target = target.setdefault(name, tomlkit.table())
+        if not isinstance(target, dict):
+            raise TrackingError(
+                _("{path} cannot hold a setting: it is not a table").format(path=new)
+            )
     target[new_key] = value
     return tomlkit.dumps(document)
 
@@ -513,26 +486,37 @@ def apply_steps(
     changes: list[FileChange], steps: list[TemplateChange], project: Path
 ) -> tuple[list[FileChange], list[str]]:
     """The upgrade steps the update applies (settings renamed in the market's TOML files),
-    folded into the file changes; and what it explains, for the person to do."""
+    folded into the file changes; and what it explains, for the person to do.
+
+    :raises TrackingError: a step naming a file outside the market, or one that is not
+        TOML.
+    """
     by_path = {change.path: change for change in changes}
     told = []
     for change in steps:
         told += [f"{change.version}: {text}" for text in change.explanations()]
         for step in change.steps:
-            if step.get("kind") != "rename_setting":
+            if not isinstance(step, RenameSetting):
                 continue
-            path = step["file"]
+            path = _inside(project, step.file)
             planned = by_path.get(path)
             current = (project / path).read_bytes() if (project / path).is_file() else None
             text = planned.content if planned is not None and planned.content else current
             if text is None:
                 continue
-            renamed = rename_setting(text.decode("utf-8"), step["from"], step["to"])
+            try:
+                renamed = rename_setting(text.decode("utf-8"), step.old, step.new)
+            except (TrackingError, UnicodeDecodeError) as exc:
+                raise TrackingError(
+                    _("{version}: {file} is not TOML: {reason}").format(
+                        version=change.version, file=path, reason=exc
+                    )
+                ) from None
             if renamed is None:
                 continue
             told.append(
                 _("{version}: {file}: setting {old} renamed {new}").format(
-                    version=change.version, file=path, old=step["from"], new=step["to"]
+                    version=change.version, file=path, old=step.old, new=step.new
                 )
             )
             if planned is not None and planned.action is Action.CONFLICT:
@@ -540,6 +524,16 @@ def apply_steps(
             else:
                 by_path[path] = FileChange(path, Action.UPDATE, renamed.encode(), current)
     return sorted(by_path.values(), key=lambda change: change.path), told
+
+
+def _inside(project: Path, name: str) -> str:
+    """A path of the market's, relative to it: a template's step reaches no further."""
+    path = (project / name).resolve()
+    if not path.is_relative_to(project.resolve()):
+        raise TrackingError(
+            _("an upgrade step names {file}, which is outside the market").format(file=name)
+        )
+    return path.relative_to(project.resolve()).as_posix()
 
 
 # Check and update ------------------------------------------------------------------------
@@ -588,43 +582,17 @@ def check(project: Path, checkout: str | None = None) -> TemplateStatus:
     """Whether the market in ``project`` is behind its template (at ``checkout``, or the
     ref it follows, or the template's HEAD).
 
-    :raises TrackingError: not a generated market, a template that cannot be reached, an
-        unknown ref.
+    :raises TrackingError: not a generated market, a template that cannot be reached or
+        read, an unknown ref.
     """
     state = MarketState.read(project)
-    with tempfile.TemporaryDirectory(prefix="regiocrm-market-") as scratch:
-        source = _open(state, Path(scratch))
+    with _reasons(), tempfile.TemporaryDirectory(prefix="regiocrm-market-") as scratch:
+        source = TemplateSource.open(state.template, state.directory, Path(scratch))
         if not source.versioned:
-            info = source.template_file(None)
-            latest_version = info.get("version")
-            behind = bool(
-                latest_version
-                and state.version
-                and version_key(str(latest_version)) > version_key(state.version)
-            )
-            return TemplateStatus(
-                project,
-                state.template,
-                Standing.BEHIND
-                if behind
-                else Standing.UNKNOWN
-                if not state.version
-                else Standing.CURRENT,
-                None,
-                None,
-                state.version,
-                str(latest_version) if latest_version else None,
-                changes=template_changes(info, state.version, str(latest_version))
-                if behind
-                else [],
-                reason=_(
-                    "the template is a folder, not a git repository: only its version is compared"
-                ),
-            )
-        latest = _resolve(source, checkout or state.checkout)
+            return _folder_status(project, state, source.template_file(None))
+        latest = source.resolve(checkout or state.checkout)
         recorded = _recorded(source, state)
         info = source.template_file(latest)
-        latest_version = str(info["version"]) if "version" in info else None
         commits = source.history(recorded, latest) if recorded != latest else []
         behind = bool(commits) and source.changed(recorded, latest)
         return TemplateStatus(
@@ -634,10 +602,41 @@ def check(project: Path, checkout: str | None = None) -> TemplateStatus:
             recorded,
             latest,
             state.version,
-            latest_version,
+            info.version,
             commits if behind else [],
-            template_changes(info, state.version, latest_version) if behind else [],
+            info.between(state.version, info.version) if behind else [],
         )
+
+
+def _folder_status(project: Path, state: MarketState, info: TemplateInfo) -> TemplateStatus:
+    """A template outside git: only the versions tell whether it moved on."""
+    if state.version is None or info.version is None:
+        standing = Standing.UNKNOWN
+    elif version_key(info.version) > version_key(state.version):
+        standing = Standing.BEHIND
+    else:
+        standing = Standing.CURRENT
+    return TemplateStatus(
+        project,
+        state.template,
+        standing,
+        None,
+        None,
+        state.version,
+        info.version,
+        changes=info.between(state.version, info.version) if standing is Standing.BEHIND else [],
+        reason=_("the template is a folder, not a git repository: only its version is compared"),
+    )
+
+
+@contextmanager
+def _reasons() -> Iterator[None]:
+    """A template that cannot be read, or a version that does not compare, as the reason
+    a check or an update stops."""
+    try:
+        yield
+    except (SourceError, TemplateInfoError) as exc:
+        raise TrackingError(str(exc)) from None
 
 
 def market_project(hooks: Hooks, code: str) -> Path | None:
@@ -658,20 +657,6 @@ def project_holding(module: Path) -> Path | None:
         if (folder / STATE_FILE).is_file():
             return folder
     return None
-
-
-def _open(state: MarketState, scratch: Path) -> TemplateSource:
-    try:
-        return TemplateSource.open(state.template, state.directory, scratch)
-    except SourceError as exc:
-        raise TrackingError(str(exc)) from None
-
-
-def _resolve(source: TemplateSource, ref: str | None) -> str:
-    try:
-        return source.resolve(ref)
-    except SourceError as exc:
-        raise TrackingError(str(exc)) from None
 
 
 def _recorded(source: TemplateSource, state: MarketState) -> str:
@@ -739,9 +724,9 @@ def update(project: Path, checkout: str | None = None, dry_run: bool = False) ->
     state = MarketState.read(project)
     if not dry_run:
         ensure_clean(project)
-    with tempfile.TemporaryDirectory(prefix="regiocrm-market-") as folder:
+    with _reasons(), tempfile.TemporaryDirectory(prefix="regiocrm-market-") as folder:
         scratch = Path(folder)
-        source = _open(state, scratch)
+        source = TemplateSource.open(state.template, state.directory, scratch)
         if not source.versioned:
             raise TrackingError(
                 _(
@@ -749,11 +734,11 @@ def update(project: Path, checkout: str | None = None, dry_run: bool = False) ->
                     " market was made from cannot be read back: keep the template in git"
                 ).format(source=state.template)
             )
-        latest = _resolve(source, checkout or state.checkout)
+        latest = source.resolve(checkout or state.checkout)
         recorded = _recorded(source, state)
         info = source.template_file(latest)
-        latest_version = str(info["version"]) if "version" in info else None
-        steps = template_changes(info, state.version, latest_version)
+        latest_version = info.version
+        steps = info.between(state.version, latest_version)
         labels = (f"template@{recorded[:12]}", f"template@{latest[:12]}")
         changes: list[FileChange] = []
         context = state.context

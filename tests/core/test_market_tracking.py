@@ -19,12 +19,8 @@ import pytest
 
 from regiocrm.markets.scaffold import template
 from regiocrm.markets.sources import TEMPLATE_FILE
-from regiocrm.markets.tracking import (
-    STATE_FILE,
-    TrackingError,
-    rename_setting,
-    version_key,
-)
+from regiocrm.markets.template_info import TemplateInfoError, version_key
+from regiocrm.markets.tracking import STATE_FILE, rename_setting
 
 SLUG = "{{cookiecutter.__project_slug}}"
 PACKAGE = "{{cookiecutter.__package_name}}"
@@ -82,7 +78,7 @@ def template_repo(tmp_path: Path) -> Path:
     return repository
 
 
-def changed_readme_and_new_test(repository: Path) -> str:
+def changed_readme_and_new_test(repository: Path, steps: str = "") -> str:
     """Version B: a README line changed and a test added."""
     edit(
         repository / SLUG / "README.md",
@@ -95,7 +91,9 @@ def changed_readme_and_new_test(repository: Path) -> str:
         "    assert {{ cookiecutter.__package_name }}.__doc__\n",
         encoding="utf-8",
     )
-    add_version(repository, "1.1", "A test of the pack's docstring; the README names the guide.")
+    add_version(
+        repository, "1.1", "A test of the pack's docstring; the README names the guide.", steps
+    )
     return commit_all(repository, "template B")
 
 
@@ -281,7 +279,7 @@ def test_rename_setting_leaves_a_file_without_the_key() -> None:
 
 def test_versions_compare_number_by_number() -> None:
     assert version_key("1.10") > version_key("1.9") > version_key("1")
-    with pytest.raises(TrackingError, match=r"'1\.x' is not numbers and dots"):
+    with pytest.raises(TemplateInfoError, match=r"'1\.x' is not numbers and dots"):
         version_key("1.x")
 
 
@@ -455,3 +453,52 @@ def test_the_shipped_templates_versions_are_in_the_changelog() -> None:
     changelog = (Path(__file__).parents[2] / "docs" / "market-template.md").read_text()
     for version in versions:
         assert f"\n### {version}" in changelog
+
+
+def test_a_template_in_an_ignored_folder_of_a_repository_is_a_plain_folder(
+    regiocrm_cli, deployment_dir: Path, tmp_path: Path
+) -> None:
+    """regiocrm installed in a project's .venv, which the project's git ignores: its
+    template is not the project's history."""
+    project = tmp_path / "brand-project"
+    folder = project / ".venv" / "market"
+    with template() as shipped:
+        shutil.copytree(shipped, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / ".gitignore").write_text(".venv/\n")
+    git("init", "--quiet", cwd=project)
+    commit_all(project, "the brand's project")
+    made = regiocrm_cli(
+        "new-market", "--no-input", "country_code=TH", "-o", "out", "--template", str(folder)
+    )
+    assert made.exit_code == 0, made.stderr
+    state = json.loads((deployment_dir / "out" / "regiocrm-market-th" / STATE_FILE).read_text())
+    assert (state["template"], state["commit"]) == (str(folder), None)
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        (
+            'steps = [{kind = "delete_everything"}]\n',
+            "template.toml of the template is not valid: changes.1.steps.0",
+        ),
+        (
+            'steps = [{kind = "rename_setting", file = "../../elsewhere.toml",'
+            ' from = "a.b", to = "a.c"}]\n',
+            "an upgrade step names ../../elsewhere.toml, which is outside the market",
+        ),
+        (
+            'steps = [{kind = "rename_setting", file = "README.md", from = "a.b", to = "a.c"}]\n',
+            "1.1: README.md is not TOML",
+        ),
+    ],
+)
+def test_a_bad_upgrade_step_stops_the_update_before_anything_changes(
+    regiocrm_cli, market: Path, template_repo: Path, steps: str, message: str
+) -> None:
+    changed_readme_and_new_test(template_repo, steps)
+    before = tree(market)
+    result = regiocrm_cli("market", "update", str(market))
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert tree(market) == before
