@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from desk import Desk, open_desk
+from template_markets import ThaiMarket
 
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import RegiocrmSettings
@@ -62,3 +63,10 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(self, request)
 
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", guarded)
+
+
+@pytest.fixture(scope="session")
+def thai_market(tmp_path_factory: pytest.TempPathFactory) -> ThaiMarket:
+    """A market template in git and Thailand made from it, once per test process: copy
+    it with ``ThaiMarket.copy`` before changing either (see ``tests/template_markets.py``)."""
+    return ThaiMarket.make(tmp_path_factory.mktemp("thai-market"))

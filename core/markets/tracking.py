@@ -275,8 +275,9 @@ class Rendered:
 @contextmanager
 def renderers() -> Iterator[Executor | None]:
     """Two renders side by side where processes can be forked cheaply (each runs the
-    template's hooks, which start Python and load the plugins); one after the other
-    elsewhere, and in a process running threads, which a fork would copy half-way."""
+    template's hooks, which start Python and load the plugins, so both take about the time
+    of one); one after the other elsewhere, and in a process running threads, which a fork
+    would copy half-way."""
     if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         yield None
         return
@@ -747,18 +748,15 @@ def update(project: Path, checkout: str | None = None, dry_run: bool = False) ->
             new_template = source.export(latest, scratch / "new" / "market")
             market = state.context.get("__pack_code")
             answers = state.answers()
+            jobs = [
+                (base_template, answers, scratch / "base-out", market),
+                (new_template, answers, scratch / "new-out", market),
+            ]
             with renderers() as pool:
                 if pool is None:
-                    base = render(base_template, answers, scratch / "base-out", market)
-                    new = render(new_template, answers, scratch / "new-out", market)
+                    base, new = (render(*job) for job in jobs)
                 else:
-                    base_job = pool.submit(
-                        render, base_template, answers, scratch / "base-out", market
-                    )
-                    new_job = pool.submit(
-                        render, new_template, answers, scratch / "new-out", market
-                    )
-                    base, new = base_job.result(), new_job.result()
+                    base, new = (f.result() for f in [pool.submit(render, *j) for j in jobs])
             changes = plan(base.project, new.project, project, state.skip, labels)
             context = new.context
         changes, told = apply_steps(changes, steps, project)

@@ -6,9 +6,7 @@ and bad refs change nothing a git command cannot restore."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tomllib
 from collections.abc import Callable
@@ -16,44 +14,12 @@ from pathlib import Path
 
 import cruft
 import pytest
+from template_markets import SLUG, ThaiMarket, commit_all, edit, git
 
 from regiocrm.markets.scaffold import template
 from regiocrm.markets.sources import TEMPLATE_FILE
 from regiocrm.markets.template_info import TemplateInfoError, version_key
-from regiocrm.markets.tracking import STATE_FILE, rename_setting
-
-SLUG = "{{cookiecutter.__project_slug}}"
-PACKAGE = "{{cookiecutter.__package_name}}"
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Template Keeper",
-    "GIT_AUTHOR_EMAIL": "keeper@example.com",
-    "GIT_COMMITTER_NAME": "Template Keeper",
-    "GIT_COMMITTER_EMAIL": "keeper@example.com",
-}
-
-
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **IDENTITY},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def commit_all(folder: Path, message: str) -> str:
-    git("add", "-A", cwd=folder)
-    git("commit", "--quiet", "-m", message, cwd=folder)
-    return git("rev-parse", "HEAD", cwd=folder)
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from regiocrm.markets.tracking import STATE_FILE, rename_setting, update, write_file
 
 
 def add_version(repository: Path, version: str, summary: str, steps: str = "") -> None:
@@ -68,14 +34,16 @@ def add_version(repository: Path, version: str, summary: str, steps: str = "") -
 
 
 @pytest.fixture
-def template_repo(tmp_path: Path) -> Path:
-    """The shipped template, kept in a git repository of its own: version A."""
-    repository = tmp_path / "template"
-    with template() as folder:
-        shutil.copytree(folder, repository, ignore=shutil.ignore_patterns("__pycache__"))
-    git("init", "--quiet", "--initial-branch=main", cwd=repository)
-    commit_all(repository, "template A")
-    return repository
+def copied(thai_market: ThaiMarket, tmp_path: Path, deployment_dir: Path) -> ThaiMarket:
+    """The template's repository at version A, and Thailand made from it and committed."""
+    return thai_market.copy(
+        tmp_path / "template", deployment_dir / "markets" / "regiocrm-market-th"
+    )
+
+
+@pytest.fixture
+def template_repo(copied: ThaiMarket) -> Path:
+    return copied.template
 
 
 def changed_readme_and_new_test(repository: Path, steps: str = "") -> str:
@@ -98,21 +66,9 @@ def changed_readme_and_new_test(repository: Path, steps: str = "") -> str:
 
 
 @pytest.fixture
-def market(regiocrm_cli, deployment_dir: Path, template_repo: Path) -> Path:
-    """A Thai market generated from version A and committed; it took another map provider."""
-    made = regiocrm_cli(
-        "new-market",
-        "--no-input",
-        "country_code=TH",
-        "-o",
-        "markets",
-        "--template",
-        str(template_repo),
-    )
-    assert made.exit_code == 0, made.stderr
-    project = deployment_dir / "markets" / "regiocrm-market-th"
-    git("init", "--quiet", "--initial-branch=main", cwd=project)
-    commit_all(project, "Thailand, from the template")
+def market(copied: ThaiMarket) -> Path:
+    """Thailand, which took another map provider after it was made."""
+    project = copied.market
     edit(
         project / "regiocrm_market_th" / "__init__.py",
         "            residency=RESIDENCY,",
@@ -131,8 +87,9 @@ def tree(project: Path) -> dict[str, bytes]:
 
 
 def test_a_market_remembers_its_template_commit_version_and_answers(
-    market: Path, template_repo: Path
+    thai_market: ThaiMarket,
 ) -> None:
+    market, template_repo = thai_market.market, thai_market.template
     state = json.loads((market / STATE_FILE).read_text())
     first = git("rev-list", "--max-parents=0", "HEAD", cwd=template_repo)
     assert state["template"] == str(template_repo)
@@ -501,4 +458,31 @@ def test_a_bad_upgrade_step_stops_the_update_before_anything_changes(
     result = regiocrm_cli("market", "update", str(market))
     assert result.exit_code == 2
     assert message in result.stderr
+    assert tree(market) == before
+
+
+def test_an_update_interrupted_half_way_is_restored_by_git(
+    market: Path, template_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The power goes after the first file: git puts the market back as it was."""
+    changed_readme_and_new_test(template_repo)
+    before = tree(market)
+    written = []
+
+    def interrupted(path: Path, content: bytes) -> None:
+        if written:
+            raise KeyboardInterrupt
+        written.append(path)
+        write_file(path, content)
+
+    monkeypatch.setattr("regiocrm.markets.tracking.write_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        update(market)
+    assert len(written) == 1
+    assert tree(market) != before
+    assert json.loads((market / STATE_FILE).read_text())["template_version"] == "1.0", (
+        "the record moves last"
+    )
+    git("checkout", "--", ".", cwd=market)
+    git("clean", "-fdq", cwd=market)
     assert tree(market) == before

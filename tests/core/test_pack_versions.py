@@ -6,36 +6,17 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from template_markets import PACK_MODULE, ThaiMarket, commit_all, edit, git
 
-from regiocrm.markets.scaffold import template
 from regiocrm.platform.hooks import Hooks
 
 ALIAS = "_regiocrm_pack_at_ref_"
-
-
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def commit_all(folder: Path, message: str) -> str:
-    git("add", "-A", cwd=folder)
-    git("commit", "--quiet", "--no-gpg-sign", "-m", message, cwd=folder)
-    return git("rev-parse", "HEAD", cwd=folder)
 
 
 def status(folder: Path) -> str:
@@ -65,38 +46,21 @@ def load_package(
 
 # A generated market: REF is a version of its template -------------------------------------
 
-PACK_MODULE = Path(
-    "{{cookiecutter.__project_slug}}", "{{cookiecutter.__package_name}}", "__init__.py"
-)
-
 
 @pytest.fixture
-def made_market(regiocrm_cli, deployment_dir: Path) -> tuple[Path, Path, str]:
+def made_market(thai_market: ThaiMarket, deployment_dir: Path) -> tuple[Path, Path, str]:
     """Thailand made from a template kept in git and committed; then the template's
     branch ``longer-retention`` keeps vehicles' raw events 400 days. The template's repo,
     the market's folder and the branch's commit."""
-    repository = deployment_dir / "template"
-    with template() as folder:
-        shutil.copytree(folder, repository, ignore=shutil.ignore_patterns("__pycache__"))
-    git("init", "--quiet", "-b", "main", cwd=repository)
-    commit_all(repository, "the market template")
-    made = regiocrm_cli(
-        "new-market", "--no-input", "country_code=TH", "--template", str(repository), "-o", "out"
+    copied = thai_market.copy(
+        deployment_dir / "template", deployment_dir / "out" / "regiocrm-market-th"
     )
-    assert made.exit_code == 0, made.stderr
-    project = deployment_dir / "out" / "regiocrm-market-th"
-    assert (project / ".cruft.json").is_file()
-    git("init", "--quiet", "-b", "main", cwd=project)
-    commit_all(project, "Thailand")
+    repository, project = copied.template, copied.market
     git("checkout", "--quiet", "-b", "longer-retention", cwd=repository)
-    module = repository / PACK_MODULE
-    text = module.read_text()
-    assert text.count("            residency=RESIDENCY,\n") == 1
-    module.write_text(
-        text.replace(
-            "            residency=RESIDENCY,\n",
-            "            residency=RESIDENCY,\n            telematics_retention_days=400,\n",
-        )
+    edit(
+        repository / PACK_MODULE,
+        "            residency=RESIDENCY,\n",
+        "            residency=RESIDENCY,\n            telematics_retention_days=400,\n",
     )
     commit = commit_all(repository, "raw events kept 400 days")
     git("checkout", "--quiet", "main", cwd=repository)
