@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -70,3 +73,24 @@ def thai_market(tmp_path_factory: pytest.TempPathFactory) -> ThaiMarket:
     """A market template in git and Thailand made from it, once per test process: copy
     it with ``ThaiMarket.copy`` before changing either (see ``tests/template_markets.py``)."""
     return ThaiMarket.make(tmp_path_factory.mktemp("thai-market"))
+
+
+@pytest.fixture
+def load_package(
+    monkeypatch: pytest.MonkeyPatch, register_plugin
+) -> Iterator[Callable[[Path, str], ModuleType]]:
+    """Import a package from a folder and register it as a plugin, as its entry point would
+    once installed; forgotten again after the test."""
+    imported: list[str] = []
+
+    def load(folder: Path, package: str) -> ModuleType:
+        monkeypatch.syspath_prepend(str(folder))
+        module = importlib.import_module(package)
+        imported.append(package)
+        register_plugin(module, name=package)
+        return module
+
+    yield load
+    for package in imported:
+        for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
+            del sys.modules[name]

@@ -23,10 +23,8 @@ Where REF is looked up depends on where the pack comes from:
 from __future__ import annotations
 
 import importlib.util
-import io
 import shutil
 import sys
-import tarfile
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,7 +38,7 @@ from typing import Any, cast
 import pluggy
 
 from regiocrm.interfaces.packs import Pack, PackError, PackSpec, resolve_packs
-from regiocrm.markets.sources import SourceError, git, work_tree
+from regiocrm.markets.sources import SourceError, commit_of, extract, git, work_tree
 from regiocrm.markets.tracking import (
     STATE_FILE,
     Action,
@@ -226,15 +224,13 @@ def _repository_at(
             ).format(file=target, state=STATE_FILE)
         )
     top = top.resolve()
-    try:
-        commit = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=top)
-    except SourceError:
+    at = commit_of(top, ref)
+    if at is None:
         raise PackVersionError(
             _("{ref!r} is not a branch, tag or commit of the repository at {top}").format(
                 ref=ref, top=top
             )
-        ) from None
-    at = commit.decode().strip()
+        )
     found: dict[int, list[PackSpec]] = {}
     for index, impl in enumerate(impls):
         located = _module_file(impl)
@@ -263,10 +259,7 @@ def _export(top: Path, commit: str, source: _Source, into: Path) -> bool:
         git("cat-file", "-e", f"{commit}:{source.rel}", cwd=top)
     except SourceError:
         return False
-    archive = git("archive", "--format=tar", commit, "--", source.unit, cwd=top)
-    into.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+    extract(git("archive", "--format=tar", commit, "--", source.unit, cwd=top), into)
     return True
 
 

@@ -51,6 +51,22 @@ def work_tree(path: Path) -> Path | None:
         return None
 
 
+def commit_of(repository: Path, ref: str) -> str | None:
+    """The commit ``ref`` names in the repository, if it names one."""
+    try:
+        found = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repository)
+    except SourceError:
+        return None
+    return found.decode().strip()
+
+
+def extract(archive: bytes, into: Path) -> None:
+    """A ``git archive`` tarball written under ``into``, nothing outside it."""
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+
+
 @dataclass
 class TemplateSource:
     """A template as a market records it: ``location`` is a git repository (a path or a
@@ -103,17 +119,14 @@ class TemplateSource:
         """
         assert self.repository is not None
         name = ref or "HEAD"
-        try:
-            found = git(
-                "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", cwd=self.repository
-            )
-        except SourceError:
+        found = commit_of(self.repository, name)
+        if found is None:
             raise SourceError(
                 _("{ref!r} is not a branch, tag or commit of the template at {source}").format(
                     ref=name, source=self.location
                 )
-            ) from None
-        return found.decode().strip()
+            )
+        return found
 
     def _tree(self, commit: str) -> str:
         return f"{commit}:{self.directory}" if self.directory else f"{commit}:"
@@ -124,10 +137,7 @@ class TemplateSource:
         :raises SourceError: when the commit holds no template there.
         """
         assert self.repository is not None
-        archive = git("archive", "--format=tar", self._tree(commit), cwd=self.repository)
-        into.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(into, filter="data")
+        extract(git("archive", "--format=tar", self._tree(commit), cwd=self.repository), into)
         if not (into / "cookiecutter.json").is_file():
             raise SourceError(
                 _("no cookiecutter.json in {folder} at {commit}: not a template").format(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -381,25 +380,18 @@ def test_a_template_folder_outside_git_is_compared_by_version(
 
 
 def test_rollout_check_says_when_a_market_is_behind_its_template(
-    regiocrm_cli, market: Path, template_repo: Path, register_plugin, monkeypatch
+    regiocrm_cli, market: Path, template_repo: Path, load_package
 ) -> None:
-    monkeypatch.syspath_prepend(str(market))
-    import regiocrm_market_th
-
-    try:
-        register_plugin(regiocrm_market_th, name="regiocrm_market_th")
-        current = regiocrm_cli("rollout", "check", "--market", "TH", "--json")
-        [found] = [f for f in json.loads(current.stdout) if f["check"] == "template"]
-        assert found["outcome"] == "pass"
-        changed_readme_and_new_test(template_repo)
-        behind = regiocrm_cli("rollout", "check", "--market", "TH", "--json")
-        [found] = [f for f in json.loads(behind.stdout) if f["check"] == "template"]
-        assert found["outcome"] == "warn"
-        assert "behind its template by 1 commits (version 1.0 → 1.1)" in found["reason"]
-        assert f"regiocrm market update {market}" in found["fix"]
-    finally:
-        for name in [n for n in sys.modules if n.startswith("regiocrm_market_th")]:
-            del sys.modules[name]
+    load_package(market, "regiocrm_market_th")
+    current = regiocrm_cli("rollout", "check", "--market", "TH", "--json")
+    [found] = [f for f in json.loads(current.stdout) if f["check"] == "template"]
+    assert found["outcome"] == "pass"
+    changed_readme_and_new_test(template_repo)
+    behind = regiocrm_cli("rollout", "check", "--market", "TH", "--json")
+    [found] = [f for f in json.loads(behind.stdout) if f["check"] == "template"]
+    assert found["outcome"] == "warn"
+    assert "behind its template by 1 commits (version 1.0 → 1.1)" in found["reason"]
+    assert f"regiocrm market update {market}" in found["fix"]
 
 
 def test_the_shipped_templates_versions_are_in_the_changelog() -> None:

@@ -4,10 +4,9 @@ disk changed."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -21,27 +20,6 @@ ALIAS = "_regiocrm_pack_at_ref_"
 
 def status(folder: Path) -> str:
     return git("status", "--porcelain", cwd=folder)
-
-
-@pytest.fixture
-def load_package(
-    monkeypatch: pytest.MonkeyPatch, register_plugin
-) -> Iterator[Callable[[Path, str], ModuleType]]:
-    """Import a package from a folder and register it as a plugin, as its entry point would
-    once installed; forgotten again after the test."""
-    imported: list[str] = []
-
-    def load(folder: Path, package: str) -> ModuleType:
-        monkeypatch.syspath_prepend(str(folder))
-        module = importlib.import_module(package)
-        imported.append(package)
-        register_plugin(module, name=package)
-        return module
-
-    yield load
-    for package in imported:
-        for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
-            del sys.modules[name]
 
 
 # A generated market: REF is a version of its template -------------------------------------

@@ -4,12 +4,11 @@ reason before anything is written, and what the template makes of good ones."""
 from __future__ import annotations
 
 import compileall
-import importlib
 import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -303,25 +302,15 @@ def test_bytecode_an_installer_compiled_in_the_template_is_not_copied(
 
 
 @pytest.fixture
-def load_market(
-    monkeypatch: pytest.MonkeyPatch, register_plugin
-) -> Iterator[Callable[[Path], ModuleType]]:
+def load_market(load_package: Callable[[Path, str], ModuleType]) -> Callable[[Path], ModuleType]:
     """Import a generated market's package from its project folder and register it, as its
     entry point would once installed; forgotten again after the test."""
-    imported: list[str] = []
 
     def load(project: Path) -> ModuleType:
         [package] = [p.parent.name for p in project.glob("regiocrm_market_*/__init__.py")]
-        monkeypatch.syspath_prepend(str(project))
-        module = importlib.import_module(package)
-        imported.append(package)
-        register_plugin(module, name=package)
-        return module
+        return load_package(project, package)
 
-    yield load
-    for package in imported:
-        for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
-            del sys.modules[name]
+    return load
 
 
 def _stock_cookiecutter(output: Path, country: str, config: Path) -> Path:

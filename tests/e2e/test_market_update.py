@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
-from test_new_market import fresh_environment, passes_its_own_tests, run
+from test_new_market import fresh_environment, install, passes_its_own_tests, run
 
 from regiocrm.markets.scaffold import template
 
@@ -91,22 +90,7 @@ def test_thailand_follows_its_template_from_a_to_b(tmp_path: Path, monkeypatch) 
         'list(pack.map_providers) == ["amap", "gazetteer"]',
     )
     commit_all(market, "Thailand: amap first")
-    installed = run(
-        sys.executable,
-        "-m",
-        "pip",
-        "--python",
-        python,
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--no-build-isolation",
-        "--no-index",
-        "-e",
-        market,
-        cwd=tmp_path,
-    )
-    assert installed.returncode == 0, installed.stderr
+    install(python, market, cwd=tmp_path, editable=True)
     before = passes_its_own_tests(market, python)
     deployment = tmp_path / "deployment"
     deployment.mkdir()

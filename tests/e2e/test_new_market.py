@@ -65,9 +65,10 @@ def roll_out(folder: Path, *values: str) -> tuple[Path, Path]:
     return project, python
 
 
-def install(python: Path, *projects: Path, cwd: Path) -> None:
+def install(python: Path, *projects: Path, cwd: Path, editable: bool = False) -> None:
     """Install generated markets into the environment of ``python``, from their folders
-    alone: what they need is regiocrm's, there already."""
+    alone: what they need is regiocrm's, there already. Editable: the installed pack is the
+    folder's, as it changes."""
     installed = run(
         sys.executable,
         "-m",
@@ -79,6 +80,7 @@ def install(python: Path, *projects: Path, cwd: Path) -> None:
         "--no-deps",
         "--no-build-isolation",
         "--no-index",
+        *(["-e"] if editable else []),
         *projects,
         cwd=cwd,
     )
