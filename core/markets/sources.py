@@ -52,7 +52,10 @@ def work_tree(path: Path) -> Path | None:
 
 
 def commit_of(repository: Path, ref: str) -> str | None:
-    """The commit ``ref`` names in the repository, if it names one."""
+    """The commit ``ref`` names in the repository, if it names one (never an option of
+    git's, whatever the ref says)."""
+    if ref.startswith("-"):
+        return None
     try:
         found = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repository)
     except SourceError:
@@ -88,7 +91,7 @@ class TemplateSource:
         if REMOTE.match(location):
             clone = scratch / "template.git"
             try:
-                git("clone", "--quiet", "--bare", location, clone)
+                git("clone", "--quiet", "--bare", "--", location, clone)
             except SourceError as exc:
                 raise SourceError(
                     _("cannot reach the template at {source}: {reason}").format(

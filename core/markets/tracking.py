@@ -17,6 +17,7 @@ import difflib
 import json
 import multiprocessing
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -51,6 +52,7 @@ STATE_FILE = ".cruft.json"
 UPDATING = "REGIOCRM_UPDATING_MARKET"
 
 
+COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # How far above a pack's module its market's folder may be (package, then project).
 PROJECT_DEPTH = 3
 
@@ -77,9 +79,12 @@ class MarketState:
         path = project / STATE_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            commit = data.get("commit")
+            if commit is not None and not COMMIT.fullmatch(str(commit)):
+                raise ValueError(f"commit {commit!r} is not a git commit id")
             return cls(
                 template=str(data["template"]),
-                commit=data.get("commit"),
+                commit=commit,
                 checkout=data.get("checkout"),
                 directory=data.get("directory"),
                 version=data.get("template_version"),

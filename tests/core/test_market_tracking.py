@@ -478,3 +478,35 @@ def test_an_update_interrupted_half_way_is_restored_by_git(
     git("checkout", "--", ".", cwd=market)
     git("clean", "-fdq", cwd=market)
     assert tree(market) == before
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("commit", "--output=/tmp/owned", "commit '--output=/tmp/owned' is not a git commit id"),
+        ("template", "--upload-pack=touch owned", "cannot reach the template at --upload-pack"),
+        ("context", ["not", "answers"], "cannot be read"),
+    ],
+)
+def test_a_hostile_record_is_refused_and_runs_nothing(
+    regiocrm_cli, market: Path, key: str, value: object, message: str
+) -> None:
+    state = json.loads((market / STATE_FILE).read_text())
+    state[key] = value
+    (market / STATE_FILE).write_text(json.dumps(state))
+    commit_all(market, "a record someone edited")
+    before = tree(market)
+    for command in ("check", "update"):
+        result = regiocrm_cli("market", command, str(market))
+        assert result.exit_code == 2, result.stdout
+        assert message in result.stderr
+    assert not Path("/tmp/owned").exists()
+    assert not (market / "owned").exists()
+    assert tree(market) == before
+
+
+def test_a_ref_that_looks_like_an_option_is_not_one(regiocrm_cli, market: Path) -> None:
+    result = regiocrm_cli("market", "check", str(market), "--checkout", "--output=/tmp/owned")
+    assert result.exit_code == 2
+    assert "'--output=/tmp/owned' is not a branch, tag or commit" in result.stderr
+    assert not Path("/tmp/owned").exists()
