@@ -745,11 +745,19 @@ def update(project: Path, checkout: str | None = None, dry_run: bool = False) ->
         info = source.template_file(latest)
         latest_version = info.version
         steps = info.between(state.version, latest_version)
+        for version in steps:
+            for step in version.steps:
+                if isinstance(step, RenameSetting):
+                    _inside(project, step.file)
         labels = (f"template@{recorded[:12]}", f"template@{latest[:12]}")
         changes: list[FileChange] = []
         context = state.context
         if recorded != latest and source.changed(recorded, latest):
             base_template = source.export(recorded, scratch / "base" / "market")
+            # The recorded answers were checked when the market was made or last updated;
+            # only the new template's check is news (and it loads every plugin: seconds).
+            for check_hook in (base_template / "hooks").glob("pre_gen_project.*"):
+                check_hook.unlink()
             new_template = source.export(latest, scratch / "new" / "market")
             market = state.context.get("__pack_code")
             answers = state.answers()
