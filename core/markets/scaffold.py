@@ -14,7 +14,6 @@ import ast
 import importlib.util
 import re
 import secrets
-import shutil
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,25 +23,22 @@ from pathlib import Path
 from typing import Any
 
 import pycountry
-from babel import Locale
 from babel.core import get_global
 from babel.languages import get_official_languages
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po, write_po
 from babel.numbers import get_territory_currencies, is_currency
 from jinja2 import Environment
 from jinja2.ext import Extension
 
 from regiocrm.interfaces.packs import PACK_CODE, Pack, PackError
+
+# Re-exported: the post-generation hook of a template forked before finish() moved to
+# regiocrm.markets.catalogs imports it from here.
+from regiocrm.markets.catalogs import finish as finish
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import (
-    DOMAIN,
     SOURCE_LOCALE,
     _,
-    core_catalogs,
     parse_locale,
-    translations,
 )
 from regiocrm.platform.migrations import core_head
 from regiocrm.platform.settings import ZONE_NAME
@@ -423,48 +419,3 @@ def context(values: Mapping[str, str], hooks: Hooks) -> dict[str, str]:
     for key in DERIVED_ONLY:
         rendered[key] = derive(key, rendered, hooks)
     return rendered
-
-
-def write_catalogs(package: Path, locales: list[str]) -> list[Path]:
-    """The market's message catalogs, one per language but the source one, started from the
-    core's: what the core has translated for that language is filled in, the rest is left
-    for the rollout team. The core's template goes beside them, so ``regiocrm translations
-    check`` measures them."""
-    folder = package / "locale"
-    folder.mkdir(exist_ok=True)
-    core = core_catalogs()
-    template_text = (core / f"{DOMAIN}.pot").read_bytes()
-    (folder / f"{DOMAIN}.pot").write_bytes(template_text)
-    with (core / f"{DOMAIN}.pot").open("rb") as handle:
-        messages = [(m.id, m.flags) for m in read_po(handle) if isinstance(m.id, str) and m.id]
-    written = []
-    for locale in locales:
-        parsed = Locale.parse(locale)
-        if parsed.language == SOURCE_LOCALE:
-            continue
-        known = translations(str(parsed))
-        catalog = Catalog(locale=parsed, domain=DOMAIN, project=package.name)
-        for message_id, flags in messages:
-            translated = known.gettext(message_id)
-            catalog.add(
-                message_id, translated if translated != message_id else "", flags=flags - {"fuzzy"}
-            )
-        target = folder / str(parsed) / "LC_MESSAGES"
-        target.mkdir(parents=True, exist_ok=True)
-        with (target / f"{DOMAIN}.po").open("wb") as handle:
-            write_po(handle, catalog, width=100)
-        with (target / f"{DOMAIN}.mo").open("wb") as handle:
-            write_mo(handle, catalog)
-        written.append(target / f"{DOMAIN}.po")
-    return written
-
-
-def finish(project: Path, values: Mapping[str, str]) -> None:
-    """What the post-generation hook does: the catalogs for the market's languages, no
-    conformance tests when none of its channels ships a driver, and no bytecode an
-    installer compiled from the template's own files (pip compiles package data too)."""
-    for cache in list(project.rglob("__pycache__")):
-        shutil.rmtree(cache)
-    write_catalogs(project / values["__package_name"], _split(values["locales"]))
-    if not values.get("__conformance"):
-        (project / "tests" / "test_channels.py").unlink()

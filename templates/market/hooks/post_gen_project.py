@@ -3,6 +3,6 @@
 import json
 from pathlib import Path
 
-from regiocrm.markets.scaffold import finish
+from regiocrm.markets.catalogs import finish
 
 finish(Path.cwd(), json.loads(r"""{{ cookiecutter | jsonify }}"""))
