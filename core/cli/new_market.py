@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cookiecutter.exceptions import CookiecutterException, FailedHookException
-from cookiecutter.main import cookiecutter
 
 from regiocrm.cli.context import CliError, cli_context
 from regiocrm.hookspecs import hookimpl
@@ -105,6 +103,11 @@ def _generate(
     hooks: Hooks,
 ) -> Path:
     """The market made from the template in ``folder``, with its ``.cruft.json``."""
+    # Imported here: cookiecutter brings requests and its charset tables (0.2 s), which every
+    # other command would pay for at start-up.
+    from cookiecutter.exceptions import CookiecutterException, FailedHookException
+    from cookiecutter.main import cookiecutter
+
     with tempfile.TemporaryDirectory() as scratch:
         # cookiecutter writes replay files and caches under the user's home unless told.
         config = Path(scratch) / "cookiecutter.yaml"

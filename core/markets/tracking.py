@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import tomlkit
-from cookiecutter.exceptions import CookiecutterException, FailedHookException
-from cookiecutter.main import cookiecutter
 
 from regiocrm.interfaces.packs import PackSpec
 from regiocrm.markets.scaffold import template as shipped_template
@@ -240,6 +238,11 @@ def render(template: Path, answers: Mapping[str, Any], into: Path, market: str |
         check of the answers (its own pack is installed, and may be).
     :raises TrackingError: when the template refuses the answers.
     """
+    # Imported here: cookiecutter brings requests and its charset tables (0.2 s), which every
+    # other command would pay for at start-up.
+    from cookiecutter.exceptions import CookiecutterException, FailedHookException
+    from cookiecutter.main import cookiecutter
+
     into.mkdir(parents=True, exist_ok=True)
     config = into / "cookiecutter.yaml"
     config.write_text(f"cookiecutters_dir: {into}/templates\nreplay_dir: {into}/replay\n")
