@@ -11,9 +11,9 @@ import typer
 
 from regiocrm.cli.context import CliError, JsonOption, print_json, print_table
 from regiocrm.hookspecs import hookimpl
+from regiocrm.markets.merge import Action
 from regiocrm.markets.tracking import (
     STATE_FILE,
-    Action,
     Standing,
     TrackingError,
     UpdateResult,

@@ -38,15 +38,9 @@ from typing import Any, cast
 import pluggy
 
 from regiocrm.interfaces.packs import Pack, PackError, PackSpec, resolve_packs
+from regiocrm.markets.merge import Action, FileChange
 from regiocrm.markets.sources import SourceError, commit_of, extract, git, work_tree
-from regiocrm.markets.tracking import (
-    STATE_FILE,
-    Action,
-    FileChange,
-    TrackingError,
-    project_holding,
-    update,
-)
+from regiocrm.markets.tracking import STATE_FILE, TrackingError, project_holding, update
 from regiocrm.platform.i18n import _
 
 

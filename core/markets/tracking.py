@@ -4,21 +4,18 @@ has moved on since, and bringing its changes in while keeping the market's own.
 A generated market keeps ``.cruft.json``, in cruft's format (so cruft itself reads it too):
 the template's repository and folder, the commit and the answers it was made with, and here
 also the template's version. An update renders the template twice with the same answers,
-at the recorded commit and at the new one, and merges the difference into the market file by
-file, three ways, as ``git merge-file`` does: a file the market left alone takes the
-template's new text, a file both changed is merged, and where the two changed the same
-lines the file gets conflict markers (or, where markers cannot go, a ``.rej`` file with the
-template's change). Nothing is committed: the market's git history is the undo.
+at the recorded commit and at the new one, merges the difference into the market file by
+file (:mod:`regiocrm.markets.merge`) and takes the upgrade steps of the versions it brings
+in (:mod:`regiocrm.markets.upgrade_steps`). Nothing is committed: the market's git history
+is the undo.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import multiprocessing
 import os
 import re
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -29,9 +26,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, cast
 
-import tomlkit
-
 from regiocrm.interfaces.packs import PackSpec
+from regiocrm.markets.merge import Action, FileChange, MergeError, plan, unified_diff
 from regiocrm.markets.scaffold import template as shipped_template
 from regiocrm.markets.sources import SourceError, TemplateSource, git, work_tree
 from regiocrm.markets.template_info import (
@@ -41,6 +37,7 @@ from regiocrm.markets.template_info import (
     TemplateInfoError,
     version_key,
 )
+from regiocrm.markets.upgrade_steps import StepError, apply_steps, inside_market
 from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.i18n import _
 
@@ -293,258 +290,6 @@ def renderers() -> Iterator[Executor | None]:
         yield pool
 
 
-# Merging ---------------------------------------------------------------------------------
-
-
-class Action(StrEnum):
-    ADD = "add"
-    DELETE = "delete"
-    UPDATE = "update"
-    MERGE = "merge"
-    CONFLICT = "conflict"
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """What an update does to one file of the market.
-
-    :param content: the file's new bytes (``None``: deleted, or left as it is for a
-        conflict told in ``reject``).
-    :param reject: for a conflict markers cannot show, the template's change, written beside
-        the file as ``<file>.rej``.
-    """
-
-    path: str
-    action: Action
-    content: bytes | None
-    before: bytes | None
-    reject: bytes | None = None
-    reason: str = ""
-
-    @property
-    def after(self) -> bytes | None:
-        """The file once the update is done (``None``: not there)."""
-        if self.action is Action.DELETE:
-            return None
-        return self.content if self.content is not None else self.before
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in root.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(root).parts
-    }
-
-
-def _text(content: bytes | None) -> str | None:
-    if content is None:
-        return ""
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _unified(before: bytes | None, after: bytes | None, path: str, labels: tuple[str, str]) -> str:
-    old, new = _text(before), _text(after)
-    if old is None or new is None:
-        return _("Binary file {path} differs\n").format(path=path)
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            f"{labels[0]}/{path}" if before is not None else "/dev/null",
-            f"{labels[1]}/{path}" if after is not None else "/dev/null",
-        )
-    )
-
-
-def merge_file(
-    ours: bytes, base: bytes, theirs: bytes, labels: tuple[str, str, str]
-) -> tuple[bytes, bool]:
-    """``git merge-file``'s three-way merge: the result, and whether it has conflicts."""
-    with tempfile.TemporaryDirectory() as scratch:
-        paths = []
-        for name, content in (("ours", ours), ("base", base), ("theirs", theirs)):
-            path = Path(scratch) / name
-            path.write_bytes(content)
-            paths.append(path)
-        done = subprocess.run(  # noqa: S603 - git, with arguments we build
-            ["git", "merge-file", "-p", *(f"-L{label}" for label in labels), *map(str, paths)],  # noqa: S607
-            capture_output=True,
-            check=False,
-        )
-    if done.returncode < 0 or done.returncode > 127:
-        raise TrackingError(done.stderr.decode(errors="replace").strip())
-    return done.stdout, done.returncode > 0
-
-
-def plan(
-    base: Path, theirs: Path, ours: Path, skip: tuple[str, ...], labels: tuple[str, str]
-) -> list[FileChange]:
-    """What bringing the template's change from ``base`` to ``theirs`` does to the market
-    in ``ours``: one change per file the template changed and the update touches."""
-    old, new = _files(base), _files(theirs)
-    changes = []
-    for path in sorted(old.keys() | new.keys()):
-        if path == STATE_FILE or any(path == s or path.startswith(f"{s}/") for s in skip):
-            continue
-        before, after = old.get(path), new.get(path)
-        if before == after:
-            continue
-        current_path = ours / path
-        current = current_path.read_bytes() if current_path.is_file() else None
-        change = _change(path, before, after, current, labels)
-        if change is not None:
-            changes.append(change)
-    return changes
-
-
-def _change(
-    path: str,
-    before: bytes | None,
-    after: bytes | None,
-    current: bytes | None,
-    labels: tuple[str, str],
-) -> FileChange | None:
-    if current == after:
-        return None
-    template_change = _unified(before, after, path, labels).encode()
-    if current == before:
-        action = (
-            Action.ADD if current is None else Action.DELETE if after is None else Action.UPDATE
-        )
-        return FileChange(path, action, after, current)
-    if current is None:
-        return FileChange(
-            path,
-            Action.CONFLICT,
-            None,
-            None,
-            template_change,
-            _("removed in the market, changed in the template"),
-        )
-    if after is None:
-        return FileChange(
-            path,
-            Action.CONFLICT,
-            None,
-            current,
-            template_change,
-            _("changed in the market, removed from the template"),
-        )
-    if _text(current) is None or _text(before) is None or _text(after) is None:
-        return FileChange(
-            path,
-            Action.CONFLICT,
-            None,
-            current,
-            after,
-            _("a binary file both changed: the template's is in the .rej file"),
-        )
-    merged, conflicts = merge_file(current, before or b"", after, ("market", labels[0], labels[1]))
-    if conflicts:
-        return FileChange(
-            path,
-            Action.CONFLICT,
-            merged,
-            current,
-            None,
-            _("both changed the same lines: see the conflict markers"),
-        )
-    return FileChange(path, Action.MERGE, merged, current)
-
-
-# Upgrade steps ---------------------------------------------------------------------------
-
-
-def rename_setting(text: str, old: str, new: str) -> str | None:
-    """The TOML with the key at dotted path ``old`` moved to ``new``, comments kept;
-    ``None`` when it has no such key.
-
-    :raises TrackingError: for text that is not TOML, or a ``new`` path through a value
-        that is not a table.
-    """
-    try:
-        document = tomlkit.parse(text)
-    except tomlkit.exceptions.ParseError as exc:
-        raise TrackingError(str(exc)) from None
-    *old_tables, old_key = old.split(".")
-    *new_tables, new_key = new.split(".")
-    table: Any = document
-    for name in old_tables:
-        table = table.get(name)
-        if not isinstance(table, dict):
-            return None
-    if old_key not in table:
-        return None
-    value = table.pop(old_key)
-    target: Any = document
-    for name in new_tables:
-        target = target.setdefault(name, tomlkit.table())
-        if not isinstance(target, dict):
-            raise TrackingError(
-                _("{path} cannot hold a setting: it is not a table").format(path=new)
-            )
-    target[new_key] = value
-    return tomlkit.dumps(document)
-
-
-def apply_steps(
-    changes: list[FileChange], steps: list[TemplateChange], project: Path
-) -> tuple[list[FileChange], list[str]]:
-    """The upgrade steps the update applies (settings renamed in the market's TOML files),
-    folded into the file changes; and what it explains, for the person to do.
-
-    :raises TrackingError: a step naming a file outside the market, or one that is not
-        TOML.
-    """
-    by_path = {change.path: change for change in changes}
-    told = []
-    for change in steps:
-        told += [f"{change.version}: {text}" for text in change.explanations()]
-        for step in change.steps:
-            if not isinstance(step, RenameSetting):
-                continue
-            path = _inside(project, step.file)
-            planned = by_path.get(path)
-            current = (project / path).read_bytes() if (project / path).is_file() else None
-            text = planned.content if planned is not None and planned.content else current
-            if text is None:
-                continue
-            try:
-                renamed = rename_setting(text.decode("utf-8"), step.old, step.new)
-            except (TrackingError, UnicodeDecodeError) as exc:
-                raise TrackingError(
-                    _("{version}: {file} is not TOML: {reason}").format(
-                        version=change.version, file=path, reason=exc
-                    )
-                ) from None
-            if renamed is None:
-                continue
-            told.append(
-                _("{version}: {file}: setting {old} renamed {new}").format(
-                    version=change.version, file=path, old=step.old, new=step.new
-                )
-            )
-            if planned is not None and planned.action is Action.CONFLICT:
-                by_path[path] = replace(planned, content=renamed.encode())
-            else:
-                by_path[path] = FileChange(path, Action.UPDATE, renamed.encode(), current)
-    return sorted(by_path.values(), key=lambda change: change.path), told
-
-
-def _inside(project: Path, name: str) -> str:
-    """A path of the market's, relative to it: a template's step reaches no further."""
-    path = (project / name).resolve()
-    if not path.is_relative_to(project.resolve()):
-        raise TrackingError(
-            _("an upgrade step names {file}, which is outside the market").format(file=name)
-        )
-    return path.relative_to(project.resolve()).as_posix()
-
-
 # Check and update ------------------------------------------------------------------------
 
 
@@ -640,11 +385,11 @@ def _folder_status(project: Path, state: MarketState, info: TemplateInfo) -> Tem
 
 @contextmanager
 def _reasons() -> Iterator[None]:
-    """A template that cannot be read, or a version that does not compare, as the reason
-    a check or an update stops."""
+    """A template that cannot be read, a version that does not compare, a file git cannot
+    merge or a step that cannot be taken, as the reason a check or an update stops."""
     try:
         yield
-    except (SourceError, TemplateInfoError) as exc:
+    except (SourceError, TemplateInfoError, MergeError, StepError) as exc:
         raise TrackingError(str(exc)) from None
 
 
@@ -704,7 +449,7 @@ class UpdateResult:
     def diff(self) -> str:
         """The market's files before and after, as a unified diff."""
         return "".join(
-            _unified(change.before, change.after, change.path, ("a", "b"))
+            unified_diff(change.before, change.after, change.path, ("a", "b"))
             for change in self.changes
         )
 
@@ -751,7 +496,7 @@ def update(project: Path, checkout: str | None = None, dry_run: bool = False) ->
         for version in steps:
             for step in version.steps:
                 if isinstance(step, RenameSetting):
-                    _inside(project, step.file)
+                    inside_market(project, step.file)
         labels = (f"template@{recorded[:12]}", f"template@{latest[:12]}")
         changes: list[FileChange] = []
         context = state.context
@@ -773,7 +518,8 @@ def update(project: Path, checkout: str | None = None, dry_run: bool = False) ->
                     base, new = (render(*job) for job in jobs)
                 else:
                     base, new = (f.result() for f in [pool.submit(render, *j) for j in jobs])
-            changes = plan(base.project, new.project, project, state.skip, labels)
+            skip = (*state.skip, STATE_FILE)
+            changes = plan(base.project, new.project, project, skip, labels)
             context = new.context
         changes, told = apply_steps(changes, steps, project)
         result = UpdateResult(

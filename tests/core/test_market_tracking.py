@@ -18,7 +18,8 @@ from template_markets import SLUG, ThaiMarket, commit_all, edit, git
 from regiocrm.markets.scaffold import template
 from regiocrm.markets.sources import TEMPLATE_FILE
 from regiocrm.markets.template_info import TemplateInfoError, version_key
-from regiocrm.markets.tracking import STATE_FILE, rename_setting, update, write_file
+from regiocrm.markets.tracking import STATE_FILE, update, write_file
+from regiocrm.markets.upgrade_steps import rename_setting
 
 
 def add_version(repository: Path, version: str, summary: str, steps: str = "") -> None:
