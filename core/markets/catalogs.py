@@ -31,14 +31,24 @@ def write_catalogs(package: Path, locales: list[str]) -> list[Path]:
     template_text = (core / f"{DOMAIN}.pot").read_bytes()
     (folder / f"{DOMAIN}.pot").write_bytes(template_text)
     with (core / f"{DOMAIN}.pot").open("rb") as handle:
-        messages = [(m.id, m.flags) for m in read_po(handle) if isinstance(m.id, str) and m.id]
+        core_template = read_po(handle)
+    messages = [(m.id, m.flags) for m in core_template if isinstance(m.id, str) and m.id]
+    # Dated as the core's template, not now: the same regiocrm writes the same catalogs,
+    # so rendering a market again (``market update``) finds nothing changed in them.
+    dated = core_template.creation_date
     written = []
     for locale in locales:
         parsed = Locale.parse(locale)
         if parsed.language == SOURCE_LOCALE:
             continue
         known = translations(str(parsed))
-        catalog = Catalog(locale=parsed, domain=DOMAIN, project=package.name)
+        catalog = Catalog(
+            locale=parsed,
+            domain=DOMAIN,
+            project=package.name,
+            creation_date=dated,
+            revision_date=dated,
+        )
         for message_id, flags in messages:
             translated = known.gettext(message_id)
             catalog.add(

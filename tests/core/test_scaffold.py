@@ -17,6 +17,7 @@ from babel.messages.pofile import read_po
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
+from regiocrm.markets.catalogs import write_catalogs
 from regiocrm.markets.scaffold import (
     KEYS,
     context,
@@ -26,6 +27,7 @@ from regiocrm.markets.scaffold import (
     template,
 )
 from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.i18n import core_catalogs
 from regiocrm.platform.migrations import core_head
 from regiocrm.testing import deployment_environment
 
@@ -484,3 +486,24 @@ def test_new_market_and_the_template_derive_alike(regiocrm_hooks: Hooks) -> None
     assert values["channels"] == "sms"
     assert values["map_providers"] == "gazetteer"
     assert market_values({"country_code": "TW"}, regiocrm_hooks)["channels"] == "wechat,sms"
+
+
+def test_a_markets_catalogs_are_dated_as_the_cores_not_when_they_were_written(
+    tmp_path: Path,
+) -> None:
+    """Rendering a market again (``market update``) must find its catalogs unchanged, in
+    whatever minute it runs."""
+    package = tmp_path / "regiocrm_market_th"
+    package.mkdir()
+    [written] = write_catalogs(package, ["th_TH"])
+    with (core_catalogs() / "regiocrm.pot").open("rb") as handle:
+        core = read_po(handle)
+    with written.open("rb") as handle:
+        market = read_po(handle)
+    assert market.creation_date == core.creation_date
+    assert market.revision_date == core.creation_date
+    again = tmp_path / "again" / "regiocrm_market_th"
+    again.mkdir(parents=True)
+    [rewritten] = write_catalogs(again, ["th_TH"])
+    assert rewritten.read_bytes() == written.read_bytes()
+    assert rewritten.with_suffix(".mo").read_bytes() == written.with_suffix(".mo").read_bytes()
