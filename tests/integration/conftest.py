@@ -23,7 +23,10 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from regiocrm.testing import scratch_database
+from regiocrm.platform.hooks import Hooks
+from regiocrm.platform.settings import RegiocrmSettings
+from regiocrm.services.application import Application
+from regiocrm.testing import scratch_database, upgrade_zones
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -43,6 +46,20 @@ def postgres_zone(postgres_url: URL) -> Iterator[Engine]:
     engine = create_engine(postgres_url, poolclass=NullPool)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def cn_application(
+    postgres_url: URL, deployment_dir: Path, regiocrm_hooks: Hooks
+) -> Iterator[Application]:
+    """The application with zone ``cn`` (the home zone) on ``postgres_url``, migrated."""
+    settings = RegiocrmSettings(
+        zones={"cn": postgres_url.render_as_string(hide_password=False)}, home_zone="cn"
+    )
+    app = Application.open(settings, regiocrm_hooks)
+    upgrade_zones(app.stores, regiocrm_hooks)
+    yield app
+    app.close()
 
 
 @pytest.fixture(scope="session")

@@ -5,55 +5,36 @@ through the service."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import URL
 
 from regiocrm.crm.accounts import create_organization, create_user
 from regiocrm.crm.customers import NewCustomer
 from regiocrm.crm.timeline import MessageEntry, append_once
 from regiocrm.interfaces.terms import Direction, OrganizationKind, UserRole
 from regiocrm.models import DataClass
-from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.ids import new_id
-from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.services.application import Application
 from regiocrm.services.conversations import ConversationService
 from regiocrm.services.customers import CustomerService
-from regiocrm.testing import upgrade_zones
 
 pytestmark = pytest.mark.postgres
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 
-@pytest.fixture
-def application(
-    postgres_url: URL, deployment_dir: Path, regiocrm_hooks: Hooks
-) -> Iterator[Application]:
-    settings = RegiocrmSettings(
-        zones={"cn": postgres_url.render_as_string(hide_password=False)}, home_zone="cn"
-    )
-    app = Application.open(settings, regiocrm_hooks)
-    upgrade_zones(app.stores, regiocrm_hooks)
-    yield app
-    app.close()
-
-
-def test_the_inbox_on_postgresql(application: Application) -> None:
-    with application.transaction() as session:
+def test_the_inbox_on_postgresql(cn_application: Application) -> None:
+    with cn_application.transaction() as session:
         org = create_organization(
             session, name="Shanghai Call", kind=OrganizationKind.CALL_CENTRE, market="CN"
         )
         token = create_user(
             session, name="mei", role=UserRole.CALL_CENTRE_AGENT, organization=org
         ).token
-    agent = application.authenticate(token)
+    agent = cn_application.authenticate(token)
     assert agent is not None
-    customer = CustomerService(application).create(
+    customer = CustomerService(cn_application).create(
         agent, NewCustomer(market="CN", family_name="王", given_name="刚")
     )
 
@@ -63,7 +44,7 @@ def test_the_inbox_on_postgresql(application: Application) -> None:
         direction: Direction = Direction.INBOUND,
         entry_id: uuid.UUID | None = None,
     ) -> None:
-        with application.transaction() as session:
+        with cn_application.transaction() as session:
             append_once(
                 session.zone_connection(session.residency.zone_for("CN", DataClass.CRM)),
                 MessageEntry(
@@ -86,7 +67,7 @@ def test_the_inbox_on_postgresql(application: Application) -> None:
     write(T0, "在吗", entry_id=retried)
     write(T0 + timedelta(hours=1), "收到", Direction.OUTBOUND)
     write(T0 + timedelta(minutes=30), "older, processed late")
-    service = ConversationService(application)
+    service = ConversationService(cn_application)
     [item] = service.inbox(agent).items
     assert (item.customer_name, item.unread, item.last_summary, item.last_direction) == (
         "王刚",
