@@ -11,7 +11,6 @@ import typer
 
 from regiocrm.cli.context import CliError, JsonOption, print_json, print_table
 from regiocrm.hookspecs import hookimpl
-from regiocrm.markets.merge import Action
 from regiocrm.markets.tracking import (
     STATE_FILE,
     Standing,
@@ -116,7 +115,7 @@ def _report(result: UpdateResult, dry_run: bool, seconds: float) -> None:
         )
     for text in result.told:
         typer.echo(_("upgrade step: {text}").format(text=text))
-    conflicts = [c.path for c in result.changes if c.action is Action.CONFLICT]
+    conflicts = [change.path for change in result.conflicts]
     if dry_run:
         typer.echo(_("dry run: nothing was changed"))
     elif conflicts:
