@@ -12,6 +12,8 @@ from types import ModuleType
 import httpx
 import pytest
 from desk import Desk, open_desk
+from imap_server import dovecot  # noqa: F401 - a session fixture: the email tests' IMAP server
+from smtp_server import smtp_catcher  # noqa: F401 - a session fixture: their SMTP server
 from template_markets import ThaiMarket
 
 from regiocrm.platform.hooks import Hooks

@@ -15,6 +15,7 @@ from regiocrm.cli.context import JsonOption, cli_context, print_json, print_tabl
 from regiocrm.hookspecs import hookimpl
 from regiocrm.platform.i18n import _
 from regiocrm.services.event_sources import SourceRunner, configured_sources, ingesting
+from regiocrm.services.inbound import mailbox_polling
 
 sources_app = typer.Typer(help="The event sources of the deployment.", no_args_is_help=True)
 
@@ -36,13 +37,23 @@ def worker(
             " each in a thread, into the telematics store.",
         ),
     ] = True,
+    mailboxes: Annotated[
+        bool,
+        typer.Option(
+            "--mailboxes/--no-mailboxes",
+            help="Poll the mailboxes of the email accounts with an [imap] table, each in a"
+            " thread, into the inbox.",
+        ),
+    ] = True,
 ) -> None:
-    """Process the inbox and run the event sources until SIGINT or SIGTERM.
+    """Process the inbox, poll the mailboxes and run the event sources until SIGINT or
+    SIGTERM.
 
     Each event source acknowledges a message to its broker only after the batch that
     carried it is committed. On SIGINT or SIGTERM each source finishes the batch in hand
     (committed, then acknowledged) or abandons it unacknowledged, for the broker to deliver
-    again; the inbox messages claimed and not processed are released to other workers.
+    again; each mailbox marks on the server only what was committed; the inbox messages
+    claimed and not processed are released to other workers.
     Several workers may run at once: they share the inbox, and the JetStream sources'
     durable consumers (an MQTT source's client id is for one worker at a time).
     """
@@ -55,6 +66,7 @@ def worker(
         announce=typer.echo,
     )
     inbox_worker = application.standalone_worker() if inbox else None
+    polling = mailbox_polling(application, inbox_worker) if mailboxes else None
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -74,7 +86,13 @@ def worker(
             _("running event source {name} ({kind})").format(name=source.name, kind=source.kind)
         )
     runner.start()
+    if polling is not None:
+        for _channel, account in polling.accounts:
+            typer.echo(_("polling the mailbox of {account}").format(account=account.name))
+        polling.start()
     stopping.wait()
+    if polling is not None:
+        polling.stop()
     runner.stop()
     if inbox_worker is not None:
         inbox_worker.stop()

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from regiocrm.crm import audit
 from regiocrm.crm.access import organization_scope
 from regiocrm.crm.customers import Customers, consent_in_force
 from regiocrm.crm.segments import Evaluation, Segment
+from regiocrm.crm.timeline import Timeline
 from regiocrm.interfaces.channels import Channel, ChannelRegistry, Receipt, ReceiptStatus
 from regiocrm.interfaces.formats import PersonName
 from regiocrm.messaging.outbound import DeliveryError, Messaging, NoRoute, deliver
@@ -39,6 +40,8 @@ from regiocrm.models import (
     CampaignStatus,
     Customer,
     DeliveryStatus,
+    Direction,
+    Interaction,
     Organization,
     OrganizationKind,
 )
@@ -542,7 +545,8 @@ class Launcher:
             return
         messaging = Messaging(session, self.registry, self.client)
         try:
-            route = messaging.route(customer, merge_set, channel)
+            # A campaign's message is news of its own, not an answer to their last one.
+            route = replace(messaging.route(customer, merge_set, channel), answering=None)
         except NoRoute as exc:
             member.status, member.error = DeliveryStatus.FAILED, str(exc)
             return
@@ -595,12 +599,23 @@ def _count(session: ZonedSession, campaign: Campaign, status: DeliveryStatus) ->
 
 
 def record_receipts(session: ZonedSession, receipts: Sequence[Receipt]) -> int:
-    """Apply providers' delivery receipts to the members they are about; how many changed.
-    A receipt for a message no campaign sent, or one arriving again, changes nothing."""
+    """Apply providers' delivery receipts to the members they are about, and a failure (a
+    bounce) to the message on the timeline too; how many members changed. A receipt for a
+    message no campaign sent, or one arriving again, changes no member."""
     changed = 0
     by_id = {receipt.external_id: receipt for receipt in receipts}
     if not by_id:
         return 0
+    failed = [r.external_id for r in receipts if r.status is ReceiptStatus.FAILED]
+    if failed:
+        timeline = Timeline(session)
+        for entry in session.scalars(
+            select(Interaction).where(
+                Interaction.external_id.in_(failed), Interaction.direction == Direction.OUTBOUND
+            )
+        ):
+            receipt = by_id[entry.external_id or ""]
+            timeline.bounced(entry, reason=receipt.error or "not delivered", at=receipt.at)
     for member in session.scalars(
         select(CampaignMember).where(CampaignMember.external_id.in_(list(by_id)))
     ):

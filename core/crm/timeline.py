@@ -42,7 +42,9 @@ from regiocrm.interfaces.terms import Direction
 from regiocrm.models import Conversation, Interaction, Model
 from regiocrm.models.base import utcnow
 from regiocrm.models.conversation import SUMMARY_LENGTH
-from regiocrm.platform.ids import new_id
+from regiocrm.platform.ids import derived_id, new_id
+
+BOUNCED = "bounced"
 
 # A place in a timeline: an entry's time and id, the order it is read in.
 Position = tuple[datetime, uuid.UUID]
@@ -323,6 +325,32 @@ class Timeline:
             organization_id=organization_id,
             failure=reason[:500],
         )
+
+    def bounced(self, sent: Interaction, *, reason: str, at: datetime) -> Interaction:
+        """Put on the timeline that a message sent came back undelivered (an email's
+        bounce), once however often the bounce is reported: entries are never changed, so
+        the failure is an entry of its own, after the message, in its case."""
+        entry_id = derived_id(sent.id, BOUNCED)
+        found = self.session.get(Interaction, entry_id)
+        if found is not None:
+            return found
+        entry = Interaction(
+            id=entry_id,
+            market=sent.market,
+            customer_id=sent.customer_id,
+            channel=sent.channel,
+            direction=Direction.OUTBOUND,
+            touchpoint=sent.touchpoint,
+            text=sent.text,
+            summary=BOUNCED,
+            failure=reason[:500],
+            occurred_at=at,
+            organization_id=sent.organization_id,
+            case_id=sent.case_id,
+        )
+        self.session.add(entry)
+        self.session.flush()
+        return entry
 
     def _outbound(self, **values: object) -> Interaction:
         entry = Interaction(direction=Direction.OUTBOUND, occurred_at=utcnow(), **values)

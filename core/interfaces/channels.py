@@ -12,7 +12,13 @@ its provider's protocol:
    (:func:`parse_json` and :func:`provider_time` read a provider's JSON and times safely);
 4. :meth:`Channel.respond` writes the HTTP answer once the messages are safely stored,
    with passive replies where the provider takes them in the response;
-5. :meth:`Channel.send` sends a message through the provider's API with ``httpx``.
+5. :meth:`Channel.send` sends a message through the provider's API with ``httpx``, and
+   :meth:`Channel.send_answer` one that answers the customer's last message, where the
+   provider threads answers (email).
+
+A channel whose messages regiocrm fetches itself (email's IMAP mailboxes) says so with
+:meth:`Channel.polls`; ``regiocrm worker`` then runs :meth:`Channel.poll` for the account,
+which hands what it fetched to :meth:`PollControl.keep`, stored as a webhook's messages are.
 
 Every method gets the :class:`ChannelAccount` it acts for, whose ``credentials`` are the
 channel's own validated settings model (secrets as ``SecretStr``).
@@ -23,6 +29,7 @@ from __future__ import annotations
 import enum
 import hmac
 import math
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +109,21 @@ class IdentityRef:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message.
+
+    :param size: its size in bytes, as received.
+    :param content: its bytes, where the channel kept them (an email account keeps those
+        below its ``stored_attachment_bytes``); None for the others, named only.
+    """
+
+    filename: str | None
+    content_type: str
+    size: int
+    content: bytes | None = None
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """One message or event from a customer, as the channel parsed it.
 
@@ -116,6 +138,18 @@ class InboundMessage:
     :param event: for ``kind == "event"``: ``follow`` or ``unfollow``, or the provider's name.
     :param reply_token: a token some providers (LINE) give to answer this message for free.
     :param display_name: the sender's profile name, when the payload has one.
+    :param subject: what the customer titled it, where the channel has titles (an email's
+        subject); an answer's title follows from it.
+    :param summary: the line lists show for it, where the start of ``text`` would mislead:
+        an email's new words, without the reply it quotes. None: the start of the text.
+    :param thread: the provider's ids of the messages it answers, oldest first (an email's
+        ``References`` and ``In-Reply-To``). The core files the message under the open case
+        of the message it answers, and an answer to it carries them on
+        (:meth:`Channel.send_answer`).
+    :param automated: why no robot may answer it, for a message a machine sent (an
+        auto-responder, a mailing list, a bounce): the core asks no ``auto_reply`` for it,
+        so that two robots never write to each other for ever. None for a person's.
+    :param attachments: the files that came with it.
     """
 
     external_id: str
@@ -126,6 +160,11 @@ class InboundMessage:
     event: str | None = None
     reply_token: str | None = None
     display_name: str | None = None
+    subject: str | None = None
+    summary: str | None = None
+    thread: tuple[str, ...] = ()
+    automated: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -316,6 +355,54 @@ class Channel(ABC):
         """
         return message
 
+    def auto_reply_limit(self, account: ChannelAccount) -> AutoReplyLimit | None:
+        """How many auto-replies one sender may get from ``account`` in a while: beyond it
+        the core asks no ``auto_reply`` for their messages, so that a robot answering each of
+        ours is not answered for ever (RFC 3834 asks this of email). Default: no limit, as a
+        messenger's keyword replies need none.
+        """
+        return None
+
+    def polls(self, account: ChannelAccount) -> bool:
+        """Whether regiocrm fetches ``account``'s messages itself (an IMAP mailbox), with
+        :meth:`poll`, rather than the provider posting them. Default: no."""
+        return False
+
+    def poll(self, account: ChannelAccount, control: PollControl) -> None:
+        """Fetch the account's new messages and hand them to :meth:`PollControl.keep`,
+        until ``control.stopping`` is set (or after one round, with ``control.once``).
+
+        Start from ``control.cursor``, the cursor kept with the last messages kept, and mark
+        what was fetched as done on the provider's side (an IMAP flag, a move) only after
+        :meth:`PollControl.keep` returned: it returns once they are committed, and raises
+        when they were not. A message that is not one of the channel's (malformed, a mail
+        bomb) is kept as far as it can be, with the reason, or left marked so that it does
+        not come back: never retried for ever. Fetching the same message twice is harmless,
+        the inbox keeps it once by its id.
+
+        :raises PollFailed: when the provider cannot be reached or refuses (wrong password);
+            the core records why, waits, and polls again.
+        """
+        raise NotImplementedError(f"{self.name} accounts are not polled")
+
+    def send_answer(
+        self,
+        account: ChannelAccount,
+        recipient: IdentityRef,
+        text: str,
+        *,
+        client: httpx.Client,
+        answering: InboundMessage,
+        reply_token: str | None = None,
+        automatic: bool = False,
+    ) -> str:
+        """Send ``text`` as the answer to ``answering``, the customer's last message on this
+        route: an auto-reply to it, or an agent's answer. A channel whose provider threads
+        answers overrides this (email's ``In-Reply-To``, ``References`` and subject, and its
+        ``Auto-Submitted`` header for an ``automatic`` one). Default: :meth:`send`.
+        """
+        return self.send(account, recipient, text, client=client, reply_token=reply_token)
+
     @abstractmethod
     def send(
         self,
@@ -333,6 +420,62 @@ class Channel(ABC):
         :param reply_token: answer an inbound message with it where the provider allows.
         :raises SendError: when the provider refuses or fails, saying whether to retry.
         """
+
+
+@dataclass(frozen=True)
+class AutoReplyLimit:
+    """At most ``replies`` auto-replies to one sender within ``per``."""
+
+    replies: int
+    per: timedelta
+
+
+class PollFailed(Exception):
+    """The provider of a polled account cannot be reached or refuses (a wrong password, a
+    folder gone); the text says why, without a secret."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one poll brought in, to be kept in one transaction.
+
+    :param cursor: where the account stands once these are kept (an IMAP folder's
+        ``UIDVALIDITY`` and last UID); the next poll starts from it.
+    :param receipts: what became of messages sent (bounces).
+    """
+
+    messages: Sequence[InboundMessage]
+    cursor: str
+    receipts: Sequence[Receipt] = ()
+
+
+class PollControl(ABC):
+    """What the core hands :meth:`Channel.poll`: where the last poll stopped, the way to
+    keep what was fetched, and when to stop.
+
+    :ivar cursor: the cursor kept with the last messages kept; None before the first.
+    :ivar once: poll one round and return (``regiocrm inbox poll``), rather than wait for
+        more until ``stopping``.
+    """
+
+    cursor: str | None
+    once: bool
+    stopping: threading.Event
+
+    @abstractmethod
+    def keep(self, fetched: Fetched) -> Mapping[str, str]:
+        """Store the messages in the inbox (once each: a message kept before is found by
+        its id), apply the receipts and keep the cursor, in one transaction; returns once
+        it is committed, with the messages it refused (a sender that is no identity, an id
+        too long to keep): the reason, by message id. Mark those done too, as refused, or
+        they would come back at every poll.
+
+        :raises Exception: when it was not committed: mark nothing done.
+        """
+
+    @abstractmethod
+    def connected(self) -> None:
+        """Say the provider answers: a failure recorded before is over."""
 
 
 class ChannelAccountSettings(Section):

@@ -9,9 +9,10 @@ any ``fail``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from holidays import HolidayBase
+from sqlalchemy.exc import DBAPIError
 
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.data_classes import DataClass
@@ -22,6 +23,7 @@ from regiocrm.interfaces.rollout import Outcome as Outcome
 from regiocrm.interfaces.rollout import RolloutCheck as RolloutCheck
 from regiocrm.interfaces.rollout import Target as Target
 from regiocrm.markets.tracking import Standing, TrackingError, check, market_project
+from regiocrm.messaging.polling import poll_states, polled_accounts
 from regiocrm.models.base import utcnow
 from regiocrm.platform.i18n import _, core_catalogs, untranslated
 from regiocrm.platform.migrations import Migrator
@@ -92,6 +94,61 @@ def channel_credentials(target: Target) -> Iterable[Finding]:
                 " {market!r} and its credentials: {keys}"
             ).format(channel=channel, market=target.market, keys=keys),
         )
+
+
+def mailboxes_reachable(target: Target) -> Iterable[Finding]:
+    """Each polled account of the market (an IMAP mailbox) answered the worker's last
+    poll: what ``regiocrm worker`` recorded, read from the zones."""
+    if target.settings is None or target.stores is None:
+        yield _unchecked("mailboxes")
+        return
+    accounts = [
+        account
+        for _channel, account in polled_accounts(target.hooks.channel_registry(target.settings))
+        if account.market == target.market
+    ]
+    if not accounts:
+        return
+    try:
+        states = poll_states(target.stores, accounts)
+    except DBAPIError as exc:
+        yield Finding(
+            "mailboxes",
+            Outcome.WARN,
+            _("not checked: the zones cannot be read ({reason})").format(reason=exc.orig),
+            _("run `regiocrm db upgrade`, then check again"),
+        )
+        return
+    for state in states:
+        check = f"mailbox {state.account}"
+        if state.error is not None:
+            yield Finding(
+                check,
+                Outcome.WARN,
+                _("unreachable since {since}: {reason}").format(
+                    since=_moment(state.failing_since), reason=state.error
+                ),
+                _("correct the account's [imap] settings or the server; polling resumes by itself"),
+            )
+        elif state.polled_at is None:
+            yield Finding(
+                check,
+                Outcome.WARN,
+                _("not polled yet"),
+                _("run `regiocrm inbox poll {account}`, then start `regiocrm worker`").format(
+                    account=state.account
+                ),
+            )
+        else:
+            yield Finding(
+                check,
+                Outcome.PASS,
+                _("polled at {at}").format(at=_moment(state.polled_at)),
+            )
+
+
+def _moment(at: datetime | None) -> str:
+    return "?" if at is None else at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def zones_ready(target: Target) -> Iterable[Finding]:
@@ -362,6 +419,7 @@ def register_rollout_checks() -> list[RolloutCheck]:
     return [
         RolloutCheck("settings", settings_valid),
         RolloutCheck("channels", channel_credentials),
+        RolloutCheck("mailboxes", mailboxes_reachable),
         RolloutCheck("zones", zones_ready),
         RolloutCheck("residency", residency_placed),
         RolloutCheck("translations", translations_complete),

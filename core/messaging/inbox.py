@@ -31,6 +31,7 @@ before any row is written.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -48,7 +49,18 @@ from functools import partial
 from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import Connection, Select, String, Update, bindparam, delete, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    Update,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import QueryableAttribute
@@ -57,6 +69,8 @@ from regiocrm.crm import timeline
 from regiocrm.crm.cases import OPEN
 from regiocrm.crm.customers import Customers, Resolution
 from regiocrm.interfaces.channels import (
+    Attachment,
+    AutoReplyLimit,
     BodylessSignature,
     Channel,
     ChannelAccount,
@@ -108,6 +122,7 @@ def _length(attribute: QueryableAttribute[Any]) -> int:
 # What the columns keep: a message id on the inbox and the timeline, an identity's value.
 MAX_EXTERNAL_ID = min(_length(InboxMessage.external_id), _length(Interaction.external_id))
 MAX_IDENTITY = _length(Identity.value)
+MAX_SUMMARY = _length(Interaction.summary)
 
 
 def storable(value: Storable) -> Storable:
@@ -137,16 +152,37 @@ def message_to_json(message: InboundMessage) -> str:
     data = {field: getattr(message, field) for field in _MESSAGE_FIELDS}
     data["identities"] = [{"kind": i.kind, "value": i.value} for i in message.identities]
     data["occurred_at"] = message.occurred_at.isoformat()
+    data["attachments"] = [_attachment_to_json(a) for a in message.attachments]
     return json.dumps(data, ensure_ascii=False)
 
 
 _MESSAGE_FIELDS = [field.name for field in dataclasses.fields(InboundMessage)]
 
 
+def _attachment_to_json(attachment: Attachment) -> dict[str, Any]:
+    content = attachment.content
+    return {
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "content": None if content is None else base64.b64encode(content).decode("ascii"),
+    }
+
+
 def message_from_json(payload: str) -> InboundMessage:
     data: dict[str, Any] = json.loads(payload)
     data["identities"] = tuple(IdentityRef(**identity) for identity in data["identities"])
     data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
+    data["thread"] = tuple(data.get("thread", ()))
+    data["attachments"] = tuple(
+        Attachment(
+            filename=kept["filename"],
+            content_type=kept["content_type"],
+            size=kept["size"],
+            content=None if kept["content"] is None else base64.b64decode(kept["content"]),
+        )
+        for kept in data.get("attachments", ())
+    )
     return InboundMessage(**data)
 
 
@@ -216,17 +252,22 @@ def store(
     connection = session.zone_connection(zone)
     statement = _INSERT_NEW[connection.dialect.name]
     kept = [storable(message) for message in messages]
+    senders = {}
     for message in kept:
         _check_lengths(message)
-        _check_sender(hooks, account, message)
+        senders[message.external_id] = _sender_key(hooks, account, message)
     replies = _kept_replies(connection, account, kept)
     locale = reply_locale(hooks, account)
-    for message in kept:
-        if message.external_id not in replies:
-            replies[message.external_id] = hooks.auto_reply(
-                message=message, account=account, locale=locale
-            )
     now = utcnow()
+    answerable = _Answerable(connection, account, channel.auto_reply_limit(account), now)
+    for message in kept:
+        if message.external_id in replies:
+            continue
+        reply = None
+        if answerable(message, senders[message.external_id]):
+            reply = hooks.auto_reply(message=message, account=account, locale=locale)
+        replies[message.external_id] = reply
+        answerable.replied(senders[message.external_id], reply)
     stored = []
     for message in kept:
         reply = replies[message.external_id]
@@ -238,6 +279,7 @@ def store(
             "external_id": message.external_id,
             "received_at": now,
             "payload": message_to_json(message),
+            "sender_key": senders[message.external_id],
             "status": InboxStatus.RECEIVED,
             "created": now,
             "updated": now,
@@ -279,14 +321,66 @@ def _kept_replies(
     return {external_id: reply for external_id, reply in rows}
 
 
-def _check_sender(hooks: Hooks, account: ChannelAccount, message: InboundMessage) -> None:
-    """Processing resolves the sender by the message's first identity: one that cannot be
-    an identity of its kind would fail it for ever after the provider was answered."""
+def refusal(hooks: Hooks, account: ChannelAccount, message: InboundMessage) -> str | None:
+    """Why :func:`store` would refuse ``message`` (made :func:`storable`); None when it
+    would keep it. A polled account leaves such a message out and stores the others."""
+    kept = storable(message)
+    try:
+        _check_lengths(kept)
+        _sender_key(hooks, account, kept)
+    except MalformedPayload as exc:
+        return str(exc)
+    return None
+
+
+def _sender_key(hooks: Hooks, account: ChannelAccount, message: InboundMessage) -> str:
+    """The digest of the message's sender, normalised, that the inbox row keeps to count
+    the auto-replies each sender got.
+
+    :raises MalformedPayload: for a sender that cannot be an identity of its kind:
+        processing resolves the sender by the message's first identity, and such a message
+        would fail for ever after the provider was answered.
+    """
     sender = message.identities[0]
     try:
-        hooks.normalize_identity(kind=sender.kind, value=sender.value, market=account.market)
+        normalized = hooks.normalize_identity(
+            kind=sender.kind, value=sender.value, market=account.market
+        )
     except InvalidIdentity as exc:
         raise MalformedPayload(f"the sender cannot be recognised: {exc}") from None
+    return hashlib.sha256(f"{normalized.kind}:{normalized.value}".encode()).hexdigest()
+
+
+class _Answerable:
+    """Whether a message of a delivery may get an auto-reply: not one a machine sent, and
+    not beyond its sender's limit, counting the replies this delivery decided so far."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        account: ChannelAccount,
+        limit: AutoReplyLimit | None,
+        now: datetime,
+    ) -> None:
+        self.connection = connection
+        self.account = account
+        self.limit = limit
+        self.since = now - limit.per if limit is not None else now
+        self.counted: dict[str, int] = {}
+
+    def __call__(self, message: InboundMessage, sender: str) -> bool:
+        if message.automated is not None:
+            return False
+        if self.limit is None:
+            return True
+        if sender not in self.counted:
+            found = {"account": self.account.name, "sender": sender, "since": self.since}
+            self.counted[sender] = self.connection.execute(_REPLIES_TO_SENDER, found).scalar_one()
+        return self.counted[sender] < self.limit.replies
+
+    def replied(self, sender: str, reply: str | None) -> None:
+        if reply is not None and sender in self.counted:
+            self.counted[sender] += 1
 
 
 def _check_lengths(message: InboundMessage) -> None:
@@ -360,6 +454,12 @@ _INSERT_SIGNATURE = {
     .returning(SeenSignature.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
+_REPLIES_TO_SENDER = select(func.count()).where(
+    InboxMessage.channel_account == bindparam("account"),
+    InboxMessage.sender_key == bindparam("sender"),
+    InboxMessage.reply.is_not(None),
+    InboxMessage.received_at >= bindparam("since"),
+)
 _PRUNE_SIGNATURES = delete(SeenSignature).where(SeenSignature.valid_until < bindparam("now"))
 _SEEN_DIGEST = select(SeenSignature.body_digest).where(
     SeenSignature.channel_account == bindparam("channel_account"),
@@ -369,6 +469,15 @@ _OPEN_CASES = (
     select(Case.customer_id, Case.id)
     .where(Case.customer_id.in_(bindparam("customers", expanding=True)), Case.status.in_(OPEN))
     .order_by(Case.opened_at)
+)
+_THREAD_CASES = (
+    select(Interaction.customer_id, Interaction.external_id, Interaction.case_id)
+    .join(Case, Case.id == Interaction.case_id)
+    .where(
+        Interaction.customer_id.in_(bindparam("customers", expanding=True)),
+        Interaction.external_id.in_(bindparam("external_ids", expanding=True)),
+        Case.status.in_(OPEN),
+    )
 )
 _AWAITING_REPLIES = (
     select(CampaignMember.customer_id)
@@ -705,6 +814,7 @@ def _append(session: ZonedSession, zone: str, results: Sequence[Processed]) -> N
     customers = list({result.customer_id for result in results})
     # Oldest first: the newest open case of each customer is the one left in the dict.
     open_cases = dict(connection.execute(_OPEN_CASES, {"customers": customers}).all())
+    answered = _answered_cases(connection, customers, results)
     awaiting = set(connection.execute(_AWAITING_REPLIES, {"customers": customers}).scalars())
     window = timedelta(days=session.stores.settings.campaigns.reply_window_days)
     replies = [
@@ -721,7 +831,7 @@ def _append(session: ZonedSession, zone: str, results: Sequence[Processed]) -> N
     entries = []
     for result in results:
         message, account = result.message, result.account
-        case_id = open_cases.get(result.customer_id)
+        case_id = _answered_case(answered, result) or open_cases.get(result.customer_id)
         entries.append(
             timeline.MessageEntry(
                 id=result.interaction_id,
@@ -756,6 +866,33 @@ def _append(session: ZonedSession, zone: str, results: Sequence[Processed]) -> N
     timeline.append_once(connection, *entries)
 
 
+def _answered_cases(
+    connection: Connection, customers: Sequence[uuid.UUID], results: Sequence[Processed]
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """The open cases of the messages that ``results`` answer (their ``thread``), by
+    customer and message id: a reply is filed with what it answers. Only the customer's
+    own messages count: an id in a thread is no proof of who wrote, and anyone who saw a
+    mail (a copy, a forward) knows its ids."""
+    thread = list({external_id for result in results for external_id in result.message.thread})
+    if not thread:
+        return {}
+    found = connection.execute(
+        _THREAD_CASES, {"customers": customers, "external_ids": thread}
+    ).all()
+    return {(row.customer_id, row.external_id): row.case_id for row in found}
+
+
+def _answered_case(
+    answered: dict[tuple[uuid.UUID, str], uuid.UUID], result: Processed
+) -> uuid.UUID | None:
+    """The open case of the latest message in the thread that one of ``results`` answers."""
+    for external_id in reversed(result.message.thread):
+        case_id = answered.get((result.customer_id, external_id))
+        if case_id is not None:
+            return case_id
+    return None
+
+
 class _AlreadyProcessed(Exception):
     """Another worker processed the row first: roll this attempt back."""
 
@@ -774,6 +911,8 @@ def _enrich(
 
 
 def _summary(message: InboundMessage) -> str | None:
+    if message.summary is not None:
+        return message.summary[:MAX_SUMMARY]
     if message.kind == "event":
         return f"event: {message.event}"
     if message.text is None:

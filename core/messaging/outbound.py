@@ -25,6 +25,7 @@ from regiocrm.interfaces.channels import (
     ChannelAccount,
     ChannelRegistry,
     IdentityRef,
+    InboundMessage,
     SendError,
 )
 from regiocrm.messaging.inbox import message_from_json
@@ -63,9 +64,16 @@ class NotDelivered(DeliveryError):
 
 @dataclass(frozen=True)
 class Route:
+    """Where a message goes: through ``account`` to ``recipient``.
+
+    :param answering: the customer's last message on this route, which a message sent on
+        it answers (an email then threads under it); None where they never wrote there.
+    """
+
     channel: Channel
     account: ChannelAccount
     recipient: IdentityRef
+    answering: InboundMessage | None = None
 
 
 def deliver(
@@ -74,16 +82,29 @@ def deliver(
     *,
     client: httpx.Client,
     reply_token: str | None = None,
+    automatic: bool = False,
     attempts: int = SEND_ATTEMPTS,
     backoff: float = BACKOFF_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Send through the route's channel, retrying what may pass; the provider's message id.
+    A route answering a message sends the answer to it (:meth:`Channel.send_answer`).
 
+    :param automatic: an auto-reply, not a person's answer.
     :raises DeliveryError: when the provider refuses, or still fails after ``attempts``.
     """
     for attempt in range(1, attempts + 1):
         try:
+            if route.answering is not None:
+                return route.channel.send_answer(
+                    route.account,
+                    route.recipient,
+                    text,
+                    client=client,
+                    answering=route.answering,
+                    reply_token=reply_token,
+                    automatic=automatic,
+                )
             return route.channel.send(
                 route.account, route.recipient, text, client=client, reply_token=reply_token
             )
@@ -129,7 +150,8 @@ class Messaging:
         if last is not None:
             found = self.registry.account(last.channel, last.channel_account)
             if found is not None:
-                return Route(found[0], found[1], message_from_json(last.payload).identities[0])
+                message = message_from_json(last.payload)
+                return Route(found[0], found[1], message.identities[0], message)
         if channel is None:
             raise NoRoute(f"customer {customer.id} has never written on a channel: name one")
         return self._route_by_identity(customer, merge_set, channel)

@@ -124,10 +124,12 @@ def send_auto_reply(
             return
     account = registry.accounts[row.channel_account]
     message = message_from_json(row.payload)
-    route = Route(registry.channels[account.channel], account, message.identities[0])
+    route = Route(registry.channels[account.channel], account, message.identities[0], message)
     outcome, external_id = ReplyStatus.FAILED, None
     try:
-        external_id = deliver(route, row.reply, client=client, reply_token=message.reply_token)
+        external_id = deliver(
+            route, row.reply, client=client, reply_token=message.reply_token, automatic=True
+        )
         outcome = ReplyStatus.SENT
     except Exception:
         # A refusal, or a plugin's bug: the message itself still goes on the timeline.

@@ -37,7 +37,7 @@ from regiocrm.models.conversation import Conversation
 from regiocrm.models.customer import Customer
 from regiocrm.models.identity import Identity
 from regiocrm.models.imports import ImportIssue, ImportJob
-from regiocrm.models.inbox import InboxMessage, SeenSignature
+from regiocrm.models.inbox import InboxMessage, PolledAccount, SeenSignature
 from regiocrm.models.interaction import Interaction
 from regiocrm.models.lead import Lead
 from regiocrm.models.organization import Organization
@@ -84,6 +84,7 @@ __all__ = [
     "OrganizationKind",
     "Ownership",
     "PlacedBy",
+    "PolledAccount",
     "PostalAddress",
     "Priority",
     "ReplyStatus",
@@ -122,6 +123,7 @@ def register_models() -> list[type[Model]]:
         Organization,
         OrganizationAddress,
         Ownership,
+        PolledAccount,
         PostalAddress,
         SeenSignature,
         SignInFailure,

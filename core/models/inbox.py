@@ -1,12 +1,13 @@
 """The inbox: every inbound provider message, stored once, so retries never duplicate; and
-the signatures that leave the body out, so a replay cannot bring another body."""
+the signatures that leave the body out, so a replay cannot bring another body; and where
+the polling of each polled account (a mailbox) stands."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regiocrm.interfaces.data_classes import DataClass
@@ -17,7 +18,10 @@ from regiocrm.models.personal import not_personal
 
 class InboxMessage(Model):
     __data_class__ = DataClass.CRM
-    __table_args__ = (UniqueConstraint("channel_account", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel_account", "external_id"),
+        Index(None, "channel_account", "sender_key", "received_at"),
+    )
 
     channel: Mapped[str] = mapped_column(String(40), info=not_personal())
     channel_account: Mapped[str] = mapped_column(String(100), info=not_personal())
@@ -44,6 +48,11 @@ class InboxMessage(Model):
     lease_until: Mapped[datetime | None] = mapped_column(
         doc="when the claim lapses unless renewed: another process may then take the message"
     )
+    sender_key: Mapped[str | None] = mapped_column(
+        String(64),
+        doc="SHA-256 (hex) of the sender's normalised identity: auto-replies are counted per"
+        " sender",
+    )
 
 
 class SeenSignature(Model):
@@ -60,3 +69,23 @@ class SeenSignature(Model):
     )
     body_digest: Mapped[str] = mapped_column(String(64), doc="SHA-256 (hex) of the body")
     valid_until: Mapped[datetime] = mapped_column(index=True)
+
+
+class PolledAccount(Model):
+    """Where the polling of a channel account that regiocrm fetches from (an IMAP mailbox)
+    stands: the channel's cursor, kept in the transaction that stores the messages fetched
+    up to it, and whether the provider answers, for ``regiocrm inbox status`` and
+    ``regiocrm rollout check`` (the worker that polls is another process)."""
+
+    __data_class__ = DataClass.CRM
+    __table_args__ = (UniqueConstraint("channel_account"),)
+
+    channel_account: Mapped[str] = mapped_column(String(100), info=not_personal())
+    cursor: Mapped[str | None] = mapped_column(
+        String(200), doc="the channel's own position, e.g. UIDVALIDITY and last UID"
+    )
+    polled_at: Mapped[datetime | None] = mapped_column(doc="when a poll last succeeded")
+    error: Mapped[str | None] = mapped_column(
+        Text, doc="why the provider cannot be reached or refuses; None while it answers"
+    )
+    failing_since: Mapped[datetime | None] = mapped_column(doc="when the error began")

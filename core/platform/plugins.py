@@ -80,6 +80,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "regiocrm.plugins.channels.kakao",
     "regiocrm.plugins.channels.whatsapp",
     "regiocrm.plugins.channels.sms",
+    "regiocrm.plugins.channels.email",
     "regiocrm.plugins.maps.amap",
     "regiocrm.plugins.maps.baidu",
     "regiocrm.plugins.maps.naver",

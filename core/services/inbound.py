@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,12 +31,22 @@ from regiocrm.interfaces.channels import (
 )
 from regiocrm.interfaces.terms import InboxStatus
 from regiocrm.messaging.inbox import (
+    InboxWorker,
     Stored,
     remember_signature,
     requeue_failed,
     storable,
     store,
     waiting,
+)
+from regiocrm.messaging.polling import (
+    AccountPolling,
+    PollResult,
+    PollRunner,
+    PollState,
+    poll_once,
+    poll_states,
+    polled_accounts,
 )
 from regiocrm.models import InboxMessage
 from regiocrm.platform.stores import ZonedSession
@@ -79,16 +90,35 @@ class FailedMessage:
 
 @dataclass(frozen=True)
 class InboxReport:
-    """The inbox of every zone: counts per account, and the oldest failures."""
+    """The inbox of every zone: counts per account, the oldest failures, and where each
+    polled account (a mailbox) stands."""
 
     accounts: list[AccountCounts]
     failed: list[FailedMessage]
+    mailboxes: list[PollState]
+
+    @property
+    def unreachable(self) -> list[PollState]:
+        return [state for state in self.mailboxes if state.error is not None]
 
     def as_json(self) -> dict[str, Any]:
         return {
             "accounts": [counts.as_json() for counts in self.accounts],
             "failed": [failure.as_json() for failure in self.failed],
+            "mailboxes": [_state_json(state) for state in self.mailboxes],
         }
+
+
+def _state_json(state: PollState) -> dict[str, Any]:
+    def moment(at: datetime | None) -> str | None:
+        return None if at is None else at.isoformat()
+
+    return {
+        "account": state.account,
+        "polled_at": moment(state.polled_at),
+        "error": state.error,
+        "failing_since": moment(state.failing_since),
+    }
 
 
 @dataclass(frozen=True)
@@ -179,10 +209,34 @@ class InboundService:
         counts: dict[str, dict[InboxStatus, int]] = {}
         for account, state, count in sorted(rows):
             counts.setdefault(account, dict.fromkeys(InboxStatus, 0))[state] += count
+        polled = [account for _, account in polled_accounts(self.app.channels)]
         return InboxReport(
             [AccountCounts(account, states) for account, states in counts.items()],
             [FailedMessage(*failure) for failure in failures],
+            poll_states(self.app.stores, polled),
         )
+
+    def poll(self, account: str | None = None) -> list[PollResult]:
+        """Poll each polled account (or the one named) once, now, in this process, and
+        take what was stored through the application's pipeline, as ``regiocrm worker``
+        does; a mailbox that cannot be reached is recorded, as the worker records it, and
+        reported in its result.
+
+        :raises UnknownAccount: for a name that is no polled account.
+        """
+        accounts = polled_accounts(self.app.channels)
+        if account is not None:
+            accounts = [found for found in accounts if found[1].name == account]
+            if not accounts:
+                raise UnknownAccount(f"no polled account named {account!r}")
+        results = []
+        for channel, found in accounts:
+            control = AccountPolling(self.app.stores, self.app.hooks, channel, found, once=True)
+            result = poll_once(control)
+            # A message that fails is kept with the reason: `regiocrm inbox status` shows it.
+            self.app.pipeline.batch(result.stored)
+            results.append(result)
+        return results
 
     def retry(self, *, progress: Progress | None = None) -> Retried:
         """Put failed messages back and take every waiting message through the
@@ -218,6 +272,17 @@ class InboundService:
         if found is None:
             raise UnknownAccount(f"no {channel} account named {account!r}")
         return found
+
+
+def mailbox_polling(app: Application, worker: InboxWorker | None) -> PollRunner:
+    """The threads ``regiocrm worker`` polls the mailboxes in, handing what they store to
+    ``worker`` (None: left for another process's worker); the caller starts and stops it."""
+    return PollRunner(
+        app.stores,
+        app.hooks,
+        app.channels,
+        submit=(lambda stored: None) if worker is None else worker.submit,
+    )
 
 
 def _passive_replies(channel: Channel, stored: list[Stored]) -> list[Reply]:

@@ -154,6 +154,12 @@ class ChannelDriver(ABC):
         """The message text in an outbound API call, or None if the call sends no message
         (an access-token request)."""
 
+    def sent_texts(self, calls: list[httpx.Request]) -> list[str | None]:
+        """The texts of the messages sent so far: by default those of the outbound API
+        ``calls`` (:meth:`sent_text`). A channel that sends by another protocol than HTTP
+        (email's SMTP) answers from the server its driver runs."""
+        return [self.sent_text(call) for call in calls]
+
 
 def deeply_nested_json(depth: int = 100_000) -> bytes:
     """A JSON body of ``depth`` nested arrays: a parser that recurses on the Python stack

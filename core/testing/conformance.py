@@ -396,5 +396,5 @@ class ChannelConformance:
             headers=auth,
         )
         assert sent.status_code == 201, sent.text
-        texts = [self.driver.sent_text(call) for call in deployment.provider_calls]
+        texts = self.driver.sent_texts(deployment.provider_calls)
         assert "您的车已经准备好了" in texts

@@ -465,6 +465,7 @@ def test_every_core_text_column_in_clear_was_declared_so() -> None:
         "interactions": {"channel", "touchpoint"},
         "leads": {"source", "vehicle_model", "located_by"},
         "organizations": {"name", "subdivision"},
+        "polled_accounts": {"channel_account"},
         "seen_signatures": {"channel_account"},
         "telematics_alerts": {"reason"},
         "telematics_days": {"kind"},

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomlkit
 
 from regiocrm.hookspecs import hookimpl
 from regiocrm.interfaces.packs import MarketProfile, PackSpec, ResidencyRule
 from regiocrm.markets.rollout import Finding, Outcome, RolloutCheck, Target
 from regiocrm.models import DataClass
+from regiocrm.plugins.channels.email.testing import EmailDriver
 from regiocrm.plugins.channels.line.testing import LineDriver
 from regiocrm.plugins.channels.sms.testing import SmsDriver
 
@@ -36,7 +38,7 @@ def test_a_migrated_japanese_deployment_lacks_only_its_channel_accounts(regiocrm
         "JP settings": "pass",
         "JP channel line": "fail",
         "JP channel sms": "fail",
-        "JP channel email": "warn",
+        "JP channel email": "fail",
         "JP zone jp": "pass",
         "JP zone main": "pass",
         "JP residency": "pass",
@@ -63,18 +65,15 @@ def test_with_its_accounts_configured_the_market_is_ready(
     accounts = {
         "line_jp": LineDriver().account_settings(),
         "sms_jp": {**SmsDriver().account_settings(), "market": "JP"},
+        "mail_jp": EmailDriver().account_settings(),
     }
-    lines = []
-    for name, values in accounts.items():
-        lines.append(f"[channel_accounts.{name}]")
-        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
-    lines += ["[deployment]", 'market = "JP"']
-    (deployment_dir / "regiocrm.toml").write_text("\n".join(lines) + "\n")
+    settings = {"channel_accounts": accounts, "deployment": {"market": "JP"}}
+    (deployment_dir / "regiocrm.toml").write_text(tomlkit.dumps(settings))
     assert regiocrm_cli("db", "upgrade").exit_code == 0
     result = regiocrm_cli("rollout", "check", "--json")
     assert result.exit_code == 0, result.stdout
     checked = outcomes(result)
-    assert {checked["JP channel line"], checked["JP channel sms"]} == {"pass"}
+    assert {checked[f"JP channel {name}"] for name in ("line", "sms", "email")} == {"pass"}
     assert "fail" not in checked.values()
     assert {check.split()[0] for check in checked} == {"JP"}, "its own market and its accounts'"
 

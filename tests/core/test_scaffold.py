@@ -41,7 +41,7 @@ def test_a_country_code_alone_gives_what_cldr_and_iso_say(regiocrm_hooks: Hooks)
         "currency": "THB",
         "timezone": "Asia/Bangkok",
         "extends": "asia",
-        "channels": "sms",
+        "channels": "sms,email",
         "map_providers": "gazetteer",
         "zone": "th",
     }
@@ -351,7 +351,7 @@ def _stock_cookiecutter_cli(output: Path, country: str, config: Path) -> Path:
         (
             _stock_cookiecutter_cli,
             "VN",
-            ("Vietnam", ("vi_VN",), "VND", ("Asia/Ho_Chi_Minh",), ("sms",)),
+            ("Vietnam", ("vi_VN",), "VND", ("Asia/Ho_Chi_Minh",), ("sms", "email")),
         ),
         (
             _stock_cookiecutter,
@@ -361,13 +361,19 @@ def _stock_cookiecutter_cli(output: Path, country: str, config: Path) -> Path:
                 ("id_ID",),
                 "IDR",
                 ("Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura"),
-                ("sms",),
+                ("sms", "email"),
             ),
         ),
         (
             _stock_cookiecutter,
             "HK",
-            ("Hong Kong", ("zh_Hant_HK", "en_HK"), "HKD", ("Asia/Hong_Kong",), ("wechat", "sms")),
+            (
+                "Hong Kong",
+                ("zh_Hant_HK", "en_HK"),
+                "HKD",
+                ("Asia/Hong_Kong",),
+                ("wechat", "sms", "email"),
+            ),
         ),
     ],
     ids=["vietnam-cli", "indonesia-api", "hong-kong-api"],
@@ -483,9 +489,9 @@ def test_the_generated_tests_check_the_country_not_the_values_given(
 def test_new_market_and_the_template_derive_alike(regiocrm_hooks: Hooks) -> None:
     """The channels follow the pack extended, given or derived, in both."""
     values = market_values({"country_code": "TW", "extends": "asia"}, regiocrm_hooks)
-    assert values["channels"] == "sms"
+    assert values["channels"] == "sms,email"
     assert values["map_providers"] == "gazetteer"
-    assert market_values({"country_code": "TW"}, regiocrm_hooks)["channels"] == "wechat,sms"
+    assert market_values({"country_code": "TW"}, regiocrm_hooks)["channels"] == "wechat,sms,email"
 
 
 def test_a_markets_catalogs_are_dated_as_the_cores_not_when_they_were_written(

@@ -234,6 +234,8 @@ def test_the_report_counts_each_accounts_messages_and_names_the_failures(
                 "error": "ConnectionError: identity zone unreachable",
             }
         ],
+        # LINE is not polled: no mailbox to report.
+        "mailboxes": [],
     }
 
 
