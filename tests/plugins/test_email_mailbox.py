@@ -186,6 +186,20 @@ def poll(deployment: Deployment) -> dict[str, Any]:
     return dict(polled)
 
 
+def answer(deployment: Deployment, customer: str, text: str) -> None:
+    """An agent's answer to the customer, with their consent to service messages by mail."""
+    consent = deployment.api.post(
+        f"/api/customers/{customer}/consents",
+        json={"purpose": "service", "channel": "email"},
+        headers=deployment.auth,
+    )
+    assert consent.status_code == 201, consent.text
+    sent = deployment.api.post(
+        f"/api/customers/{customer}/messages", json={"text": text}, headers=deployment.auth
+    )
+    assert sent.status_code == 201, sent.text
+
+
 def test_a_japanese_mail_lands_once_and_the_answer_threads_under_it(
     deployment: Deployment, servers: tuple[Dovecot, SmtpCatcher]
 ) -> None:
@@ -221,17 +235,8 @@ def test_a_japanese_mail_lands_once_and_the_answer_threads_under_it(
     assert [(entry["channel"], entry["text"]) for entry in inbound] == [("email", BODY.strip())]
     assert SUBJECT in inbound[0]["summary"]
 
-    consent = deployment.api.post(
-        f"/api/customers/{customer}/consents",
-        json={"purpose": "service", "channel": "email"},
-        headers=deployment.auth,
-    )
-    assert consent.status_code == 201, consent.text
-    answer = "山田様\n予約を承りました。"
-    sent = deployment.api.post(
-        f"/api/customers/{customer}/messages", json={"text": answer}, headers=deployment.auth
-    )
-    assert sent.status_code == 201, sent.text
+    answered = "山田様\n予約を承りました。"
+    answer(deployment, customer, answered)
     [mail] = smtp.wait_for(1)
     assert mail.tls
     assert mail.login == smtp.user
@@ -241,7 +246,7 @@ def test_a_japanese_mail_lands_once_and_the_answer_threads_under_it(
     assert reply["Subject"] == f"Re: {SUBJECT}"
     assert reply["To"] == TARO
     assert reply["From"].addresses[0].addr_spec == SERVICE
-    assert reply.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip() == answer
+    assert reply.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip() == answered
     # The answer is on the timeline under the id its bounce would name.
     outbound = [
         entry for entry in timeline(deployment, customer) if entry["direction"] == "outbound"
@@ -277,15 +282,7 @@ def test_a_reply_in_a_thread_is_filed_under_the_case_of_the_mail_it_answers(
     dovecot.append(iso_2022_jp_mail(message_id=first))
     poll(deployment)
     second_case = open_case(deployment, customer, "部品の問い合わせ")
-    deployment.api.post(
-        f"/api/customers/{customer}/consents",
-        json={"purpose": "service", "channel": "email"},
-        headers=deployment.auth,
-    )
-    sent = deployment.api.post(
-        f"/api/customers/{customer}/messages", json={"text": "承りました"}, headers=deployment.auth
-    )
-    assert sent.status_code == 201, sent.text
+    answer(deployment, customer, "承りました")
     ours = smtp.wait_for(1)[0].message["Message-ID"]
     dovecot.append(
         iso_2022_jp_mail(
@@ -445,15 +442,7 @@ def test_a_bounce_marks_the_answer_failed_on_the_timeline(
     customer = known_customer(deployment)
     dovecot.append(iso_2022_jp_mail(message_id=make_msgid(domain="mail.example.jp")))
     poll(deployment)
-    deployment.api.post(
-        f"/api/customers/{customer}/consents",
-        json={"purpose": "service", "channel": "email"},
-        headers=deployment.auth,
-    )
-    sent = deployment.api.post(
-        f"/api/customers/{customer}/messages", json={"text": "承りました"}, headers=deployment.auth
-    )
-    assert sent.status_code == 201, sent.text
+    answer(deployment, customer, "承りました")
     sent_id = smtp.wait_for(1)[0].message["Message-ID"].strip("<>")
     bounce = BOUNCE.format(
         service=SERVICE,
