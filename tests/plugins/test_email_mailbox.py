@@ -32,6 +32,7 @@ from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.settings import load_settings
 from regiocrm.platform.stores import ZoneStores
 from regiocrm.services.application import Application
+from regiocrm.testing import upgrade_zones
 
 SERVICE = "service@brand.example.jp"
 TARO = "Taro.Yamada@Example.JP"
@@ -144,9 +145,9 @@ def deployment(
 ) -> Iterator[Deployment]:
     dovecot, smtp = servers
     write_settings(deployment_dir, dovecot, smtp, imap_port=dovecot.imaps_port)
-    assert regiocrm_cli("db", "upgrade").exit_code == 0
     settings = load_settings(regiocrm_hooks)
     stores = ZoneStores.open(settings, regiocrm_hooks)
+    upgrade_zones(stores, regiocrm_hooks)
     with stores.session() as session:
         org = create_organization(session, name="HQ", kind=OrganizationKind.OEM, market="JP")
         agent = create_user(
