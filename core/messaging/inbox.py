@@ -240,7 +240,10 @@ def store(
 
     Each message is made :func:`storable` first; :class:`Stored` keeps it as stored, and
     the ``auto_reply`` hook sees it so. The hook is asked only for messages not stored yet,
-    before anything is written; a redelivery gets the reply its row keeps. Uses the
+    before anything is written; a redelivery gets the reply its row keeps. It is not asked
+    for a message a machine sent (``automated``), nor for one whose sender had as many
+    auto-replies as the channel's :meth:`~regiocrm.interfaces.channels.Channel.auto_reply_limit`
+    allows, counted from the inbox rows (each keeps its sender's digest). Uses the
     database's own ``ON CONFLICT DO NOTHING`` on the unique (account, message id) key, so
     two deliveries racing each other still store one row and answer with its reply.
 

@@ -25,6 +25,7 @@ from regiocrm.platform.hooks import Hooks
 from regiocrm.platform.migrations import Migrator
 from regiocrm.platform.settings import RegiocrmSettings
 from regiocrm.platform.stores import ZoneStores
+from regiocrm.plugins.channels.email.testing import EmailDriver
 from regiocrm.plugins.channels.kakao.testing import KakaoDriver
 from regiocrm.plugins.channels.line.testing import LineDriver
 from regiocrm.plugins.channels.sms.testing import SmsDriver
@@ -55,6 +56,10 @@ class TestKakaoOnPostgres(OnPostgres, ChannelConformance):
 
 class TestSmsOnPostgres(OnPostgres, ChannelConformance):
     driver = SmsDriver()
+
+
+class TestEmailOnPostgres(OnPostgres, ChannelConformance):
+    driver = EmailDriver()
 
 
 class TestWhatsAppOnPostgres(OnPostgres, ChannelConformance):
