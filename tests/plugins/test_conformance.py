@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from regiocrm.models import InboxMessage
+from regiocrm.plugins.channels.email.testing import EmailDriver
 from regiocrm.plugins.channels.kakao.testing import KakaoDriver
 from regiocrm.plugins.channels.line.testing import LineDriver
 from regiocrm.plugins.channels.sms.testing import SmsDriver
@@ -46,3 +47,7 @@ class TestSms(ChannelConformance):
         assert response.status_code == 400
         assert response.json()["detail"].startswith("the sender cannot be recognised: ")
         assert deployment.count(InboxMessage) == 0
+
+
+class TestEmail(ChannelConformance):
+    driver = EmailDriver()
